@@ -1,0 +1,52 @@
+"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from checks.masking import mask
+from bot.commands.common import EXIT_USAGE, UsageError
+
+# Each module registers its own subcommands; transports and rollout add theirs here.
+COMMAND_MODULES = [
+    "bot.commands.run",
+    "bot.commands.status",
+]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"golive: {message}. Run `golive --help` for the commands.", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="golive", description="Run a production go-live: readiness checks, Go/No-Go, "
+                    "sign-offs, flag rollout. Without --checklist it uses the bundled demo.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"golive: {mask(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("golive: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

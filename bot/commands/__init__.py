@@ -1,0 +1,1 @@
+"""`golive` subcommands, one module each; every module exposes `register(subparsers)`."""

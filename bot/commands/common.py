@@ -1,0 +1,74 @@
+"""What every subcommand needs: settings, the checklist, the store, and clean exits on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks.loader import ChecklistError, load_checklist
+from checks.masking import mask, masker
+from checks.spec import Checklist
+from bot.settings import Settings, get_settings
+from bot.store import Store, StoreUnavailable, open_store
+
+EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or configuration: printed without a traceback, exit code 2."""
+
+
+def add_checklist_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checklist", "-c", type=Path, help="checklist YAML (default: $GOLIVE_CHECKLIST, "
+                        "else the bundled demo)")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    checklist: Checklist
+
+    @property
+    def is_demo(self) -> bool:
+        return self.checklist.demo
+
+    def store(self) -> Store:
+        try:
+            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path())
+        except StoreUnavailable as exc:
+            raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
+                from None
+
+
+def load_context(args: argparse.Namespace) -> Context:
+    settings = get_settings()
+    for name in ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
+                 "slack_app_token", "teams_app_password"):
+        masker.add(settings.secret(name))
+    path = getattr(args, "checklist", None) or settings.checklist_path()
+    try:
+        checklist = load_checklist(path)
+    except ChecklistError as exc:
+        raise UsageError(str(exc)) from None
+    return Context(settings=settings, checklist=checklist)
+
+
+@contextlib.contextmanager
+def demo_target(ctx: Context) -> Iterator[str | None]:
+    """Start the bundled demo service when the checklist asks for it; yields its URL (GOLIVE_DEMO_URL)."""
+    if not ctx.is_demo:
+        yield None
+        return
+    from bot.demo.server import serve_target
+
+    with serve_target(legacy="supported") as target:
+        yield target.base_url
+
+
+def fail(message: str) -> int:
+    print(f"golive: {mask(message)}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,519 @@
+"""The demo target: a small Starlette app shaped like the service a go-live checklist watches.
+
+It answers the endpoints the go-live plan probes (health, metrics, leads, scan, sales summary,
+legacy routes) and can be switched at run time, from Python (`TargetState`) or over HTTP
+(`POST /__control`), into the failure modes the checks must recognise: degraded readiness, a
+service that is down, slow answers, rate limiting and a share of 500s. Its metrics are computed
+from the traffic it actually served, so a watch over it sees what the checks did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Mode = Literal["healthy", "degraded", "down", "slow", "ratelimited", "error_rate"]
+MODES: tuple[str, ...] = get_args(Mode)
+
+LEGACY_PATHS = ("/leads", "/scan")
+CONTROL_PATH = "/__control"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+# What the service looks like when nothing is wrong; the numbers the demo cannot derive from traffic.
+BASELINE_METRICS: dict[str, Any] = {
+    "cache_hit_rate_idle": 0.9,  # before the first cacheable lookup, a warm service
+    "partner_center_success_rate": 0.99,
+    "d365_success_rate": 0.98,
+    "dns_timeout_rate": 0.01,
+    "whois_timeout_rate": 0.02,
+    "task_failure_rate": 0.01,
+}
+
+KNOWN_DOMAINS = ("example.com", "contoso.com", "fabrikam.com", "northwind.io", "adatum.net")
+_LEADS = [
+    {"domain": domain, "company": domain.split(".")[0].title(), "score": 90 - 7 * i,
+     "segment": ("enterprise", "smb", "mid-market")[i % 3], "m365": i % 2 == 0}
+    for i, domain in enumerate(KNOWN_DOMAINS)
+] + [
+    {"domain": f"lead{i:02d}.example", "company": f"Lead {i:02d}", "score": 50 - i,
+     "segment": "smb", "m365": i % 3 == 0}
+    for i in range(1, 21)
+]
+
+
+@dataclass
+class TargetState:
+    """The target's switchable behaviour plus the traffic it has served (thread-safe).
+
+    Settings are plain attributes (`state.mode = "slow"` works); `set()` validates, `reset()` returns
+    to a healthy, empty service. The server thread and a test thread share this object.
+    """
+
+    mode: Mode = "healthy"
+    delay_ms: float = 500.0  # slow mode: added to every answer
+    error_fraction: float = 0.2  # error_rate mode: share of API answers that are 500
+    failing: Literal["redis", "db"] = "redis"  # degraded mode: the dependency that is down
+    legacy: Literal["removed", "supported"] = "removed"
+    api_key: str = "demo-api-key"
+    rate_limit: int = 20  # requests per window per client on the API; 0 disables the limiter
+    rate_window_s: float = 10.0
+    environment: str = "production"
+    cold_query_ms: float = 60.0  # an uncached leads query costs this much
+    cache_ttl_s: float = 300.0
+    known_domains: tuple[str, ...] = KNOWN_DOMAINS
+    metric_overrides: dict[str, Any] = field(default_factory=dict)
+    control_token: str | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._defaults = {f.name: getattr(self, f.name) for f in fields(self)}
+        self._defaults["metric_overrides"] = dict(self.metric_overrides)
+        self._validate()
+        self._clear_traffic()
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    def set(self, **changes: Any) -> TargetState:
+        """Change settings at run time; unknown names or bad values raise ValueError, nothing changes."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        with self._lock:
+            before = {name: getattr(self, name) for name in changes}
+            for name, value in changes.items():
+                if name == "known_domains":
+                    value = tuple(value)
+                if name == "metric_overrides":
+                    value = dict(value or {})
+                setattr(self, name, value)
+            try:
+                self._validate()
+            except (ValueError, TypeError) as exc:
+                for name, value in before.items():
+                    setattr(self, name, value)
+                raise ValueError(str(exc)) from None
+        return self
+
+    def set_mode(self, mode: Mode, **changes: Any) -> TargetState:
+        """Switch mode, e.g. `set_mode("slow", delay_ms=800)` or `set_mode("error_rate", error_fraction=.5)`."""
+        return self.set(mode=mode, **changes)
+
+    def override_metrics(self, values: Mapping[str, Any] | None = None, **more: Any) -> TargetState:
+        """Pin metric values by dotted path (`{"integrations.d365.success_rate": 0.5}`); None clears all."""
+        with self._lock:
+            if values is None and not more:
+                self.metric_overrides = {}
+            else:
+                self.metric_overrides = {**self.metric_overrides, **(values or {}), **more}
+        return self
+
+    def reset(self) -> TargetState:
+        """Back to the settings it was created with, an empty cache and no recorded traffic."""
+        with self._lock:
+            for name, value in self._defaults.items():
+                setattr(self, name, dict(value) if isinstance(value, dict) else value)
+            self._clear_traffic()
+        return self
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.failing not in ("redis", "db"):
+            raise ValueError("failing must be 'redis' or 'db'")
+        if self.legacy not in ("removed", "supported"):
+            raise ValueError("legacy must be 'removed' or 'supported'")
+        if not 0.0 <= float(self.error_fraction) <= 1.0:
+            raise ValueError("error_fraction must be between 0 and 1")
+        for name in ("delay_ms", "cold_query_ms", "cache_ttl_s"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if int(self.rate_limit) < 0 or float(self.rate_window_s) <= 0:
+            raise ValueError("rate_limit must be >= 0 and rate_window_s > 0")
+        if not isinstance(self.metric_overrides, dict):
+            raise ValueError("metric_overrides must be a mapping of dotted path -> value")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current settings (secrets left out) and traffic counters, as /__control shows them."""
+        with self._lock:
+            settings = {f.name: getattr(self, f.name) for f in fields(self)
+                        if f.name not in ("api_key", "control_token")}
+            settings["known_domains"] = list(self.known_domains)
+            settings["metric_overrides"] = dict(self.metric_overrides)
+            return {"settings": settings, "traffic": {
+                "requests_total": self._requests, "errors_total": self._errors,
+                "rate_limited_total": self._limited, "cache_hits": self._hits, "cache_misses": self._misses,
+            }}
+
+    # -- traffic ----------------------------------------------------------------------------------
+
+    def _clear_traffic(self) -> None:
+        with self._lock:
+            self._started = time.monotonic()
+            self._requests = 0
+            self._errors = 0
+            self._limited = 0
+            self._hits = 0
+            self._misses = 0
+            self._latencies: deque[float] = deque(maxlen=2000)
+            self._conn_errors = {"db": 0, "redis": 0}
+            self._api_calls = 0  # for the deterministic error_rate sequence
+            self._windows: dict[str, tuple[int, int]] = {}
+            self._cache: dict[str, float] = {}
+
+    def record(self, status: int, latency_ms: float) -> None:
+        """Count one served request toward the metrics."""
+        with self._lock:
+            self._requests += 1
+            self._errors += status >= 500
+            self._limited += status == 429
+            self._latencies.append(latency_ms)
+
+    def note_dependency_use(self) -> None:
+        """Each request touches DB and Redis; in degraded mode the failing one counts an error."""
+        if self.mode == "degraded":
+            with self._lock:
+                self._conn_errors[self.failing] += 1
+
+    def take_rate_slot(self, client: str) -> float | None:
+        """Fixed-window limiter: None when allowed, else seconds until the window resets."""
+        limit, window = int(self.rate_limit), float(self.rate_window_s)
+        if limit <= 0:
+            return None
+        now = time.monotonic()
+        slot = int(now // window)
+        with self._lock:
+            current, count = self._windows.get(client, (slot, 0))
+            if current != slot:
+                count = 0
+            count += 1
+            self._windows[client] = (slot, count)
+        if count > limit:
+            return max(0.0, (slot + 1) * window - now)
+        return None
+
+    def next_call_fails(self) -> bool:
+        """Error_rate mode: the n-th API call fails when it crosses a multiple of 1/fraction (exact share)."""
+        with self._lock:
+            n = self._api_calls
+            self._api_calls += 1
+        f = float(self.error_fraction)
+        return math.floor((n + 1) * f) > math.floor(n * f)
+
+    def cache_lookup(self, key: str) -> bool:
+        """True on a hit; a miss stores the key for cache_ttl_s."""
+        now = time.monotonic()
+        with self._lock:
+            expires = self._cache.get(key)
+            if expires is not None and expires > now:
+                self._hits += 1
+                return True
+            self._misses += 1
+            self._cache[key] = now + float(self.cache_ttl_s)
+            return False
+
+    def metrics(self) -> dict[str, Any]:
+        """The /healthz/metrics document: traffic-derived where possible, then overrides applied."""
+        with self._lock:
+            latencies = sorted(self._latencies)
+            lookups = self._hits + self._misses
+            data: dict[str, Any] = {
+                "service": "hunter-demo",
+                "environment": self.environment,
+                "uptime_s": round(time.monotonic() - self._started, 1),
+                "requests_total": self._requests,
+                "errors_total": self._errors,
+                "rate_limited_total": self._limited,
+                "error_rate": round(self._errors / self._requests, 4) if self._requests else 0.0,
+                "latency_p50_ms": _percentile(latencies, 0.50),
+                "latency_p95_ms": _percentile(latencies, 0.95),
+                "cache": {
+                    "hits": self._hits, "misses": self._misses,
+                    "hit_rate": round(self._hits / lookups, 4) if lookups
+                    else BASELINE_METRICS["cache_hit_rate_idle"],
+                },
+                "integrations": {
+                    "partner_center": {"success_rate": BASELINE_METRICS["partner_center_success_rate"]},
+                    "d365": {"success_rate": BASELINE_METRICS["d365_success_rate"]},
+                },
+                "timeouts": {"dns_rate": BASELINE_METRICS["dns_timeout_rate"],
+                             "whois_rate": BASELINE_METRICS["whois_timeout_rate"]},
+                "tasks": {"failure_rate": BASELINE_METRICS["task_failure_rate"]},
+                "db": {"status": self._dep_status("db"), "connection_errors": self._conn_errors["db"]},
+                "redis": {"status": self._dep_status("redis"), "connection_errors": self._conn_errors["redis"]},
+            }
+            for path, value in self.metric_overrides.items():
+                _set_path(data, path, value)
+            return data
+
+    def _dep_status(self, name: str) -> str:
+        return "error" if self.mode == "degraded" and self.failing == name else "ok"
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    index = max(0, math.ceil(q * len(ordered)) - 1)
+    return round(ordered[index], 1)
+
+
+def _set_path(data: MutableMapping[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node: MutableMapping[str, Any] = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, MutableMapping):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+# -- endpoints -------------------------------------------------------------------------------------
+
+
+def _state(request: Request) -> TargetState:
+    return request.app.state.target
+
+
+async def _pause(request: Request, ms: float) -> None:
+    await pause(ms, request.app.state.stopping)
+
+
+async def pause(ms: float, stopping: threading.Event) -> None:
+    """Sleep that ends early when the server is stopping, so a hung answer never blocks shutdown."""
+    deadline = time.monotonic() + ms / 1000
+    while not stopping.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(remaining, 0.05))
+
+
+async def live(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    state = _state(request)
+    parts = {name: {"status": state._dep_status(name)} for name in ("db", "redis")}
+    for name, part in parts.items():
+        if part["status"] != "ok":
+            part["error"] = "connection refused" if name == "redis" else "could not connect to server"
+    healthy = all(p["status"] == "ok" for p in parts.values())
+    body = {"status": "ok" if healthy else "degraded", "environment": state.environment, **parts}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def startup(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "started": True})
+
+
+async def metrics(request: Request) -> Response:
+    return JSONResponse(_state(request).metrics())
+
+
+async def leads(request: Request) -> Response:
+    state = _state(request)
+    raw = request.query_params.get("limit", "10")
+    try:
+        limit = int(raw)
+    except ValueError:
+        return JSONResponse({"detail": "limit must be an integer"}, status_code=400)
+    if not 1 <= limit <= 100:
+        return JSONResponse({"detail": "limit must be between 1 and 100"}, status_code=400)
+    key = "leads?" + "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
+    hit = state.cache_lookup(key)
+    if not hit:
+        await _pause(request, state.cold_query_ms)  # the "database" answers an uncached query slowly
+    items = _LEADS[:limit]
+    return JSONResponse({"items": items, "count": len(items), "total": len(_LEADS), "limit": limit},
+                        headers={"X-Cache": "HIT" if hit else "MISS"})
+
+
+async def scan(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "GET":
+        domain = request.query_params.get("domain", "").strip().lower()
+        if not _DOMAIN.match(domain):
+            return JSONResponse({"detail": "query parameter domain must be a valid domain"}, status_code=400)
+        known = domain in state.known_domains
+        return JSONResponse({"domain": domain, "status": "scanned" if known else "not_scanned"})
+    if request.headers.get("x-api-key") != state.api_key:
+        return JSONResponse({"detail": "missing or invalid API key"}, status_code=401)
+    try:
+        payload = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None
+    domain = str(payload.get("domain", "")).strip().lower() if isinstance(payload, dict) else ""
+    if not _DOMAIN.match(domain):
+        return JSONResponse({"detail": "body must be JSON with a valid `domain`"}, status_code=400)
+    return JSONResponse({"status": "queued", "domain": domain}, status_code=202)
+
+
+async def sales_summary(request: Request) -> Response:
+    state = _state(request)
+    domain = request.path_params["domain"].lower()
+    if domain not in state.known_domains:
+        return JSONResponse({"detail": f"no sales summary for {domain}"}, status_code=404)
+    lead = next((item for item in _LEADS if item["domain"] == domain), None)
+    score = lead["score"] if lead else 50
+    return JSONResponse({"domain": domain, "score": score, "segment": lead["segment"] if lead else "smb",
+                         "next_action": "call" if score >= 75 else "nurture"})
+
+
+async def control(request: Request) -> Response:
+    """GET shows the state; POST changes it: {"mode": "slow", "delay_ms": 800, "metrics": {...}}."""
+    state = _state(request)
+    if state.control_token and request.headers.get("x-control-token") != state.control_token:
+        return JSONResponse({"detail": "bad control token"}, status_code=403)
+    if request.method == "POST":
+        try:
+            payload = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
+        try:
+            apply_control(state, payload)
+        except (ValueError, TypeError) as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+    return JSONResponse(state.snapshot())
+
+
+def apply_control(state: TargetState, payload: Mapping[str, Any]) -> None:
+    """Apply a /__control body: `reset`, `clear_cache`, `metrics` (dict merges, null clears), settings."""
+    payload = dict(payload)
+    if payload.pop("reset", False):
+        state.reset()
+    if payload.pop("clear_cache", False):
+        state.clear_cache()
+    if "metrics" in payload:
+        overrides = payload.pop("metrics")
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ValueError("metrics must be an object of dotted path -> value, or null")
+        state.override_metrics(overrides)
+    if payload:
+        state.set(**payload)
+
+
+async def legacy(request: Request) -> Response:
+    """Legacy routes answer as the recorded decision says: 404 when removed, the v1 answer when kept."""
+    state = _state(request)
+    if state.legacy == "removed":
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    path = request.url.path
+    if path == "/leads":
+        return await leads(request)
+    if path == "/scan":
+        return await scan(request)
+    return await sales_summary(request)
+
+
+# -- behaviour switch (pure ASGI, so delays and failures wrap every route alike) ------------------
+
+
+class ModeMiddleware:
+    """Applies the mode, the rate limiter and error injection, and records traffic for the metrics."""
+
+    def __init__(self, app: ASGIApp, state: TargetState, stopping: threading.Event) -> None:
+        self.app = app
+        self.state = state
+        self.stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == CONTROL_PATH:
+            await self.app(scope, receive, send)
+            return
+        state, path = self.state, scope["path"]
+        started = time.perf_counter()
+        status_seen: list[int] = []
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_seen.append(message["status"])
+            await send(message)
+
+        is_api = path.startswith("/api/") or path in LEGACY_PATHS or path.startswith("/leads/")
+        counted = not path.startswith("/healthz/")
+        try:
+            await self._dispatch(scope, receive, recording_send, path, is_api)
+        finally:
+            if counted:
+                latency = (time.perf_counter() - started) * 1000
+                state.record(status_seen[0] if status_seen else 500, latency)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str, is_api: bool) -> None:
+        state = self.state
+        if state.mode == "slow":
+            await pause(float(state.delay_ms), self.stopping)
+        if state.mode == "down" and path != "/healthz/live":
+            await _respond(send, 500, {"status": "error", "detail": "service unavailable (demo: down)"})
+            return
+        if path != "/healthz/live":
+            state.note_dependency_use()
+        if is_api:
+            if state.mode == "ratelimited":
+                await _respond(send, 429, {"detail": "rate limit exceeded"}, {"retry-after": "10"})
+                return
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = state.take_rate_slot(str(client))
+            if wait is not None:
+                await _respond(send, 429, {"detail": "rate limit exceeded"},
+                               {"retry-after": str(max(1, math.ceil(wait)))})
+                return
+            if state.mode == "error_rate" and state.next_call_fails():
+                await _respond(send, 500, {"detail": "internal server error (demo: error_rate)"})
+                return
+        await self.app(scope, receive, send)
+
+
+async def _respond(send: Send, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None,
+                   ) -> None:
+    raw = json.dumps(body).encode()
+    header_list = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    header_list += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": header_list})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def create_app(state: TargetState | None = None, stopping: threading.Event | None = None) -> Starlette:
+    """The ASGI app; `state` is shared with whoever wants to switch it, `stopping` ends long pauses."""
+    state = state or TargetState()
+    stopping = stopping or threading.Event()
+    routes = [
+        Route("/healthz/live", live),
+        Route("/healthz/ready", ready),
+        Route("/healthz/startup", startup),
+        Route("/healthz/metrics", metrics),
+        Route("/api/v1/leads", leads),
+        Route("/api/v1/scan", scan, methods=["GET", "POST"]),
+        Route("/api/v1/leads/{domain}/sales-summary", sales_summary),
+        Route("/leads", legacy),
+        Route("/scan", legacy, methods=["GET", "POST"]),
+        Route("/leads/{domain}/sales-summary", legacy),
+        Route(CONTROL_PATH, control, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.target = state
+    app.state.stopping = stopping
+    app.add_middleware(ModeMiddleware, state=state, stopping=stopping)
+    return app

@@ -1,0 +1,99 @@
+"""Events the bot announces by itself (promotions, rollbacks, alerts). Plain data: the rollout code
+produces them, each transport's notifier renders and posts them, the store keeps the record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from checks.result import utcnow
+
+AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed"]
+AlertLevel = Literal["P0", "P1", "P2"]
+AlertState = Literal["opened", "escalated", "resolved"]
+
+
+@dataclass
+class Announcement:
+    kind: AnnouncementKind
+    checklist: str
+    phase: str
+    actor: str
+    flags: dict[str, str] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    previous_phase: str | None = None
+    at: datetime = field(default_factory=utcnow)
+
+    @property
+    def subject(self) -> str:
+        """Messages about one rollout phase share a thread keyed by this subject."""
+        return rollout_subject(self.checklist, self.phase if self.kind != "rolled_back" else
+                               (self.previous_phase or self.phase))
+
+
+@dataclass
+class AlertEvent:
+    incident_id: str
+    state: AlertState
+    level: AlertLevel
+    rule: str
+    message: str  # which value broke which threshold, e.g. "p95 latency 2430 ms > 2000 ms"
+    checklist: str
+    phase: str
+    value: float | str | None = None
+    threshold: float | str | None = None
+    mention: str | None = None  # who to page on escalation (e.g. "<!subteam^S123>" or an on-call user)
+    actions: list[Literal["rollback", "keep_going"]] = field(default_factory=list)
+    at: datetime = field(default_factory=utcnow)
+
+    @property
+    def subject(self) -> str:
+        return rollout_subject(self.checklist, self.phase)
+
+
+Event = Announcement | AlertEvent
+
+
+def rollout_subject(checklist: str, phase: str) -> str:
+    return f"rollout:{checklist}:{phase}"
+
+
+class Notifier(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+
+class FanoutNotifier:
+    """Publish one event to every configured transport (Slack and Teams at once); one failing
+    transport never keeps the event from the others."""
+
+    def __init__(self, notifiers: Sequence[Notifier] = ()) -> None:
+        self.notifiers = list(notifiers)
+        self.errors: list[str] = []
+
+    def add(self, notifier: Notifier) -> None:
+        self.notifiers.append(notifier)
+
+    async def publish(self, event: Event) -> None:
+        import logging
+
+        from checks.masking import mask
+
+        for notifier in self.notifiers:
+            try:
+                await notifier.publish(event)
+            except Exception as exc:  # noqa: BLE001 - keep fanning out
+                self.errors.append(mask(f"{type(notifier).__name__}: {exc}"))
+                logging.getLogger("golive.notify").warning("notifier %s failed: %s", type(notifier).__name__,
+                                                           mask(str(exc)))
+
+
+class RecordingNotifier:
+    """Collects events in memory: the terminal transport and tests use it."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)

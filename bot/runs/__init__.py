@@ -1,0 +1,1 @@
+"""Running checks on behalf of a person or a schedule, and the status overview built from the store."""

@@ -1,0 +1,88 @@
+"""The status overview: each phase's counts and age, the overall verdict and why, missing sign-offs,
+the rollout phase. Plain data; each transport renders it its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from checks.result import CheckResult, Status, utcnow
+from checks.spec import CheckSpec, Checklist
+from checks.verdict import SignoffState, Verdict, decide
+from bot.signoff.service import SignoffService, stages
+from bot.store import RunRecord, Store
+
+ROLLOUT_PHASE_KEY = "rollout:{checklist}:phase"
+
+
+@dataclass
+class PhaseStatus:
+    id: str
+    title: str
+    counts: dict[str, int]
+    total: int
+    last_run_at: datetime | None
+    checks: list[tuple[CheckSpec, CheckResult | None]]
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(Status.PENDING.value, 0)
+
+
+@dataclass
+class StatusOverview:
+    checklist: str
+    phases: list[PhaseStatus]
+    verdict: Verdict
+    signoffs: SignoffState
+    missing_signoffs: list[str]
+    rollout_phase: str | None
+    running: list[RunRecord] = field(default_factory=list)
+    generated_at: datetime = field(default_factory=utcnow)
+    deployment: dict[str, object] = field(default_factory=dict)
+
+
+def role_titles(checklist: Checklist) -> dict[str, str]:
+    return {f"{name}:{role.id}": f"{role.title} ({name})" for name, stage in stages(checklist).items()
+            for role in stage.roles}
+
+
+def build_status(store: Store, checklist: Checklist) -> StatusOverview:
+    latest = store.latest_results(checklist.name)
+    phases = []
+    for phase in checklist.phases:
+        counts = {s.value: 0 for s in Status}
+        rows = []
+        last: datetime | None = None
+        for spec in phase.checks:
+            result = latest.get(spec.id)
+            counts[(result.status if result else Status.PENDING).value] += 1
+            rows.append((spec, result))
+            if result and (last is None or result.finished_at > last):
+                last = result.finished_at
+        phases.append(PhaseStatus(id=phase.id, title=phase.title or phase.id, counts=counts,
+                                  total=len(phase.checks), last_run_at=last, checks=rows))
+    signoffs = SignoffService(store, checklist).state()
+    titles = role_titles(checklist)
+    verdict = decide(checklist.all_checks(), latest, signoffs)
+    return StatusOverview(
+        checklist=checklist.name, phases=phases, verdict=verdict, signoffs=signoffs,
+        missing_signoffs=[titles.get(k, k) for k in signoffs.missing],
+        rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
+        running=store.runs(status="running", checklist=checklist.name),
+        deployment=store.get(f"deployment:{checklist.name}", {}) or {},
+    )
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    """'3m ago' style ages for status lines."""
+    if when is None:
+        return "never"
+    seconds = int(((now or utcnow()) - when).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"

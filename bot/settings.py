@@ -1,0 +1,68 @@
+"""The bot's settings, from the environment (GOLIVE_*, SLACK_*, TEAMS_*) or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from checks.loader import bundled_checklist
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_prefix="GOLIVE_")
+
+    checklist: Path | None = Field(None, description="checklist file; unset runs the bundled demo")
+    database_url: SecretStr | None = Field(None, description="postgresql://… for a shared store; unset = SQLite")
+    state_dir: Path = Field(Path("golive-state"), description="where the SQLite store and backups go")
+    redis_url: SecretStr | None = Field(None, description="locks, alert dedup and the leader lease")
+    redis_prefix: str = "golive:"
+    concurrency: int = Field(16, ge=1, le=256)
+    environment: str = "production"
+    release: str | None = None
+    sentry_dsn: SecretStr | None = Field(None, description="the bot's own errors")
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "INFO"
+    http_host: str = "0.0.0.0"
+    http_port: int = 3000
+    public_url: str | None = None
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN",
+                                                                                  "GOLIVE_SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "SLACK_SIGNING_SECRET", "GOLIVE_SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN",
+                                                                                  "GOLIVE_SLACK_APP_TOKEN"))
+    slack_channel: str | None = Field(None, description="release channel for announcements and alerts")
+    slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally)")
+    progress_interval: float = Field(1.2, description="min seconds between progress updates of one message")
+
+    teams_app_id: str | None = Field(None, validation_alias=AliasChoices("TEAMS_APP_ID", "GOLIVE_TEAMS_APP_ID"))
+    teams_app_password: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "TEAMS_APP_PASSWORD", "GOLIVE_TEAMS_APP_PASSWORD"))
+    teams_tenant_id: str | None = Field(None, validation_alias=AliasChoices("TEAMS_TENANT_ID",
+                                                                            "GOLIVE_TEAMS_TENANT_ID"))
+    teams_anonymous: bool = Field(False, description="accept unauthenticated activities (tests only)")
+
+    def checklist_path(self) -> Path:
+        return self.checklist or bundled_checklist("demo")
+
+    @property
+    def is_demo(self) -> bool:
+        return self.checklist is None
+
+    def sqlite_path(self) -> Path:
+        return self.state_dir / "golive.db"
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Sign-offs: required roles per stage, decisions recorded exactly once, and their audit trail."""

@@ -1,0 +1,131 @@
+"""Sign-off records. A role's decision is recorded once per request (the primary key guarantees it,
+whatever the number of concurrent clicks); every attempt, allowed or not, is audited."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from checks.masking import masker
+from checks.spec import Checklist, Role, SignoffStage
+from checks.verdict import SignoffState
+from bot.store import Store
+from bot.store.store import now_iso, parse_time
+
+Decision = Literal["approve", "reject"]
+
+DEFAULT_STAGES: dict[str, SignoffStage] = {
+    "pre": SignoffStage(title="Before deploy", roles=[
+        Role(id="tech_lead", title="Tech Lead"), Role(id="devops_lead", title="DevOps Lead"),
+        Role(id="product_owner", title="Product Owner")]),
+    "post": SignoffStage(title="After deploy", roles=[
+        Role(id="deployment_engineer", title="Deployment Engineer"), Role(id="qa_lead", title="QA Lead"),
+        Role(id="tech_lead", title="Tech Lead")]),
+}
+
+
+def stages(checklist: Checklist) -> dict[str, SignoffStage]:
+    return checklist.signoffs or DEFAULT_STAGES
+
+
+@dataclass
+class RoleDecision:
+    role: str
+    decision: Decision
+    user_id: str
+    reason: str
+    decided_at: datetime
+
+
+@dataclass
+class SignoffRequest:
+    id: str
+    stage: str
+    checklist: str
+    run_id: str | None
+    requested_by: str
+    created_at: datetime
+    decisions: dict[str, RoleDecision] = field(default_factory=dict)
+
+
+class SignoffService:
+    def __init__(self, store: Store, checklist: Checklist) -> None:
+        self.store = store
+        self.checklist = checklist
+
+    def stage(self, stage: str) -> SignoffStage:
+        all_stages = stages(self.checklist)
+        if stage not in all_stages:
+            raise LookupError(f"unknown sign-off stage {stage!r}; stages: {', '.join(all_stages)}")
+        return all_stages[stage]
+
+    def open_request(self, stage: str, *, requested_by: str, run_id: str | None = None) -> SignoffRequest:
+        self.stage(stage)
+        request_id = uuid.uuid4().hex[:16]
+        self.store.db.execute(
+            "INSERT INTO signoff_requests (id, stage, checklist, run_id, requested_by, created_at) "
+            "VALUES (:id, :stage, :checklist, :run_id, :by, :at)",
+            {"id": request_id, "stage": stage, "checklist": self.checklist.name, "run_id": run_id,
+             "by": requested_by, "at": now_iso()})
+        self.store.audit(actor=requested_by, action="signoff.requested", subject=request_id, detail={"stage": stage})
+        request = self.get(request_id)
+        assert request is not None
+        return request
+
+    def get(self, request_id: str) -> SignoffRequest | None:
+        row = self.store.db.fetchone("SELECT * FROM signoff_requests WHERE id = :id", {"id": request_id})
+        if row is None:
+            return None
+        request = SignoffRequest(id=row["id"], stage=row["stage"], checklist=row["checklist"], run_id=row["run_id"],
+                                 requested_by=row["requested_by"], created_at=parse_time(row["created_at"]))  # type: ignore[arg-type]
+        for d in self.store.db.fetchall("SELECT * FROM signoffs WHERE request_id = :id", {"id": request_id}):
+            request.decisions[d["role"]] = RoleDecision(role=d["role"], decision=d["decision"], user_id=d["user_id"],
+                                                        reason=d["reason"], decided_at=parse_time(d["decided_at"]))  # type: ignore[arg-type]
+        return request
+
+    def latest(self, stage: str) -> SignoffRequest | None:
+        row = self.store.db.fetchone(
+            "SELECT id FROM signoff_requests WHERE stage = :stage AND checklist = :checklist "
+            "ORDER BY created_at DESC LIMIT 1", {"stage": stage, "checklist": self.checklist.name})
+        return self.get(row["id"]) if row else None
+
+    def record(self, request_id: str, role: str, decision: Decision, *, user_id: str, reason: str = "") -> bool:
+        """Record a decision; False when this role was already decided on this request (a double click)."""
+        with self.store.db.transaction() as tx:
+            inserted = tx.execute(
+                "INSERT INTO signoffs (request_id, role, decision, user_id, reason, decided_at) "
+                "VALUES (:rid, :role, :decision, :user, :reason, :at) ON CONFLICT (request_id, role) DO NOTHING",
+                {"rid": request_id, "role": role, "decision": decision, "user": user_id,
+                 "reason": masker.mask(reason), "at": now_iso()}) > 0
+            if inserted:
+                self.store.audit(actor=user_id, action=f"signoff.{decision}", subject=request_id,
+                                 detail={"role": role, "reason": reason})
+        return inserted
+
+    def withdraw(self, request_id: str, role: str, *, user_id: str) -> bool:
+        """Take back a decision (a reject that has been resolved); the audit log keeps the history."""
+        with self.store.db.transaction() as tx:
+            removed = tx.execute("DELETE FROM signoffs WHERE request_id = :rid AND role = :role",
+                                 {"rid": request_id, "role": role}) > 0
+            if removed:
+                self.store.audit(actor=user_id, action="signoff.withdrawn", subject=request_id, detail={"role": role})
+        return removed
+
+    def state(self, stage_names: list[str] | None = None) -> SignoffState:
+        """Required roles, approvals and rejections across the latest request of each stage."""
+        state = SignoffState()
+        for name, stage in stages(self.checklist).items():
+            if stage_names is not None and name not in stage_names:
+                continue
+            request = self.latest(name)
+            for role in stage.roles:
+                key = f"{name}:{role.id}"
+                state.required.append(key)
+                decision = request.decisions.get(role.id) if request else None
+                if decision and decision.decision == "approve":
+                    state.approved[key] = decision.user_id
+                elif decision:
+                    state.rejected[key] = f"{decision.user_id}: {decision.reason}"
+        return state

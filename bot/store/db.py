@@ -1,0 +1,197 @@
+"""A thin SQL layer over sqlite3 and psycopg so one set of queries serves both.
+
+Queries use `:name` placeholders; DDL may use {autoid} and {now} which each dialect fills in.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from checks.masking import mask
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached; the message is safe to show (no DSN)."""
+
+
+class Cursorish(Protocol):
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    dialect: str = ""
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fetchone(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        raise NotImplementedError
+        yield self
+
+    def apply_schema(self, statements: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            for stmt in statements:
+                tx.execute(self.render_ddl(stmt))
+
+    def render_ddl(self, stmt: str) -> str:
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        self.fetchone("SELECT 1 AS one")
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+
+    def render_ddl(self, stmt: str) -> str:
+        return stmt.replace("{autoid}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        with self._lock:
+            return self._conn.execute(sql, dict(params or {})).rowcount
+
+    def fetchall(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(sql, dict(params or {})).fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        with self._lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._local.depth = depth + 1
+            try:
+                yield self
+            except BaseException:
+                self._local.depth = depth
+                if depth == 0:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._local.depth = depth
+            if depth == 0:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8,
+                 timeout: float = 5.0) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self._psycopg = psycopg
+        self.schema = schema
+        kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "connect_timeout": int(timeout)}
+        if schema:
+            kwargs["options"] = f"-c search_path={schema}"
+        self._local = threading.local()
+        self.timeout = timeout
+        try:
+            if schema:
+                with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+            self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,
+                                        timeout=timeout, reconnect_timeout=timeout)
+            self._pool.wait(timeout=timeout)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot reach the PostgreSQL store: {mask(str(exc).splitlines()[0])}") from None
+
+    def render_ddl(self, stmt: str) -> str:
+        return stmt.replace("{autoid}", "BIGSERIAL PRIMARY KEY")
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        tx = getattr(self._local, "tx", None)
+        if tx is not None:
+            yield tx
+            return
+        try:
+            with self._pool.connection(timeout=self.timeout) as conn:
+                yield conn
+        except self._psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the PostgreSQL store is unreachable: {mask(str(exc).splitlines()[0])}") from None
+        except Exception as exc:
+            if type(exc).__name__ == "PoolTimeout":
+                raise StoreUnavailable("the PostgreSQL store is unreachable (no connection within "
+                                       f"{self.timeout:g}s)") from None
+            raise
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        with self._conn() as conn:
+            return conn.execute(self._sql(sql), dict(params or {})).rowcount
+
+    def fetchall(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            cur = conn.execute(self._sql(sql), dict(params or {}))
+            return list(cur.fetchall()) if cur.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        if getattr(self._local, "tx", None) is not None:
+            yield self
+            return
+        with self._conn() as conn, conn.transaction():
+            self._local.tx = conn
+            try:
+                yield self
+            finally:
+                self._local.tx = None
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_database(url: str | None, *, sqlite_path: str | Path = "golive-state/golive.db",
+                  schema: str | None = None) -> Database:
+    """PostgreSQL when a postgres URL is given, otherwise the embedded SQLite file."""
+    if url and url.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
+        if url.startswith("postgresql+psycopg://"):
+            url = "postgresql://" + url.split("://", 1)[1]
+        return PostgresDatabase(url, schema=schema)
+    if url and url.startswith("sqlite:///"):
+        return SQLiteDatabase(url[len("sqlite:///"):])
+    if url:
+        raise StoreUnavailable("GOLIVE_DATABASE_URL must start with postgresql:// or sqlite:///")
+    return SQLiteDatabase(sqlite_path)

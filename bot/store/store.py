@@ -1,0 +1,236 @@
+"""The store's operations. Everything written is masked first: no secret reaches a row."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.masking import masker
+from checks.result import CheckResult
+from checks.spec import CheckSpec
+from checks.verdict import Verdict
+from bot.store.db import Database, open_database
+from bot.store.schema import APPEND_ONLY, CORE
+
+EXTRA_SCHEMA: list[str] = []
+"""DDL other domains (rollout, alerts) register at import time; applied by migrate()."""
+
+
+def register_schema(*statements: str) -> None:
+    for stmt in statements:
+        if stmt not in EXTRA_SCHEMA:
+            EXTRA_SCHEMA.append(stmt)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class RunRecord:
+    id: str
+    checklist: str
+    selector: str
+    requested_by: str
+    source: str
+    status: str  # running | finished | interrupted
+    started_at: datetime
+    finished_at: datetime | None
+    verdict: Verdict | None
+    wall_ms: float | None
+    expected: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        return cls(
+            id=row["id"], checklist=row["checklist"], selector=row["selector"], requested_by=row["requested_by"],
+            source=row["source"], status=row["status"], started_at=parse_time(row["started_at"]),  # type: ignore[arg-type]
+            finished_at=parse_time(row["finished_at"]),
+            verdict=Verdict.model_validate_json(row["verdict"]) if row["verdict"] else None,
+            wall_ms=row["wall_ms"], expected=json.loads(row.get("expected") or "[]"),
+        )
+
+
+@dataclass
+class MessageRef:
+    subject: str
+    transport: str
+    purpose: str
+    channel: str
+    ts: str
+    thread_ts: str | None
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def migrate(self) -> Store:
+        self.db.apply_schema([*CORE, *EXTRA_SCHEMA, *APPEND_ONLY[self.db.dialect]])
+        return self
+
+    def ping(self) -> None:
+        self.db.ping()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- runs and results ----------------------------------------------------------------------
+    def create_run(self, *, checklist: str, selector: str, requested_by: str = "", source: str = "cli",
+                   expected: Sequence[CheckSpec] = (), run_id: str | None = None) -> RunRecord:
+        run_id = run_id or uuid.uuid4().hex[:16]
+        self.db.execute(
+            "INSERT INTO runs (id, checklist, selector, requested_by, source, status, started_at, expected) "
+            "VALUES (:id, :checklist, :selector, :requested_by, :source, 'running', :started_at, :expected)",
+            {"id": run_id, "checklist": checklist, "selector": selector, "requested_by": masker.mask(requested_by),
+             "source": source, "started_at": now_iso(), "expected": json.dumps([c.id for c in expected])},
+        )
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def add_result(self, run_id: str, result: CheckResult) -> None:
+        r = result
+        params = {
+            "run_id": run_id, "check_id": r.check_id, "phase": r.phase, "kind": r.kind, "title": r.title,
+            "criticality": r.criticality.value, "status": r.status.value, "summary": masker.mask(r.summary),
+            "evidence": json.dumps(masker.mask_data(r.evidence), default=str),
+            "duration_ms": r.duration_ms, "started_at": r.started_at.isoformat(),
+            "finished_at": r.finished_at.isoformat(), "needs_confirmation": int(r.needs_confirmation),
+        }
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM results WHERE run_id = :run_id AND check_id = :check_id", params)
+            tx.execute(
+                "INSERT INTO results (run_id, check_id, phase, kind, title, criticality, status, summary, evidence,"
+                " duration_ms, started_at, finished_at, needs_confirmation) VALUES (:run_id, :check_id, :phase,"
+                " :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms, :started_at,"
+                " :finished_at, :needs_confirmation)", params)
+
+    def finish_run(self, run_id: str, verdict: Verdict, *, wall_ms: float | None = None,
+                   status: str = "finished") -> None:
+        self.db.execute(
+            "UPDATE runs SET status = :status, finished_at = :at, verdict = :verdict, wall_ms = :wall_ms "
+            "WHERE id = :id",
+            {"id": run_id, "status": status, "at": now_iso(), "verdict": masker.mask(verdict.model_dump_json()),
+             "wall_ms": wall_ms},
+        )
+
+    def mark_interrupted(self, run_id: str) -> bool:
+        """Flag a run that was still 'running' when its process died; True if it changed."""
+        return self.db.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = :at WHERE id = :id AND status = 'running'",
+            {"id": run_id, "at": now_iso()}) > 0
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self.db.fetchone("SELECT * FROM runs WHERE id = :id", {"id": run_id})
+        return RunRecord.from_row(row) if row else None
+
+    def runs(self, *, status: str | None = None, checklist: str | None = None, limit: int = 20) -> list[RunRecord]:
+        clauses, params = [], {"limit": limit}
+        if status:
+            clauses.append("status = :status")
+            params["status"] = status  # type: ignore[assignment]
+        if checklist:
+            clauses.append("checklist = :checklist")
+            params["checklist"] = checklist  # type: ignore[assignment]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(f"SELECT * FROM runs {where} ORDER BY started_at DESC LIMIT :limit", params)
+        return [RunRecord.from_row(r) for r in rows]
+
+    def results(self, run_id: str) -> list[CheckResult]:
+        rows = self.db.fetchall("SELECT * FROM results WHERE run_id = :run_id ORDER BY finished_at", {"run_id": run_id})
+        return [_result_from_row(r) for r in rows]
+
+    def latest_results(self, checklist: str) -> dict[str, CheckResult]:
+        """The most recent result of every check ever run for this checklist."""
+        rows = self.db.fetchall(
+            "SELECT r.* FROM results r JOIN runs u ON u.id = r.run_id WHERE u.checklist = :checklist "
+            "ORDER BY r.finished_at", {"checklist": checklist})
+        latest: dict[str, CheckResult] = {}
+        for row in rows:
+            latest[row["check_id"]] = _result_from_row(row)
+        return latest
+
+    # -- posted messages -----------------------------------------------------------------------
+    def remember_message(self, *, subject: str, transport: str, purpose: str, channel: str, ts: str,
+                         thread_ts: str | None = None) -> None:
+        params = {"subject": subject, "transport": transport, "purpose": purpose, "channel": channel, "ts": ts,
+                  "thread_ts": thread_ts, "at": now_iso()}
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM messages WHERE subject = :subject AND transport = :transport AND "
+                       "purpose = :purpose", params)
+            tx.execute("INSERT INTO messages (subject, transport, purpose, channel, ts, thread_ts, created_at) "
+                       "VALUES (:subject, :transport, :purpose, :channel, :ts, :thread_ts, :at)", params)
+
+    def message(self, subject: str, transport: str, purpose: str = "parent") -> MessageRef | None:
+        row = self.db.fetchone("SELECT * FROM messages WHERE subject = :s AND transport = :t AND purpose = :p",
+                               {"s": subject, "t": transport, "p": purpose})
+        return MessageRef(**{k: row[k] for k in ("subject", "transport", "purpose", "channel", "ts", "thread_ts")}) \
+            if row else None
+
+    def messages(self, subject: str) -> list[MessageRef]:
+        rows = self.db.fetchall("SELECT * FROM messages WHERE subject = :s ORDER BY created_at", {"s": subject})
+        return [MessageRef(**{k: r[k] for k in ("subject", "transport", "purpose", "channel", "ts", "thread_ts")})
+                for r in rows]
+
+    # -- audit log (append-only) ---------------------------------------------------------------
+    def audit(self, *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (:at, :actor, :action, :subject, :detail)",
+            {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
+             "detail": json.dumps(masker.mask_data(detail or {}), default=str)})
+
+    def audit_log(self, *, subject: str | None = None, action: str | None = None, limit: int = 100,
+                  ) -> list[dict[str, Any]]:
+        clauses, params = [], {"limit": limit}
+        if subject:
+            clauses.append("subject = :subject")
+            params["subject"] = subject  # type: ignore[assignment]
+        if action:
+            clauses.append("action = :action")
+            params["action"] = action  # type: ignore[assignment]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.fetchall(f"SELECT * FROM audit {where} ORDER BY seq DESC LIMIT :limit", params)
+        for row in rows:
+            row["detail"] = json.loads(row["detail"])
+        return rows
+
+    # -- key/value state (current rollout phase, leases' bookkeeping, ...) ---------------------
+    def put(self, key: str, value: Any) -> None:
+        params = {"key": key, "value": json.dumps(masker.mask_data(value), default=str), "at": now_iso()}
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM kv WHERE key = :key", params)
+            tx.execute("INSERT INTO kv (key, value, updated_at) VALUES (:key, :value, :at)", params)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.db.fetchone("SELECT value FROM kv WHERE key = :key", {"key": key})
+        return json.loads(row["value"]) if row else default
+
+
+def _result_from_row(row: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        check_id=row["check_id"], title=row["title"], kind=row["kind"], phase=row["phase"],
+        criticality=row["criticality"], status=row["status"], summary=row["summary"],
+        evidence=json.loads(row["evidence"]), duration_ms=row["duration_ms"],
+        started_at=datetime.fromisoformat(row["started_at"]), finished_at=datetime.fromisoformat(row["finished_at"]),
+        needs_confirmation=bool(row["needs_confirmation"]),
+    )
+
+
+def open_store(url: str | None = None, *, sqlite_path: str | Path = "golive-state/golive.db",
+               schema: str | None = None) -> Store:
+    return Store(open_database(url, sqlite_path=sqlite_path, schema=schema)).migrate()
+
+
+def ids(items: Iterable[CheckSpec]) -> list[str]:
+    return [c.id for c in items]

@@ -1,0 +1,49 @@
+"""`command`: any shell step of the runbook (a deploy script's --dry-run, a smoke script), with a timeout."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from checks.masking import mask
+from checks.process import run_process
+from checks.registry import CheckContext, Params, check_kind
+from checks.result import Outcome
+
+
+class CommandParams(Params):
+    command: str | list[str] = Field(description="argv list, or a string split like a shell would")
+    shell: bool = Field(False, description="run through /bin/sh (pipes, redirections)")
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    pass_target_env: bool = Field(True, description="give the command the target's settings as its environment")
+    expect_exit: list[int] = Field(default_factory=lambda: [0])
+    expect_output: str | None = Field(None, description="regex that must appear in stdout/stderr")
+    forbid_output: str | None = Field(None, description="regex that must not appear")
+
+
+@check_kind("command", CommandParams)
+async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
+    """Run a program and judge its exit code and output."""
+    env = {**(dict(ctx.env) if p.pass_target_env else {}), **p.env}
+    cwd = ctx.path(p.cwd) if p.cwd else ctx.workdir
+    shown = mask(p.command if isinstance(p.command, str) else " ".join(p.command))
+    try:
+        result = await run_process(p.command, env=env, cwd=cwd, shell=p.shell)
+    except FileNotFoundError as exc:
+        return Outcome.failed(f"cannot run `{shown}`: {exc.filename or exc} not found (is it installed, is cwd right?)",
+                              command=shown, cwd=str(cwd))
+    except OSError as exc:
+        return Outcome.failed(f"cannot run `{shown}`: {exc.strerror}", command=shown)
+    output = result.stdout + "\n" + result.stderr
+    evidence = {"command": shown, "exit_code": result.returncode, "duration_s": round(result.duration_s, 3),
+                "output_tail": mask(result.tail(12))}
+    if result.returncode not in p.expect_exit:
+        expected = " or ".join(str(c) for c in p.expect_exit)
+        return Outcome.failed(f"`{shown}` exited {result.returncode} (expected {expected})", **evidence)
+    if p.expect_output and not re.search(p.expect_output, output):
+        return Outcome.failed(f"`{shown}` output lacks /{p.expect_output}/", **evidence)
+    if p.forbid_output and (m := re.search(p.forbid_output, output)):
+        return Outcome.failed(f"`{shown}` printed forbidden text: {mask(m.group(0))[:80]}", **evidence)
+    return Outcome.passed(f"`{shown}` exited {result.returncode} in {result.duration_s:.2f}s", **evidence)

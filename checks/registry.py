@@ -1,0 +1,106 @@
+"""The registry of check kinds and the context a check runs in.
+
+A kind is an async function taking (context, params) and returning an Outcome; its params are a
+pydantic model, so a checklist is validated against every kind it uses before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from checks.result import Outcome
+from checks.spec import CheckSpec, Checklist
+
+
+class Params(BaseModel):
+    """Base for every kind's params: unknown keys are an error, so typos are caught on load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+FlagReader = Callable[[list[str]], Awaitable[dict[str, str | None]]]
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may use: the target's settings, its base URL, earlier checks' outputs."""
+
+    checklist: Checklist
+    env: Mapping[str, str]
+    check: CheckSpec
+    workdir: Path
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rollout_phase: str | None = None
+    flag_reader: FlagReader | None = None
+    target_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return (self.target_url or self.checklist.target.base_url).rstrip("/")
+
+    def url(self, path_or_url: str) -> str:
+        if "://" in path_or_url:
+            return path_or_url
+        return self.base_url + "/" + path_or_url.lstrip("/")
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.workdir / p
+
+    def output_of(self, check_id: str) -> dict[str, Any]:
+        if check_id not in self.outputs:
+            raise LookupError(f"check {check_id} has not produced output in this run; add it to `needs:`")
+        return self.outputs[check_id]
+
+
+P = TypeVar("P", bound=Params)
+KindFn = Callable[[CheckContext, Any], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    params: type[Params]
+    run: KindFn
+    doc: str
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def check_kind(name: str, params: type[P]) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
+    """Register an async check function under a kind name."""
+
+    def register(fn: Callable[[CheckContext, P], Awaitable[Outcome]]) -> KindFn:
+        if name in KINDS:
+            raise ValueError(f"check kind {name!r} registered twice")
+        KINDS[name] = Kind(name=name, params=params, run=fn, doc=(fn.__doc__ or "").strip().splitlines()[0]
+                           if fn.__doc__ else "")
+        return fn
+
+    return register
+
+
+def get_kind(name: str) -> Kind | None:
+    load_builtin_kinds()
+    return KINDS.get(name)
+
+
+def known_kinds() -> list[str]:
+    load_builtin_kinds()
+    return sorted(KINDS)
+
+
+_loaded = False
+
+
+def load_builtin_kinds() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import checks.kinds  # noqa: F401  (registers every built-in kind)

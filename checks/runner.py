@@ -1,0 +1,169 @@
+"""The concurrent runner: every check of a selection runs at once (bounded), each under its own timeout.
+
+A check that raises is an `error` and never stops the others; a check whose dependency did not pass
+is skipped with the reason. Results are masked here, the single exit of the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from checks.interpolate import MissingVariable, interpolate
+from checks.masking import mask, masker
+from checks.registry import CheckContext, FlagReader, get_kind
+from checks.result import CheckResult, Outcome, Status, utcnow
+from checks.spec import CheckSpec, Checklist
+from checks.target_env import read_target_env
+from checks.verdict import Verdict, decide
+
+ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
+
+
+@dataclass
+class RunReport:
+    checklist: Checklist
+    selector: str
+    results: list[CheckResult]
+    verdict: Verdict
+    started_at: Any = field(default_factory=utcnow)
+    wall_ms: float = 0.0
+
+    @property
+    def sum_ms(self) -> float:
+        return sum(r.duration_ms for r in self.results)
+
+
+class Runner:
+    def __init__(
+        self,
+        checklist: Checklist,
+        *,
+        concurrency: int = 16,
+        env: dict[str, str] | None = None,
+        rollout_phase: str | None = None,
+        flag_reader: FlagReader | None = None,
+        overrides: dict[str, str] | None = None,
+    ) -> None:
+        self.checklist = checklist
+        self.concurrency = max(1, concurrency)
+        self._env = env
+        self.rollout_phase = rollout_phase
+        self.flag_reader = flag_reader
+        self.overrides = overrides or {}
+        self.workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
+
+    async def env(self) -> dict[str, str]:
+        if self._env is None:
+            self._env = {**await read_target_env(self.checklist, self.workdir), **self.overrides}
+        return self._env
+
+    async def run(self, checks: Sequence[CheckSpec], *, selector: str = "", on_result: ResultCallback | None = None,
+                  ) -> RunReport:
+        started = time.perf_counter()
+        started_at = utcnow()
+        env = await self.env()
+        try:
+            target_url = str(interpolate(self.checklist.target.base_url, env))
+        except MissingVariable as exc:
+            raise ValueError(f"target.base_url in {self.checklist.source_path}: {exc}") from None
+        outputs: dict[str, dict[str, Any]] = {}
+        done: dict[str, asyncio.Future[CheckResult]] = {
+            c.id: asyncio.get_running_loop().create_future() for c in checks
+        }
+        semaphore = asyncio.Semaphore(self.concurrency)
+        results: list[CheckResult] = []
+
+        async def one(spec: CheckSpec) -> None:
+            for dep in spec.after:
+                if dep in done:
+                    await asyncio.shield(done[dep])
+            blocking = []
+            for dep in spec.needs:
+                dep_result = await done[dep] if dep in done else None
+                if dep_result is not None and dep_result.status not in (Status.PASS, Status.WARN):
+                    blocking.append(f"{dep} {dep_result.status.value}")
+            if blocking:
+                result = _result(spec, Outcome.skipped(f"skipped: needs {', '.join(blocking)}"), 0.0)
+            else:
+                async with semaphore:
+                    ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
+                                       outputs=outputs, rollout_phase=self.rollout_phase,
+                                       flag_reader=self.flag_reader, target_url=target_url)
+                    result = await execute(spec, ctx)
+            results.append(result)
+            done[spec.id].set_result(result)
+            if on_result is not None:
+                try:
+                    maybe = on_result(result)
+                    if asyncio.iscoroutine(maybe):
+                        await maybe
+                except Exception:  # a broken progress display never breaks a run
+                    pass
+
+        await asyncio.gather(*(one(c) for c in checks))
+        order = {c.id: i for i, c in enumerate(checks)}
+        results.sort(key=lambda r: order[r.check_id])
+        verdict = decide(checks, {r.check_id: r for r in results})
+        return RunReport(checklist=self.checklist, selector=selector, results=results, verdict=verdict,
+                         started_at=started_at, wall_ms=(time.perf_counter() - started) * 1000)
+
+
+async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Run one check under its timeout; never raises."""
+    started = time.perf_counter()
+    kind = get_kind(spec.kind)
+    try:
+        if kind is None:
+            raise LookupError(f"unknown check kind {spec.kind!r}")
+        if spec.when:
+            unmet = {k: v for k, v in spec.when.items() if ctx.env.get(k, "") != v}
+            if unmet:
+                reason = ", ".join(f"{k} is {ctx.env.get(k, '') or 'unset'} (runs when {v})" for k, v in unmet.items())
+                return _result(spec, Outcome.skipped(f"not applicable: {reason}"), 0.0)
+        try:
+            params = kind.params.model_validate(interpolate(spec.params, ctx.env))
+        except MissingVariable as exc:
+            return _result(spec, Outcome(status=Status.FAIL, summary=f"not configured: {exc}"), _ms(started))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            return _result(spec, Outcome(status=Status.ERROR, summary=f"bad params.{where}: {err['msg']}"),
+                           _ms(started))
+        async with asyncio.timeout(spec.timeout):
+            outcome = await kind.run(ctx, params)
+    except TimeoutError:
+        outcome = Outcome(status=Status.FAIL, summary=f"timed out after {spec.timeout:g}s (no answer)",
+                          evidence={"timeout_s": spec.timeout})
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a broken check is reported, never fatal
+        outcome = Outcome(status=Status.ERROR, summary=f"{type(exc).__name__}: {exc}")
+    if outcome.outputs:
+        ctx.outputs[spec.id] = outcome.outputs
+    return _result(spec, outcome, _ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResult:
+    return CheckResult(
+        check_id=spec.id,
+        title=spec.title,
+        kind=spec.kind,
+        phase=spec.phase,
+        criticality=spec.criticality,
+        status=outcome.status,
+        summary=mask(outcome.summary),
+        evidence=masker.mask_data(outcome.evidence),
+        duration_ms=duration_ms,
+        needs_confirmation=outcome.needs_confirmation,
+    )

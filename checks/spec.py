@@ -1,0 +1,128 @@
+"""The checklist file schema: phases of checks, where the target's settings come from, sign-off roles
+and the rollout plan. Validated on load by `checks.loader`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from checks.result import Criticality
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SettingsSource(Strict):
+    """Where the target service's settings (its environment) are read from."""
+
+    source: Literal["process", "dotenv", "command"] = "process"
+    path: str | None = Field(None, description="dotenv file, relative to the checklist")
+    command: str | list[str] | None = Field(None, description="prints KEY=VALUE lines, e.g. `kubectl exec deploy/api -- env`")
+    timeout: float = 20.0
+    include_process_env: bool = Field(
+        False, description="dotenv/command: fall back to the bot's own environment for names they lack"
+    )
+
+
+class Target(Strict):
+    base_url: str = "http://localhost:8000"
+    headers: dict[str, str] = Field(default_factory=dict)
+    verify_tls: bool = True
+
+
+class CheckSpec(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    kind: str
+    title: str = ""
+    criticality: Criticality = Criticality.HIGH
+    timeout: float = Field(30.0, gt=0, le=3600)
+    needs: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
+    when: dict[str, str] | None = Field(None, description="run only when these target variables have these values")
+    params: dict[str, Any] = Field(default_factory=dict)
+    phase: str = Field("", exclude=True)
+
+
+class PhaseSpec(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = ""
+    description: str = ""
+    schedule: str | None = Field(None, description="cron expression for scheduled runs")
+    checks: list[CheckSpec] = Field(min_length=1)
+
+
+class Role(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    members: list[str] = Field(default_factory=list, description="chat user ids (Slack U…, Teams AAD ids)")
+    groups: list[str] = Field(default_factory=list, description="Slack user group ids (S…)")
+
+
+class SignoffStage(Strict):
+    title: str = ""
+    roles: list[Role] = Field(min_length=1)
+    allow_self_signoff: bool = False
+
+
+class Criteria(Strict):
+    """Success criteria of a rollout phase; defaults are the go-live plan's thresholds."""
+
+    error_rate_max: float = 0.01
+    p95_latency_ms_max: float = 500.0
+    p95_latency_ms_alert: float = 2000.0
+    integration_success_min: float = 0.90
+    cache_hit_rate_min: float = 0.50
+    timeout_rate_max: float = 0.10
+    task_failure_rate_max: float = 0.05
+
+
+class RolloutPhase(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = ""
+    flags: dict[str, bool | str] = Field(default_factory=dict)
+    criteria: Criteria = Field(default_factory=Criteria)
+    on_p0: Literal["rollback", "pause"] = "pause"
+    requires_checks: list[str] = Field(default_factory=list)
+    requires_signoff: list[str] = Field(default_factory=lambda: ["pre"])
+
+
+class Rollout(Strict):
+    model_config = ConfigDict(extra="allow")
+    provider: dict[str, Any] = Field(default_factory=lambda: {"kind": "dotenv", "path": ".env"})
+    phases: list[RolloutPhase] = Field(default_factory=list)
+    watch: dict[str, Any] = Field(default_factory=dict)
+
+
+class Checklist(Strict):
+    name: str
+    service: str = ""
+    version: str = ""
+    settings: SettingsSource = Field(default_factory=SettingsSource)
+    vars: dict[str, str] = Field(default_factory=dict, description="defaults for ${VAR} interpolation")
+    target: Target = Field(default_factory=Target)
+    phases: list[PhaseSpec] = Field(min_length=1)
+    signoffs: dict[str, SignoffStage] = Field(default_factory=dict)
+    rollout: Rollout | None = None
+    demo: bool = Field(False, description="start the bundled demo target before running")
+    source_path: str = Field("", exclude=True)
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _stringify_vars(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in value.items()}
+        return value
+
+    def all_checks(self) -> list[CheckSpec]:
+        return [check for phase in self.phases for check in phase.checks]
+
+    def check(self, check_id: str) -> CheckSpec | None:
+        return next((c for c in self.all_checks() if c.id == check_id), None)
+
+    def phase(self, phase_id: str) -> PhaseSpec | None:
+        return next((p for p in self.phases if p.id == phase_id), None)

@@ -1,0 +1,107 @@
+"""The Go / No-Go decision, from check criticality and sign-offs, as the go-live plan defines it.
+
+NO-GO: a critical check failed or has not run, or a sign-off was rejected.
+GO (conditional): every critical check passed, but a high/medium item is failing or pending, or a
+sign-off is still missing; the conditions are listed.  GO: everything required passed and signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from checks.result import CheckResult, Criticality, Status
+from checks.spec import CheckSpec
+
+
+class Decision(StrEnum):
+    GO = "go"
+    CONDITIONAL = "go_conditional"
+    NO_GO = "no_go"
+
+    @property
+    def label(self) -> str:
+        return {"go": "GO", "go_conditional": "GO (conditional)", "no_go": "NO-GO"}[self.value]
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class SignoffState(BaseModel):
+    """Plain sign-off facts for the verdict: which roles are required, approved, rejected."""
+
+    required: list[str] = Field(default_factory=list)
+    approved: dict[str, str] = Field(default_factory=dict)  # role -> who
+    rejected: dict[str, str] = Field(default_factory=dict)  # role -> "who: reason"
+
+    @property
+    def missing(self) -> list[str]:
+        return [r for r in self.required if r not in self.approved and r not in self.rejected]
+
+
+class Verdict(BaseModel):
+    decision: Decision
+    risk: Risk
+    reasons: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def go(self) -> bool:
+        return self.decision is not Decision.NO_GO
+
+    def headline(self) -> str:
+        return f"{self.decision.label} — risk {self.risk.value}"
+
+
+def decide(
+    expected: Iterable[CheckSpec],
+    results: Mapping[str, CheckResult],
+    signoffs: SignoffState | None = None,
+) -> Verdict:
+    reasons: list[str] = []
+    conditions: list[str] = []
+    notes: list[str] = []
+    counts = {s.value: 0 for s in Status}
+    high_failing = False
+    for spec in expected:
+        result = results.get(spec.id)
+        status = result.status if result else Status.PENDING
+        counts[status.value] += 1
+        what = f"{spec.id}: {result.summary}" if result else f"{spec.id}: has not run"
+        if status is Status.PASS:
+            continue
+        if spec.criticality is Criticality.CRITICAL:
+            if status is Status.WARN and not (result and result.needs_confirmation):
+                conditions.append(what)  # a critical warning passes, with its caveat listed
+            else:
+                reasons.append(what)
+        elif spec.criticality in (Criticality.HIGH, Criticality.MEDIUM):
+            conditions.append(what)
+            if spec.criticality is Criticality.HIGH and status in (Status.FAIL, Status.ERROR):
+                high_failing = True
+        else:
+            notes.append(what)
+    if signoffs is not None:
+        for role, who in signoffs.rejected.items():
+            reasons.append(f"sign-off {role} rejected by {who}")
+        for role in signoffs.missing:
+            conditions.append(f"sign-off {role} missing")
+    if reasons:
+        return Verdict(decision=Decision.NO_GO, risk=Risk.CRITICAL, reasons=reasons, conditions=conditions,
+                       notes=notes, counts=counts)
+    if conditions:
+        risk = Risk.HIGH if high_failing else Risk.MEDIUM
+        return Verdict(decision=Decision.CONDITIONAL, risk=risk,
+                       reasons=["all critical checks passed; go only if the conditions are accepted"],
+                       conditions=conditions, notes=notes, counts=counts)
+    return Verdict(decision=Decision.GO, risk=Risk.LOW, reasons=["every required check passed"]
+                   + (["every required sign-off is in"] if signoffs and signoffs.required else []),
+                   notes=notes, counts=counts)
