@@ -6,8 +6,8 @@ import argparse
 import importlib
 import sys
 
-from checks.masking import mask
 from bot.commands.common import EXIT_USAGE, UsageError
+from checks.masking import mask
 
 # Each module registers its own subcommands; transports and rollout add theirs here.
 COMMAND_MODULES = [

@@ -83,7 +83,7 @@ class FanoutNotifier:
         for notifier in self.notifiers:
             try:
                 await notifier.publish(event)
-            except Exception as exc:  # noqa: BLE001 - keep fanning out
+            except Exception as exc:
                 self.errors.append(mask(f"{type(notifier).__name__}: {exc}"))
                 logging.getLogger("golive.notify").warning("notifier %s failed: %s", type(notifier).__name__,
                                                            mask(str(exc)))

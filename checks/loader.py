@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from checks.interpolate import has_reference
 from checks.registry import get_kind, known_kinds
-from checks.spec import CheckSpec, Checklist
+from checks.spec import Checklist, CheckSpec
 
 
 class ChecklistError(ValueError):
@@ -101,7 +101,8 @@ def _validate_checks(checklist: Checklist, raw: dict[str, Any], name: str) -> No
                 hint = difflib.get_close_matches(check.kind, kinds, n=1)
                 suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise ChecklistError(
-                    name, f"{key}.kind", f"unknown check kind {check.kind!r}{suggestion}; known kinds: {', '.join(kinds)}"
+                    name, f"{key}.kind",
+                    f"unknown check kind {check.kind!r}{suggestion}; known kinds: {', '.join(kinds)}",
                 )
             raw_params = _value_at(raw, ("phases", pi, "checks", ci, "params")) or {}
             _validate_params_template(kind.params, raw_params, name, f"{key}.params")

@@ -66,10 +66,8 @@ class Masker:
         text = _URL_PASSWORD.sub(lambda m: m["pre"] + MASK + m["post"], text)
         text = _URL_USERINFO_KEY.sub(lambda m: m["pre"] + MASK + m["post"], text)
         for pattern in _TOKENS:
-            if pattern.groups == 2:
-                text = pattern.sub(lambda m: f"{m[1]}={MASK}", text)
-            else:
-                text = pattern.sub(MASK, text)
+            replacement = (lambda m: f"{m[1]}={MASK}") if pattern.groups == 2 else MASK
+            text = pattern.sub(replacement, text)
         return text
 
     def mask_data(self, data: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from checks.result import Outcome
-from checks.spec import CheckSpec, Checklist
+from checks.spec import Checklist, CheckSpec
 
 
 class Params(BaseModel):

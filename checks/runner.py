@@ -19,7 +19,7 @@ from checks.interpolate import MissingVariable, interpolate
 from checks.masking import mask, masker
 from checks.registry import CheckContext, FlagReader, get_kind
 from checks.result import CheckResult, Outcome, Status, utcnow
-from checks.spec import CheckSpec, Checklist
+from checks.spec import Checklist, CheckSpec
 from checks.target_env import read_target_env
 from checks.verdict import Verdict, decide
 

@@ -21,7 +21,8 @@ class SettingsSource(Strict):
 
     source: Literal["process", "dotenv", "command"] = "process"
     path: str | None = Field(None, description="dotenv file, relative to the checklist")
-    command: str | list[str] | None = Field(None, description="prints KEY=VALUE lines, e.g. `kubectl exec deploy/api -- env`")
+    command: str | list[str] | None = Field(
+        None, description="prints KEY=VALUE lines, e.g. `kubectl exec deploy/api -- env`")
     timeout: float = 20.0
     include_process_env: bool = Field(
         False, description="dotenv/command: fall back to the bot's own environment for names they lack"
@@ -95,6 +96,11 @@ class Rollout(Strict):
     provider: dict[str, Any] = Field(default_factory=lambda: {"kind": "dotenv", "path": ".env"})
     phases: list[RolloutPhase] = Field(default_factory=list)
     watch: dict[str, Any] = Field(default_factory=dict)
+    max_check_age_minutes: float = Field(
+        60.0, gt=0, description="promote only on required check results younger than this")
+
+    def phase(self, phase_id: str) -> RolloutPhase | None:
+        return next((p for p in self.phases if p.id == phase_id), None)
 
 
 class Checklist(Strict):

@@ -47,7 +47,8 @@ async def read_target_env(checklist: Checklist, workdir: Path) -> dict[str, str]
         values.update({k: v or "" for k, v in dotenv_values(path).items()})
     elif src.source == "command":
         if not src.command:
-            raise SettingsError(f"settings.source is 'command' but settings.command is empty in {checklist.source_path}")
+            raise SettingsError(
+                f"settings.source is 'command' but settings.command is empty in {checklist.source_path}")
         try:
             result = await asyncio.wait_for(run_process(src.command, cwd=workdir), src.timeout)
         except TimeoutError as exc:

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.settings import Settings, get_settings
+from bot.store import Store, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
-from bot.settings import Settings, get_settings
-from bot.store import Store, StoreUnavailable, open_store
 
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
 

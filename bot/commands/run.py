@@ -7,14 +7,21 @@ import asyncio
 import json
 import sys
 
-from checks.result import CheckResult
-from checks.runner import Runner
-from checks.target_env import SettingsError
-from bot.commands.common import (EXIT_GO, EXIT_NO_GO, Context, UsageError, add_checklist_arg, demo_target,
-                                 load_context)
+from bot.commands.common import (
+    EXIT_GO,
+    EXIT_NO_GO,
+    Context,
+    UsageError,
+    add_checklist_arg,
+    demo_target,
+    load_context,
+)
 from bot.runs.service import RunOutcome, execute_run
 from bot.store import RunRecord
 from bot.terminal.render import ICON, Style, render_report
+from checks.result import CheckResult
+from checks.runner import Runner
+from checks.target_env import SettingsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,8 +69,8 @@ async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url
 def main(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     if ctx.is_demo:
-        print(f"golive: running the bundled demo checklist against an embedded demo service "
-              f"(use --checklist or GOLIVE_CHECKLIST for a real one)\n", file=sys.stderr)
+        print("golive: running the bundled demo checklist against an embedded demo service "
+              "(use --checklist or GOLIVE_CHECKLIST for a real one)\n", file=sys.stderr)
     try:
         with demo_target(ctx) as demo_url:
             outcome = asyncio.run(run_selector(ctx, args.selector, Progress(enabled=not args.json), demo_url))

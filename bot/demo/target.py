@@ -110,7 +110,7 @@ class TargetState:
         return self
 
     def set_mode(self, mode: Mode, **changes: Any) -> TargetState:
-        """Switch mode, e.g. `set_mode("slow", delay_ms=800)` or `set_mode("error_rate", error_fraction=.5)`."""
+        """Switch mode, e.g. `set_mode("slow", delay_ms=800)`; extra settings change in the same step."""
         return self.set(mode=mode, **changes)
 
     def override_metrics(self, values: Mapping[str, Any] | None = None, **more: Any) -> TargetState:
@@ -257,8 +257,10 @@ class TargetState:
                 "timeouts": {"dns_rate": BASELINE_METRICS["dns_timeout_rate"],
                              "whois_rate": BASELINE_METRICS["whois_timeout_rate"]},
                 "tasks": {"failure_rate": BASELINE_METRICS["task_failure_rate"]},
-                "db": {"status": self._dep_status("db"), "connection_errors": self._conn_errors["db"]},
-                "redis": {"status": self._dep_status("redis"), "connection_errors": self._conn_errors["redis"]},
+                "db": {"status": self._dep_status("db"),
+                       "connection_errors": self._conn_errors["db"]},
+                "redis": {"status": self._dep_status("redis"),
+                          "connection_errors": self._conn_errors["redis"]},
             }
             for path, value in self.metric_overrides.items():
                 _set_path(data, path, value)

@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.store import RunRecord, Store
 from checks.loader import select_checks
 from checks.result import CheckResult
-from checks.runner import RunReport, Runner
+from checks.runner import Runner, RunReport
 from checks.spec import Checklist
-from bot.store import RunRecord, Store
 
 ProgressCallback = Callable[[RunRecord, CheckResult, int, int], Awaitable[None] | None]
 

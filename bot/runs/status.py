@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from checks.result import CheckResult, Status, utcnow
-from checks.spec import CheckSpec, Checklist
-from checks.verdict import SignoffState, Verdict, decide
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store
+from checks.result import CheckResult, Status, utcnow
+from checks.spec import Checklist, CheckSpec
+from checks.verdict import SignoffState, Verdict, decide
 
 ROLLOUT_PHASE_KEY = "rollout:{checklist}:phase"
 

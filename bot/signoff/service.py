@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.store import Store
+from bot.store.store import now_iso, parse_time
 from checks.masking import masker
 from checks.spec import Checklist, Role, SignoffStage
 from checks.verdict import SignoffState
-from bot.store import Store
-from bot.store.store import now_iso, parse_time
 
 Decision = Literal["approve", "reject"]
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.store.db import Database, open_database
+from bot.store.schema import APPEND_ONLY, CORE
 from checks.masking import masker
 from checks.result import CheckResult
 from checks.spec import CheckSpec
 from checks.verdict import Verdict
-from bot.store.db import Database, open_database
-from bot.store.schema import APPEND_ONLY, CORE
 
 EXTRA_SCHEMA: list[str] = []
 """DDL other domains (rollout, alerts) register at import time; applied by migrate()."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 
+from bot.runs.status import StatusOverview, age
 from checks.result import CheckResult, Status
 from checks.runner import RunReport
 from checks.spec import Checklist
 from checks.verdict import Decision, Verdict
-from bot.runs.status import StatusOverview, age
 
 ICON = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN", Status.SKIP: "SKIP",
         Status.ERROR: "ERR ", Status.PENDING: "WAIT"}
@@ -88,7 +88,8 @@ def render_status(status: StatusOverview, style: Style) -> str:
     lines.append("  Missing sign-offs: " + (", ".join(status.missing_signoffs) or "none"))
     lines.append(f"  Rollout phase: {status.rollout_phase or 'not started'}")
     if status.running:
-        lines.append("  Running now: " + ", ".join(f"{r.selector} (by {r.requested_by or '?'})" for r in status.running))
+        running = ", ".join(f"{r.selector} (by {r.requested_by or '?'})" for r in status.running)
+        lines.append("  Running now: " + running)
     return "\n".join(lines)
 
 

@@ -1,10 +1,16 @@
 """Built-in check kinds; importing this package registers them all."""
 
 from checks.kinds import (  # noqa: F401
+    api,
+    backup,
     command,
     env,
     flags,
     guards,
+    http,
+    migration,
     postgres,
     redis,
+    sentry,
+    smoke,
 )

@@ -26,7 +26,8 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def golive(*args: str, env: dict[str, str] | None = None, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def golive(*args: str, env: dict[str, str] | None = None, cwd: Path,
+           timeout: float = 120) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "SLACK_", "DATABASE_URL",
                                                                        "REDIS_URL", "ENVIRONMENT"))}
     base["GOLIVE_STATE_DIR"] = str(cwd / "state")
@@ -38,7 +39,8 @@ PHASE = """name: cli-{tag}
 phases:
   - id: day1
     checks:
-      - {{id: db.connect, kind: postgres.query, criticality: critical, timeout: 5, params: {{url: '${{DATABASE_URL}}'}}}}
+      - {{id: db.connect, kind: postgres.query, criticality: critical, timeout: 5,
+         params: {{url: '${{DATABASE_URL}}'}}}}
       - {{id: redis.ping, kind: redis.ping, criticality: critical, timeout: 2, params: {{url: '${{REDIS_URL}}'}}}}
       - {{id: env.sentry_dsn, kind: env, criticality: high, params: {{var: SENTRY_DSN, secret: true}}}}
 """

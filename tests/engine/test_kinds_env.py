@@ -120,8 +120,8 @@ async def test_command_check_exit_code_output_and_timeout_kills_the_process(tmp_
     bad = await one("{id: c, kind: command, params: {command: [bash, -c, 'echo nope >&2; exit 4']}}", {}, tmp=tmp_path)
     assert bad.status is Status.FAIL and "exited 4" in bad.summary and "nope" in bad.evidence["output_tail"]
     marker = tmp_path / "still-running"
-    hung = await one(f"{{id: c, kind: command, timeout: 0.5, params: {{command: [bash, -c, 'sleep 2; touch {marker}']}}}}",
-                     {}, tmp=tmp_path)
+    hung_check = f"{{id: c, kind: command, timeout: 0.5, params: {{command: [bash, -c, 'sleep 2; touch {marker}']}}}}"
+    hung = await one(hung_check, {}, tmp=tmp_path)
     assert hung.status is Status.FAIL and "timed out" in hung.summary
     import asyncio
 

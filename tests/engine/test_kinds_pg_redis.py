@@ -23,7 +23,8 @@ async def run(checks: str, env: dict[str, str]):
     return {r.check_id: r for r in report.results}, report
 
 
-CHECKS = """      - {id: db.connect, kind: postgres.query, criticality: critical, timeout: 5, params: {url: '${DATABASE_URL}'}}
+CHECKS = """      - {id: db.connect, kind: postgres.query, criticality: critical, timeout: 5,
+         params: {url: '${DATABASE_URL}'}}
       - {id: redis.ping, kind: redis.ping, criticality: critical, timeout: 3, params: {url: '${REDIS_URL}'}}
       - {id: redis.roundtrip, kind: redis.roundtrip, needs: [redis.ping], params: {url: '${REDIS_URL}'}}
 """

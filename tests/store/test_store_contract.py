@@ -133,7 +133,8 @@ def test_a_rejection_counts_until_withdrawn(store: Store) -> None:
     assert service.state(["pre"]).rejected == {"pre:devops_lead": "U2: restore not tested"}
     assert service.withdraw(request.id, "devops_lead", user_id="U2")
     assert service.state(["pre"]).rejected == {}
-    assert [e["action"] for e in store.audit_log(subject=request.id)][:2] == ["signoff.withdrawn", "signoff.reject"]
+    actions = [e["action"] for e in store.audit_log(subject=request.id)]
+    assert actions[:2] == ["signoff.withdrawn", "signoff.reject"]
 
 
 def test_kv_round_trip(store: Store) -> None:
@@ -146,8 +147,9 @@ def test_kv_round_trip(store: Store) -> None:
 def test_an_unreachable_postgres_store_says_so_without_the_password() -> None:
     with pytest.raises(StoreUnavailable) as err:
         open_store("postgresql://app:Unreachable-Pw-1@127.0.0.1:1/app")
-    assert "Unreachable-Pw-1" not in str(err.value) and "unreachable" in str(err.value).lower() or \
-        "cannot reach" in str(err.value)
+    message = str(err.value)
+    assert "Unreachable-Pw-1" not in message
+    assert "unreachable" in message.lower() or "cannot reach" in message
 
 
 def test_postgres_schema_isolation(pg_schema: str) -> None:
