@@ -176,7 +176,7 @@ class TargetState:
             self._latencies: deque[float] = deque(maxlen=2000)
             self._conn_errors = {"db": 0, "redis": 0}
             self._api_calls = 0  # for the deterministic error_rate sequence
-            self._windows: dict[str, tuple[int, int]] = {}
+            self._windows: dict[str, tuple[float, int]] = {}
             self._cache: dict[str, float] = {}
 
     def record(self, status: int, latency_ms: float) -> None:
@@ -194,20 +194,23 @@ class TargetState:
                 self._conn_errors[self.failing] += 1
 
     def take_rate_slot(self, client: str) -> float | None:
-        """Fixed-window limiter: None when allowed, else seconds until the window resets."""
+        """Fixed-window limiter: None when allowed, else seconds until the client's window resets.
+
+        The window opens at the client's first request (not on the clock's multiples), so a burst
+        that fits in one window is always judged as one: tests and demos get the same answer every time.
+        """
         limit, window = int(self.rate_limit), float(self.rate_window_s)
         if limit <= 0:
             return None
         now = time.monotonic()
-        slot = int(now // window)
         with self._lock:
-            current, count = self._windows.get(client, (slot, 0))
-            if current != slot:
-                count = 0
+            start, count = self._windows.get(client, (now, 0))
+            if now - start >= window:
+                start, count = now, 0
             count += 1
-            self._windows[client] = (slot, count)
+            self._windows[client] = (start, count)
         if count > limit:
-            return max(0.0, (slot + 1) * window - now)
+            return max(0.0, start + window - now)
         return None
 
     def next_call_fails(self) -> bool:

@@ -1,0 +1,326 @@
+"""`http`: one request to the target, judged on status, JSON content and latency.
+
+Also the HTTP plumbing the `smoke.*` and `api.*` kinds share: one client setup (target headers,
+TLS, a timeout just under the check's own), and one way of turning transport failures into a
+result a person understands. An unreachable service is a failed check, not a broken one: the
+question "does production answer?" got a clear answer, "no".
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from checks.jsonpath import Expectation, evaluate, expectations_from
+from checks.masking import mask
+from checks.registry import CheckContext, Params, check_kind
+from checks.result import Outcome, Status
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+EXCERPT_CHARS = 500
+
+
+# -- shared plumbing -------------------------------------------------------------------------------
+
+
+def client_timeout(ctx: CheckContext) -> float:
+    """A little under the check's timeout, so httpx reports what hung before the runner cuts it off."""
+    total = ctx.check.timeout
+    return max(0.05, max(total * 0.8, total - 0.5))
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """Built once: creating a verifying context per request costs tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def make_client(ctx: CheckContext, *, follow_redirects: bool = False, max_connections: int = 20,
+                timeout: float | None = None) -> httpx.AsyncClient:
+    """An httpx client for this check: TLS per the target's settings, the check's time budget."""
+    verify: ssl.SSLContext | bool = _default_ssl_context() if ctx.checklist.target.verify_tls else False
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=timeout if timeout is not None else client_timeout(ctx),
+        follow_redirects=follow_redirects,
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        trust_env=False,
+    )
+
+
+def request_headers(ctx: CheckContext, url: str, *extra: dict[str, str]) -> dict[str, str]:
+    """Target headers (only toward the target itself, never to a third-party URL), then the check's own."""
+    headers: dict[str, str] = {}
+    if _same_origin(url, ctx.base_url):
+        headers.update(ctx.checklist.target.headers)
+    for more in extra:
+        headers.update(more)
+    return headers
+
+
+def show_url(url: str, ctx: CheckContext) -> str:
+    """The URL as a person reads it in a summary: a path when it is on the target."""
+    base = ctx.base_url
+    if url.startswith(base + "/"):
+        return url[len(base):]
+    return url
+
+
+@dataclass
+class Answer:
+    """One request's outcome: a response, or a transport failure described for people."""
+
+    method: str
+    url: str
+    latency_ms: float
+    response: httpx.Response | None = None
+    error: str | None = None
+    timed_out: bool = False
+    _json: Any = field(default=None, repr=False)
+    _json_ok: bool = field(default=False, repr=False)
+    _json_done: bool = field(default=False, repr=False)
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def json(self) -> tuple[bool, Any]:
+        """(parsed, value): whether the body is JSON, and the document when it is."""
+        if not self._json_done:
+            self._json_done = True
+            if self.response is not None and self.response.content:
+                try:
+                    self._json = json.loads(self.response.content)
+                    self._json_ok = True
+                except (ValueError, UnicodeDecodeError):
+                    self._json_ok = False
+        return self._json_ok, self._json
+
+    def excerpt(self, limit: int = EXCERPT_CHARS) -> str:
+        return body_excerpt(self.response, limit) if self.response is not None else ""
+
+
+def body_excerpt(response: httpx.Response, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a body, masked before it is cut (a secret split in two would escape the mask)."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError):
+        text = response.content.decode("utf-8", "replace")
+    text = mask(re.sub(r"\s+", " ", text).strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def transport_error(exc: httpx.HTTPError, timeout: float) -> tuple[str, bool]:
+    """(summary, timed_out) for a request that got no HTTP answer."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"unreachable: connect timed out after {timeout:g}s", True
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout:g}s (no answer)", True
+    text = str(exc).strip() or type(exc).__name__
+    causes = _causes(exc)
+    low = " | ".join([text, *(str(c) for c in causes)]).lower()
+    if isinstance(exc, httpx.ConnectError):
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in low \
+                or "errno 111" in low or "errno 61" in low:
+            return "unreachable: connection refused", False
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return "unreachable: DNS lookup failed", False
+        if any(s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo",
+                                  "name resolution", "no address associated", "errno -2", "errno -3",
+                                  "errno 8", "errno -5")):
+            return "unreachable: DNS lookup failed", False
+        if "ssl" in low or "certificate" in low or "tls" in low:
+            reason = re.sub(r"^\[SSL[^\]]*\]\s*", "", text).split(" (_ssl")[0]
+            return f"unreachable: TLS handshake failed ({reason})", False
+        return f"unreachable: {text}", False
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects", False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"no valid HTTP answer: {text}", False
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.NetworkError):
+        return f"connection dropped: {text}", False
+    return f"request failed: {text}", False
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exceptions behind one (httpx wraps OSError; "All connection attempts failed" hides it)."""
+    found: list[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and len(found) < 10:
+        found.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            found.extend(current.exceptions)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: dict[str, str] | None = None,
+                json_body: Any = None, content: str | None = None) -> Answer:
+    """Send one request and time it; transport failures become an Answer with `error`, never raise.
+
+    A URL httpx cannot use at all (no scheme, unknown scheme) raises ValueError: that is a mistake
+    in the checklist, which the runner reports as an error rather than a failed check.
+    """
+    started = time.perf_counter()
+    kwargs: dict[str, Any] = {"headers": headers or {}}
+    if json_body is not None:
+        kwargs["json"] = json_body
+    elif content is not None:
+        kwargs["content"] = content.encode()
+    try:
+        response = await client.request(method, url, **kwargs)
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ValueError(f"bad url {url!r}: {exc}") from None
+    except httpx.HTTPError as exc:
+        timeout = client.timeout.read or client.timeout.connect or 0.0
+        summary, timed_out = transport_error(exc, timeout)
+        return Answer(method, url, _ms(started), error=summary, timed_out=timed_out)
+    return Answer(method, url, _ms(started), response=response)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def normalize_method(value: str) -> str:
+    """Upper-case and known, so a typo like `GTE` fails at load time rather than at the target."""
+    value = value.upper()
+    if value not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    return value
+
+
+def status_list(value: Any) -> Any:
+    """`expect_status: 200` is as good as `[200]` in a checklist."""
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+def show_statuses(statuses: list[int]) -> str:
+    return "/".join(str(s) for s in statuses)
+
+
+def unreachable(answer: Answer, ctx: CheckContext, **evidence: Any) -> Outcome:
+    """The failed outcome for a request that got no answer (full URL: which host matters here)."""
+    return Outcome.failed(
+        f"{answer.error} — {answer.method} {answer.url}",
+        method=answer.method, url=answer.url, latency_ms=answer.latency_ms, error=answer.error,
+        timed_out=answer.timed_out, **evidence,
+    )
+
+
+# -- the `http` kind -------------------------------------------------------------------------------
+
+
+class HttpParams(Params):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    url: str = Field(description="path on the target's base_url (/healthz/ready) or an absolute URL")
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(None, alias="json", description="JSON request body")
+    body: str | None = Field(None, description="raw request body (instead of json)")
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    expect_json: list[Expectation] = Field(
+        default_factory=list,
+        description="[{path: db.status, op: eq, value: ok}] or the shorthand {db.status: ok}",
+    )
+    json_valid: bool = Field(False, description="the body must be valid JSON")
+    max_latency_ms: float | None = Field(None, gt=0, description="fail when the answer takes longer")
+    status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
+    follow_redirects: bool = False
+
+    _method = field_validator("method")(normalize_method)
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return status_list(value)
+
+    @field_validator("expect_json", mode="before")
+    @classmethod
+    def _expect(cls, value: Any) -> Any:
+        return expectations_from(value)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpParams:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+
+@check_kind("http", HttpParams)
+async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
+    """An endpoint answers with the expected status, JSON content and latency."""
+    url = ctx.url(p.url)
+    async with make_client(ctx, follow_redirects=p.follow_redirects) as client:
+        answer = await fetch(client, p.method, url, headers=request_headers(ctx, url, p.headers),
+                             json_body=p.json_body, content=p.body)
+    where = f"{p.method} {show_url(url, ctx)}"
+    if answer.response is None:
+        return unreachable(answer, ctx)
+    status = answer.status
+    assert status is not None
+    evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status,
+                                "latency_ms": answer.latency_ms}
+    outputs: dict[str, Any] = {"status": status, "latency_ms": answer.latency_ms}
+    parsed, data = answer.json()
+    if parsed:
+        outputs["json"] = data
+    mismatches = evaluate(data, p.expect_json) if parsed and p.expect_json else []
+
+    def failed(summary: str, **more: Any) -> Outcome:
+        return Outcome(status=Status.FAIL, summary=summary,
+                       evidence={**evidence, **more, "body_excerpt": answer.excerpt()}, outputs=outputs)
+
+    if status not in p.expect_status:
+        label = p.status_messages.get(status)
+        summary = f"HTTP {status}, expected {show_statuses(p.expect_status)} — {where}"
+        if label:
+            summary = f"{label}: {summary}"
+        if mismatches:  # name the broken part, e.g. "redis.status is 'error'"
+            shown = "; ".join(m.text for m in mismatches[:3])
+            summary += f"; {shown}" + (f" (+{len(mismatches) - 3} more)" if len(mismatches) > 3 else "")
+        location = answer.response.headers.get("location")
+        more: dict[str, Any] = {"expected_status": p.expect_status}
+        if location:
+            more["location"] = location
+        if mismatches:
+            more["mismatches"] = [m.evidence() for m in mismatches]
+        return failed(summary, **more)
+    if (p.json_valid or p.expect_json) and not parsed:
+        kind = answer.response.headers.get("content-type", "no content type")
+        return failed(f"answer is not valid JSON ({kind}, {len(answer.response.content)} bytes) — {where}")
+    if mismatches:
+        first = mismatches[0]
+        more_text = f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        return failed(f"{first.text}{more_text} — {where}", path=first.path,
+                      actual=first.evidence()["actual"], expected=first.expected, op=first.op,
+                      mismatches=[m.evidence() for m in mismatches])
+    if p.max_latency_ms is not None and answer.latency_ms > p.max_latency_ms:
+        return failed(f"too slow: {answer.latency_ms:.0f} ms > {p.max_latency_ms:g} ms ceiling — {where}",
+                      max_latency_ms=p.max_latency_ms)
+    parts = [f"HTTP {status} in {answer.latency_ms:.0f} ms"]
+    if p.expect_json:
+        parts.append(f"{len(p.expect_json)} JSON assertion{'s' if len(p.expect_json) != 1 else ''} hold")
+    elif p.json_valid:
+        parts.append("valid JSON")
+    if p.max_latency_ms is not None:
+        parts.append(f"within {p.max_latency_ms:g} ms")
+    return Outcome(status=Status.PASS, summary=", ".join(parts), evidence=evidence, outputs=outputs)
