@@ -7,7 +7,6 @@ backup; before it downgrades anything it proves that alembic really talks to tha
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,24 +15,23 @@ from typing import Any
 import psycopg
 from pydantic import Field
 
-from checks.kinds.backup import (
+from checks.masking import mask
+from checks.pgtools import (
     SCRATCH_PREFIX,
     BadDatabaseUrl,
     PgTarget,
     ScratchDatabase,
-    detect_format,
     first_line,
     pg_target,
+    plan_restore,
     quote_ident,
-    read_head,
-    resolve_backup,
     restore_dump,
+    run_on_scratch,
     split_table,
 )
-from checks.masking import mask
 from checks.process import ProcessResult, run_process, to_argv
 from checks.registry import CheckContext, Params, check_kind
-from checks.result import Outcome
+from checks.result import Outcome, Status
 
 # `f6e5d4c3b2a1 (head)`, `abc (head) (mergepoint)`, `abc (effective head)`
 _CURRENT_LINE = re.compile(r"^(?P<rev>[0-9A-Za-z_]+)(?P<flags>(?:\s+\([a-z ]+\))*)\s*$")
@@ -317,14 +315,12 @@ class RollbackRefused(RuntimeError):
 @check_kind("migration.rollback", RollbackParams)
 async def check_migration_rollback(ctx: CheckContext, p: RollbackParams) -> Outcome:
     """Restore the backup into a scratch database; downgrade and upgrade there, never on the source."""
-    try:
-        source = pg_target(p.url)
-        path, fmt = resolve_backup(ctx, p.path, p.from_check)
-        scratch = ScratchDatabase.plan(source, p.maintenance_db, p.scratch_prefix)
-    except (BadDatabaseUrl, LookupError, ValueError) as exc:
-        return Outcome.failed(f"cannot run the rollback test: {exc}")
-    if not await asyncio.to_thread(path.is_file):
-        return Outcome.failed(f"backup file {path} does not exist", path=str(path))
+    plan = await plan_restore(ctx, url=p.url, path=p.path, from_check=p.from_check,
+                              maintenance_db=p.maintenance_db, scratch_prefix=p.scratch_prefix,
+                              purpose="rollback test")
+    if isinstance(plan, Outcome):
+        return plan
+    source, scratch, path, fmt = plan.source, plan.scratch, plan.path, plan.fmt
     if "://" not in source.url:
         return Outcome.failed("url must be a postgresql:// URL (alembic needs a URL for the scratch copy)")
     if scratch.target.same_database(source) or scratch.target.url == source.url:
@@ -338,20 +334,10 @@ async def check_migration_rollback(ctx: CheckContext, p: RollbackParams) -> Outc
         "command": alembic.shown,
         "target_minutes": p.target_minutes,
     }
-    outcome: Outcome | None = None
-    try:
-        outcome = await _rollback_on_scratch(source, scratch, alembic, path, fmt, p, evidence)
-    finally:
-        if scratch.attempted:
-            await scratch.drop()
-        else:
-            scratch.dropped = True
-    evidence["scratch_dropped"] = scratch.dropped
-    if not scratch.dropped:
-        return Outcome.failed(
-            f"scratch database {scratch.name} could not be dropped ({scratch.drop_error}); drop it by hand",
-            **evidence,
-        )
+    outcome = await run_on_scratch(
+        scratch, lambda: _rollback_on_scratch(source, scratch, alembic, path, fmt, p, evidence), evidence)
+    if outcome.status is Status.FAIL and not scratch.dropped:
+        return outcome
     outcome.evidence = {**evidence, **outcome.evidence}
     outcome.outputs = {
         "scratch_dropped": True,
@@ -365,7 +351,7 @@ async def _rollback_on_scratch(
     scratch: ScratchDatabase,
     alembic: Alembic,
     path: Path,
-    fmt: str | None,
+    fmt: str,
     p: RollbackParams,
     evidence: dict[str, Any],
 ) -> Outcome:
@@ -383,8 +369,6 @@ async def _rollback_on_scratch(
                 f"`-e {p.url_env}` in command)"
             )
         # 2. Restore the backup into the scratch copy.
-        if fmt is None:
-            fmt = detect_format(await asyncio.to_thread(read_head, path), path)
         restored = await restore_dump(path, fmt, scratch.target)
         evidence["restore_s"] = round(restored.duration_s, 2)
         if restored.returncode != 0:

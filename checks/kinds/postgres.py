@@ -7,7 +7,8 @@ import time
 import psycopg
 from pydantic import Field
 
-from checks.masking import mask, redact_url
+from checks.masking import redact_url
+from checks.pgtools import first_line, libpq_url
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome
 
@@ -19,31 +20,23 @@ class PostgresParams(Params):
     connect_timeout: float = 5.0
 
 
-def psycopg_url(url: str) -> str:
-    """Accept SQLAlchemy-style URLs (postgresql+psycopg://) as libpq ones."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "+" in scheme:
-        scheme = scheme.split("+", 1)[0]
-    return f"{scheme}{sep}{rest}"
-
-
 @check_kind("postgres.query", PostgresParams)
 async def check_postgres(ctx: CheckContext, p: PostgresParams) -> Outcome:
     """Connect to PostgreSQL and run one query."""
     shown = redact_url(p.url)
     started = time.perf_counter()
     try:
-        conn = await psycopg.AsyncConnection.connect(psycopg_url(p.url), connect_timeout=max(1, int(p.connect_timeout)),
+        conn = await psycopg.AsyncConnection.connect(libpq_url(p.url), connect_timeout=max(1, int(p.connect_timeout)),
                                                      autocommit=True)
     except psycopg.Error as exc:
-        return Outcome.failed(f"cannot connect to {shown}: {_first_line(exc)}", url=shown)
+        return Outcome.failed(f"cannot connect to {shown}: {first_line(exc)}", url=shown)
     try:
         async with conn:
             cur = await conn.execute(p.query)  # type: ignore[arg-type]
             row = await cur.fetchone()
             version = conn.info.server_version
     except psycopg.Error as exc:
-        return Outcome.failed(f"query failed on {shown}: {_first_line(exc)}", url=shown, query=p.query)
+        return Outcome.failed(f"query failed on {shown}: {first_line(exc)}", url=shown, query=p.query)
     latency = round((time.perf_counter() - started) * 1000, 1)
     value = row[0] if row else None
     evidence = {"url": shown, "query": p.query, "result": str(value), "latency_ms": latency,
@@ -51,8 +44,3 @@ async def check_postgres(ctx: CheckContext, p: PostgresParams) -> Outcome:
     if p.expect is not None and str(value) != str(p.expect):
         return Outcome.failed(f"{p.query} returned {value}, expected {p.expect}", **evidence)
     return Outcome.passed(f"connected to {shown} in {latency:g} ms", **evidence)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return mask(text[0] if text else type(exc).__name__)
