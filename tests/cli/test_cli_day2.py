@@ -37,16 +37,14 @@ def hunter_database() -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-def scratch_databases() -> set[str]:
+def database_exists(name: str) -> bool:
     with psycopg.connect(PG_URL) as conn:
-        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'golive_scratch_%'").fetchall()
-    return {r[0] for r in rows}
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
 def test_day2_backs_up_verifies_restores_and_tests_the_migration_both_ways(tmp_path: Path,
                                                                            hunter_database: str) -> None:
     url = PG_URL.replace("postgres@", "postgres:Day2-Secret-3@").rsplit("/", 1)[0] + f"/{hunter_database}"
-    before = scratch_databases()
     env = {"DATABASE_URL": url, "HUNTER_ALEMBIC_DIR": str(ALEMBIC_DIR),
            "HUNTER_BACKUP_DIR": str(tmp_path / "backups"), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     proc = golive("run", "day2", "--checklist", str(bundled_checklist("hunter")), "--json", env=env, cwd=tmp_path,
@@ -60,5 +58,8 @@ def test_day2_backs_up_verifies_restores_and_tests_the_migration_both_ways(tmp_p
     assert "companies" in json.dumps(restore["evidence"]) and "120" in json.dumps(restore["evidence"])
     dumps = list((tmp_path / "backups").glob("backup_pre_v1.0_*.dump"))
     assert len(dumps) == 1 and dumps[0].read_bytes()[:5] == b"PGDMP"
-    assert scratch_databases() == before, "a scratch database was left behind"
+    scratch_names = [results[c]["evidence"]["scratch_database"] for c in ("backup.restore_dry_run",
+                                                                          "rollback.migration")]
+    assert all(name.startswith("golive_scratch_") for name in scratch_names)
+    assert not any(database_exists(name) for name in scratch_names), "a scratch database was left behind"
     assert "Day2-Secret-3" not in proc.stdout + proc.stderr
