@@ -1,0 +1,117 @@
+"""`golive promote <phase>`, `golive rollback`, `golive watch`: the rollout from a terminal.
+Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable
+
+from bot.commands.common import EXIT_GO, EXIT_NO_GO, Context, UsageError, add_checklist_arg, load_context
+from bot.rollout.models import RolloutResult
+from bot.rollout.providers import ProviderError
+from bot.rollout.runtime import RolloutRuntime
+from bot.rollout.service import RolloutService
+from bot.rollout.worker import WatchOptions, build_notifier, run_watch
+from bot.store import Store
+from checks.target_env import SettingsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("promote", help="flip the flags of the next rollout phase, if the gate holds")
+    p.add_argument("phase", help="rollout phase id, e.g. phase-2")
+    _common(p)
+    p.set_defaults(func=promote)
+    p = sub.add_parser("rollback", help="turn the current phase's flags back to the previous phase")
+    p.add_argument("--reason", default="", help="why (recorded and announced)")
+    _common(p)
+    p.set_defaults(func=rollback)
+    p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
+    add_checklist_arg(p)
+    p.add_argument("--interval", type=_positive, help="seconds between samples (default: rollout.watch)")
+    p.add_argument("--lease-seconds", type=_positive, help="leader lease; a standby takes over within it")
+    p.add_argument("--consecutive", type=int, help="breaching samples in a row before an alert")
+    p.add_argument("--escalate-after", type=_positive, help="seconds an incident may last before escalating")
+    p.add_argument("--events-file", help="also append every event to this file as JSON lines")
+    p.add_argument("--no-schedules", action="store_true", help="do not run the checklist's scheduled phases")
+    p.set_defaults(func=watch)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    add_checklist_arg(p)
+    p.add_argument("--by", help="who is acting (default: the login name)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _actor(args: argparse.Namespace) -> str:
+    if args.by:
+        return str(args.by)
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "cli"
+
+
+def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Awaitable[RolloutResult]]) -> int:
+    ctx = load_context(args)
+    store = ctx.store()
+    try:
+        result = asyncio.run(_with_runtime(ctx, store, lambda rt: act(rt.service, _actor(args))))
+    except (LookupError, ValueError, ProviderError, SettingsError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"ok": result.ok, "action": result.action, "phase": result.phase,
+                          "previous_phase": result.previous_phase, "flags": result.flags,
+                          "reasons": result.reasons}, indent=2))
+    elif result.ok:
+        print(f"✅ {result.message}")
+    else:
+        print(f"⛔ {result.message.split(': ', 1)[0]}:")
+        for reason in result.reasons:
+            print(f"   - {reason}")
+    return EXIT_GO if result.ok else EXIT_NO_GO
+
+
+async def _with_runtime(ctx: Context, store: Store, body: Callable[[RolloutRuntime], Awaitable[RolloutResult]],
+                        ) -> RolloutResult:
+    runtime = await RolloutRuntime.create(ctx.checklist, store, build_notifier(ctx.settings, store, terminal=False),
+                                          redis_url=ctx.settings.secret("redis_url"), prefix=ctx.settings.redis_prefix)
+    try:
+        return await body(runtime)
+    finally:
+        await runtime.close()
+
+
+def promote(args: argparse.Namespace) -> int:
+    return _change(args, lambda service, actor: service.promote(args.phase, actor=actor))
+
+
+def rollback(args: argparse.Namespace) -> int:
+    return _change(args, lambda service, actor: service.rollback(actor=actor, reason=args.reason))
+
+
+def watch(args: argparse.Namespace) -> int:
+    if args.consecutive is not None and args.consecutive < 1:
+        raise UsageError("--consecutive must be at least 1")
+    ctx = load_context(args)
+    store = ctx.store()
+    options = WatchOptions(interval=args.interval, lease_seconds=args.lease_seconds, consecutive=args.consecutive,
+                           escalate_after=args.escalate_after, events_file=args.events_file,
+                           schedules=not args.no_schedules)
+    try:
+        return asyncio.run(run_watch(ctx.settings, store, ctx.checklist, options))
+    except (LookupError, ValueError, ProviderError, SettingsError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    finally:
+        store.close()

@@ -1,0 +1,69 @@
+"""Notifiers of the rollout's own: a terminal line per event (`golive watch`, `golive promote`) and a
+JSON-lines file (for other tooling, and for tests that watch several bot processes at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.events import AlertEvent, Announcement, Event
+
+
+def render_event(event: Event) -> str:
+    """One line a person reads in a terminal: level, state, phase and what broke which threshold."""
+    stamp = event.at.strftime("%H:%M:%S")
+    if isinstance(event, AlertEvent):
+        icon = {"opened": "🔴" if event.level == "P0" else "🟠", "escalated": "📣", "resolved": "✅"}[event.state]
+        actions = f"  [{' / '.join(event.actions)}]" if event.actions else ""
+        mention = f" {event.mention}" if event.mention else ""
+        return (f"{stamp} {icon} {event.level} {event.state} on {event.phase}{mention}: {event.message}"
+                f"  ({event.incident_id}){actions}")
+    line = f"{stamp} 📣 {event.checklist}: {event.phase} {event.kind.replace('_', ' ')} by {event.actor}"
+    if event.previous_phase:
+        line += f" (was {event.previous_phase})"
+    if event.flags:
+        line += " — " + ", ".join(f"{k}={v}" for k, v in event.flags.items())
+    if event.reasons:
+        line += " — " + "; ".join(event.reasons)
+    return line
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    data = asdict(event)
+    data["type"] = "alert" if isinstance(event, AlertEvent) else "announcement"
+    data["at"] = event.at.isoformat()
+    data["subject"] = event.subject
+    return data
+
+
+class TerminalNotifier:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    async def publish(self, event: Event) -> None:
+        stream = self.stream or sys.stdout
+        stream.write(render_event(event) + "\n")
+        stream.flush()
+
+
+class JsonlNotifier:
+    """Appends one JSON object per event (with the publishing process id) to a file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _append(self, line: str) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    async def publish(self, event: Event) -> None:
+        data = {**event_dict(event), "pid": os.getpid()}
+        await asyncio.to_thread(self._append, json.dumps(data, default=str))
+
+
+__all__ = ["AlertEvent", "Announcement", "JsonlNotifier", "TerminalNotifier", "event_dict", "render_event"]

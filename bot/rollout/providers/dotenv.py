@@ -1,0 +1,132 @@
+"""Flags in the service's dotenv file. A rewrite touches only the flag lines: every other byte (comments,
+order, blank lines, quoting, line endings) stays, missing flags are appended, and the new file
+replaces the old one atomically (temp file in the same directory + os.replace), so the service never
+reads a half-written file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from bot.rollout.providers import ProviderError, flag_text
+
+_ASSIGNMENT = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.]*)(?P<eq>\s*=[ \t]*)"
+                         r"(?P<rest>.*?)(?P<eol>\r\n|\n|\r)?$", re.DOTALL)
+_NEEDS_QUOTES = re.compile(r"[\s#'\"\\$]")
+
+
+def _split_value(rest: str) -> tuple[str, str, str]:
+    """(quote char or '', raw value, what follows it: spaces and an inline comment)."""
+    if rest[:1] in ("'", '"'):
+        quote = rest[0]
+        index = 1
+        while index < len(rest):
+            if rest[index] == "\\" and quote == '"':
+                index += 2
+                continue
+            if rest[index] == quote:
+                return quote, rest[1:index], rest[index + 1:]
+            index += 1
+        return "", rest, ""  # unbalanced: treat the whole thing as the value
+    comment = re.search(r"\s+#", rest)
+    if comment:
+        return "", rest[:comment.start()], rest[comment.start():]
+    stripped = rest.rstrip()
+    return "", stripped, rest[len(stripped):]
+
+
+def _render(value: str, quote: str) -> str:
+    if quote == "'" and "'" not in value:
+        return f"'{value}'"
+    if quote or _NEEDS_QUOTES.search(value):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return value
+
+
+def rewrite(text: str, values: Mapping[str, str]) -> str:
+    """The file text with each key's value replaced in place (every occurrence) and missing keys appended."""
+    lines = text.splitlines(keepends=True)
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        match = _ASSIGNMENT.match(line)
+        if not match or match["key"] not in values:
+            continue
+        quote, _, tail = _split_value(match["rest"])
+        key = match["key"]
+        lines[index] = f"{match['lead']}{key}{match['eq']}{_render(values[key], quote)}{tail}{match['eol'] or ''}"
+        seen.add(key)
+    missing = [key for key in values if key not in seen]
+    if missing:
+        newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        lines += [f"{key}={_render(values[key], '')}{newline}" for key in missing]
+    return "".join(lines)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step, keeping the file's permissions."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class DotenvProvider:
+    """Flags as KEY=value lines of a dotenv file (the one the service loads its settings from)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.description = f"dotenv file {self.path}"
+
+    def _target(self) -> Path:
+        # A symlinked .env is rewritten where it points, not replaced by a regular file.
+        return self.path.resolve() if self.path.is_symlink() else self.path
+
+    def _read(self, names: Sequence[str]) -> dict[str, str | None]:
+        path = self._target()
+        if not path.exists():
+            return dict.fromkeys(names)
+        try:
+            values = dotenv_values(path, interpolate=False)
+        except OSError as exc:
+            raise ProviderError(f"cannot read {self.path}: {exc.strerror}") from None
+        return {name: values.get(name) for name in names}
+
+    def _write(self, values: Mapping[str, bool | str]) -> None:
+        path = self._target()
+        try:
+            raw = path.read_bytes() if path.exists() else b""
+            text = raw.decode("utf-8", errors="surrogateescape")
+            new = rewrite(text, {k: flag_text(v) or "" for k, v in values.items()})
+            if new != text:
+                atomic_write(path, new.encode("utf-8", errors="surrogateescape"))
+        except OSError as exc:
+            raise ProviderError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    async def read(self, names: Sequence[str]) -> dict[str, str | None]:
+        return await asyncio.to_thread(self._read, list(names))
+
+    async def write(self, values: Mapping[str, bool | str]) -> None:
+        await asyncio.to_thread(self._write, dict(values))
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,150 @@
+"""The rollout's record in the store: every promote/rollback/refusal/pause as a row, every incident as a
+row, and the deployment record derived from them (recomputed on each write, so two writers never
+lose each other's counts)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
+from bot.store import Store
+from bot.store.store import now_iso, parse_time, register_schema
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS rollout_events (
+        seq {autoid},
+        checklist TEXT NOT NULL,
+        action TEXT NOT NULL,
+        phase TEXT,
+        from_phase TEXT,
+        actor TEXT NOT NULL DEFAULT '',
+        ok INTEGER NOT NULL,
+        flags TEXT NOT NULL DEFAULT '{}',
+        reasons TEXT NOT NULL DEFAULT '[]',
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS rollout_events_by_checklist ON rollout_events (checklist, seq)",
+    """CREATE TABLE IF NOT EXISTS rollout_incidents (
+        id TEXT PRIMARY KEY,
+        checklist TEXT NOT NULL,
+        level TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        message TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        escalated_at TEXT,
+        resolved_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS rollout_incidents_by_checklist ON rollout_incidents (checklist, opened_at)",
+)
+register_schema(*SCHEMA)
+
+def ensure_schema(store: Store) -> None:
+    """Stores opened before this module was imported lack the tables; CREATE IF NOT EXISTS is idempotent."""
+    if not getattr(store.db, "_rollout_schema", False):
+        store.db.apply_schema(list(SCHEMA))
+        store.db._rollout_schema = True  # type: ignore[attr-defined]
+
+
+class RolloutRecords:
+    """Synchronous store access for one checklist's rollout (callers use asyncio.to_thread)."""
+
+    def __init__(self, store: Store, checklist: str) -> None:
+        self.store = store
+        self.checklist = checklist
+        ensure_schema(store)
+
+    # -- current phase and pause ---------------------------------------------------------------
+    def phase(self) -> str | None:
+        return self.store.get(phase_key(self.checklist))
+
+    def set_phase(self, phase: str | None) -> None:
+        self.store.put(phase_key(self.checklist), phase)
+
+    def paused(self) -> dict[str, Any] | None:
+        return self.store.get(PAUSED_KEY.format(checklist=self.checklist))
+
+    def set_paused(self, value: dict[str, Any] | None) -> None:
+        self.store.put(PAUSED_KEY.format(checklist=self.checklist), value)
+
+    # -- events and incidents ------------------------------------------------------------------
+    def add_event(self, action: str, *, phase: str | None, from_phase: str | None, actor: str, ok: bool,
+                  flags: dict[str, Any] | None = None, reasons: list[str] | None = None) -> None:
+        self.store.db.execute(
+            "INSERT INTO rollout_events (checklist, action, phase, from_phase, actor, ok, flags, reasons, at) "
+            "VALUES (:checklist, :action, :phase, :from_phase, :actor, :ok, :flags, :reasons, :at)",
+            {"checklist": self.checklist, "action": action, "phase": phase, "from_phase": from_phase,
+             "actor": actor, "ok": int(ok), "flags": json.dumps(flags or {}), "reasons": json.dumps(reasons or []),
+             "at": now_iso()})
+        self.publish_deployment()
+
+    def events(self, action: str | None = None) -> list[dict[str, Any]]:
+        where = "AND action = :action" if action else ""
+        rows = self.store.db.fetchall(f"SELECT * FROM rollout_events WHERE checklist = :checklist {where} "
+                                      "ORDER BY seq", {"checklist": self.checklist, "action": action})
+        for row in rows:
+            row["flags"], row["reasons"], row["ok"] = json.loads(row["flags"]), json.loads(row["reasons"]), \
+                bool(row["ok"])
+        return rows
+
+    def incident_opened(self, *, id: str, level: str, phase: str, rules: list[str], message: str,
+                        opened_at: datetime) -> None:
+        self.store.db.execute(
+            "INSERT INTO rollout_incidents (id, checklist, level, phase, rules, message, opened_at) "
+            "VALUES (:id, :checklist, :level, :phase, :rules, :message, :at) ON CONFLICT (id) DO NOTHING",
+            {"id": id, "checklist": self.checklist, "level": level, "phase": phase, "rules": ",".join(rules),
+             "message": message, "at": opened_at.isoformat()})
+
+    def incident_escalated(self, incident_id: str) -> None:
+        self.store.db.execute("UPDATE rollout_incidents SET escalated_at = :at WHERE id = :id",
+                              {"id": incident_id, "at": now_iso()})
+
+    def incident_resolved(self, incident_id: str) -> None:
+        self.store.db.execute("UPDATE rollout_incidents SET resolved_at = :at WHERE id = :id",
+                              {"id": incident_id, "at": now_iso()})
+        self.publish_deployment()
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
+                                      "ORDER BY opened_at", {"checklist": self.checklist})
+
+    # -- the deployment record -----------------------------------------------------------------
+    def deployment(self) -> dict[str, Any]:
+        """Started, duration, downtime (P0 incident time), rollback count, promotion success rate."""
+        events = self.events()
+        promotions = [e for e in events if e["action"] == "promote"]
+        succeeded = [e for e in promotions if e["ok"]]
+        rollbacks = [e for e in events if e["action"] == "rollback" and e["ok"]]
+        now = datetime.now(UTC)
+        started = parse_time(succeeded[0]["at"]) if succeeded else None
+        downtime = 0.0
+        for incident in self.incidents():
+            opened = parse_time(incident["opened_at"])
+            if incident["level"] != "P0" or opened is None or (started and opened < started):
+                continue
+            downtime += ((parse_time(incident["resolved_at"]) or now) - opened).total_seconds()
+        good = max(0, len(succeeded) - len(rollbacks))
+        last = events[-1] if events else None
+        return {
+            "checklist": self.checklist,
+            "current_phase": self.phase(),
+            "started_at": started.isoformat() if started else None,
+            "duration_seconds": round((now - started).total_seconds(), 1) if started else 0.0,
+            "downtime_seconds": round(downtime, 1),
+            "promotions": len(promotions),
+            "promotions_succeeded": len(succeeded),
+            "rollback_count": len(rollbacks),
+            "refusals": sum(e["action"] == "refused" for e in events),
+            "success_rate": round(good / len(promotions), 4) if promotions else None,
+            "paused": self.paused(),
+            "last_event": {k: last[k] for k in ("action", "phase", "from_phase", "actor", "ok", "at")}
+            if last else None,
+            "updated_at": now.isoformat(),
+        }
+
+    def publish_deployment(self) -> dict[str, Any]:
+        record = self.deployment()
+        self.store.put(DEPLOYMENT_KEY.format(checklist=self.checklist), record)
+        return record

@@ -1,0 +1,238 @@
+"""Promote, roll back, pause and resume a rollout. One entry point whoever asks (CLI, Slack button,
+the watch): the gate decides, the flag provider flips and is read back, the store records, the audit
+log keeps every attempt, and the notifier announces. One change at a time per checklist (a lock)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.events import Announcement, AnnouncementKind, Notifier
+from bot.events import rollout_subject as subject_of
+from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.rollout.gate import gate_reasons
+from bot.rollout.models import NO_PHASE, RolloutResult
+from bot.rollout.providers import FlagProvider, ProviderError, apply_flags, flag_reader, flag_text
+from bot.rollout.records import RolloutRecords
+from bot.signoff.service import SignoffService
+from bot.store import Store
+from checks.masking import mask
+from checks.registry import FlagReader
+from checks.spec import Checklist, Rollout, RolloutPhase
+
+AfterChange = Callable[[str | None], Awaitable[None]]
+log = logging.getLogger("golive.rollout")
+
+
+def rollback_plan(rollout: Rollout, current: str) -> tuple[RolloutPhase | None, dict[str, bool | str]]:
+    """The phase before `current` (None before the first) and the flag values that restore it: every flag
+    the current or previous phase names takes the previous phase's value, or off."""
+    ids = [p.id for p in rollout.phases]
+    index = ids.index(current)
+    target = rollout.phases[index - 1] if index > 0 else None
+    names = list(rollout.phases[index].flags)
+    names += [n for n in (target.flags if target else {}) if n not in names]
+    if target is None:
+        names += [n for p in rollout.phases for n in p.flags if n not in names]
+    return target, {n: (target.flags.get(n, False) if target else False) for n in names}
+
+
+class RolloutService:
+    def __init__(self, store: Store, checklist: Checklist, provider: FlagProvider, *,
+                 notifier: Notifier | None = None, locks: Locks | None = None,
+                 max_check_age: timedelta | None = None, after_change: AfterChange | None = None) -> None:
+        if checklist.rollout is None or not checklist.rollout.phases:
+            raise LookupError(f"{checklist.source_path or checklist.name} has no `rollout.phases`")
+        self.store = store
+        self.checklist = checklist
+        self.rollout: Rollout = checklist.rollout
+        self.provider = provider
+        self.notifier = notifier
+        self.locks = locks or LocalLocks()
+        self.max_check_age = max_check_age or timedelta(minutes=self.rollout.max_check_age_minutes)
+        self.after_change = after_change
+        self.records = RolloutRecords(store, checklist.name)
+        self._lock_key = f"rollout:{checklist.name}"
+
+    # -- reading -------------------------------------------------------------------------------
+    async def current_phase(self) -> str | None:
+        return await asyncio.to_thread(self.records.phase)
+
+    def phase(self, phase_id: str) -> RolloutPhase:
+        phase = self.rollout.phase(phase_id)
+        if phase is None:
+            raise LookupError(f"unknown rollout phase {phase_id!r}; phases: "
+                              f"{', '.join(p.id for p in self.rollout.phases)}")
+        return phase
+
+    def flag_reader(self) -> FlagReader:
+        """For `Runner(flag_reader=...)`: the `flags` check then compares the plan with the provider."""
+        return flag_reader(self.provider)
+
+    async def deployment(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self.records.deployment)
+
+    # -- changing ------------------------------------------------------------------------------
+    async def promote(self, phase_id: str, *, actor: str) -> RolloutResult:
+        """Flip to `phase_id` if the gate holds; refused (with every reason) otherwise."""
+        phase = self.phase(phase_id)
+        return await self._locked("promote", phase.id, actor, lambda: self._promote(phase, actor))
+
+    async def rollback(self, *, actor: str, reason: str = "") -> RolloutResult:
+        """Back to the previous phase's flags (all off before the first phase)."""
+        return await self._locked("rollback", None, actor, lambda: self._rollback(actor, reason))
+
+    async def handle_rollout_action(self, action: str, phase: str, user: str) -> RolloutResult:
+        """What an alert's button does: `rollback` or `keep_going`, only while `phase` is still current."""
+        if action not in ("rollback", "keep_going"):
+            raise ValueError(f"unknown rollout action {action!r}; expected rollback or keep_going")
+
+        async def act() -> RolloutResult:
+            current = await self.current_phase()
+            if current != phase:
+                reason = f"{phase} is no longer the current phase (now {current or NO_PHASE}): nothing done"
+                await self._audit(user, "rollout.action_stale", phase, {"action": action, "reason": reason})
+                return RolloutResult(False, action, current, reasons=[reason], message=reason)
+            if action == "rollback":
+                return await self._rollback(user, f"rolled back from the alert by {user}")
+            return await self._resume(user, phase)
+
+        return await self._locked(action, phase, user, act)
+
+    async def action_hook(self, action: str, phase: str, user: str) -> str:
+        """`handle_rollout_action` as ChatOps' RolloutHook: what the person who clicked is told."""
+        return (await self.handle_rollout_action(action, phase, user)).message
+
+    async def pause(self, *, phase: str, reason: str, incident_id: str, actor: str = "golive-watch") -> None:
+        """Hold further promotions until someone chooses Keep going or Roll back (a P0 on an on_p0: pause phase)."""
+        value = {"phase": phase, "reason": reason, "incident": incident_id, "at": datetime.now(UTC).isoformat()}
+        await asyncio.to_thread(self.records.set_paused, value)
+        await asyncio.to_thread(self.records.add_event, "pause", phase=phase, from_phase=phase, actor=actor,
+                                ok=True, reasons=[reason])
+        await self._audit(actor, "rollout.paused", phase, value)
+        await self._announce("paused", phase, actor, reasons=[reason])
+
+    # -- internals -----------------------------------------------------------------------------
+    async def _locked(self, action: str, phase: str | None, actor: str,
+                      body: Callable[[], Awaitable[RolloutResult]]) -> RolloutResult:
+        try:
+            async with holding(self.locks, self._lock_key, f"{action}:{actor}:{uuid.uuid4().hex[:8]}"):
+                return await body()
+        except LockBusy as exc:
+            reason = f"another promote/rollback is in progress ({exc.holder or 'someone else'})"
+        except LockUnavailable as exc:
+            reason = str(exc)
+        current = await self.current_phase()
+        return await self._refuse(action, phase or current, current, actor, [reason])
+
+    async def _promote(self, phase: RolloutPhase, actor: str) -> RolloutResult:
+        current = await self.current_phase()
+        latest = await asyncio.to_thread(self.store.latest_results, self.checklist.name)
+        signoffs = await asyncio.to_thread(SignoffService(self.store, self.checklist).state,
+                                           list(phase.requires_signoff))
+        paused = await asyncio.to_thread(self.records.paused)
+        reasons = gate_reasons(self.checklist, phase, current=current, latest=latest, signoffs=signoffs,
+                               paused=paused, max_age=self.max_check_age, now=datetime.now(UTC))
+        if reasons:
+            return await self._refuse("promote", phase.id, current, actor, reasons)
+        flags, problems = await self._flip(phase.flags)
+        if problems:
+            restore = self.rollout.phase(current).flags if current else {n: False for n in phase.flags}
+            try:
+                await self.provider.write(restore)
+            except ProviderError as exc:
+                problems.append(f"restoring {current or 'the previous flags'} failed too: {exc}")
+            await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
+                                    actor=actor, ok=False, flags=flags, reasons=problems)
+            await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
+            await self._announce("refused", phase.id, actor, reasons=problems, previous=current, flags=flags)
+            return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags,
+                                 message=f"promotion to {phase.id} failed: " + "; ".join(problems))
+        await asyncio.to_thread(self.records.set_phase, phase.id)
+        await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
+                                actor=actor, ok=True, flags=flags)
+        await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags})
+        await self._announce("promoted", phase.id, actor, previous=current, flags=flags)
+        await self._changed(phase.id)
+        return RolloutResult(True, "promote", phase.id, current, flags=flags,
+                             message=f"promoted {phase.id}: " + ", ".join(f"{k}={v}" for k, v in flags.items()))
+
+    async def _rollback(self, actor: str, reason: str) -> RolloutResult:
+        current = await self.current_phase()
+        if current is None or self.rollout.phase(current) is None:
+            return await self._refuse("rollback", current, current, actor,
+                                      ["nothing to roll back: no rollout phase is active"])
+        target, plan = rollback_plan(self.rollout, current)
+        new_phase = target.id if target else None
+        flags, problems = await self._flip(plan)
+        reasons = [reason] if reason else []
+        if problems:
+            await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
+                                    actor=actor, ok=False, flags=flags, reasons=problems)
+            await self._audit(actor, "rollout.rollback_failed", current, {"to": new_phase, "reasons": problems})
+            await self._announce("refused", current, actor, reasons=[f"rollback failed: {p}" for p in problems],
+                                 flags=flags)
+            return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags,
+                                 message="rollback failed: " + "; ".join(problems))
+        await asyncio.to_thread(self.records.set_phase, new_phase)
+        await asyncio.to_thread(self.records.set_paused, None)
+        await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
+                                actor=actor, ok=True, flags=flags, reasons=reasons)
+        await self._audit(actor, "rollout.rolled_back", current, {"to": new_phase, "flags": flags, "reason": reason})
+        await self._announce("rolled_back", new_phase or NO_PHASE, actor, previous=current, flags=flags,
+                             reasons=reasons)
+        await self._changed(new_phase)
+        return RolloutResult(True, "rollback", new_phase, current, reasons=reasons, flags=flags,
+                             message=f"rolled back {current} → {new_phase or NO_PHASE}: "
+                             + ", ".join(f"{k}={v}" for k, v in flags.items()))
+
+    async def _resume(self, actor: str, phase: str) -> RolloutResult:
+        paused = await asyncio.to_thread(self.records.paused)
+        if not paused:
+            return RolloutResult(True, "keep_going", phase, phase, message=f"{phase} was not paused")
+        await asyncio.to_thread(self.records.set_paused, None)
+        await asyncio.to_thread(self.records.add_event, "resume", phase=phase, from_phase=phase, actor=actor, ok=True)
+        await self._audit(actor, "rollout.resumed", phase, {"was": paused})
+        await self._announce("resumed", phase, actor, reasons=[f"{actor} chose to keep going"])
+        await self._changed(phase)
+        return RolloutResult(True, "keep_going", phase, phase, message=f"{phase} continues; promotions allowed again")
+
+    async def _flip(self, plan: dict[str, bool | str]) -> tuple[dict[str, str], list[str]]:
+        try:
+            actual, problems = await apply_flags(self.provider, plan)
+        except ProviderError as exc:
+            return {k: flag_text(v) or "" for k, v in plan.items()}, [mask(str(exc))]
+        return {k: actual.get(k) or "" for k in plan}, problems
+
+    async def _refuse(self, action: str, phase: str | None, current: str | None, actor: str,
+                      reasons: list[str]) -> RolloutResult:
+        await asyncio.to_thread(self.records.add_event, "refused", phase=phase, from_phase=current, actor=actor,
+                                ok=False, reasons=reasons, flags={"requested": action})
+        await self._audit(actor, "rollout.refused", phase or NO_PHASE, {"requested": action, "reasons": reasons})
+        await self._announce("refused", phase or current or NO_PHASE, actor, reasons=reasons, previous=current)
+        what = f"{action} {phase}" if phase and action == "promote" else action
+        return RolloutResult(False, action, current, current, reasons=reasons,
+                             message=f"{what} refused: " + "; ".join(reasons))
+
+    async def _audit(self, actor: str, action: str, phase: str | None, detail: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.store.audit, actor=actor, action=action,
+                                subject=subject_of(self.checklist.name, phase or NO_PHASE), detail=detail)
+
+    async def _announce(self, kind: AnnouncementKind, phase: str, actor: str, *, previous: str | None = None,
+                        flags: dict[str, str] | None = None, reasons: list[str] | None = None) -> None:
+        if self.notifier is None:
+            return
+        event = Announcement(kind=kind, checklist=self.checklist.name, phase=phase, actor=actor, flags=flags or {},
+                             reasons=reasons or [], previous_phase=previous)
+        try:
+            await self.notifier.publish(event)
+        except Exception as exc:  # the change is made and recorded; a chat outage must not hide that
+            log.warning("announcing %s of %s failed: %s", kind, phase, mask(str(exc)))
+
+    async def _changed(self, phase: str | None) -> None:
+        if self.after_change is not None:
+            await self.after_change(phase)

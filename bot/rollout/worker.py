@@ -1,0 +1,123 @@
+"""A watch process: `python -m bot.rollout.worker --checklist X` (the same as `golive watch`).
+
+Run one per replica: they agree through the leader lease in Redis which one watches and runs the
+schedules; the others stand by. Alerts and announcements go to Slack when it is configured, and
+always to stdout (and to `--events-file` as JSON lines). SIGTERM/SIGINT stop it cleanly, handing
+the lease back so a standby takes over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.events import FanoutNotifier, Notifier
+from bot.rollout.notify import JsonlNotifier, TerminalNotifier
+from bot.rollout.runtime import RolloutRuntime
+from bot.runs.service import RunOutcome
+from bot.settings import Settings
+from bot.store import Store
+from checks.result import Status
+from checks.spec import Checklist
+
+
+@dataclass
+class WatchOptions:
+    interval: float | None = None
+    lease_seconds: float | None = None
+    consecutive: int | None = None
+    escalate_after: float | None = None
+    events_file: str | None = None
+    schedules: bool = True
+
+
+def say(text: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S.%f}"[:-3] + f" {text}", flush=True)
+
+
+def build_notifier(settings: Settings, store: Store, *, events_file: str | None = None,
+                   terminal: bool = True) -> FanoutNotifier:
+    """stdout, the optional JSON-lines file, Slack when a bot token and a channel are configured, and Teams
+    when TEAMS_CHANNEL and the bot's credentials are."""
+    notifiers: list[Notifier] = [TerminalNotifier()] if terminal else []
+    if events_file:
+        notifiers.append(JsonlNotifier(events_file))
+    if settings.secret("slack_bot_token") and settings.slack_channel:
+        try:
+            from bot.slack.client import client_from_settings
+            from bot.slack.notifier import SlackNotifier
+            from bot.slack.poster import SlackPoster
+        except ImportError as exc:  # the Slack transport is optional
+            say(f"Slack is configured but cannot be loaded ({exc}); events go to the terminal only")
+        else:
+            notifiers.append(SlackNotifier(SlackPoster(client_from_settings(settings), store), settings.slack_channel))
+    if settings.teams_channel:
+        try:
+            from bot.teams.app import notifier_from_settings
+
+            teams = notifier_from_settings(settings, store)
+        except (ImportError, RuntimeError) as exc:  # the Teams transport is optional too
+            say(f"Teams is configured but cannot be loaded ({exc}); events are not posted to Teams")
+        else:
+            if teams is not None:
+                notifiers.append(teams)
+    return FanoutNotifier(notifiers)
+
+
+async def run_watch(settings: Settings, store: Store, checklist: Checklist, options: WatchOptions) -> int:
+    """Stand by / watch until SIGTERM or SIGINT."""
+    notifier = build_notifier(settings, store, events_file=options.events_file)
+    runtime = await RolloutRuntime.create(
+        checklist, store, notifier, redis_url=settings.secret("redis_url"), prefix=settings.redis_prefix,
+        interval_seconds=options.interval, lease_seconds=options.lease_seconds, consecutive=options.consecutive,
+        escalate_after_seconds=options.escalate_after)
+
+    async def leadership(leader: bool) -> None:
+        owner = supervisor.lease.owner
+        say(f"leader {owner}: watching {checklist.name}" if leader else f"standby {owner}: not watching")
+
+    async def posted_run(phase_id: str, outcome: RunOutcome) -> None:
+        verdict = outcome.report.verdict
+        failed = [r.check_id for r in outcome.report.results if r.status in (Status.FAIL, Status.ERROR)]
+        say(f"scheduled run {outcome.run.id} of {phase_id}: {verdict.decision.label}"
+            + (f" (failed: {', '.join(failed)})" if failed else ""))
+
+    def phase_changed(phase: str | None) -> None:
+        say(f"rollout phase {phase} is active: sampling" if phase else
+            "no rollout phase is active: idle until a promotion (open incidents are still followed)")
+
+    supervisor = runtime.supervisor(schedules=options.schedules, on_run=posted_run, on_leadership=leadership,
+                                    on_phase=phase_changed)
+    config = runtime.config
+    shared = "shared through Redis" if settings.secret("redis_url") else "no GOLIVE_REDIS_URL: this process " \
+        "assumes it is the only watcher"
+    say(f"golive watch {checklist.name} → {runtime.target_url} every {config.interval_seconds:g}s, "
+        f"alert after {config.consecutive} samples, lease {config.lease_seconds:g}s ({shared}); "
+        f"waiting for leadership as {supervisor.lease.owner}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await supervisor.start()
+    try:
+        await stop.wait()
+    finally:
+        await supervisor.stop()
+        await runtime.close()
+    say("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.cli import main as cli_main
+
+    return cli_main(["watch", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
