@@ -15,9 +15,12 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 
 # scheme://user:password@host  -> scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]+)(?P<post>@)")
+# Quantifiers are bounded and a scheme must start at a word edge, so masking stays linear on long text.
+_URL_PASSWORD = re.compile(
+    r"(?P<pre>(?<![a-zA-Z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^:/@\s]{0,256}:)(?P<secret>[^@\s]{1,1024})(?P<post>@)"
+)
 # scheme://key@host (Sentry DSN style, no password part) for http(s) only
-_URL_USERINFO_KEY = re.compile(r"(?P<pre>https?://)(?P<secret>[^:/@\s]{8,})(?P<post>@)")
+_URL_USERINFO_KEY = re.compile(r"(?P<pre>https?://)(?P<secret>[^:/@\s]{8,1024})(?P<post>@)")
 _TOKENS = [
     re.compile(r"xox[abposr]-[0-9A-Za-z\-]{8,}"),  # Slack tokens
     re.compile(r"xapp-[0-9A-Za-z\-]{8,}"),  # Slack app-level tokens

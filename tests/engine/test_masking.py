@@ -36,3 +36,15 @@ def test_redact_url_keeps_what_helps_and_drops_the_secret() -> None:
     assert redact_url("postgresql://app:pw@db:5432/x?sslmode=require") == "postgresql://app:***@db:5432/x?sslmode=require"
     assert redact_url("https://abcdef0123456789@sentry.io/1") == "https://***@sentry.io/1"
     assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_masking_long_unbroken_text_does_not_stall() -> None:
+    """Evidence can be a 100 kB body without spaces: masking must stay linear (it was quadratic once)."""
+    import time
+
+    m = Masker()
+    text = "a" * 100_000 + " postgresql://app:Long-Pw-1@db/x " + "b://" * 25_000
+    started = time.perf_counter()
+    masked = m.mask(text)
+    assert time.perf_counter() - started < 3, "masking went quadratic"
+    assert "Long-Pw-1" not in masked and "app:***@db/x" in masked
