@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = Field(None, description="the bot's own errors")
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: str = "INFO"
+    roles: str | None = Field(None, description="who holds each sign-off role: tech_lead=U01,U02;devops_lead=S0G")
     http_host: str = "0.0.0.0"
     http_port: int = 3000
     public_url: str | None = None
@@ -47,6 +48,12 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = Field(None, validation_alias=AliasChoices("TEAMS_TENANT_ID",
                                                                             "GOLIVE_TEAMS_TENANT_ID"))
     teams_anonymous: bool = Field(False, description="accept unauthenticated activities (tests only)")
+    teams_channel: str | None = Field(None, validation_alias=AliasChoices("TEAMS_CHANNEL", "GOLIVE_TEAMS_CHANNEL"),
+                                      description="release channel (conversation id 19:…@thread.tacv2) for "
+                                                  "announcements and alerts")
+    teams_service_url: str | None = Field(None, validation_alias=AliasChoices(
+        "TEAMS_SERVICE_URL", "GOLIVE_TEAMS_SERVICE_URL"), description="Bot Connector URL for the channel before "
+        "the bot has heard from it (e.g. https://smba.trafficmanager.net/emea/)")
 
     def checklist_path(self) -> Path:
         return self.checklist or bundled_checklist("demo")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import Settings, get_settings
+from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
@@ -52,7 +53,8 @@ def load_context(args: argparse.Namespace) -> Context:
     path = getattr(args, "checklist", None) or settings.checklist_path()
     try:
         checklist = load_checklist(path)
-    except ChecklistError as exc:
+        apply_roles(checklist, settings.roles)
+    except (ChecklistError, RoleConfigError) as exc:
         raise UsageError(str(exc)) from None
     return Context(settings=settings, checklist=checklist)
 

@@ -1,0 +1,52 @@
+"""Role membership from the bot's configuration (GOLIVE_ROLES), so who may sign off is deployment
+config rather than something every team edits into the shared checklist file.
+
+Format: `tech_lead=U01ABC,U02DEF;devops_lead=S0GROUP;product_owner=6f1c…-entra-object-id`.
+Slack user group ids (S…) become groups; anything else is a user id (Slack U…/W… or Entra).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.signoff.service import DEFAULT_STAGES
+from checks.spec import Checklist
+
+_SLACK_GROUP = re.compile(r"^S[A-Z0-9]{6,}$")
+
+
+class RoleConfigError(ValueError):
+    """GOLIVE_ROLES cannot be read; the message says which entry and why."""
+
+
+def parse_roles(spec: str) -> dict[str, tuple[list[str], list[str]]]:
+    """`role=id,id;role=id` → {role: (members, groups)}."""
+    roles: dict[str, tuple[list[str], list[str]]] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(";"))):
+        role, sep, ids = entry.partition("=")
+        role = role.strip()
+        if not sep or not role or not ids.strip():
+            raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} must look like role_id=U123,S456")
+        members, groups = roles.setdefault(role, ([], []))
+        for ident in filter(None, (i.strip() for i in ids.split(","))):
+            (groups if _SLACK_GROUP.match(ident) else members).append(ident)
+    return roles
+
+
+def apply_roles(checklist: Checklist, spec: str | None) -> None:
+    """Add configured members/groups to the checklist's roles (defaults used when it declares none)."""
+    if not spec:
+        return
+    if not checklist.signoffs:
+        checklist.signoffs = {name: stage.model_copy(deep=True) for name, stage in DEFAULT_STAGES.items()}
+    configured = parse_roles(spec)
+    known = {role.id for stage in checklist.signoffs.values() for role in stage.roles}
+    unknown = sorted(set(configured) - known)
+    if unknown:
+        raise RoleConfigError(f"GOLIVE_ROLES names unknown role(s) {', '.join(unknown)}; "
+                              f"roles of {checklist.name}: {', '.join(sorted(known))}")
+    for stage in checklist.signoffs.values():
+        for role in stage.roles:
+            members, groups = configured.get(role.id, ([], []))
+            role.members = [*role.members, *(m for m in members if m not in role.members)]
+            role.groups = [*role.groups, *(g for g in groups if g not in role.groups)]
