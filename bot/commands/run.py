@@ -16,11 +16,11 @@ from bot.commands.common import (
     demo_target,
     load_context,
 )
+from bot.runs.runner import make_runner
 from bot.runs.service import RunOutcome, execute_run
 from bot.store import RunRecord
 from bot.terminal.render import ICON, Style, render_report
 from checks.result import CheckResult
-from checks.runner import Runner
 from checks.target_env import SettingsError
 
 
@@ -59,7 +59,7 @@ async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url
     store = ctx.store()
     try:
         overrides = {"GOLIVE_DEMO_URL": demo_url} if demo_url else None
-        runner = Runner(ctx.checklist, concurrency=ctx.settings.concurrency, overrides=overrides)
+        runner = make_runner(ctx.checklist, store, concurrency=ctx.settings.concurrency, overrides=overrides)
         return await execute_run(store, ctx.checklist, selector, requested_by="cli", source="cli", runner=runner,
                                  on_result=progress.update)
     finally:

@@ -1,0 +1,26 @@
+"""The runner every entry point uses: it knows the current rollout phase (from the store) and reads
+flags through the checklist's flag provider, so the `flags` check compares the plan with what the
+provider really holds rather than with the bot's own environment."""
+
+from __future__ import annotations
+
+from bot.rollout.models import phase_key
+from bot.rollout.providers import build_provider
+from bot.store import Store
+from checks.runner import Runner
+from checks.spec import Checklist
+
+
+def make_runner(checklist: Checklist, store: Store, *, concurrency: int = 16,
+                overrides: dict[str, str] | None = None) -> Runner:
+    runner = Runner(checklist, concurrency=concurrency, overrides=overrides,
+                    rollout_phase=store.get(phase_key(checklist.name)))
+    rollout = checklist.rollout
+    if rollout is not None:
+
+        async def read_flags(names: list[str]) -> dict[str, str | None]:
+            provider = build_provider(rollout.provider, workdir=runner.workdir, env=await runner.env())
+            return await provider.read(names)
+
+        runner.flag_reader = read_flags
+    return runner
