@@ -13,6 +13,9 @@ from checks.masking import mask
 COMMAND_MODULES = [
     "bot.commands.run",
     "bot.commands.status",
+    "bot.commands.serve",
+    "bot.commands.manifest",
+    "bot.commands.rollout",
 ]
 
 

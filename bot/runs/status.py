@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.degrade import degradations
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store
 from checks.result import CheckResult, Status, utcnow
@@ -40,6 +41,7 @@ class StatusOverview:
     running: list[RunRecord] = field(default_factory=list)
     generated_at: datetime = field(default_factory=utcnow)
     deployment: dict[str, object] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
 
 
 def role_titles(checklist: Checklist) -> dict[str, str]:
@@ -71,6 +73,7 @@ def build_status(store: Store, checklist: Checklist) -> StatusOverview:
         rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
         running=store.runs(status="running", checklist=checklist.name),
         deployment=store.get(f"deployment:{checklist.name}", {}) or {},
+        warnings=degradations.messages(),
     )
 
 

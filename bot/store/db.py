@@ -128,8 +128,11 @@ class PostgresDatabase(Database):
             if schema:
                 with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn:
                     conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+            # check: a connection PostgreSQL dropped (restart, failover) is replaced on checkout, so
+            # the first commands after the store returns do not fail on stale pooled connections
             self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,
-                                        timeout=timeout, reconnect_timeout=timeout)
+                                        timeout=timeout, reconnect_timeout=timeout,
+                                        check=ConnectionPool.check_connection)
             self._pool.wait(timeout=timeout)
         except Exception as exc:
             raise StoreUnavailable(f"cannot reach the PostgreSQL store: {mask(str(exc).splitlines()[0])}") from None

@@ -1,0 +1,44 @@
+# golive: the ChatOps go-live bot. Build: docker build -t golive .
+# Run (Socket Mode): docker run --env-file golive.env golive
+# Run (HTTP events): docker run -p 3000:3000 --env-file golive.env golive serve --http
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GOLIVE_LOG_FORMAT=json \
+    GOLIVE_HTTP_PORT=3000 \
+    GOLIVE_STATE_DIR=/var/lib/golive
+
+# pg_dump / pg_restore / psql for the backup checks; curl for the HEALTHCHECK.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client curl ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# Dependencies come from the project metadata (pyproject.toml); the source is copied in the same
+# layer because `pip install .` builds the package itself.
+COPY pyproject.toml README.md ./
+COPY checks ./checks
+COPY checklists ./checklists
+COPY bot ./bot
+# EXTRAS=teams (default) also installs the Microsoft Teams transport; --build-arg EXTRAS= skips it.
+ARG EXTRAS=teams
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" && rm -rf /root/.cache
+
+RUN groupadd --system --gid 10001 golive \
+    && useradd --system --uid 10001 --gid golive --home-dir /var/lib/golive --shell /usr/sbin/nologin golive \
+    && mkdir -p /var/lib/golive \
+    && chown -R golive:golive /var/lib/golive
+USER 10001:10001
+WORKDIR /var/lib/golive
+
+EXPOSE 3000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD curl -fsS "http://127.0.0.1:${GOLIVE_HTTP_PORT:-3000}/healthz/live" || exit 1
+
+ENTRYPOINT ["golive"]
+CMD ["serve"]

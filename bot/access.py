@@ -1,0 +1,125 @@
+"""Who may do what, as one declarative table, enforced by one function every transport calls.
+
+Fail closed: an action missing from the table is refused, and a sign-off role nobody is mapped to
+(no `members`, no `groups` in the checklist) cannot be signed by anyone. Every refusal is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from bot.chatops.actor import Actor
+from bot.chatops.directory import Directory, StaticDirectory
+from bot.signoff.service import stages
+from bot.store import Store
+from checks.spec import Checklist, Role
+
+
+class Action(StrEnum):
+    HELP = "help"
+    STATUS = "status"
+    HISTORY = "history"
+    RUN = "run"
+    SIGNOFF_REQUEST = "signoff.request"
+    SIGNOFF_DECIDE = "signoff.decide"
+    SIGNOFF_WITHDRAW = "signoff.withdraw"
+    ROLLOUT_PROMOTE = "rollout.promote"
+    ROLLOUT_ROLLBACK = "rollout.rollback"
+    ROLLOUT_KEEP_GOING = "rollout.keep_going"
+
+
+class Who(StrEnum):
+    ANYONE = "anyone"
+    ROLE_MEMBER = "role_member"  # a member of the sign-off role the action is about
+    ANY_ROLE_MEMBER = "any_role_member"  # a member of any sign-off role of the checklist
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: Who
+    not_requester: bool = False  # the requester (of the sign-off or its run) is refused unless the stage allows it
+
+
+ACCESS: Mapping[str, Rule] = MappingProxyType({
+    Action.HELP: Rule(Who.ANYONE),
+    Action.STATUS: Rule(Who.ANYONE),
+    Action.HISTORY: Rule(Who.ANYONE),
+    Action.RUN: Rule(Who.ANYONE),
+    Action.SIGNOFF_REQUEST: Rule(Who.ANYONE),
+    Action.SIGNOFF_DECIDE: Rule(Who.ROLE_MEMBER, not_requester=True),
+    Action.SIGNOFF_WITHDRAW: Rule(Who.ROLE_MEMBER),
+    Action.ROLLOUT_PROMOTE: Rule(Who.ANY_ROLE_MEMBER),
+    Action.ROLLOUT_ROLLBACK: Rule(Who.ANY_ROLE_MEMBER),
+    Action.ROLLOUT_KEEP_GOING: Rule(Who.ANY_ROLE_MEMBER),
+})
+"""The access table. Read-only at runtime; change it here, in review."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the action is about: the audit subject, and for sign-offs the stage, role and requesters."""
+
+    subject: str = ""
+    stage: str | None = None
+    role: str | None = None
+    requested_by: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AccessDecision:
+    allowed: bool
+    reason: str = ""
+
+
+async def is_member(role: Role, user_id: str, directory: Directory) -> bool:
+    if user_id in role.members:
+        return True
+    for group in role.groups:
+        if user_id in await directory.group_members(group):
+            return True
+    return False
+
+
+async def authorize(store: Store, checklist: Checklist, actor: Actor, action: str, target: Target = Target(), *,
+                    directory: Directory | None = None) -> AccessDecision:
+    """The one access check. Refusals are written to the audit log before they are returned."""
+    decision = await _decide(checklist, actor, action, target, directory or StaticDirectory())
+    if not decision.allowed:
+        detail = {"action": str(action), "reason": decision.reason, "transport": actor.transport,
+                  "stage": target.stage, "role": target.role}
+        await asyncio.to_thread(store.audit, actor=actor.user_id, action="access.denied",
+                                subject=target.subject or str(action), detail=detail)
+    return decision
+
+
+async def _decide(checklist: Checklist, actor: Actor, action: str, target: Target,
+                  directory: Directory) -> AccessDecision:
+    rule = ACCESS.get(action)
+    if rule is None:
+        return AccessDecision(False, f"`{action}` is not in the access table, so nobody may do it")
+    if rule.who is Who.ANYONE:
+        return AccessDecision(True)
+    all_stages = stages(checklist)
+    if rule.who is Who.ANY_ROLE_MEMBER:
+        for stage in all_stages.values():
+            for role in stage.roles:
+                if await is_member(role, actor.user_id, directory):
+                    return AccessDecision(True)
+        return AccessDecision(False, "only people mapped to a sign-off role in the checklist may do this")
+    stage = all_stages.get(target.stage or "")
+    role = next((r for r in stage.roles if r.id == target.role), None) if stage else None
+    if stage is None or role is None:
+        return AccessDecision(False, f"unknown sign-off role {target.stage}:{target.role}")
+    if not role.members and not role.groups:
+        return AccessDecision(False, f"nobody is mapped to {role.title} yet: add user ids under "
+                                     f"signoffs.{target.stage} role `{role.id}` (members or groups) in the checklist")
+    if not await is_member(role, actor.user_id, directory):
+        return AccessDecision(False, f"only people mapped to {role.title} may sign off for it")
+    if rule.not_requester and actor.user_id in target.requested_by and not stage.allow_self_signoff:
+        return AccessDecision(False, f"you requested this sign-off (or its run); someone else must sign off "
+                                     f"as {role.title}")
+    return AccessDecision(True)

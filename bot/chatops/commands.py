@@ -1,0 +1,113 @@
+"""Parsing the text after `/golive` (or a Teams mention) into plain command objects.
+
+Verbs live in a table so another area (rollout: promote, rollback) can add its own with
+`register_verb` without touching the parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of every command; `ChatOps.execute` dispatches on the concrete type."""
+
+
+@dataclass(frozen=True)
+class StatusCommand(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class RunCommand(Command):
+    selector: str
+
+
+@dataclass(frozen=True)
+class SignoffCommand(Command):
+    stage: str
+
+
+@dataclass(frozen=True)
+class HistoryCommand(Command):
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class HelpCommand(Command):
+    unknown: str | None = None  # the text we could not understand, if any
+    problem: str | None = None  # why, when the verb was known but its argument was not
+
+
+Parser = Callable[[list[str]], Command]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    args: str
+    help: str
+    parse: Parser
+    aliases: tuple[str, ...] = ()
+
+
+def _run(args: list[str]) -> Command:
+    if len(args) != 1:
+        return HelpCommand(unknown=" ".join(["run", *args]), problem="`run` takes one phase or check, e.g. `run day1`")
+    return RunCommand(selector=args[0])
+
+
+def _signoff(args: list[str]) -> Command:
+    if len(args) != 1:
+        return HelpCommand(unknown=" ".join(["signoff", *args]), problem="`signoff` takes a stage: `pre` or `post`")
+    return SignoffCommand(stage=args[0].lower())
+
+
+def _history(args: list[str]) -> Command:
+    if not args:
+        return HistoryCommand()
+    if len(args) == 1 and args[0].isdigit() and 0 < int(args[0]) <= 50:
+        return HistoryCommand(limit=int(args[0]))
+    return HelpCommand(unknown=" ".join(["history", *args]), problem="`history` takes an optional count up to 50")
+
+
+VERBS: dict[str, Verb] = {}
+
+
+def register_verb(verb: Verb) -> None:
+    for name in (verb.name, *verb.aliases):
+        VERBS[name] = verb
+
+
+for _verb in (
+    Verb("status", "", "each phase, the Go/No-Go verdict and why, missing sign-offs, the rollout phase",
+         lambda args: StatusCommand() if not args else HelpCommand(unknown="status " + " ".join(args))),
+    Verb("run", "<phase|check>", "run a phase (`day1`) or one check (`redis.ping`); results update live", _run),
+    Verb("signoff", "pre|post", "post a sign-off card with a button per required role", _signoff,
+         aliases=("sign-off",)),
+    Verb("history", "[n]", "the most recent runs", _history),
+    Verb("help", "", "this help", lambda args: HelpCommand()),
+):
+    register_verb(_verb)
+
+
+def parse_command(text: str) -> Command:
+    """Command text → a command object; anything not understood becomes HelpCommand."""
+    words = (text or "").split()
+    if not words:
+        return HelpCommand()
+    verb = VERBS.get(words[0].lower())
+    if verb is None:
+        return HelpCommand(unknown=text.strip())
+    return verb.parse(words[1:])
+
+
+def usage() -> list[tuple[str, str]]:
+    """(`verb args`, what it does) for every distinct verb, for help replies."""
+    seen: list[Verb] = []
+    for verb in VERBS.values():
+        if verb not in seen:
+            seen.append(verb)
+    return [(f"{v.name} {v.args}".strip(), v.help) for v in seen]

@@ -1,0 +1,80 @@
+"""What ChatOps hands back to a transport: plain data, rendered by Slack blocks or Teams cards.
+
+Besides these, `StatusOverview` (bot.runs.status) and `RunOutcome` (bot.runs.service) are replies too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.runs.service import RunOutcome
+from bot.runs.status import StatusOverview
+from bot.signoff.service import SignoffRequest
+from bot.store import RunRecord
+from checks.spec import SignoffStage
+
+
+@dataclass
+class HelpReply:
+    usage: list[tuple[str, str]]
+    unknown: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class HistoryReply:
+    checklist: str
+    runs: list[RunRecord] = field(default_factory=list)
+
+
+@dataclass
+class SignoffOpened:
+    request: SignoffRequest
+    stage: SignoffStage
+
+
+@dataclass
+class SignoffDecided:
+    """The request as it now stands; `recorded` is False when the role had already been decided
+    (a double click or a redelivery), so a transport can skip re-rendering."""
+
+    request: SignoffRequest
+    stage: SignoffStage
+    role: str
+    decision: Literal["approve", "reject", "withdraw"]
+    recorded: bool
+
+
+@dataclass
+class RunBusy:
+    """The same selector is already running; `running` is that run when it is known."""
+
+    selector: str
+    running: RunRecord | None = None
+
+
+@dataclass
+class Denied:
+    """The access table refused the action (already audited); `reason` is safe to show the user."""
+
+    action: str
+    reason: str
+
+
+@dataclass
+class Failed:
+    """The request could not be carried out (unknown phase, bad stage, store down); safe to show."""
+
+    message: str
+
+
+@dataclass
+class Notice:
+    """A one-line answer (e.g. from the rollout hook)."""
+
+    message: str
+
+
+Reply = (HelpReply | HistoryReply | SignoffOpened | SignoffDecided | RunBusy | Denied | Failed | Notice
+         | RunOutcome | StatusOverview)

@@ -1,0 +1,252 @@
+"""ChatOps: executes parsed commands and button decisions for any transport, returning plain replies.
+
+Every action passes `bot.access.authorize` first; runs take a lock per selector so the same phase
+never runs twice at once, whichever transport or replica asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.access import AccessDecision, Action, Target, authorize
+from bot.chatops.actor import Actor
+from bot.chatops.commands import Command, HelpCommand, HistoryCommand, RunCommand, SignoffCommand, StatusCommand, usage
+from bot.chatops.directory import Directory
+from bot.chatops.replies import (
+    Denied,
+    Failed,
+    HelpReply,
+    HistoryReply,
+    Notice,
+    Reply,
+    RunBusy,
+    SignoffDecided,
+    SignoffOpened,
+)
+from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.runs.service import ProgressCallback, execute_run
+from bot.runs.status import build_status
+from bot.signoff.service import SignoffRequest, SignoffService
+from bot.store import RunRecord, Store, StoreUnavailable
+from checks.loader import select_checks
+from checks.masking import mask
+from checks.runner import Runner
+from checks.spec import Checklist
+from checks.target_env import SettingsError
+
+log = logging.getLogger("golive.chatops")
+
+CHAT_SOURCES = frozenset({"slack", "teams"})
+"""Run sources ChatOps owns (run.source is the transport); only these are reaped after a crash."""
+
+RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
+"""(action, phase, user_id) → an optional message for the clicker; supplied by the rollout area."""
+
+Handler = Callable[[Any, Actor, "RunHooks"], Awaitable[Reply]]
+
+
+def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Transports call these methods directly (not through `execute`): a store outage must come back
+    as a Failed reply with the reason, never as an exception the transport drops silently."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except StoreUnavailable as exc:
+            return Failed(str(exc))
+
+    return wrapper
+
+
+@dataclass
+class RunHooks:
+    """How a transport follows a run: the run record once created, then each result as it lands."""
+
+    on_created: Callable[[RunRecord], Awaitable[None]] | None = None
+    on_result: ProgressCallback | None = None
+
+
+class ChatOps:
+    def __init__(self, store: Store, checklist: Checklist, *, locks: Locks | None = None, concurrency: int = 16,
+                 directories: dict[str, Directory] | None = None,
+                 runner_factory: Callable[[], Runner] | None = None) -> None:
+        self.store = store
+        self.checklist = checklist
+        self.locks = locks or LocalLocks()
+        self.directories = dict(directories or {})
+        self.runner_factory = runner_factory or (lambda: Runner(checklist, concurrency=concurrency))
+        self.handlers: dict[type, Handler] = {
+            HelpCommand: lambda c, a, h: self.help(c),
+            StatusCommand: lambda c, a, h: self.status(a),
+            HistoryCommand: lambda c, a, h: self.history(a, c.limit),
+            RunCommand: lambda c, a, h: self.run(a, c.selector, h),
+            SignoffCommand: lambda c, a, h: self.open_signoff(a, c.stage),
+        }
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def register_handler(self, command_type: type, handler: Handler) -> None:
+        """Let another area (rollout: promote/rollback) execute its own commands through ChatOps."""
+        self.handlers[command_type] = handler
+
+    async def execute(self, command: Command, actor: Actor, hooks: RunHooks | None = None) -> Reply:
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            return await self.help(HelpCommand(unknown=type(command).__name__))
+        try:
+            return await handler(command, actor, hooks or RunHooks())
+        except StoreUnavailable as exc:
+            return Failed(str(exc))
+
+    async def allowed(self, actor: Actor, action: str, target: Target = Target()) -> AccessDecision:
+        return await authorize(self.store, self.checklist, actor, action, target,
+                               directory=self.directories.get(actor.transport))
+
+    async def _denied(self, actor: Actor, action: str, target: Target = Target()) -> Denied | None:
+        decision = await self.allowed(actor, action, target)
+        return None if decision.allowed else Denied(str(action), decision.reason)
+
+    # -- read-only commands ----------------------------------------------------------------------
+    async def help(self, command: HelpCommand) -> HelpReply:
+        return HelpReply(usage=usage(), unknown=command.unknown, problem=command.problem)
+
+    async def status(self, actor: Actor) -> Reply:
+        if denied := await self._denied(actor, Action.STATUS):
+            return denied
+        return await asyncio.to_thread(build_status, self.store, self.checklist)
+
+    async def history(self, actor: Actor, limit: int = 10) -> Reply:
+        if denied := await self._denied(actor, Action.HISTORY):
+            return denied
+        runs = await asyncio.to_thread(self.store.runs, checklist=self.checklist.name, limit=limit)
+        return HistoryReply(checklist=self.checklist.name, runs=runs)
+
+    # -- runs ------------------------------------------------------------------------------------
+    def run_lock_key(self, selector: str) -> str:
+        return f"run:{self.checklist.name}:{selector}"
+
+    @store_down_is_failed
+    async def run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
+        """Run a selector unless it is already running; the run id doubles as the lock token."""
+        if denied := await self._denied(actor, Action.RUN, Target(subject=selector)):
+            return denied
+        try:
+            select_checks(self.checklist, selector)
+        except LookupError as exc:
+            return Failed(str(exc).strip("'\""))
+        hooks = hooks or RunHooks()
+        run_id = uuid.uuid4().hex[:16]
+        try:
+            async with holding(self.locks, self.run_lock_key(selector), run_id):
+                return await execute_run(self.store, self.checklist, selector, requested_by=actor.user_id,
+                                         source=actor.transport, runner=self.runner_factory(), run_id=run_id,
+                                         on_created=hooks.on_created, on_result=hooks.on_result)
+        except LockBusy as busy:
+            running = await asyncio.to_thread(self.store.get_run, busy.holder) if busy.holder else None
+            return RunBusy(selector=selector, running=running)
+        except LockUnavailable as exc:
+            return Failed(str(exc))
+        except SettingsError as exc:
+            return Failed(f"cannot read the target's settings: {mask(str(exc))}")
+        except ValueError as exc:
+            return Failed(mask(str(exc)))
+
+    async def reap_orphaned_runs(self) -> list[RunRecord]:
+        """Mark interrupted the chat runs still 'running' whose lock nobody holds (their process died)."""
+        reaped: list[RunRecord] = []
+        running = await asyncio.to_thread(self.store.runs, status="running", checklist=self.checklist.name,
+                                          limit=500)
+        for run in running:
+            if run.source not in CHAT_SOURCES:
+                continue
+            try:
+                holder = await self.locks.holder(self.run_lock_key(run.selector))
+            except LockUnavailable as exc:
+                log.warning("cannot tell orphaned runs apart: %s", exc)
+                return reaped
+            if holder != run.id and await asyncio.to_thread(self.store.mark_interrupted, run.id):
+                fresh = await asyncio.to_thread(self.store.get_run, run.id)
+                reaped.append(fresh or run)
+        return reaped
+
+    # -- sign-offs -------------------------------------------------------------------------------
+    def signoffs(self) -> SignoffService:
+        return SignoffService(self.store, self.checklist)
+
+    @store_down_is_failed
+    async def open_signoff(self, actor: Actor, stage: str) -> Reply:
+        if denied := await self._denied(actor, Action.SIGNOFF_REQUEST, Target(subject=stage, stage=stage)):
+            return denied
+        service = self.signoffs()
+        try:
+            stage_spec = service.stage(stage)
+        except LookupError as exc:
+            return Failed(str(exc).strip("'\""))
+        latest = await asyncio.to_thread(self.store.runs, checklist=self.checklist.name, limit=1)
+        request = await asyncio.to_thread(service.open_request, stage, requested_by=actor.user_id,
+                                          run_id=latest[0].id if latest else None)
+        return SignoffOpened(request=request, stage=stage_spec)
+
+    async def signoff_request(self, request_id: str) -> SignoffRequest | None:
+        return await asyncio.to_thread(self.signoffs().get, request_id)
+
+    @store_down_is_failed
+    async def check_signoff(self, actor: Actor, request_id: str, role: str,
+                            decision: Literal["approve", "reject", "withdraw"]) -> Denied | Failed | None:
+        """Whether `actor` may decide `role` on this request, without recording anything (a reject checks
+        this before asking for the reason). Refusals are audited like any other."""
+        service = self.signoffs()
+        request = await asyncio.to_thread(service.get, request_id)
+        if request is None:
+            return Failed("this sign-off request no longer exists")
+        stage = service.stage(request.stage)
+        if all(r.id != role for r in stage.roles):
+            return Failed(f"{role} is not a role of the {request.stage} sign-off")
+        latest = await asyncio.to_thread(service.latest, request.stage)
+        if latest is not None and latest.id != request.id:
+            return Failed("a newer sign-off card replaced this one; use the latest card")
+        requesters = {request.requested_by}
+        if request.run_id:
+            run = await asyncio.to_thread(self.store.get_run, request.run_id)
+            if run is not None and run.requested_by:
+                requesters.add(run.requested_by)
+        action = Action.SIGNOFF_WITHDRAW if decision == "withdraw" else Action.SIGNOFF_DECIDE
+        target = Target(subject=request.id, stage=request.stage, role=role, requested_by=frozenset(requesters))
+        return await self._denied(actor, action, target)
+
+    @store_down_is_failed
+    async def decide_signoff(self, actor: Actor, request_id: str, role: str,
+                             decision: Literal["approve", "reject", "withdraw"], reason: str = "") -> Reply:
+        """Approve, reject (with a reason) or withdraw one role's decision on a sign-off request."""
+        if problem := await self.check_signoff(actor, request_id, role, decision):
+            return problem
+        service = self.signoffs()
+        if decision == "withdraw":
+            recorded = await asyncio.to_thread(service.withdraw, request_id, role, user_id=actor.user_id)
+        elif decision == "reject" and not reason.strip():
+            return Failed("a reject needs a reason")
+        else:
+            recorded = await asyncio.to_thread(service.record, request_id, role, decision, user_id=actor.user_id,
+                                               reason=reason.strip())
+        fresh = await asyncio.to_thread(service.get, request_id)
+        assert fresh is not None
+        return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,
+                              recorded=recorded)
+
+    # -- rollout buttons (business logic lives in the rollout area, behind a hook) ---------------
+    @store_down_is_failed
+    async def rollout_action(self, actor: Actor, action: Literal["rollback", "keep_going"], phase: str,
+                             hook: RolloutHook | None) -> Reply:
+        access = Action.ROLLOUT_ROLLBACK if action == "rollback" else Action.ROLLOUT_KEEP_GOING
+        if denied := await self._denied(actor, access, Target(subject=phase)):
+            return denied
+        if hook is None:
+            return Notice("rollout is not configured in this bot, so nothing was changed")
+        message = await hook(action, phase, actor.user_id)
+        return Notice(message or f"{action.replace('_', ' ')} requested for {phase}")

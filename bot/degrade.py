@@ -1,0 +1,387 @@
+"""Running degraded instead of falling over, and saying so.
+
+- `degradations`: the process-wide list of what is degraded and why. It is logged once as a warning
+  when it starts and once when it ends; `/golive status` and /healthz/ready show it.
+- `ResilientLocks`: Redis locks and dedup claims that fall back to in-process ones while Redis is
+  unreachable, and go back to Redis (re-registering what was taken meanwhile) when it returns.
+- `Readiness`: the answer of /healthz/ready — store, Redis and the Socket Mode connection, each
+  probed with a short timeout, with the reason when one does not answer.
+- `SocketModeWatchdog`: Socket Mode can stop delivering silently after a reconnect; the watchdog
+  notices (closed session, dead receive/monitor task, stale ping/pong) and forces a new connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.locks import LOCK_TTL, LocalLocks, LockUnavailable, RedisLocks
+from checks.masking import mask
+
+log = logging.getLogger("golive.degrade")
+
+REDIS_DEGRADED = ("Redis is unreachable: locks and dedup are in-process (this replica only) until it returns")
+
+
+@dataclass
+class Degradation:
+    component: str
+    message: str
+    since: float = field(default_factory=time.time)
+
+
+class Degradations:
+    """What is running degraded right now. Transitions are logged once, not on every call."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, Degradation] = {}
+
+    def degrade(self, component: str, message: str, *, cause: str = "") -> bool:
+        """Mark `component` degraded; True (and a warning logged) only on the transition."""
+        if component in self._active:
+            return False
+        self._active[component] = Degradation(component, message)
+        log.warning("%s", message, extra={"component": component, "event": "degraded", "cause": mask(cause)})
+        return True
+
+    def recover(self, component: str, message: str = "") -> bool:
+        """Clear `component`; True (and an info line logged) only on the transition."""
+        gone = self._active.pop(component, None)
+        if gone is None:
+            return False
+        log.info("%s", message or f"{component} is back", extra={
+            "component": component, "event": "recovered", "degraded_s": round(time.time() - gone.since, 1)})
+        return True
+
+    def active(self) -> dict[str, str]:
+        return {name: d.message for name, d in self._active.items()}
+
+    def messages(self) -> list[str]:
+        """One line per degraded component, for status replies."""
+        return [d.message for d in self._active.values()]
+
+    def clear(self) -> None:
+        self._active.clear()
+
+
+degradations = Degradations()
+"""The process-wide registry; status and readiness read it."""
+
+
+class ResilientLocks:
+    """The `Locks` protocol over Redis, falling back to in-process locks while Redis is down.
+
+    Every Redis lock and claim is mirrored locally, so when Redis dies mid-hold this replica still
+    refuses a second run of the same phase and a redelivered click still acts once. While degraded,
+    calls never wait on Redis: a background ping (every `retry_interval` s) decides when it is back,
+    and then the locks taken meanwhile are written to Redis so other replicas see them.
+    """
+
+    def __init__(self, redis: RedisLocks, *, retry_interval: float = 2.0, probe_timeout: float = 2.0,
+                 registry: Degradations | None = None) -> None:
+        self.redis = redis
+        self.local = LocalLocks()
+        self.retry_interval = retry_interval
+        self.probe_timeout = probe_timeout
+        self.registry = registry or degradations
+        self.degraded = False
+        self._last_probe = 0.0
+        self._probe_task: asyncio.Task[None] | None = None
+        self._local_only: dict[str, tuple[str, float]] = {}  # locks taken while degraded: key -> (token, ttl)
+
+    # -- state --------------------------------------------------------------------------------------
+    def _degrade(self, exc: Exception) -> None:
+        self.degraded = True
+        self._last_probe = time.monotonic()
+        self.registry.degrade("redis", REDIS_DEGRADED, cause=str(exc))
+
+    def _use_redis(self) -> bool:
+        if not self.degraded:
+            return True
+        if (self._probe_task is None or self._probe_task.done()) and \
+                time.monotonic() - self._last_probe >= self.retry_interval:
+            self._last_probe = time.monotonic()
+            self._probe_task = asyncio.get_running_loop().create_task(self._probe())
+        return False
+
+    async def _probe(self) -> None:
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                await self.redis.client.ping()
+        except Exception:
+            return
+        await self._resync()
+        self.degraded = False
+        self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
+
+    async def _resync(self) -> None:
+        """Write the locks taken while degraded to Redis, so other replicas respect them."""
+        for key, (token, ttl) in list(self._local_only.items()):
+            if self.local._held.get(key) != token:
+                continue
+            try:
+                if not await self.redis.acquire(key, token, ttl):
+                    log.warning("lock %s was taken elsewhere while Redis was down; keeping ours locally", key,
+                                extra={"lock": key})
+            except LockUnavailable:
+                return
+        self._local_only.clear()
+
+    async def check(self) -> None:
+        """Probe Redis now (readiness uses it); raises LockUnavailable when it does not answer."""
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                await self.redis.client.ping()
+        except Exception as exc:
+            if not self.degraded:
+                self._degrade(exc)
+            raise LockUnavailable(f"Redis does not answer: {mask(str(exc) or type(exc).__name__)}") from None
+        if self.degraded:
+            await self._resync()
+            self.degraded = False
+            self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
+
+    # -- Locks protocol -----------------------------------------------------------------------------
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        mine = self.local._held.get(key)
+        if mine is not None and mine != token:
+            return False
+        if self._use_redis():
+            try:
+                ok = await self.redis.acquire(key, token, ttl)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                if ok:
+                    self.local._held[key] = token
+                return ok
+        ok = await self.local.acquire(key, token, ttl)
+        if ok:
+            self._local_only[key] = (token, ttl)
+        return ok
+
+    async def release(self, key: str, token: str) -> bool:
+        released = await self.local.release(key, token)
+        self._local_only.pop(key, None)
+        if self._use_redis():
+            try:
+                released = await self.redis.release(key, token) or released
+            except LockUnavailable as exc:
+                self._degrade(exc)
+        return released
+
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        local = await self.local.refresh(key, token, ttl)
+        if self._use_redis():
+            try:
+                return await self.redis.refresh(key, token, ttl) or local
+            except LockUnavailable as exc:
+                self._degrade(exc)
+        return local
+
+    async def holder(self, key: str) -> str | None:
+        if self._use_redis():
+            try:
+                found = await self.redis.holder(key)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                return found or await self.local.holder(key)
+        return await self.local.holder(key)
+
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool:
+        now = time.monotonic()
+        if self.local._claims.get(key, 0.0) > now:
+            return False
+        if self._use_redis():
+            try:
+                ok = await self.redis.claim_once(key, ttl)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                if ok:
+                    self.local._claims[key] = now + ttl
+                return ok
+        return await self.local.claim_once(key, ttl)
+
+    async def close(self) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._probe_task
+        await self.local.close()
+        await self.redis.close()
+
+
+# -- readiness ------------------------------------------------------------------------------------
+Probe = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ReadinessReport:
+    ready: bool
+    checks: dict[str, str]  # component -> "ok" or the reason it is not
+    degraded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{name}: {state}" for name, state in self.checks.items() if state != "ok"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": "ok" if self.ready else "unavailable", "checks": self.checks,
+                "reasons": self.reasons, "degraded": self.degraded}
+
+
+class Readiness:
+    """Named async probes run concurrently, each under `timeout`; ready only when all answer."""
+
+    def __init__(self, timeout: float = 2.0, registry: Degradations | None = None) -> None:
+        self.timeout = timeout
+        self.registry = registry or degradations
+        self.probes: dict[str, Probe] = {}
+
+    def add(self, name: str, probe: Probe) -> Readiness:
+        self.probes[name] = probe
+        return self
+
+    def add_store(self, store: Any) -> Readiness:
+        """The store answers `SELECT 1` (in a thread: the store is synchronous)."""
+        return self.add("store", lambda: asyncio.to_thread(store.ping))
+
+    def add_redis(self, locks: Any) -> Readiness:
+        """Redis answers PING, when the locks live in Redis (in-process locks need no probe)."""
+        if isinstance(locks, ResilientLocks):
+            return self.add("redis", locks.check)
+        if isinstance(locks, RedisLocks):
+            return self.add("redis", lambda: locks.client.ping())
+        return self
+
+    def add_socket(self, watchdog: SocketModeWatchdog) -> Readiness:
+        return self.add("slack_socket", watchdog.check)
+
+    async def _one(self, probe: Probe) -> str:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await probe()
+        except TimeoutError:
+            return f"no answer within {self.timeout:g}s"
+        except Exception as exc:
+            return mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return "ok"
+
+    async def report(self) -> ReadinessReport:
+        names = list(self.probes)
+        states = await asyncio.gather(*(self._one(self.probes[n]) for n in names))
+        checks = dict(zip(names, states, strict=True))
+        return ReadinessReport(ready=all(s == "ok" for s in states), checks=checks,
+                               degraded=self.registry.active())
+
+
+# -- Socket Mode ----------------------------------------------------------------------------------
+WATCHDOG_INTERVAL = 10.0
+"""Seconds between watchdog inspections of the Socket Mode connection."""
+WATCHDOG_STALE_AFTER = 60.0
+"""No pong and no envelope for this long means the session is dead (slack_sdk pings every 5 s)."""
+
+
+class SocketModeWatchdog:
+    """Detects a Socket Mode connection that looks alive but no longer delivers, and reconnects.
+
+    slack_sdk's aiohttp client pings every `ping_interval` and reconnects when pongs stop — but that
+    monitor runs in a task that a reconnect can cancel or kill, after which nothing notices a dead
+    session. The watchdog runs outside the client, every `interval` s: if the client says it is not
+    connected, its receive or monitor task has ended, or no pong/envelope arrived for `stale_after` s,
+    it forces `connect_to_new_endpoint(force=True)`. `check()` is the readiness probe.
+    """
+
+    def __init__(self, client: Any, *, interval: float | None = None, stale_after: float | None = None,
+                 registry: Degradations | None = None) -> None:
+        self.client = client
+        self.interval = interval or WATCHDOG_INTERVAL
+        self.stale_after = stale_after or WATCHDOG_STALE_AFTER
+        self.registry = registry or degradations
+        self.reconnects = 0
+        self.last_reason = ""
+        self.last_activity = time.time()
+        self._task: asyncio.Task[None] | None = None
+        listeners = getattr(client, "message_listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self._on_message)
+
+    async def _on_message(self, client: Any, message: dict[str, Any], raw: str | None = None) -> None:
+        self.last_activity = time.time()
+
+    def _last_seen(self) -> float:
+        pong = getattr(self.client, "last_ping_pong_time", None)
+        return max(self.last_activity, float(pong or 0.0))
+
+    async def problem(self) -> str | None:
+        """Why the connection is not delivering, or None when it looks healthy."""
+        client = self.client
+        if getattr(client, "closed", False):
+            return "Socket Mode client is closed"
+        if not await client.is_connected():
+            return "Socket Mode session is not connected"
+        for attr, what in (("message_receiver", "receive loop"), ("current_session_monitor", "ping monitor"),
+                           ("message_processor", "message processor")):
+            task = getattr(client, attr, None)
+            if task is not None and task.done():
+                return f"Socket Mode {what} has stopped"
+        silent = time.time() - self._last_seen()
+        if silent > self.stale_after:
+            return f"no pong or envelope from Slack for {silent:.0f}s"
+        return None
+
+    async def check(self) -> None:
+        """Readiness probe: raises with the reason when the socket is not delivering."""
+        reason = await self.problem()
+        if reason:
+            raise ConnectionError(reason)
+
+    async def tick(self) -> bool:
+        """One inspection; True when it had to reconnect."""
+        reason = await self.problem()
+        if reason is None:
+            self.registry.recover("slack_socket", "Slack Socket Mode is delivering again")
+            return False
+        if getattr(self.client, "closed", False):
+            return False  # shutting down on purpose
+        self.last_reason = reason
+        self.reconnects += 1
+        processor = getattr(self.client, "message_processor", None)
+        if processor is not None and processor.done():  # a new session would queue into a dead consumer
+            self.client.message_processor = asyncio.ensure_future(self.client.process_messages())
+        self.registry.degrade("slack_socket", f"Slack Socket Mode reconnecting: {reason}", cause=reason)
+        log.warning("Socket Mode looks dead (%s); forcing a reconnect", reason,
+                    extra={"event": "socket_reconnect", "reconnects": self.reconnects})
+        try:
+            await self.client.connect_to_new_endpoint(force=True)
+        except Exception as exc:
+            log.error("Socket Mode reconnect failed: %s", mask(str(exc)), extra={"event": "socket_reconnect_failed"})
+            return True
+        self.last_activity = time.time()
+        return True
+
+    async def run(self) -> None:
+        while not getattr(self.client, "closed", False):
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except Exception:  # the watchdog itself must never die
+                log.exception("Socket Mode watchdog tick failed")
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="socket-mode-watchdog")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,198 @@
+"""The bot's own logs and error reports: JSON lines in production, readable lines on a terminal,
+Sentry for its exceptions. Every path goes through `checks.masking.masker`, so a secret that slipped
+into a log call, an exception message or a stack trace never leaves the process.
+
+`setup_observability(settings)` is the one call `golive serve` makes at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import IO, Any
+
+from bot.settings import Settings
+from checks.masking import MASK, masker
+
+_HANDLER_MARK = "_golive_handler"
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
+    "message", "asctime", "taskName"}
+
+SECRET_SETTINGS = ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
+                   "slack_app_token", "teams_app_password")
+"""Settings whose values the masker must know before the first log line is written."""
+
+_SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-slack-signature", "x-api-key",
+                                "proxy-authorization"})
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed with `extra=`: logged as fields of their own, masked."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+
+
+class MaskingFilter(logging.Filter):
+    """Masks the message and `extra` fields on the record itself, so every handler sees masked text
+    (also handlers installed by libraries after us)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = masker.mask(message), None
+        for key, value in extra_fields(record).items():
+            record.__dict__[key] = masker.mask_data(value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, then the extra fields (and exc on errors)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in extra_fields(record).items():
+            payload.setdefault(key, value)
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            payload["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(masker.mask_data(payload), default=_json_default, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`12:00:01.234 WARNING golive.locks: message key=value` for people reading a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields = extra_fields(record)
+        if fields:
+            head, sep, tail = text.partition("\n")
+            text = head + " " + " ".join(f"{k}={_short(v)}" for k, v in fields.items()) + sep + tail
+        return masker.mask(text)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=_json_default, ensure_ascii=False)
+    return text if " " not in text or text.startswith(("{", "[")) else json.dumps(text, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+def choose_format(setting: str, stream: IO[str]) -> str:
+    """`auto` means text when a person watches a terminal, JSON otherwise (containers, CI, files)."""
+    if setting in ("json", "text"):
+        return setting
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def setup_logging(settings: Settings | None = None, *, stream: IO[str] | None = None, fmt: str | None = None,
+                  level: str | None = None) -> str:
+    """Install the bot's one root handler (replacing a previous one of ours); returns the format used."""
+    stream = stream or sys.stderr
+    chosen = choose_format(fmt or (settings.log_format if settings else "auto"), stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    handler.addFilter(MaskingFilter())
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel((level or (settings.log_level if settings else "INFO")).upper())
+    logging.captureWarnings(True)
+    return chosen
+
+
+# -- Sentry ---------------------------------------------------------------------------------------
+def scrub_event(event: dict[str, Any], hint: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """before_send: no request bodies, cookies or auth headers; every remaining string masked."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "cookies"):
+            request.pop(key, None)
+        headers = request.get("headers")
+        if isinstance(headers, Mapping):
+            request["headers"] = {k: (MASK if str(k).lower() in _SENSITIVE_HEADERS else v)
+                                  for k, v in headers.items()}
+    return masker.mask_data(event)
+
+
+def scrub_breadcrumb(crumb: dict[str, Any], hint: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Breadcrumbs carry log messages and HTTP URLs: masked like everything else."""
+    return masker.mask_data(crumb)
+
+
+def default_release() -> str:
+    try:
+        return f"golive@{metadata.version('golive')}"
+    except metadata.PackageNotFoundError:
+        return "golive@unknown"
+
+
+def init_sentry(settings: Settings, **overrides: Any) -> bool:
+    """Report the bot's own exceptions to Sentry when GOLIVE_SENTRY_DSN is set; False when it is not.
+
+    PII off, request bodies never captured, local variables not captured (they may hold tokens the
+    masker has not seen), everything scrubbed in before_send. `overrides` exist for tests (transport).
+    """
+    dsn = settings.secret("sentry_dsn")
+    if not dsn:
+        return False
+    import sentry_sdk
+
+    masker.add(dsn)
+    options: dict[str, Any] = {
+        "dsn": dsn,
+        "environment": settings.environment,
+        "release": settings.release or default_release(),
+        "send_default_pii": False,
+        "max_request_body_size": "never",
+        "include_local_variables": False,
+        "before_send": scrub_event,
+        "before_send_transaction": scrub_event,
+        "before_breadcrumb": scrub_breadcrumb,
+        **overrides,
+    }
+    with warnings.catch_warnings():
+        # sentry-sdk >= 2.5x deprecates send_default_pii in favour of data_collection, which older 2.x
+        # releases reject; False is what we mean on every version, so we keep it and mute the notice.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sentry_sdk.init(**options)
+    sentry_sdk.set_tag("service", "golive")
+    return True
+
+
+def register_secrets(settings: Settings) -> None:
+    """Teach the masker every secret the settings hold, before anything is logged."""
+    masker.add(*(settings.secret(name) for name in SECRET_SETTINGS))
+
+
+def setup_observability(settings: Settings, *, stream: IO[str] | None = None) -> dict[str, Any]:
+    """Secrets, logging, Sentry: what `golive serve` calls first. Returns what it set up (logged too)."""
+    register_secrets(settings)
+    fmt = setup_logging(settings, stream=stream)
+    sentry = init_sentry(settings)
+    info = {"log_format": fmt, "log_level": settings.log_level.upper(), "sentry": sentry,
+            "environment": settings.environment, "release": settings.release or default_release()}
+    logging.getLogger("golive").info("observability ready", extra=info)
+    return info

@@ -1,0 +1,86 @@
+"""Turning a ChatOps reply into Slack output: shared results go to the channel (and are remembered),
+everything personal (help, refusals, 'already running') is ephemeral to the one who asked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.chatops.replies import (
+    Denied,
+    Failed,
+    HelpReply,
+    HistoryReply,
+    Notice,
+    Reply,
+    RunBusy,
+    SignoffDecided,
+    SignoffOpened,
+)
+from bot.runs.status import StatusOverview
+from bot.slack.deps import SlackDeps
+from bot.slack.ids import TRANSPORT
+from bot.slack.views.blocks import SlackMessage
+from bot.slack.views.help import help_message, history_message
+from bot.slack.views.notices import notice_message
+from bot.slack.views.signoff import signoff_card
+from bot.slack.views.status import status_message
+from bot.store import MessageRef
+
+log = logging.getLogger("golive.slack")
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+async def tell(deps: SlackDeps, message: SlackMessage, *, channel: str | None, user: str,
+               respond: Respond | None) -> None:
+    """An ephemeral answer: through the request's response_url when there is one, else chat.postEphemeral."""
+    if respond is not None:
+        try:
+            await respond(response_type="ephemeral", replace_original=False, **message.payload())
+            return
+        except Exception as exc:
+            log.warning("respond via response_url failed: %s", type(exc).__name__)
+    if channel:
+        await deps.poster.ephemeral(channel=channel, user=user, message=message)
+
+
+async def publish_or_tell(deps: SlackDeps, message: SlackMessage, *, channel: str, user: str, subject: str,
+                          purpose: str, respond: Respond | None) -> None:
+    """Post in the channel for everyone; if Slack refuses (bot not invited), show it to the asker instead."""
+    if await deps.poster.post(message, channel=channel, subject=subject, purpose=purpose) is None:
+        hint = SlackMessage(text=f"(I could not post in this channel: {deps.poster.last_error}; invite me with "
+                                 f"`/invite @golive`.)\n" + message.text, blocks=message.blocks)
+        await tell(deps, hint, channel=channel, user=user, respond=respond)
+
+
+async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, respond: Respond | None) -> None:
+    if isinstance(reply, StatusOverview):
+        await publish_or_tell(deps, status_message(reply), channel=channel, user=user,
+                              subject=f"status:{reply.checklist}", purpose="latest", respond=respond)
+    elif isinstance(reply, SignoffOpened):
+        await publish_or_tell(deps, signoff_card(reply.request, reply.stage), channel=channel, user=user,
+                              subject=reply.request.id, purpose="card", respond=respond)
+    elif isinstance(reply, SignoffDecided):
+        await refresh_card(deps, reply, fallback_channel=channel)
+    elif isinstance(reply, HelpReply):
+        await tell(deps, help_message(reply), channel=channel, user=user, respond=respond)
+    elif isinstance(reply, HistoryReply):
+        await tell(deps, history_message(reply), channel=channel, user=user, respond=respond)
+    elif isinstance(reply, Denied | Failed | Notice | RunBusy):
+        await tell(deps, notice_message(reply), channel=channel, user=user, respond=respond)
+    else:
+        log.warning("no Slack rendering for %s", type(reply).__name__)
+
+
+async def refresh_card(deps: SlackDeps, reply: SignoffDecided, *, fallback_channel: str | None = None,
+                       fallback_ts: str | None = None) -> None:
+    """Re-render the sign-off card in place (the remembered message, else the one clicked)."""
+    ref = await deps.poster.find(reply.request.id, "card")
+    message = signoff_card(reply.request, reply.stage)
+    if ref is not None:
+        await deps.poster.update(ref, message)
+    elif fallback_channel and fallback_ts:
+        await deps.poster.update(MessageRef(reply.request.id, TRANSPORT, "card", fallback_channel, fallback_ts, None),
+                                 message)

@@ -1,0 +1,1 @@
+"""Slack listeners of one kind; see bot.slack.listeners."""

@@ -1,0 +1,33 @@
+"""Reading Slack's block_actions payloads (who clicked which button, in which message), in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.chatops.actor import Actor
+from bot.slack.ids import TRANSPORT
+
+
+@dataclass(frozen=True)
+class Click:
+    actor: Actor
+    action_id: str
+    value: str
+    channel: str | None
+    message_ts: str | None
+    delivery_key: str  # the same for a redelivery of this click, different for a second click
+
+
+def read_click(body: dict[str, Any]) -> Click:
+    action = body["actions"][0]
+    container = body.get("container") or {}
+    user = body["user"]["id"]
+    return Click(
+        actor=Actor(user_id=user, transport=TRANSPORT),
+        action_id=action["action_id"],
+        value=action.get("value", ""),
+        channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+        message_ts=container.get("message_ts"),
+        delivery_key=f"action:{user}:{action['action_id']}:{action.get('value', '')}:{action.get('action_ts', '')}",
+    )

@@ -1,0 +1,70 @@
+"""Assembling and running the Slack side of the bot: deps, the Bolt app, start-up recovery and the
+periodic sweep. `golive serve` and the tests start the bot the same way, through `SlackBot`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chatops.service import ChatOps, RolloutHook
+from bot.locks import LOCK_TTL
+from bot.settings import Settings
+from bot.slack.app import build_slack_app
+from bot.slack.client import client_from_settings
+from bot.slack.deps import SlackDeps
+from bot.slack.directory import SlackDirectory
+from bot.slack.ids import TRANSPORT
+from bot.slack.poster import SlackPoster, slack_error
+from bot.slack.recovery import recover_interrupted_runs, recovery_loop
+
+log = logging.getLogger("golive.slack")
+
+
+class SlackStartupError(RuntimeError):
+    """Slack refused the bot token at start-up; the message names the Slack error, never the token."""
+
+
+@dataclass
+class SlackBot:
+    deps: SlackDeps
+    app: AsyncApp
+    sweep_interval: float = LOCK_TTL
+    _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        """Check the token (auth.test), repaint runs a dead process left behind, start the sweeper."""
+        try:
+            auth = await self.deps.client.auth_test()
+        except Exception as exc:
+            raise SlackStartupError(f"Slack rejected the bot token (auth.test: {slack_error(exc)})") from None
+        # Bolt caches auth.test on its authorization middleware; filling it keeps the first ack fast.
+        for middleware in self.app._async_middleware_list:
+            if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
+                middleware.auth_test_result = auth
+        await recover_interrupted_runs(self.deps)
+        self._sweeper = asyncio.create_task(recovery_loop(self.deps, self.sweep_interval))
+
+    async def stop(self) -> None:
+        """Interrupt runs in flight (their messages say so) and stop the sweeper."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.deps.tasks.cancel_all()
+
+
+def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
+                    on_rollout_action: RolloutHook | None = None) -> SlackBot:
+    client = client or client_from_settings(settings)
+    directory = SlackDirectory(client)
+    chatops.directories[TRANSPORT] = directory
+    deps = SlackDeps(chatops=chatops, client=client, poster=SlackPoster(client, chatops.store), directory=directory,
+                     channel=settings.slack_channel, progress_interval=settings.progress_interval,
+                     on_rollout_action=on_rollout_action)
+    return SlackBot(deps=deps, app=build_slack_app(deps, signing_secret=settings.secret("slack_signing_secret")))

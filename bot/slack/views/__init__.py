@@ -1,0 +1,1 @@
+"""Block Kit rendering of ChatOps replies. Pure functions: plain data in, `SlackMessage` out."""

@@ -1,0 +1,125 @@
+"""A run in Slack: the parent message (progress line, then the verdict, or 'interrupted' with a
+Re-run button) and one threaded reply per failed or warned check with its evidence."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from bot.slack.ids import ACTION_RUN_RERUN
+from bot.slack.views.blocks import (
+    ITEM_LIMIT,
+    SlackMessage,
+    actions,
+    bullet_list,
+    button,
+    clip,
+    context,
+    esc,
+    esc_items,
+    header,
+    section,
+    user,
+    when,
+)
+from bot.store import RunRecord
+from checks.result import STATUS_ICON, CheckResult, Status
+from checks.verdict import Decision, Verdict
+
+NOTEWORTHY = (Status.FAIL, Status.ERROR, Status.WARN)
+"""Statuses that get a threaded reply of their own; everything else is summarised in the parent."""
+
+DECISION_ICON = {Decision.GO: "🟢", Decision.CONDITIONAL: "🟡", Decision.NO_GO: "🔴"}
+EVIDENCE_LIMIT = 2400
+
+
+def _counts(results: Sequence[CheckResult]) -> str:
+    counts = Counter(r.status for r in results)
+    return " · ".join(f"{STATUS_ICON[s]} {counts[s]} {s.value}" for s in Status if counts[s])
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / total) if total else width
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def _footer(run: RunRecord) -> str:
+    return f"run `{esc(run.id)}` · requested by {user(run.requested_by)} · started {when(run.started_at)}"
+
+
+def run_progress(run: RunRecord, results: Sequence[CheckResult], total: int) -> SlackMessage:
+    done = len(results)
+    line = f"⏳ *{esc(run.selector)}* — {done}/{total} checks done"
+    if results:
+        line += f"  ({_counts(results)})"
+    return SlackMessage(
+        text=esc(f"{run.selector}: running, {done}/{total} checks done"),
+        blocks=[section(f"{line}\n`{_bar(done, total)}`"), context(_footer(run))],
+    )
+
+
+def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict,
+                wall_ms: float | None) -> SlackMessage:
+    icon = DECISION_ICON[verdict.decision]
+    took = f" in {wall_ms / 1000:.1f}s" if wall_ms is not None else ""
+    blocks = [
+        header(f"{icon} {run.selector}: {verdict.decision.label}"),
+        section(f"*{verdict.decision.label}* — risk {verdict.risk.value}. {len(results)} checks{took}: "
+                f"{_counts(results)}"),
+    ]
+    if verdict.reasons:
+        blocks.append(section("*Why*\n" + bullet_list(esc_items(verdict.reasons))))
+    if verdict.conditions:
+        blocks.append(section("*Conditions*\n" + bullet_list(esc_items(verdict.conditions))))
+    problems = [r for r in results if r.status in NOTEWORTHY]
+    if problems:
+        lines = [f"{r.icon} `{esc(r.check_id)}` — {esc(r.summary, ITEM_LIMIT)}" for r in problems]
+        blocks.append(section("*Needs attention* (evidence in the thread)\n" + bullet_list(lines, limit=15)))
+    passed = [r.check_id for r in results if r.status is Status.PASS]
+    if passed:
+        blocks.append(section(clip(f"{STATUS_ICON[Status.PASS]} *Passed ({len(passed)})*: "
+                                   + ", ".join(f"`{esc(c)}`" for c in passed), 1500)))
+    others = [r for r in results if r.status in (Status.SKIP, Status.PENDING)]
+    if others:
+        skipped = "; ".join(f"`{esc(r.check_id)}` {esc(r.summary, ITEM_LIMIT)}" for r in others)
+        title = f"{STATUS_ICON[Status.SKIP]} *Skipped or pending ({len(others)})*"
+        blocks.append(section(clip(f"{title}: {skipped}", 1500)))
+    blocks.append(context(_footer(run)))
+    return SlackMessage(text=esc(f"{run.selector}: {verdict.headline()} ({len(problems)} need attention)"),
+                        blocks=blocks)
+
+
+def run_interrupted(run: RunRecord, results: Sequence[CheckResult], total: int) -> SlackMessage:
+    done = f"{len(results)}/{total} checks had finished" + (f" ({_counts(results)})" if results else "")
+    return SlackMessage(
+        text=esc(f"{run.selector}: interrupted — the bot stopped before the run finished"),
+        blocks=[
+            header(f"⚠️ {run.selector}: interrupted"),
+            section(f"The bot stopped while this run was going; {done}. No verdict was reached — run it again."),
+            actions(button(f"Re-run {run.selector}", ACTION_RUN_RERUN, run.selector, "primary")),
+            context(_footer(run)),
+        ],
+    )
+
+
+def _evidence_text(result: CheckResult) -> str:
+    lines = []
+    for key, value in result.evidence.items():
+        text = str(value)
+        lines.append(f"{key}:\n{text}" if "\n" in text else f"{key}: {text}")
+    return "\n".join(lines)
+
+
+def check_reply(result: CheckResult) -> SlackMessage:
+    """The threaded reply of one failed/warned check: what, how bad, and its (truncated) evidence."""
+    title = f" — {esc(result.title)}" if result.title else ""
+    blocks = [section(f"{result.icon} *{esc(result.check_id)}*{title}\n{result.criticality.value} · "
+                      f"{result.status.value} · {result.duration_ms:.0f} ms\n{esc(result.summary)}")]
+    raw = _evidence_text(result)
+    if raw:
+        escaped = esc(raw)
+        shown = clip(escaped, EVIDENCE_LIMIT)
+        note = f"\n_evidence truncated: {len(raw):,} characters in full, see `golive run {esc(result.check_id)}`_" \
+            if shown != escaped else ""
+        blocks.append(section(f"```{shown}```{note}"))
+    return SlackMessage(text=esc(f"{result.check_id}: {result.status.value} — {result.summary}"), blocks=blocks)

@@ -1,0 +1,128 @@
+"""Adaptive Card building blocks. Cards are plain dicts (the SDK has no card model), so these helpers
+are the one place that knows the element shapes; everything they emit validates against the 1.5 schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ContentTypes
+
+from bot.teams.ids import CARD_SCHEMA, CARD_VERSION, VERB_PREFIX
+from checks.masking import masker
+
+Card = dict[str, Any]
+Element = dict[str, Any]
+Action = dict[str, Any]
+Color = Literal["default", "dark", "light", "accent", "good", "warning", "attention"]
+Style = Literal["default", "emphasis", "good", "attention", "warning", "accent"]
+
+MAX_TEXT = 1500
+"""Teams truncates long cards badly (and rejects those over ~28 KB); long evidence is cut here."""
+
+
+def card(body: Sequence[Element], actions: Sequence[Action] = (), *, fallback: str) -> Card:
+    """A top-level card: version 1.5, full width in Teams, every string masked on the way out."""
+    out: Card = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
+                 "fallbackText": fallback, "body": list(body)}
+    if actions:
+        out["actions"] = list(actions)
+    out["msteams"] = {"width": "Full"}
+    return masker.mask_data(out)
+
+
+def text(value: str, *, size: str | None = None, weight: str | None = None, color: Color | None = None,
+         subtle: bool = False, separator: bool = False, spacing: str | None = None) -> Element:
+    block: Element = {"type": "TextBlock", "text": clip(value), "wrap": True}
+    if size:
+        block["size"] = size
+    if weight:
+        block["weight"] = weight
+    if color:
+        block["color"] = color
+    if subtle:
+        block["isSubtle"] = True
+    if separator:
+        block["separator"] = True
+    if spacing:
+        block["spacing"] = spacing
+    return block
+
+
+def heading(value: str, color: Color | None = None) -> Element:
+    return text(value, size="Large", weight="Bolder", color=color)
+
+
+def facts(pairs: Iterable[tuple[str, str]]) -> Element:
+    return {"type": "FactSet", "facts": [{"title": clip(t, 200), "value": clip(v)} for t, v in pairs]}
+
+
+def bullets(items: Iterable[str], *, limit: int = 15) -> list[Element]:
+    """A list as TextBlocks; past `limit` items one line says how many more there are."""
+    items = list(items)
+    blocks = [text(f"- {item}", spacing="None") for item in items[:limit]]
+    if len(items) > limit:
+        blocks.append(text(f"… and {len(items) - limit} more", subtle=True, spacing="None"))
+    return blocks
+
+
+def container(items: Sequence[Element], *, style: Style | None = None, separator: bool = False) -> Element:
+    box: Element = {"type": "Container", "items": list(items)}
+    if style:
+        box["style"] = style
+    if separator:
+        box["separator"] = True
+    return box
+
+
+def columns(*cols: tuple[Sequence[Element], str]) -> Element:
+    """A ColumnSet from (items, width) pairs; width is "auto", "stretch" or a weight like "2"."""
+    return {"type": "ColumnSet", "columns": [{"type": "Column", "width": width, "items": list(items)}
+                                             for items, width in cols]}
+
+
+def execute(title: str, verb: str, data: Mapping[str, Any], *,
+            style: Literal["default", "positive", "destructive"] | None = None) -> Action:
+    """An Action.Execute (Universal Actions: an invoke the bot answers with the updated card), falling back
+    to an Action.Submit with the verb in its data for hosts older than 1.4."""
+    assert verb.startswith(VERB_PREFIX)
+    action: Action = {"type": "Action.Execute", "title": title, "verb": verb, "data": dict(data),
+                      "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
+    if style:
+        action["style"] = style
+        action["fallback"]["style"] = style
+    return action
+
+
+def show_card(title: str, body: Sequence[Element], actions: Sequence[Action]) -> Action:
+    """A button that unfolds a sub-card (e.g. a reject reason input with its own submit)."""
+    return {"type": "Action.ShowCard", "title": title,
+            "card": {"type": "AdaptiveCard", "body": list(body), "actions": list(actions)}}
+
+
+def action_set(actions: Sequence[Action]) -> Element:
+    return {"type": "ActionSet", "actions": list(actions)}
+
+
+def text_input(input_id: str, label: str, placeholder: str = "", *, required: bool = True) -> Element:
+    return {"type": "Input.Text", "id": input_id, "label": label, "placeholder": placeholder,
+            "isMultiline": True, "maxLength": 500, "isRequired": required,
+            "errorMessage": f"{label} is required"}
+
+
+def clip(value: str, limit: int = MAX_TEXT) -> str:
+    value = str(value)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def attachment(content: Card) -> Attachment:
+    return Attachment(content_type=ContentTypes.adaptive_card, content=content)
+
+
+def card_message(content: Card, *, activity_id: str | None = None) -> Activity:
+    """A message activity carrying one card; `activity_id` makes it an update of an earlier message."""
+    activity = Activity(type=ActivityTypes.message, attachments=[attachment(content)],
+                        summary=content.get("fallbackText") or None)
+    if activity_id:
+        activity.id = activity_id
+    return activity

@@ -1,0 +1,226 @@
+"""Adaptive Cards for what `bot.chatops` answers: status, runs (live and final), sign-off cards, help,
+history and the one-line outcomes. Rendering only: every fact shown comes from the reply object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import singledispatch
+from typing import Any
+
+from bot.chatops.replies import Denied, Failed, HelpReply, HistoryReply, Notice, RunBusy, SignoffDecided, SignoffOpened
+from bot.rollout.models import RolloutResult
+from bot.runs.service import RunOutcome
+from bot.runs.status import StatusOverview, age
+from bot.signoff.service import SignoffRequest
+from bot.store import RunRecord
+from bot.teams import cardkit as ck
+from bot.teams.ids import REASON_INPUT, VERB_SIGNOFF
+from checks.result import STATUS_ICON, CheckResult, Status
+from checks.spec import SignoffStage
+from checks.verdict import Decision, Verdict
+
+Names = Callable[[str], str]
+"""User id → display name (Teams ids are opaque Entra object ids); unknown ids come back unchanged."""
+
+DECISION_COLOR: dict[Decision, ck.Color] = {Decision.GO: "good", Decision.CONDITIONAL: "warning",
+                                            Decision.NO_GO: "attention"}
+DECISION_STYLE: dict[Decision, ck.Style] = {Decision.GO: "good", Decision.CONDITIONAL: "warning",
+                                            Decision.NO_GO: "attention"}
+PROBLEMS = (Status.FAIL, Status.ERROR, Status.WARN)
+
+
+def same(user_id: str) -> str:
+    return user_id
+
+
+@singledispatch
+def render(reply: Any, names: Names = same) -> ck.Card:
+    """The card for any ChatOps reply; types another area adds fall back to their text."""
+    message = getattr(reply, "message", None) or str(reply)
+    return ck.card([ck.text(message)], fallback=message)
+
+
+# -- verdicts and status ---------------------------------------------------------------------------------
+def verdict_blocks(verdict: Verdict) -> list[ck.Element]:
+    items = [ck.text(f"**{verdict.decision.label}** — risk {verdict.risk.value}", size="Medium",
+                     weight="Bolder", color=DECISION_COLOR[verdict.decision])]
+    items += ck.bullets(verdict.reasons)
+    if verdict.conditions:
+        items.append(ck.text("Conditions", weight="Bolder", spacing="Small"))
+        items += ck.bullets(verdict.conditions)
+    return [ck.container(items, style=DECISION_STYLE[verdict.decision])]
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    return " · ".join(f"{STATUS_ICON[Status(k)]} {v} {k}" for k, v in counts.items() if v) or "no checks"
+
+
+@render.register
+def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
+    body = [ck.heading(f"golive status — {reply.checklist}")]
+    if reply.warnings:  # the bot itself runs degraded (e.g. Redis down): say so before anything else
+        body.append(ck.container([ck.text(f"⚠️ {w}", color="warning") for w in reply.warnings], style="warning"))
+    body += verdict_blocks(reply.verdict)
+    body.append(ck.facts((f"{p.title} ({p.id})", f"{counts_line(p.counts)} — last run {age(p.last_run_at)}")
+                         for p in reply.phases))
+    if reply.missing_signoffs:
+        body.append(ck.text("Missing sign-offs", weight="Bolder", separator=True))
+        body += ck.bullets(reply.missing_signoffs)
+    extra = [("Rollout phase", reply.rollout_phase or "none")]
+    extra += [("Running", f"{r.selector} (run {r.id}, by {names(r.requested_by)})") for r in reply.running]
+    extra += [(str(k).replace("_", " "), str(v)) for k, v in reply.deployment.items()]
+    body.append(ck.facts(extra))
+    return ck.card(body, fallback=f"{reply.checklist}: {reply.verdict.headline()}")
+
+
+# -- runs ------------------------------------------------------------------------------------------------
+def result_blocks(results: Sequence[CheckResult], *, limit: int = 12) -> list[ck.Element]:
+    """Failed, errored and warned checks one by one with their evidence; passes only summarised."""
+    problems = [r for r in results if r.status in PROBLEMS]
+    blocks: list[ck.Element] = []
+    for result in problems[:limit]:
+        lines = [ck.text(f"{result.icon} **{result.check_id}** ({result.criticality.value}) — {result.summary}")]
+        evidence = ", ".join(f"{k}={v}" for k, v in result.evidence.items() if k != "output_tail")
+        if evidence:
+            lines.append(ck.text(ck.clip(evidence, 400), subtle=True, spacing="None"))
+        blocks.append(ck.container(lines, separator=True))
+    if len(problems) > limit:
+        blocks.append(ck.text(f"… and {len(problems) - limit} more problems; `golive status` lists them",
+                              subtle=True))
+    passed = [r.check_id for r in results if r.status is Status.PASS]
+    if passed:
+        shown = ", ".join(passed[:10]) + (f" and {len(passed) - 10} more" if len(passed) > 10 else "")
+        blocks.append(ck.text(f"{STATUS_ICON[Status.PASS]} {len(passed)} passed: {shown}", subtle=True))
+    return blocks
+
+
+def run_progress_card(run: RunRecord, results: Sequence[CheckResult], total: int, names: Names = same) -> ck.Card:
+    """The live card of a run still going: how far it got, and any problem so far."""
+    done = len(results)
+    body = [ck.heading(f"Running {run.selector}"),
+            ck.text(f"{done}/{total} checks finished — requested by {names(run.requested_by)}", subtle=True),
+            *result_blocks(results)]
+    return ck.card(body, fallback=f"Running {run.selector}: {done}/{total}")
+
+
+def run_started_card(selector: str, requested_by: str, names: Names = same) -> ck.Card:
+    body = [ck.heading(f"Running {selector}"), ck.text(f"Starting — requested by {names(requested_by)}", subtle=True)]
+    return ck.card(body, fallback=f"Running {selector}")
+
+
+def run_interrupted_card(run: RunRecord, results: Sequence[CheckResult], names: Names = same) -> ck.Card:
+    """A run whose process died: what had finished, and how to run it again."""
+    body = [ck.heading(f"Run {run.selector} — interrupted", color="warning"),
+            ck.text(f"The bot stopped before this run finished ({len(results)}/{len(run.expected)} checks done); "
+                    f"run it again with `golive run {run.selector}`.", subtle=True),
+            *result_blocks(results)]
+    return ck.card(body, fallback=f"{run.selector}: interrupted")
+
+
+@render.register
+def run_card(reply: RunOutcome, names: Names = same) -> ck.Card:
+    report, run = reply.report, reply.run
+    body = [ck.heading(f"Run {run.selector} — {report.verdict.decision.label}",
+                       color=DECISION_COLOR[report.verdict.decision]),
+            ck.facts([("Checks", f"{len(report.results)}: {counts_line(report.verdict.counts)}"),
+                      ("Wall time", f"{report.wall_ms / 1000:.1f} s"),
+                      ("Requested by", names(run.requested_by)), ("Run", run.id)]),
+            *verdict_blocks(report.verdict), *result_blocks(report.results)]
+    return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}")
+
+
+@render.register
+def busy_card(reply: RunBusy, names: Names = same) -> ck.Card:
+    who = f" (run {reply.running.id}, requested by {names(reply.running.requested_by)})" if reply.running else ""
+    message = f"{reply.selector} is already running{who}; its card updates as checks finish."
+    return ck.card([ck.text(message, color="warning")], fallback=message)
+
+
+@render.register
+def history_card(reply: HistoryReply, names: Names = same) -> ck.Card:
+    rows = [(f"{r.selector} ({r.id})", f"{r.verdict.decision.label if r.verdict else r.status} — "
+             f"{age(r.started_at)} by {names(r.requested_by) or r.source}") for r in reply.runs]
+    body = [ck.heading(f"Recent runs — {reply.checklist}"), ck.facts(rows) if rows else ck.text("No runs yet.")]
+    return ck.card(body, fallback=f"{len(rows)} recent runs")
+
+
+# -- sign-offs -------------------------------------------------------------------------------------------
+def signoff_card(request: SignoffRequest, stage: SignoffStage, names: Names = same, *,
+                 notice: str | None = None) -> ck.Card:
+    """One block per required role: its decision, or the buttons to make one (reject asks for a reason)."""
+    decided = sum(1 for r in stage.roles if r.id in request.decisions)
+    body: list[ck.Element] = [ck.heading(f"Sign-off: {stage.title or request.stage} ({request.stage})"),
+                              ck.text(f"{decided}/{len(stage.roles)} decided — requested by "
+                                      f"{names(request.requested_by)}", subtle=True)]
+    if notice:
+        body.append(ck.text(notice, color="warning"))
+    for role in stage.roles:
+        data = {"request": request.id, "role": role.id}
+        decision = request.decisions.get(role.id)
+        if decision is None:
+            line = ck.text(f"⏳ **{role.title}** — waiting")
+            reason_id = f"{REASON_INPUT}.{role.id}"
+            buttons = [ck.execute("Approve", VERB_SIGNOFF, {**data, "decision": "approve"}, style="positive"),
+                       ck.show_card("Reject…", [ck.text_input(reason_id, "Why reject?", "what must change first")],
+                                    [ck.execute("Reject", VERB_SIGNOFF, {**data, "decision": "reject"},
+                                                style="destructive")])]
+        else:
+            verb = "approved" if decision.decision == "approve" else "rejected"
+            icon = STATUS_ICON[Status.PASS] if decision.decision == "approve" else STATUS_ICON[Status.FAIL]
+            why = f": {decision.reason}" if decision.reason else ""
+            line = ck.text(f"{icon} **{role.title}** — {verb} by {names(decision.user_id)}{why}")
+            buttons = [ck.execute("Withdraw", VERB_SIGNOFF, {**data, "decision": "withdraw"})]
+        body.append(ck.container([line, ck.action_set(buttons)], separator=True))
+    return ck.card(body, fallback=f"Sign-off {request.stage}: {decided}/{len(stage.roles)} decided")
+
+
+@render.register
+def signoff_opened_card(reply: SignoffOpened, names: Names = same) -> ck.Card:
+    return signoff_card(reply.request, reply.stage, names)
+
+
+@render.register
+def signoff_decided_card(reply: SignoffDecided, names: Names = same) -> ck.Card:
+    notice = None if reply.recorded else "That decision had already been made; this is the card as it stands."
+    return signoff_card(reply.request, reply.stage, names, notice=notice)
+
+
+# -- one-liners ------------------------------------------------------------------------------------------
+@render.register
+def help_card(reply: HelpReply, names: Names = same) -> ck.Card:
+    body: list[ck.Element] = [ck.heading("golive")]
+    if reply.unknown:
+        body.append(ck.text(f"I did not understand `{reply.unknown}`.", color="warning"))
+    if reply.problem:
+        body.append(ck.text(reply.problem, color="warning"))
+    body.append(ck.facts((f"golive {verb}", what) for verb, what in reply.usage))
+    body.append(ck.text("In a channel, @mention the bot first: `@golive status`.", subtle=True))
+    return ck.card(body, fallback="golive commands: " + ", ".join(v for v, _ in reply.usage))
+
+
+@render.register
+def denied_card(reply: Denied, names: Names = same) -> ck.Card:
+    message = f"⛔ Not allowed: {reply.reason}"
+    return ck.card([ck.text(message, color="attention")], fallback=message)
+
+
+@render.register
+def failed_card(reply: Failed, names: Names = same) -> ck.Card:
+    return ck.card([ck.text(reply.message, color="attention")], fallback=reply.message)
+
+
+@render.register
+def notice_card(reply: Notice, names: Names = same) -> ck.Card:
+    return ck.card([ck.text(reply.message)], fallback=reply.message)
+
+
+@render.register
+def rollout_result_card(reply: RolloutResult, names: Names = same) -> ck.Card:
+    summary = reply.message or f"{reply.action} {reply.phase or ''}".strip()
+    if (reply.reasons or reply.flags) and ": " in summary:  # the details follow as bullets and facts
+        summary = summary.split(": ", 1)[0]
+    headline = f"{'✅' if reply.ok else '⛔'} {summary}"
+    body = [ck.text(headline, weight="Bolder", color="good" if reply.ok else "attention"), *ck.bullets(reply.reasons)]
+    if reply.flags:
+        body.append(ck.facts(reply.flags.items()))
+    return ck.card(body, fallback=headline)

@@ -1,0 +1,243 @@
+"""Receiving from Teams: message activities become `bot.chatops` commands, card actions (Action.Execute
+invokes and Action.Submit messages) become sign-off decisions or rollout button presses, and the replies
+go back as Adaptive Cards. Parsing, execution and access control are ChatOps'; nothing is decided here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from microsoft_agents.activity import (
+    Activity,
+    AdaptiveCardInvokeResponse,
+    ChannelAccount,
+    ConversationReference,
+    DeliveryModes,
+)
+from microsoft_agents.hosting.core import TurnContext, TurnState
+from microsoft_agents.hosting.core.app.adaptive_card import factory
+
+from bot.chatops.actor import Actor
+from bot.chatops.commands import Command, HelpCommand, RunCommand, parse_command
+from bot.chatops.replies import Failed, Reply, SignoffDecided, SignoffOpened
+from bot.chatops.service import ChatOps, RolloutHook, RunHooks
+from bot.locks import LOCK_TTL, LockUnavailable
+from bot.store import RunRecord
+from bot.teams import cards
+from bot.teams.cardkit import Card, card_message
+from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_ROLLOUT, VERB_SIGNOFF
+from bot.teams.live import LiveCard
+from bot.teams.proactive import Proactive
+from bot.teams.recovery import mark_final, recover_interrupted_runs, recovery_loop, remember_run_card
+from bot.teams.references import References, user_id_of
+from checks.masking import mask
+
+log = logging.getLogger("golive.teams")
+
+_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_DECISIONS = ("approve", "reject", "withdraw")
+_ROLLOUT_ACTIONS = ("rollback", "keep_going")
+
+
+def command_text(text: str | None) -> str:
+    """The command in a Teams message: mentions (`<at>golive</at>`), HTML and an optional leading
+    `golive` removed, so `@golive run day1`, `golive run day1` and `run day1` all read `run day1`."""
+    plain = html.unescape(_TAG.sub(" ", _MENTION.sub(" ", text or "")))
+    words = plain.split()
+    if words and words[0].lower().lstrip("/") == "golive":
+        words = words[1:]
+    return " ".join(words)
+
+
+def actor_of(account: ChannelAccount | None) -> Actor:
+    return Actor(user_id=user_id_of(account), transport=TRANSPORT)
+
+
+def expects_replies(activity: Activity) -> bool:
+    """`expectReplies` delivery: every reply travels back in the HTTP response, so nothing can be posted
+    or updated later (Copilot-style clients and the tests use it)."""
+    return activity.delivery_mode == DeliveryModes.expect_replies
+
+
+def invoke_verb(activity: Activity) -> str:
+    value = activity.value if isinstance(activity.value, Mapping) else {}
+    action = value.get("action") if isinstance(value.get("action"), Mapping) else {}
+    return str(action.get("verb") or "")
+
+
+class TeamsBot:
+    def __init__(self, chatops: ChatOps, references: References, proactive: Proactive, *,
+                 rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2) -> None:
+        self.chatops = chatops
+        self.references = references
+        self.proactive = proactive
+        self.rollout_hook = rollout_hook
+        self.progress_interval = progress_interval
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- every turn ---------------------------------------------------------------------------------------
+    async def before_turn(self, context: TurnContext, state: TurnState) -> bool:
+        """Keep the conversation's reference (for later proactive posts) and the sender's name fresh."""
+        try:
+            await self.references.remember(context.activity)
+        except Exception as exc:  # a store hiccup must not drop the user's command
+            log.warning("could not remember the Teams conversation: %s", mask(str(exc)))
+        return True
+
+    async def first_delivery(self, activity: Activity) -> bool:
+        """False for a redelivery of an activity already handled (Teams retries slow requests)."""
+        if not activity.id or activity.conversation is None:
+            return True
+        try:
+            return await self.chatops.locks.claim_once(f"teams:activity:{activity.conversation.id}:{activity.id}")
+        except LockUnavailable:
+            return True
+
+    # -- messages: `golive <command>` ----------------------------------------------------------------------
+    async def on_message(self, context: TurnContext, state: TurnState) -> None:
+        activity = context.activity
+        if activity.value is not None and not (activity.text or "").strip():
+            return  # a card submit that is not ours (no golive verb): nothing to say
+        if not await self.first_delivery(activity):
+            return
+        command = parse_command(command_text(activity.text))
+        actor = actor_of(activity.from_property)
+        if isinstance(command, RunCommand) and not expects_replies(activity):
+            await self.start_run(context, command, actor)
+            return
+        await self.send(context, await self.chatops.execute(command, actor))
+
+    async def start_run(self, context: TurnContext, command: RunCommand, actor: Actor) -> None:
+        """Answer at once with a card, then run in the background and update that card as checks finish:
+        a phase can take longer than Teams waits for an HTTP answer."""
+        started = await self.render_card(cards.run_started_card, command.selector, actor.user_id)
+        response = await context.send_activity(card_message(started))
+        reference = context.activity.get_conversation_reference()
+        reference.activity_id = None
+        task = asyncio.create_task(self.follow_run(reference, command, actor, response.id if response else None))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def follow_run(self, reference: ConversationReference, command: Command, actor: Actor,
+                         card_id: str | None) -> None:
+        runs: list[RunRecord] = []
+
+        async def created(run: RunRecord) -> None:
+            runs.append(run)
+            if card_id:  # so a restarted bot can repaint the card if this process dies mid-run
+                await asyncio.to_thread(remember_run_card, self, run, reference.conversation.id, card_id)
+
+        async def turn(context: TurnContext) -> None:
+            live = LiveCard(context, card_id, self.references.name, interval=self.progress_interval)
+            reply = await self.chatops.execute(command, actor, RunHooks(on_created=created, on_result=live.on_result))
+            await live.finish(await self.render(reply))
+            for run in runs:
+                await asyncio.to_thread(mark_final, self, run.id)
+
+        try:
+            await self.proactive.run(reference, turn)
+        except Exception as exc:
+            log.error("Teams run of %s failed: %s", getattr(command, "selector", command), mask(str(exc)))
+
+    async def drain(self) -> None:
+        """Wait for background runs (tests)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def start(self, sweep_interval: float = LOCK_TTL) -> None:
+        """Repaint the cards of runs a dead process left behind, now and then periodically."""
+        await recover_interrupted_runs(self)
+        self._sweeper = asyncio.create_task(recovery_loop(self, sweep_interval))
+
+    async def stop(self) -> None:
+        """Shutdown: interrupt background runs (the store marks them interrupted) rather than wait."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for task in list(self.tasks):
+            task.cancel()
+        await self.drain()
+
+    # -- card actions ---------------------------------------------------------------------------------
+    async def on_execute(self, context: TurnContext, state: TurnState,
+                         data: dict[str, Any]) -> AdaptiveCardInvokeResponse:
+        """Action.Execute: the invoke response carries the updated card, or a message for the clicker
+        (a refusal or a problem) while the card stays as it is."""
+        if not await self.first_delivery(context.activity):
+            return factory.message("Already handled.")
+        reply = await self.card_action(context.activity, invoke_verb(context.activity), data)
+        if isinstance(reply, SignoffDecided | SignoffOpened):
+            return factory.adaptive_card(await self.render(reply))  # type: ignore[arg-type]
+        return factory.message(reply_text(reply))
+
+    async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
+        """Action.Submit (older hosts): a message activity whose value is the button data. The card it came
+        from is updated in place when Teams says which one it was."""
+        activity = context.activity
+        if not await self.first_delivery(activity):
+            return
+        values = data if isinstance(data, Mapping) else {}
+        reply = await self.card_action(activity, str(values.get("verb") or ""), values)
+        card = await self.render(reply)
+        if isinstance(reply, SignoffDecided) and activity.reply_to_id and not expects_replies(activity):
+            with contextlib.suppress(Exception):
+                await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
+                return
+        await context.send_activity(card_message(card))
+
+    async def card_action(self, activity: Activity, verb: str, data: Mapping[str, Any]) -> Reply:
+        actor = actor_of(activity.from_property)
+        if verb == VERB_SIGNOFF:
+            request, role, decision = data.get("request"), data.get("role"), data.get("decision")
+            if not (isinstance(request, str) and isinstance(role, str) and decision in _DECISIONS):
+                return Failed("this sign-off button is incomplete; post a new card with `golive signoff`")
+            reason = data.get(f"{REASON_INPUT}.{role}") or data.get(REASON_INPUT) or ""
+            return await self.chatops.decide_signoff(actor, request, role, decision, str(reason))
+        if verb == VERB_ROLLOUT:
+            action, phase = data.get("action"), data.get("phase")
+            if action not in _ROLLOUT_ACTIONS or not isinstance(phase, str):
+                return Failed("this rollout button is incomplete")
+            return await self.chatops.rollout_action(actor, action, phase, self.rollout_hook)
+        return Failed(f"unknown card action {verb!r}")
+
+    # -- membership -------------------------------------------------------------------------------------
+    async def on_members_added(self, context: TurnContext, state: TurnState) -> None:
+        """Say what the bot does when it is added to a team or chat (the reference is already kept)."""
+        bot_id = context.activity.recipient.id if context.activity.recipient else None
+        if any(m.id == bot_id for m in context.activity.members_added or []):
+            actor = actor_of(context.activity.from_property)
+            await self.send(context, await self.chatops.execute(HelpCommand(), actor))
+
+    async def on_error(self, context: TurnContext, error: Exception) -> None:
+        log.error("Teams turn failed: %s: %s", type(error).__name__, mask(str(error)))
+        with contextlib.suppress(Exception):
+            await context.send_activity(f"golive hit an internal error ({type(error).__name__}); it is logged.")
+
+    # -- rendering --------------------------------------------------------------------------------------
+    async def render(self, reply: Reply) -> Card:
+        return await self.render_card(cards.render, reply)
+
+    async def render_card(self, builder: Any, *args: Any) -> Card:
+        """Cards look names up in the store, so they are built off the event loop."""
+        return await asyncio.to_thread(builder, *args, self.references.name)
+
+    async def send(self, context: TurnContext, reply: Reply) -> None:
+        await context.send_activity(card_message(await self.render(reply)))
+
+
+def reply_text(reply: Reply) -> str:
+    """The one line an invoke answer shows the clicker for anything that is not an updated card."""
+    for attr in ("reason", "message"):
+        value = getattr(reply, attr, None)
+        if value:
+            return mask(f"Not allowed: {value}" if attr == "reason" else str(value))
+    return mask(str(reply))

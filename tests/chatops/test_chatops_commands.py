@@ -1,0 +1,63 @@
+"""Command text → command objects, the same for every transport; anything else → help."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chatops.commands import (
+    VERBS,
+    Command,
+    HelpCommand,
+    HistoryCommand,
+    RunCommand,
+    SignoffCommand,
+    StatusCommand,
+    Verb,
+    parse_command,
+    register_verb,
+    usage,
+)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("status", StatusCommand()),
+    ("  STATUS ", StatusCommand()),
+    ("run day1", RunCommand("day1")),
+    ("run redis.ping", RunCommand("redis.ping")),
+    ("run smoke.*", RunCommand("smoke.*")),
+    ("signoff pre", SignoffCommand("pre")),
+    ("sign-off POST", SignoffCommand("post")),
+    ("history", HistoryCommand()),
+    ("history 5", HistoryCommand(5)),
+    ("help", HelpCommand()),
+    ("", HelpCommand()),
+])
+def test_known_commands(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize("text", ["deploy", "run", "run a b", "signoff", "history lots", "history 500",
+                                  "status now", "rm -rf /"])
+def test_anything_else_is_help(text: str) -> None:
+    command = parse_command(text)
+    assert isinstance(command, HelpCommand)
+    assert command.unknown
+
+
+def test_usage_lists_each_verb_once() -> None:
+    verbs = [u[0].split()[0] for u in usage()]
+    assert verbs == ["status", "run", "signoff", "history", "help"]
+
+
+def test_other_areas_can_add_verbs() -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class PromoteCommand(Command):
+        phase: str
+
+    try:
+        register_verb(Verb("promote", "<phase>", "turn the phase's flags on", lambda a: PromoteCommand(a[0])))
+        assert parse_command("promote phase-2") == PromoteCommand("phase-2")
+    finally:
+        VERBS.pop("promote", None)
