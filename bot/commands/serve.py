@@ -10,13 +10,14 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 from bot.chatops.service import ChatOps
 from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
+from bot.runs.runner import make_runner
 from bot.server import Health, build_web_app, start_web_app
-from checks.masking import mask
 
 log = logging.getLogger("golive.serve")
 
@@ -29,27 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
     p.add_argument("--host", default=None, help="bind address (default: $GOLIVE_HTTP_HOST, 0.0.0.0)")
     p.set_defaults(func=main)
-
-
-class MaskingFilter(logging.Filter):
-    """Last line of defence: no log record leaves the process with a token, secret or DSN in it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
-        record.args = ()
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
 
 
 def check_credentials(ctx: Context, http: bool) -> None:
@@ -78,8 +58,11 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
     redis_url = settings.secret("redis_url")
     locks = build_locks(redis_url, settings.redis_prefix)
     health_redis = redis_client(redis_url) if redis_url else None
-    chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency)
-    bot = build_slack_bot(settings, chatops)
+    chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
+                      runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
+    rollout = await start_rollout(ctx, store, chatops)
+    rollout_hook = rollout.service.action_hook if rollout else None
+    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook)
     health = Health(store, health_redis)
     routes = [slack_routes(bot.app)] if http else []
     teams = None
@@ -87,7 +70,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         from bot.teams.app import TeamsConfigError, build_teams, teams_routes
 
         try:
-            teams = build_teams(settings, chatops)
+            teams = build_teams(settings, chatops, rollout_hook=rollout_hook)
         except TeamsConfigError as exc:
             raise UsageError(str(exc)) from None
         routes.append(teams_routes(teams))
@@ -95,6 +78,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
     runner, bound = await start_web_app(web_app, host, port)
     socket_handler = None
     watchdog = None
+    supervisor = None
     try:
         try:
             await bot.start()
@@ -102,6 +86,10 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             raise UsageError(str(exc)) from None
         if teams is not None:
             await teams.bot.start()  # repaint Teams run cards a dead process left behind
+        supervisor = None
+        if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
+            supervisor = rollout.supervisor(on_run=scheduled_run_poster(bot, settings.slack_channel))
+            await supervisor.start()
         health.started = True
         if teams is not None:
             print(f"golive: Teams endpoint on http://{host}:{bound}/api/messages", file=sys.stderr, flush=True)
@@ -124,6 +112,10 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         await stop.wait()
     finally:
         health.started = False
+        if supervisor is not None:
+            await supervisor.stop()
+        if rollout is not None:
+            await rollout.close()
         if watchdog is not None:
             await watchdog.stop()
         if socket_handler is not None:
@@ -138,6 +130,44 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             with contextlib.suppress(Exception):
                 await health_redis.aclose()
         store.close()
+
+
+async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
+    """The rollout runtime when the checklist has a plan: `/golive promote|rollback` and alert buttons
+    act through it, announcements and alerts go to every configured channel (Slack, Teams)."""
+    from bot.rollout import RolloutRuntime
+    from bot.rollout.chat import install
+    from bot.rollout.worker import build_notifier
+
+    if ctx.checklist.rollout is None or not ctx.checklist.rollout.phases:
+        install(chatops, None)
+        return None
+    settings = ctx.settings
+    notifier = build_notifier(settings, store, terminal=False)
+    try:
+        runtime = await RolloutRuntime.create(ctx.checklist, store, notifier, redis_url=settings.secret("redis_url"),
+                                              prefix=settings.redis_prefix)
+    except (LookupError, ValueError) as exc:
+        raise UsageError(f"rollout: {exc}") from None
+    install(chatops, runtime.service)
+    return runtime
+
+
+def scheduled_run_poster(bot: Any, channel: str | None) -> Any:
+    """Post a scheduled run's verdict in the release channel (the run itself is already stored)."""
+    from bot.runs.service import RunOutcome
+    from bot.slack.views.run import run_verdict
+
+    async def post(phase_id: str, outcome: RunOutcome) -> None:
+        if not channel:
+            log.info("scheduled run %s of %s: %s (no GOLIVE_SLACK_CHANNEL to post it in)", outcome.run.id,
+                     phase_id, outcome.report.verdict.decision.label)
+            return
+        report = outcome.report
+        message = run_verdict(outcome.run, report.results, report.verdict, report.wall_ms)
+        await bot.deps.poster.post(message, channel=channel, subject=outcome.run.id)
+
+    return post
 
 
 def main(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.access import Action, Target
 from bot.chatops.actor import Actor
 from bot.chatops.commands import Command, HelpCommand, Verb, register_verb
-from bot.chatops.replies import Denied, Failed, Notice, Reply
+from bot.chatops.replies import Denied, Failed, Reply
 from bot.chatops.service import ChatOps, RunHooks
 from bot.rollout.models import RolloutResult
 from bot.rollout.service import RolloutService
@@ -40,36 +40,28 @@ register_verb(Verb("rollback", "[reason]", "turn the current phase's flags back 
                    lambda args: RollbackCommand(reason=" ".join(args))))
 
 
-def result_reply(result: RolloutResult) -> Reply:
-    """A promote/rollback outcome as a one-line answer; refusals list every reason."""
-    if result.ok:
-        return Notice(result.message or f"{result.action} done: {result.phase}")
-    reasons = "; ".join(result.reasons) or "no reason given"
-    return Failed(f"{result.action} refused: {reasons}")
-
-
 def install(chatops: ChatOps, service: RolloutService | None) -> None:
     """Give ChatOps the rollout handlers; without a rollout plan they say how to add one."""
 
-    async def promote(command: PromoteCommand, actor: Actor, hooks: RunHooks) -> Reply:
+    async def promote(command: PromoteCommand, actor: Actor, hooks: RunHooks) -> Reply | RolloutResult:
         if service is None:
             return _not_configured(chatops)
         decision = await chatops.allowed(actor, Action.ROLLOUT_PROMOTE, Target(subject=command.phase))
         if not decision.allowed:
             return Denied(str(Action.ROLLOUT_PROMOTE), decision.reason)
         try:
-            return result_reply(await service.promote(command.phase, actor=actor.user_id))
+            return await service.promote(command.phase, actor=actor.user_id)
         except LookupError as exc:
             return Failed(str(exc).strip("'\""))
 
-    async def rollback(command: RollbackCommand, actor: Actor, hooks: RunHooks) -> Reply:
+    async def rollback(command: RollbackCommand, actor: Actor, hooks: RunHooks) -> Reply | RolloutResult:
         if service is None:
             return _not_configured(chatops)
         current = await service.current_phase()
         decision = await chatops.allowed(actor, Action.ROLLOUT_ROLLBACK, Target(subject=current or ""))
         if not decision.allowed:
             return Denied(str(Action.ROLLOUT_ROLLBACK), decision.reason)
-        return result_reply(await service.rollback(actor=actor.user_id, reason=command.reason))
+        return await service.rollback(actor=actor.user_id, reason=command.reason)
 
     chatops.register_handler(PromoteCommand, promote)  # type: ignore[arg-type]
     chatops.register_handler(RollbackCommand, rollback)  # type: ignore[arg-type]

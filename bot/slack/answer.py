@@ -18,12 +18,13 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
+from bot.rollout.models import RolloutResult
 from bot.runs.status import StatusOverview
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import TRANSPORT
 from bot.slack.views.blocks import SlackMessage
 from bot.slack.views.help import help_message, history_message
-from bot.slack.views.notices import notice_message
+from bot.slack.views.notices import notice_message, rollout_result_message
 from bot.slack.views.signoff import signoff_card
 from bot.slack.views.status import status_message
 from bot.store import MessageRef
@@ -68,6 +69,8 @@ async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, resp
         await tell(deps, help_message(reply), channel=channel, user=user, respond=respond)
     elif isinstance(reply, HistoryReply):
         await tell(deps, history_message(reply), channel=channel, user=user, respond=respond)
+    elif isinstance(reply, RolloutResult):
+        await tell(deps, rollout_result_message(reply), channel=channel, user=user, respond=respond)
     elif isinstance(reply, Denied | Failed | Notice | RunBusy):
         await tell(deps, notice_message(reply), channel=channel, user=user, respond=respond)
     else:

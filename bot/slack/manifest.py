@@ -12,7 +12,7 @@ from bot.slack.ids import COMMAND
 from bot.slack.scopes import bot_scopes
 
 PLACEHOLDER_URL = "https://golive.example.com"
-USAGE_HINT = "status | run <phase|check> | signoff pre|post | history | help"
+USAGE_HINT = "status | run <phase|check> | signoff pre|post | promote <phase> | rollback | history | help"
 
 
 def events_url(url: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.chatops.replies import Denied, Failed, Notice, RunBusy
-from bot.slack.views.blocks import SlackMessage, esc, section, user, when
+from bot.rollout.models import RolloutResult
+from bot.slack.views.blocks import SlackMessage, bullet_list, esc, esc_items, section, user, when
 
 
 def notice_message(reply: Denied | Failed | Notice | RunBusy) -> SlackMessage:
@@ -19,3 +20,18 @@ def notice_message(reply: Denied | Failed | Notice | RunBusy) -> SlackMessage:
     else:
         text = esc(reply.message)
     return SlackMessage(text=text, blocks=[section(text)])
+
+
+def rollout_result_message(result: RolloutResult) -> SlackMessage:
+    """The answer to `/golive promote|rollback` for the one who asked; the channel gets the announcement."""
+    summary = result.message or f"{result.action} {result.phase or ''}".strip()
+    if (result.reasons or result.flags) and ": " in summary:  # the details follow below
+        summary = summary.split(": ", 1)[0]
+    headline = f"{'✅' if result.ok else '⛔'} {esc(summary)}"
+    blocks = [section(headline)]
+    if result.reasons:
+        blocks.append(section(bullet_list(esc_items(result.reasons))))
+    if result.flags:
+        blocks.append(section(bullet_list(esc_items([f"{name} = {value}" for name, value in result.flags.items()]))))
+    reasons = "; ".join(result.reasons)
+    return SlackMessage(text=f"{headline}{': ' + reasons if reasons else ''}", blocks=blocks)
