@@ -20,7 +20,7 @@ from checks.masking import mask, masker
 from checks.registry import CheckContext, FlagReader, get_kind
 from checks.result import CheckResult, Outcome, Status, utcnow
 from checks.spec import Checklist, CheckSpec
-from checks.target_env import read_target_env
+from checks.target_env import SettingsError, read_target_env
 from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
@@ -72,7 +72,7 @@ class Runner:
         try:
             target_url = str(interpolate(self.checklist.target.base_url, env))
         except MissingVariable as exc:
-            raise ValueError(f"target.base_url in {self.checklist.source_path}: {exc}") from None
+            raise SettingsError(f"target.base_url in {self.checklist.source_path}: {exc}") from None
         outputs: dict[str, dict[str, Any]] = {}
         done: dict[str, asyncio.Future[CheckResult]] = {
             c.id: asyncio.get_running_loop().create_future() for c in checks

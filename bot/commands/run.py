@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TextIO
 
 from bot.commands.common import (
     EXIT_GO,
@@ -37,10 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 class Progress:
     """A live progress line on a terminal; one line per finished check elsewhere (CI logs)."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def update(self, run: RunRecord, result: CheckResult, done: int, total: int) -> None:
         if not self.enabled:
@@ -78,8 +79,6 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(exc).strip("'\"")) from None
     except SettingsError as exc:
         raise UsageError(f"cannot read the target's settings: {exc}") from None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
     report = outcome.report
     if args.json:
         payload = {
