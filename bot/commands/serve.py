@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from typing import Any
 
 from bot.chatops.service import ChatOps
@@ -86,16 +85,14 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             raise UsageError(str(exc)) from None
         if teams is not None:
             await teams.bot.start()  # repaint Teams run cards a dead process left behind
-        supervisor = None
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
             supervisor = rollout.supervisor(on_run=scheduled_run_poster(bot, settings.slack_channel))
             await supervisor.start()
         health.started = True
         if teams is not None:
-            print(f"golive: Teams endpoint on http://{host}:{bound}/api/messages", file=sys.stderr, flush=True)
+            log.info("Teams endpoint on http://%s:%s/api/messages", host, bound)
         if http:
-            print(f"golive: Slack endpoint on http://{host}:{bound}/slack/events, health on /healthz/*",
-                  file=sys.stderr, flush=True)
+            log.info("Slack endpoint on http://%s:%s/slack/events, health on /healthz/*", host, bound)
         else:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
@@ -107,8 +104,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             watchdog = SocketModeWatchdog(socket_handler.client)  # a silent socket is reconnected, and unready
             watchdog.start()
             health.probes["slack_socket"] = watchdog.check
-            print(f"golive: connected to Slack in Socket Mode; health on http://{host}:{bound}/healthz/*",
-                  file=sys.stderr, flush=True)
+            log.info("connected to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
         await stop.wait()
     finally:
         health.started = False
