@@ -1,7 +1,7 @@
 """Parsing the text after `/golive` (or a Teams mention) into plain command objects.
 
-Verbs live in a table so another area (rollout: promote, rollback) can add its own with
-`register_verb` without touching the parser.
+Verbs live in a table (`register_verb`) so a new one needs no parser change. `promote` and `rollback`
+are parsed here like the rest; the rollout area supplies their handlers (`bot.rollout.chat.install`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,16 @@ class RunCommand(Command):
 @dataclass(frozen=True)
 class SignoffCommand(Command):
     stage: str
+
+
+@dataclass(frozen=True)
+class PromoteCommand(Command):
+    phase: str
+
+
+@dataclass(frozen=True)
+class RollbackCommand(Command):
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,13 @@ def _signoff(args: list[str]) -> Command:
     return SignoffCommand(stage=args[0].lower())
 
 
+def _promote(args: list[str]) -> Command:
+    if len(args) != 1:
+        return HelpCommand(unknown=" ".join(["promote", *args]),
+                           problem="`promote` takes one rollout phase, e.g. `promote phase-2`")
+    return PromoteCommand(phase=args[0])
+
+
 def _history(args: list[str]) -> Command:
     if not args:
         return HistoryCommand()
@@ -87,6 +104,10 @@ for _verb in (
     Verb("run", "<phase|check>", "run a phase (`day1`) or one check (`redis.ping`); results update live", _run),
     Verb("signoff", "pre|post", "post a sign-off card with a button per required role", _signoff,
          aliases=("sign-off",)),
+    Verb("promote", "<phase>", "turn on the phase's flags when the gate holds; announces it and starts the watch",
+         _promote),
+    Verb("rollback", "[reason]", "turn the current phase's flags back off and announce it",
+         lambda args: RollbackCommand(reason=" ".join(args))),
     Verb("history", "[n]", "the most recent runs", _history),
     Verb("help", "", "this help", lambda args: HelpCommand()),
 ):

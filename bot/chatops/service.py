@@ -16,7 +16,17 @@ from typing import Any, Literal
 
 from bot.access import AccessDecision, Action, Target, authorize
 from bot.chatops.actor import Actor
-from bot.chatops.commands import Command, HelpCommand, HistoryCommand, RunCommand, SignoffCommand, StatusCommand, usage
+from bot.chatops.commands import (
+    Command,
+    HelpCommand,
+    HistoryCommand,
+    PromoteCommand,
+    RollbackCommand,
+    RunCommand,
+    SignoffCommand,
+    StatusCommand,
+    usage,
+)
 from bot.chatops.directory import Directory
 from bot.chatops.replies import (
     Denied,
@@ -88,6 +98,8 @@ class ChatOps:
             HistoryCommand: lambda c, a, h: self.history(a, c.limit),
             RunCommand: lambda c, a, h: self.run(a, c.selector, h),
             SignoffCommand: lambda c, a, h: self.open_signoff(a, c.stage),
+            PromoteCommand: lambda c, a, h: self.rollout_not_configured(),
+            RollbackCommand: lambda c, a, h: self.rollout_not_configured(),
         }
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -111,6 +123,11 @@ class ChatOps:
     async def _denied(self, actor: Actor, action: str, target: Target = Target()) -> Denied | None:
         decision = await self.allowed(actor, action, target)
         return None if decision.allowed else Denied(str(action), decision.reason)
+
+    async def rollout_not_configured(self) -> Reply:
+        """promote/rollback before the rollout area installed its handlers (no `rollout:` plan)."""
+        return Failed(f"{self.checklist.name} has no `rollout:` section (phases and their flags); add one to the "
+                      "checklist to promote or roll back")
 
     # -- read-only commands ----------------------------------------------------------------------
     async def help(self, command: HelpCommand) -> HelpReply:

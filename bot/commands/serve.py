@@ -136,8 +136,7 @@ async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
     from bot.rollout.worker import build_notifier
 
     if ctx.checklist.rollout is None or not ctx.checklist.rollout.phases:
-        install(chatops, None)
-        return None
+        return None  # ChatOps answers promote/rollback with how to add a rollout plan
     settings = ctx.settings
     notifier = build_notifier(settings, store, terminal=False)
     try:

@@ -46,18 +46,18 @@ def test_anything_else_is_help(text: str) -> None:
 
 def test_usage_lists_each_verb_once() -> None:
     verbs = [u[0].split()[0] for u in usage()]
-    assert verbs == ["status", "run", "signoff", "history", "help"]
+    assert verbs == ["status", "run", "signoff", "promote", "rollback", "history", "help"]
 
 
 def test_other_areas_can_add_verbs() -> None:
     from dataclasses import dataclass
 
     @dataclass(frozen=True)
-    class PromoteCommand(Command):
-        phase: str
+    class FreezeCommand(Command):
+        until: str
 
     try:
-        register_verb(Verb("promote", "<phase>", "turn the phase's flags on", lambda a: PromoteCommand(a[0])))
-        assert parse_command("promote phase-2") == PromoteCommand("phase-2")
+        register_verb(Verb("freeze", "<until>", "hold all deploys", lambda a: FreezeCommand(a[0])))
+        assert parse_command("freeze friday") == FreezeCommand("friday")
     finally:
-        VERBS.pop("promote", None)
+        VERBS.pop("freeze", None)

@@ -105,3 +105,8 @@ async def test_signoff_flow_on_postgres(checklist, pg_schema: str) -> None:
         await signoff_flow(store, checklist)
     finally:
         store.close()
+
+
+async def test_promote_without_a_rollout_plan_says_how_to_add_one(store, checklist) -> None:
+    reply = await chatops(store, checklist).execute(parse_command("promote phase-2"), Actor("U0RELEASE", "slack"))
+    assert isinstance(reply, Failed) and "no `rollout:` section" in reply.message

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.chatops.commands import PromoteCommand, RollbackCommand
 from bot.demo import DemoServer
 from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
-from bot.rollout.chat import PromoteCommand, RollbackCommand, install
+from bot.rollout.chat import install
 from bot.runs.service import execute_run
 from bot.slack.notifier import SlackNotifier
 from bot.slack.poster import SlackPoster
