@@ -31,10 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+def slack_enabled(ctx: Context) -> bool:
+    return bool(ctx.settings.secret("slack_bot_token"))
+
+
 def check_credentials(ctx: Context, http: bool) -> None:
+    """At least one transport; for Slack, the credentials its mode needs. A Teams-only bot needs no Slack."""
+    from bot.teams import teams_enabled
+
     s = ctx.settings
-    if not s.secret("slack_bot_token"):
-        raise UsageError("SLACK_BOT_TOKEN is not set (the xoxb- token from OAuth & Permissions)")
+    if not slack_enabled(ctx):
+        if teams_enabled(s):
+            return
+        raise UsageError("nothing to serve: set SLACK_BOT_TOKEN (the xoxb- token from OAuth & Permissions) for "
+                         "Slack, and/or TEAMS_APP_ID for Microsoft Teams")
     if http and not s.secret("slack_signing_secret"):
         raise UsageError("--http needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
     if not http and not s.secret("slack_app_token"):
@@ -61,9 +71,9 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
                       runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
     rollout = await start_rollout(ctx, store, chatops)
     rollout_hook = rollout.service.action_hook if rollout else None
-    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook)
+    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook) if slack_enabled(ctx) else None
     health = Health(store, health_redis)
-    routes = [slack_routes(bot.app)] if http else []
+    routes = [slack_routes(bot.app)] if bot is not None and http else []
     teams = None
     if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
         from bot.teams.app import TeamsConfigError, build_teams, teams_routes
@@ -80,7 +90,8 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
     supervisor = None
     try:
         try:
-            await bot.start()
+            if bot is not None:
+                await bot.start()
         except SlackStartupError as exc:
             raise UsageError(str(exc)) from None
         if teams is not None:
@@ -91,7 +102,9 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         health.started = True
         if teams is not None:
             log.info("Teams endpoint on http://%s:%s/api/messages", host, bound)
-        if http:
+        if bot is None:
+            log.info("Slack is not configured (no SLACK_BOT_TOKEN): serving Teams only")
+        elif http:
             log.info("Slack endpoint on http://%s:%s/slack/events, health on /healthz/*", host, bound)
         else:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -117,7 +130,8 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         if socket_handler is not None:
             with contextlib.suppress(Exception):
                 await socket_handler.close_async()
-        await bot.stop()
+        if bot is not None:
+            await bot.stop()
         if teams is not None:
             await teams.bot.stop()
         await runner.cleanup()
@@ -148,13 +162,13 @@ async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
     return runtime
 
 
-def scheduled_run_poster(bot: Any, channel: str | None) -> Any:
+def scheduled_run_poster(bot: Any | None, channel: str | None) -> Any:
     """Post a scheduled run's verdict in the release channel (the run itself is already stored)."""
     from bot.runs.service import RunOutcome
     from bot.slack.views.run import run_verdict
 
     async def post(phase_id: str, outcome: RunOutcome) -> None:
-        if not channel:
+        if bot is None or not channel:
             log.info("scheduled run %s of %s: %s (no GOLIVE_SLACK_CHANNEL to post it in)", outcome.run.id,
                      phase_id, outcome.report.verdict.decision.label)
             return
