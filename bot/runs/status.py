@@ -44,6 +44,44 @@ class StatusOverview:
     warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
 
 
+def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
+    """The deployment record as (label, value) pairs every transport shows the same way: duration,
+    downtime, migration time (rehearsed on the scratch copy), rollback count, promotion success rate."""
+    record = overview.deployment or {}
+    facts: list[tuple[str, str]] = []
+    if record.get("started_at"):
+        facts.append(("Deployment running for", _duration(float(record.get("duration_seconds") or 0))))
+        facts.append(("Downtime (P0 incidents)", _duration(float(record.get("downtime_seconds") or 0))))
+    migration = _migration_seconds(overview)
+    if migration is not None:
+        facts.append(("Migration (rehearsed on a scratch copy)", _duration(migration)))
+    if record:
+        facts.append(("Rollbacks", str(record.get("rollback_count", 0))))
+        rate = record.get("success_rate")
+        if rate is not None:
+            facts.append(("Promotion success rate",
+                          f"{float(rate):.0%} of {record.get('promotions', 0)} promotion(s)"))
+        if record.get("paused"):
+            facts.append(("Paused", "yes: waiting for a person to roll back or keep going"))
+    return facts
+
+
+def _migration_seconds(overview: StatusOverview) -> float | None:
+    for phase in overview.phases:
+        for spec, result in phase.checks:
+            if spec.kind == "migration.rollback" and result is not None and "upgrade_s" in result.evidence:
+                return float(result.evidence["upgrade_s"]) + float(result.evidence.get("downgrade_s", 0))
+    return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60)}s"
+    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
+
+
 def role_titles(checklist: Checklist) -> dict[str, str]:
     return {f"{name}:{role.id}": f"{role.title} ({name})" for name, stage in stages(checklist).items()
             for role in stage.roles}

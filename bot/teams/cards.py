@@ -10,7 +10,7 @@ from typing import Any
 from bot.chatops.replies import Denied, Failed, HelpReply, HistoryReply, Notice, RunBusy, SignoffDecided, SignoffOpened
 from bot.rollout.models import RolloutResult
 from bot.runs.service import RunOutcome
-from bot.runs.status import StatusOverview, age
+from bot.runs.status import StatusOverview, age, deployment_facts
 from bot.signoff.service import SignoffRequest
 from bot.store import RunRecord
 from bot.teams import cardkit as ck
@@ -68,7 +68,7 @@ def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
         body += ck.bullets(reply.missing_signoffs)
     extra = [("Rollout phase", reply.rollout_phase or "none")]
     extra += [("Running", f"{r.selector} (run {r.id}, by {names(r.requested_by)})") for r in reply.running]
-    extra += [(str(k).replace("_", " "), str(v)) for k, v in reply.deployment.items()]
+    extra += deployment_facts(reply)
     body.append(ck.facts(extra))
     return ck.card(body, fallback=f"{reply.checklist}: {reply.verdict.headline()}")
 

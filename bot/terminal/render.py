@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 
-from bot.runs.status import StatusOverview, age
+from bot.runs.status import StatusOverview, age, deployment_facts
 from checks.result import CheckResult, Status
 from checks.runner import RunReport
 from checks.spec import Checklist
@@ -87,6 +87,8 @@ def render_status(status: StatusOverview, style: Style) -> str:
     lines += render_verdict(status.verdict, style)
     lines.append("  Missing sign-offs: " + (", ".join(status.missing_signoffs) or "none"))
     lines.append(f"  Rollout phase: {status.rollout_phase or 'not started'}")
+    lines += [f"  {label}: {value}" for label, value in deployment_facts(status)]
+    lines += [f"  WARNING: {warning}" for warning in status.warnings]
     if status.running:
         running = ", ".join(f"{r.selector} (by {r.requested_by or '?'})" for r in status.running)
         lines.append("  Running now: " + running)

@@ -63,3 +63,5 @@ def test_day2_backs_up_verifies_restores_and_tests_the_migration_both_ways(tmp_p
     assert all(name.startswith("golive_scratch_") for name in scratch_names)
     assert not any(database_exists(name) for name in scratch_names), "a scratch database was left behind"
     assert "Day2-Secret-3" not in proc.stdout + proc.stderr
+    status = golive("status", "--checklist", str(bundled_checklist("hunter")), env=env, cwd=tmp_path)
+    assert "Migration (rehearsed on a scratch copy):" in status.stdout

@@ -3,7 +3,7 @@ sign-offs and the rollout phase."""
 
 from __future__ import annotations
 
-from bot.runs.status import PhaseStatus, StatusOverview, age
+from bot.runs.status import PhaseStatus, StatusOverview, age, deployment_facts
 from bot.slack.views.blocks import (
     SlackMessage,
     bullet_list,
@@ -46,7 +46,11 @@ def status_message(overview: StatusOverview) -> SlackMessage:
     if rejected:
         signoff_text += "\n*Rejected:* " + "; ".join(rejected)
     blocks.append(section(signoff_text))
-    blocks.append(section(f"*Rollout phase:* {esc(overview.rollout_phase or 'not started')}"))
+    rollout = f"*Rollout phase:* {esc(overview.rollout_phase or 'not started')}"
+    facts = deployment_facts(overview)
+    if facts:
+        rollout += "\n" + "\n".join(f"{esc(label)}: {esc(value)}" for label, value in facts)
+    blocks.append(section(rollout))
     if overview.running:
         blocks.append(section("*Running now:* " + ", ".join(
             f"`{esc(r.selector)}` by {user(r.requested_by)}" for r in overview.running)))
