@@ -31,7 +31,7 @@ from urllib.request import urlopen
 from aiohttp import ClientSession, web
 
 SIGNING_SECRET = "bench-signing-secret-0123456789"
-BOT_TOKEN = "xoxb-000000000000-000000000000-benchbenchbenchbench"
+BOT_TOKEN = "xoxb-bench-fake-token-not-real"
 CHANNEL = "C0BENCH"
 LEADS = {"tech_lead": "U0LEAD", "devops_lead": "U0OPS", "product_owner": "U0PO"}
 REQUESTER = "U0REQ"

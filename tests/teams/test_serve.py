@@ -3,8 +3,6 @@ health probes and Teams' /api/messages, over one ChatOps and one store."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +10,19 @@ import aiohttp
 import pytest
 
 from bot.commands.common import Context
-from bot.commands.serve import serve
 from checks.spec import Checklist
+from tests.serving import serving
 from tests.teams.conftest import OUTSIDER
 from tests.teams.support import card_text, cards_of, message, user
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+async def status_card_text(base: str) -> str:
+    """Ask `status` as a Teams user would (expectReplies) and return the card's text."""
+    activity = {**message("status", "http://127.0.0.1:9/", user(OUTSIDER)), "deliveryMode": "expectReplies"}
+    async with aiohttp.ClientSession(base) as http, http.post("/api/messages", json=activity) as response:
+        assert response.status == 200
+        [reply] = (await response.json())["activities"]
+    return card_text(cards_of(reply))
 
 
 async def test_serve_mounts_the_teams_endpoint(checklist: Checklist, isolated_env: None, tmp_path: Path) -> None:
@@ -29,29 +30,10 @@ async def test_serve_mounts_the_teams_endpoint(checklist: Checklist, isolated_en
     slack = await slack_support.SlackStub().start()
     settings: Any = slack_support.bot_settings(slack).model_copy(
         update={"teams_anonymous": True, "database_url": None, "state_dir": tmp_path})  # SQLite store
-    port, stop = free_port(), asyncio.Event()
-    task = asyncio.create_task(serve(Context(settings, checklist), http=True, host="127.0.0.1", port=port,
-                                     stop=stop))
     try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            for _ in range(200):
-                if task.done():
-                    task.result()
-                try:
-                    async with http.get("/healthz/startup") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-            activity = {**message("status", "http://127.0.0.1:9/", user(OUTSIDER)), "deliveryMode": "expectReplies"}
-            async with http.post("/api/messages", json=activity) as response:
-                assert response.status == 200
-                [reply] = (await response.json())["activities"]
-        assert "golive status — teams-test" in card_text(cards_of(reply))
+        async with serving(settings, checklist) as base:
+            assert "golive status — teams-test" in await status_card_text(base)
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
         await slack.close()
 
 
@@ -60,31 +42,10 @@ async def test_serve_runs_teams_alone_without_slack(checklist: Checklist, isolat
     from bot.settings import Settings
 
     settings: Any = Settings(_env_file=None, teams_anonymous=True, state_dir=tmp_path)
-    port, stop = free_port(), asyncio.Event()
-    task = asyncio.create_task(serve(Context(settings, checklist), http=True, host="127.0.0.1", port=port,
-                                     stop=stop))
-    try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            for _ in range(200):
-                if task.done():
-                    task.result()
-                try:
-                    async with http.get("/healthz/startup") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-            async with http.post("/slack/events", data="x") as response:
-                assert response.status == 404
-            activity = {**message("status", "http://127.0.0.1:9/", user(OUTSIDER)), "deliveryMode": "expectReplies"}
-            async with http.post("/api/messages", json=activity) as response:
-                assert response.status == 200
-                [reply] = (await response.json())["activities"]
-        assert "golive status" in card_text(cards_of(reply))
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    async with serving(settings, checklist) as base:
+        async with aiohttp.ClientSession(base) as http, http.post("/slack/events", data="x") as response:
+            assert response.status == 404
+        assert "golive status" in await status_card_text(base)
 
 
 def test_serve_without_any_transport_says_what_to_set(checklist: Checklist, isolated_env: None) -> None:
