@@ -35,12 +35,3 @@ async def recover_interrupted_runs(deps: SlackDeps, *, limit: int = 50) -> list[
     if repainted:
         log.info("marked %d interrupted run(s) in Slack", len(repainted))
     return repainted
-
-
-async def recovery_loop(deps: SlackDeps, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await recover_interrupted_runs(deps)
-        except Exception as exc:  # never let the sweeper die
-            log.warning("recovery sweep failed: %s", type(exc).__name__)

@@ -13,6 +13,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chatops.service import ChatOps, RolloutHook
+from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
@@ -21,7 +22,7 @@ from bot.slack.deps import SlackDeps
 from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
 from bot.slack.poster import SlackPoster, slack_error
-from bot.slack.recovery import recover_interrupted_runs, recovery_loop
+from bot.slack.recovery import recover_interrupted_runs
 
 log = logging.getLogger("golive.slack")
 
@@ -48,7 +49,8 @@ class SlackBot:
             if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
                 middleware.auth_test_result = auth
         await recover_interrupted_runs(self.deps)
-        self._sweeper = asyncio.create_task(recovery_loop(self.deps, self.sweep_interval))
+        self._sweeper = asyncio.create_task(every(self.sweep_interval, lambda: recover_interrupted_runs(self.deps),
+                                                  name="Slack recovery sweep", log=log))
 
     async def stop(self) -> None:
         """Interrupt runs in flight (their messages say so) and stop the sweeper."""

@@ -27,6 +27,7 @@ from bot.chatops.actor import Actor
 from bot.chatops.commands import Command, HelpCommand, RunCommand, parse_command
 from bot.chatops.replies import Failed, Reply, SignoffDecided, SignoffOpened
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
+from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL, LockUnavailable
 from bot.store import RunRecord
 from bot.teams import cards
@@ -34,7 +35,7 @@ from bot.teams.cardkit import Card, card_message
 from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_ROLLOUT, VERB_SIGNOFF
 from bot.teams.live import LiveCard
 from bot.teams.proactive import Proactive
-from bot.teams.recovery import mark_final, recover_interrupted_runs, recovery_loop, remember_run_card
+from bot.teams.recovery import mark_final, recover_interrupted_runs, remember_run_card
 from bot.teams.references import References, user_id_of
 from checks.masking import mask
 
@@ -155,7 +156,8 @@ class TeamsBot:
     async def start(self, sweep_interval: float = LOCK_TTL) -> None:
         """Repaint the cards of runs a dead process left behind, now and then periodically."""
         await recover_interrupted_runs(self)
-        self._sweeper = asyncio.create_task(recovery_loop(self, sweep_interval))
+        self._sweeper = asyncio.create_task(every(sweep_interval, lambda: recover_interrupted_runs(self),
+                                                  name="Teams recovery sweep", log=log))
 
     async def stop(self) -> None:
         """Shutdown: interrupt background runs (the store marks them interrupted) rather than wait."""

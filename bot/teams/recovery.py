@@ -58,12 +58,3 @@ async def recover_interrupted_runs(bot: TeamsBot, *, limit: int = 50) -> list[Ru
     if repainted:
         log.info("marked %d interrupted run(s) in Teams", len(repainted))
     return repainted
-
-
-async def recovery_loop(bot: TeamsBot, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await recover_interrupted_runs(bot)
-        except Exception as exc:  # never let the sweeper die
-            log.warning("Teams recovery sweep failed: %s", type(exc).__name__)
