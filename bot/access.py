@@ -30,6 +30,7 @@ class Action(StrEnum):
     ROLLOUT_PROMOTE = "rollout.promote"
     ROLLOUT_ROLLBACK = "rollout.rollback"
     ROLLOUT_KEEP_GOING = "rollout.keep_going"
+    CHECK_CONFIRM = "check.confirm"
 
 
 class Who(StrEnum):
@@ -55,6 +56,7 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.ROLLOUT_PROMOTE: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_ROLLBACK: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_KEEP_GOING: Rule(Who.ANY_ROLE_MEMBER),
+    Action.CHECK_CONFIRM: Rule(Who.ANY_ROLE_MEMBER),
 })
 """The access table. Read-only at runtime; change it here, in review."""
 

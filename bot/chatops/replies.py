@@ -12,7 +12,9 @@ from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview
 from bot.signoff.service import SignoffRequest
 from bot.store import RunRecord
+from checks.result import CheckResult
 from checks.spec import SignoffStage
+from checks.verdict import Verdict
 
 
 @dataclass
@@ -63,6 +65,18 @@ class Denied:
 
 
 @dataclass
+class CheckConfirmed:
+    """A person confirmed what a check could not (e.g. the Sentry event arrived); the run's verdict as
+    it now stands (None while the run is still going). `recorded` is False when someone already had."""
+
+    run: RunRecord
+    results: list[CheckResult]
+    verdict: Verdict | None
+    check_id: str
+    recorded: bool
+
+
+@dataclass
 class Failed:
     """The request could not be carried out (unknown phase, bad stage, store down); safe to show."""
 
@@ -77,4 +91,4 @@ class Notice:
 
 
 Reply = (HelpReply | HistoryReply | SignoffOpened | SignoffDecided | RunBusy | Denied | Failed | Notice
-         | RunOutcome | StatusOverview)
+         | CheckConfirmed | RunOutcome | StatusOverview)

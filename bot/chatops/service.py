@@ -29,6 +29,7 @@ from bot.chatops.commands import (
 )
 from bot.chatops.directory import Directory
 from bot.chatops.replies import (
+    CheckConfirmed,
     Denied,
     Failed,
     HelpReply,
@@ -46,9 +47,11 @@ from bot.signoff.service import SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
 from checks.loader import select_checks
 from checks.masking import mask
+from checks.result import utcnow
 from checks.runner import Runner
 from checks.spec import Checklist
 from checks.target_env import SettingsError
+from checks.verdict import decide
 
 log = logging.getLogger("golive.chatops")
 
@@ -255,6 +258,36 @@ class ChatOps:
         assert fresh is not None
         return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,
                               recorded=recorded)
+
+    # -- manual confirmation (a check that needs a person, e.g. "the Sentry event arrived") --------
+    @store_down_is_failed
+    async def confirm_check(self, actor: Actor, run_id: str, check_id: str) -> Reply:
+        """Record a person's confirmation once, then recompute the run's verdict with it."""
+        if denied := await self._denied(actor, Action.CHECK_CONFIRM, Target(subject=f"{run_id}:{check_id}")):
+            return denied
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        results = await asyncio.to_thread(self.store.results, run_id) if run else []
+        result = next((r for r in results if r.check_id == check_id), None)
+        if run is None or result is None:
+            return Failed(f"no result of {check_id} in run {run_id}; run the check again")
+        recorded = False
+        if result.needs_confirmation:
+            evidence = {**result.evidence, "confirmed_by": actor.user_id, "confirmed_at": utcnow().isoformat()}
+            recorded = await asyncio.to_thread(
+                self.store.confirm_result, run_id, check_id,
+                summary=f"confirmed by {actor.user_id}: {result.summary}", evidence=evidence)
+        if recorded:
+            await asyncio.to_thread(self.store.audit, actor=actor.user_id, action="check.confirmed",
+                                    subject=run_id, detail={"check": check_id, "transport": actor.transport})
+            results = await asyncio.to_thread(self.store.results, run_id)
+            if run.status == "finished":  # a run still going counts the confirmation in its own verdict
+                expected = [spec for cid in run.expected if (spec := self.checklist.check(cid)) is not None]
+                verdict = decide(expected, {r.check_id: r for r in results})
+                await asyncio.to_thread(self.store.finish_run, run_id, verdict, wall_ms=run.wall_ms)
+        fresh = await asyncio.to_thread(self.store.get_run, run_id)
+        assert fresh is not None
+        return CheckConfirmed(run=fresh, results=results, verdict=fresh.verdict if fresh.status == "finished"
+                              else None, check_id=check_id, recorded=recorded)
 
     # -- rollout buttons (business logic lives in the rollout area, behind a hook) ---------------
     @store_down_is_failed

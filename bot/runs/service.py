@@ -12,6 +12,7 @@ from checks.loader import select_checks
 from checks.result import CheckResult
 from checks.runner import Runner, RunReport
 from checks.spec import Checklist
+from checks.verdict import decide
 
 ProgressCallback = Callable[[RunRecord, CheckResult, int, int], Awaitable[None] | None]
 
@@ -57,6 +58,10 @@ async def execute_run(
     except BaseException:
         await asyncio.to_thread(store.mark_interrupted, run.id)
         raise
+    # The store is the record: a check a person confirmed while the run went on counts in the verdict.
+    stored = {r.check_id: r for r in await asyncio.to_thread(store.results, run.id)}
+    report.results = [stored.get(r.check_id, r) for r in report.results]
+    report.verdict = decide(checks, {r.check_id: r for r in report.results})
     await asyncio.to_thread(store.finish_run, run.id, report.verdict, wall_ms=report.wall_ms)
     final = await asyncio.to_thread(store.get_run, run.id)
     assert final is not None

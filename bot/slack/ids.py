@@ -9,6 +9,7 @@ ACTION_SIGNOFF_APPROVE = "signoff_approve"
 ACTION_SIGNOFF_REJECT = "signoff_reject"
 ACTION_SIGNOFF_WITHDRAW = "signoff_withdraw"
 ACTION_RUN_RERUN = "run_rerun"
+ACTION_CHECK_CONFIRM = "check_confirm"
 ACTION_ROLLOUT_ROLLBACK = "rollout_rollback"
 ACTION_ROLLOUT_KEEP_GOING = "rollout_keep_going"
 

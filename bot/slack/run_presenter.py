@@ -73,7 +73,8 @@ class RunPresenter:
         if self.parent is None:
             return
         if result.status in NOTEWORTHY:
-            await self.deps.poster.post(check_reply(result), channel=self.parent.channel, thread_ts=self.parent.ts,
+            await self.deps.poster.post(check_reply(result, run.id), channel=self.parent.channel,
+                                        thread_ts=self.parent.ts,
                                         subject=run.id, purpose=f"thread:{result.check_id}")
         self.throttle.request()
 

@@ -116,6 +116,15 @@ class Store:
                 " :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms, :started_at,"
                 " :finished_at, :needs_confirmation)", params)
 
+    def confirm_result(self, run_id: str, check_id: str, *, summary: str, evidence: dict[str, Any]) -> bool:
+        """Turn a result awaiting a person's confirmation into a pass; False when it no longer awaits one
+        (already confirmed by a concurrent click), so exactly one confirmation is recorded."""
+        return self.db.execute(
+            "UPDATE results SET status = 'pass', needs_confirmation = 0, summary = :summary, evidence = :evidence "
+            "WHERE run_id = :run_id AND check_id = :check_id AND needs_confirmation = 1",
+            {"run_id": run_id, "check_id": check_id, "summary": masker.mask(summary),
+             "evidence": json.dumps(masker.mask_data(evidence), default=str)}) > 0
+
     def finish_run(self, run_id: str, verdict: Verdict, *, wall_ms: float | None = None,
                    status: str = "finished") -> None:
         self.db.execute(

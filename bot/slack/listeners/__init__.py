@@ -13,6 +13,7 @@ LISTENER_MODULES = [
     "bot.slack.listeners.commands.golive",
     "bot.slack.listeners.actions.signoff_buttons",
     "bot.slack.listeners.actions.rerun_button",
+    "bot.slack.listeners.actions.confirm_button",
     "bot.slack.listeners.actions.rollout_buttons",
     "bot.slack.listeners.views.signoff_reject",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from bot.slack.ids import ACTION_RUN_RERUN
+from bot.slack.ids import ACTION_CHECK_CONFIRM, ACTION_RUN_RERUN
 from bot.slack.views.blocks import (
     ITEM_LIMIT,
     SlackMessage,
@@ -110,8 +110,13 @@ def _evidence_text(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def check_reply(result: CheckResult) -> SlackMessage:
-    """The threaded reply of one failed/warned check: what, how bad, and its (truncated) evidence."""
+def confirm_value(run_id: str, check_id: str) -> str:
+    return f"{run_id}|{check_id}"
+
+
+def check_reply(result: CheckResult, run_id: str | None = None) -> SlackMessage:
+    """The threaded reply of one failed/warned check: what, how bad, and its (truncated) evidence; a
+    check that needs a person (e.g. "is the Sentry event there?") gets a Confirm button."""
     title = f" — {esc(result.title)}" if result.title else ""
     blocks = [section(f"{result.icon} *{esc(result.check_id)}*{title}\n{result.criticality.value} · "
                       f"{result.status.value} · {result.duration_ms:.0f} ms\n{esc(result.summary)}")]
@@ -122,4 +127,8 @@ def check_reply(result: CheckResult) -> SlackMessage:
         note = f"\n_evidence truncated: {len(raw):,} characters in full, see `golive run {esc(result.check_id)}`_" \
             if shown != escaped else ""
         blocks.append(section(f"```{shown}```{note}"))
+    if result.needs_confirmation and run_id:
+        blocks.append(actions(button("Confirm", ACTION_CHECK_CONFIRM, confirm_value(run_id, result.check_id),
+                                     "primary")))
+        blocks.append(context("Any sign-off role member may confirm once they have seen it themselves."))
     return SlackMessage(text=esc(f"{result.check_id}: {result.status.value} — {result.summary}"), blocks=blocks)
