@@ -279,15 +279,16 @@ class ChatOps:
         if recorded:
             await asyncio.to_thread(self.store.audit, actor=actor.user_id, action="check.confirmed",
                                     subject=run_id, detail={"check": check_id, "transport": actor.transport})
-            results = await asyncio.to_thread(self.store.results, run_id)
-            if run.status == "finished":  # a run still going counts the confirmation in its own verdict
-                expected = [spec for cid in run.expected if (spec := self.checklist.check(cid)) is not None]
-                verdict = decide(expected, {r.check_id: r for r in results})
+        results = await asyncio.to_thread(self.store.results, run_id)
+        verdict = None
+        if run.status == "finished":  # a run still going counts the confirmation in its own verdict
+            expected = [spec for cid in run.expected if (spec := self.checklist.check(cid)) is not None]
+            verdict = decide(expected, {r.check_id: r for r in results})  # from the results, never stale
+            if recorded:
                 await asyncio.to_thread(self.store.finish_run, run_id, verdict, wall_ms=run.wall_ms)
         fresh = await asyncio.to_thread(self.store.get_run, run_id)
         assert fresh is not None
-        return CheckConfirmed(run=fresh, results=results, verdict=fresh.verdict if fresh.status == "finished"
-                              else None, check_id=check_id, recorded=recorded)
+        return CheckConfirmed(run=fresh, results=results, verdict=verdict, check_id=check_id, recorded=recorded)
 
     # -- rollout buttons (business logic lives in the rollout area, behind a hook) ---------------
     @store_down_is_failed

@@ -7,14 +7,24 @@ from collections.abc import Callable, Sequence
 from functools import singledispatch
 from typing import Any
 
-from bot.chatops.replies import Denied, Failed, HelpReply, HistoryReply, Notice, RunBusy, SignoffDecided, SignoffOpened
+from bot.chatops.replies import (
+    CheckConfirmed,
+    Denied,
+    Failed,
+    HelpReply,
+    HistoryReply,
+    Notice,
+    RunBusy,
+    SignoffDecided,
+    SignoffOpened,
+)
 from bot.rollout.models import RolloutResult
 from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview, age, deployment_facts
 from bot.signoff.service import SignoffRequest
 from bot.store import RunRecord
 from bot.teams import cardkit as ck
-from bot.teams.ids import REASON_INPUT, VERB_SIGNOFF
+from bot.teams.ids import REASON_INPUT, VERB_CONFIRM, VERB_SIGNOFF
 from checks.result import STATUS_ICON, CheckResult, Status
 from checks.spec import SignoffStage
 from checks.verdict import Decision, Verdict
@@ -74,8 +84,9 @@ def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
 
 
 # -- runs ------------------------------------------------------------------------------------------------
-def result_blocks(results: Sequence[CheckResult], *, limit: int = 12) -> list[ck.Element]:
-    """Failed, errored and warned checks one by one with their evidence; passes only summarised."""
+def result_blocks(results: Sequence[CheckResult], *, limit: int = 12, run_id: str | None = None) -> list[ck.Element]:
+    """Failed, errored and warned checks one by one with their evidence; passes only summarised. A check
+    that needs a person's confirmation gets a Confirm button when the run is known."""
     problems = [r for r in results if r.status in PROBLEMS]
     blocks: list[ck.Element] = []
     for result in problems[:limit]:
@@ -83,6 +94,9 @@ def result_blocks(results: Sequence[CheckResult], *, limit: int = 12) -> list[ck
         evidence = ", ".join(f"{k}={v}" for k, v in result.evidence.items() if k != "output_tail")
         if evidence:
             lines.append(ck.text(ck.clip(evidence, 400), subtle=True, spacing="None"))
+        if result.needs_confirmation and run_id:
+            lines.append(ck.action_set([ck.execute("Confirm", VERB_CONFIRM, {"run": run_id, "check": result.check_id},
+                                                   style="positive")]))
         blocks.append(ck.container(lines, separator=True))
     if len(problems) > limit:
         blocks.append(ck.text(f"… and {len(problems) - limit} more problems; `golive status` lists them",
@@ -99,7 +113,7 @@ def run_progress_card(run: RunRecord, results: Sequence[CheckResult], total: int
     done = len(results)
     body = [ck.heading(f"Running {run.selector}"),
             ck.text(f"{done}/{total} checks finished — requested by {names(run.requested_by)}", subtle=True),
-            *result_blocks(results)]
+            *result_blocks(results, run_id=run.id)]
     return ck.card(body, fallback=f"Running {run.selector}: {done}/{total}")
 
 
@@ -125,8 +139,26 @@ def run_card(reply: RunOutcome, names: Names = same) -> ck.Card:
             ck.facts([("Checks", f"{len(report.results)}: {counts_line(report.verdict.counts)}"),
                       ("Wall time", f"{report.wall_ms / 1000:.1f} s"),
                       ("Requested by", names(run.requested_by)), ("Run", run.id)]),
-            *verdict_blocks(report.verdict), *result_blocks(report.results)]
+            *verdict_blocks(report.verdict), *result_blocks(report.results, run_id=run.id)]
     return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}")
+
+
+@render.register
+def confirmed_card(reply: CheckConfirmed, names: Names = same) -> ck.Card:
+    """The run's card after a person confirmed a check: its verdict as it now stands."""
+    run = reply.run
+    if reply.verdict is None:
+        return run_progress_card(run, reply.results, len(run.expected), names)
+    body = [ck.heading(f"Run {run.selector} — {reply.verdict.decision.label}",
+                       color=DECISION_COLOR[reply.verdict.decision]),
+            ck.text(f"{reply.check_id} confirmed by {names(run_confirmer(reply))}", subtle=True),
+            *verdict_blocks(reply.verdict), *result_blocks(reply.results, run_id=run.id)]
+    return ck.card(body, fallback=f"{run.selector}: {reply.verdict.headline()}")
+
+
+def run_confirmer(reply: CheckConfirmed) -> str:
+    result = next((r for r in reply.results if r.check_id == reply.check_id), None)
+    return str(result.evidence.get("confirmed_by", "")) if result else ""
 
 
 @render.register

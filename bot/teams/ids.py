@@ -13,6 +13,7 @@ CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERB_PREFIX = "golive."
 VERB_SIGNOFF = "golive.signoff"  # data: request, role, decision (approve|reject|withdraw); input `reason`
 VERB_ROLLOUT = "golive.rollout"  # data: action (rollback|keep_going), phase
+VERB_CONFIRM = "golive.confirm"  # data: run, check (a check that needs a person's confirmation)
 REASON_INPUT = "reason"
 
 REFERENCE_KEY = "teams:ref:{conversation}"

@@ -25,14 +25,14 @@ from microsoft_agents.hosting.core.app.adaptive_card import factory
 
 from bot.chatops.actor import Actor
 from bot.chatops.commands import Command, HelpCommand, RunCommand, parse_command
-from bot.chatops.replies import Failed, Reply, SignoffDecided, SignoffOpened
+from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, SignoffOpened
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL, LockUnavailable
 from bot.store import RunRecord
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
-from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_ROLLOUT, VERB_SIGNOFF
+from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_CONFIRM, VERB_ROLLOUT, VERB_SIGNOFF
 from bot.teams.live import LiveCard
 from bot.teams.proactive import Proactive
 from bot.teams.recovery import mark_final, recover_interrupted_runs, remember_run_card
@@ -177,7 +177,7 @@ class TeamsBot:
         if not await self.first_delivery(context.activity):
             return factory.message("Already handled.")
         reply = await self.card_action(context.activity, invoke_verb(context.activity), data)
-        if isinstance(reply, SignoffDecided | SignoffOpened):
+        if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
             return factory.adaptive_card(await self.render(reply))  # type: ignore[arg-type]
         return factory.message(reply_text(reply))
 
@@ -209,6 +209,11 @@ class TeamsBot:
             if action not in _ROLLOUT_ACTIONS or not isinstance(phase, str):
                 return Failed("this rollout button is incomplete")
             return await self.chatops.rollout_action(actor, action, phase, self.rollout_hook)
+        if verb == VERB_CONFIRM:
+            run, check = data.get("run"), data.get("check")
+            if not (isinstance(run, str) and isinstance(check, str)):
+                return Failed("this confirm button is incomplete")
+            return await self.chatops.confirm_check(actor, run, check)
         return Failed(f"unknown card action {verb!r}")
 
     # -- membership -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "adap
 """shared/ sits beside the repository (here and in CI)."""
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"  # an invoke answered with a text, not a card
 CHANNEL = "19:release0channel@thread.tacv2"
 TENANT = "tenant-0000"
 BOT = {"id": "28:golive-bot", "name": "golive"}

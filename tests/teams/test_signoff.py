@@ -11,6 +11,7 @@ from bot.teams.ids import VERB_SIGNOFF
 from tests.teams.conftest import DEVOPS, OUTSIDER, TECH_LEAD, TeamsClient
 from tests.teams.support import (
     CARD_TYPE,
+    MESSAGE_TYPE,
     Connector,
     card_text,
     cards_of,
@@ -21,8 +22,6 @@ from tests.teams.support import (
     submit,
     user,
 )
-
-MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 
 
 async def open_card(client: TeamsClient, requester: str = OUTSIDER) -> dict[str, Any]:

@@ -8,35 +8,21 @@ import time
 
 from bot.slack.ids import ACTION_CHECK_CONFIRM
 from checks.loader import parse_checklist
-from checks.registry import KINDS, CheckContext, Params, check_kind
-from checks.result import Outcome, Status
+from checks.result import Status
+from tests import manual_kind
 from tests.slack.support import SlackStub, block_action, post_signed, running_bot
 
-
-class ManualParams(Params):
-    pass
-
-
-if "test.manual" not in KINDS:
-
-    @check_kind("test.manual", ManualParams)
-    async def manual_check(ctx: CheckContext, p: ManualParams) -> Outcome:
-        """Stands in for sentry.test_event without a token: only a person can tell whether it passed."""
-        return Outcome(status=Status.WARN, summary="test event sent; confirm it arrived in Sentry",
-                       needs_confirmation=True)
-
-
-CHECKLIST = """
+CHECKLIST = f"""
 name: confirm-test
 phases:
   - id: day1
     checks:
-      - {id: sentry.test_event, kind: test.manual, criticality: critical}
-      - {id: env.home, kind: env, criticality: high, params: {var: HOME}}
+      - {{id: sentry.test_event, kind: {manual_kind.KIND}, criticality: critical}}
+      - {{id: env.home, kind: env, criticality: high, params: {{var: HOME}}}}
 signoffs:
   pre:
     roles:
-      - {id: tech_lead, title: Tech Lead, members: [U0TECH]}
+      - {{id: tech_lead, title: Tech Lead, members: [U0TECH]}}
 """
 
 
