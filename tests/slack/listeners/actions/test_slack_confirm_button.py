@@ -18,7 +18,7 @@ phases:
   - id: day1
     checks:
       - {{id: sentry.test_event, kind: {manual_kind.KIND}, criticality: critical}}
-      - {{id: env.home, kind: env, criticality: high, params: {{var: HOME}}}}
+      - {{id: env.path, kind: env, criticality: high, params: {{var: PATH}}}}
 signoffs:
   pre:
     roles:
