@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from checks.result import utcnow
+from checks.result import CheckResult, utcnow
+from checks.verdict import Verdict
 
 AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed"]
 AlertLevel = Literal["P0", "P1", "P2"]
@@ -53,7 +54,25 @@ class AlertEvent:
         return rollout_subject(self.checklist, self.phase)
 
 
-Event = Announcement | AlertEvent
+@dataclass
+class RunReported:
+    """A run nobody typed (a scheduled phase) finished: every channel gets its verdict."""
+
+    checklist: str
+    run_id: str
+    selector: str
+    requested_by: str
+    verdict: Verdict
+    results: list[CheckResult]
+    wall_ms: float | None = None
+    at: datetime = field(default_factory=utcnow)
+
+    @property
+    def subject(self) -> str:
+        return self.run_id
+
+
+Event = Announcement | AlertEvent | RunReported
 
 
 def rollout_subject(checklist: str, phase: str) -> str:

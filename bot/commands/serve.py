@@ -15,6 +15,7 @@ from bot.chatops.service import ChatOps
 from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
+from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
 from bot.server import Health, build_web_app, start_web_app
 
@@ -97,7 +98,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         if teams is not None:
             await teams.bot.start()  # repaint Teams run cards a dead process left behind
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
-            supervisor = rollout.supervisor(on_run=scheduled_run_poster(bot, settings.slack_channel))
+            supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
             await supervisor.start()
         health.started = True
         if teams is not None:
@@ -160,23 +161,6 @@ async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
         raise UsageError(f"rollout: {exc}") from None
     install(chatops, runtime.service)
     return runtime
-
-
-def scheduled_run_poster(bot: Any | None, channel: str | None) -> Any:
-    """Post a scheduled run's verdict in the release channel (the run itself is already stored)."""
-    from bot.runs.service import RunOutcome
-    from bot.slack.views.run import run_verdict
-
-    async def post(phase_id: str, outcome: RunOutcome) -> None:
-        if bot is None or not channel:
-            log.info("scheduled run %s of %s: %s (no GOLIVE_SLACK_CHANNEL to post it in)", outcome.run.id,
-                     phase_id, outcome.report.verdict.decision.label)
-            return
-        report = outcome.report
-        message = run_verdict(outcome.run, report.results, report.verdict, report.wall_ms)
-        await bot.deps.poster.post(message, channel=channel, subject=outcome.run.id)
-
-    return post
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,16 +7,22 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.events import AlertEvent, Announcement, Event
+from bot.events import AlertEvent, Announcement, Event, Notifier, RunReported
+from bot.runs.service import RunOutcome
 
 
 def render_event(event: Event) -> str:
     """One line a person reads in a terminal: level, state, phase and what broke which threshold."""
     stamp = event.at.strftime("%H:%M:%S")
+    if isinstance(event, RunReported):
+        failed = [r.check_id for r in event.results if r.status.value in ("fail", "error")]
+        return (f"{stamp} 🗓️ {event.checklist}: scheduled run {event.run_id} of {event.selector}: "
+                f"{event.verdict.decision.label}" + (f" (failed: {', '.join(failed)})" if failed else ""))
     if isinstance(event, AlertEvent):
         icon = {"opened": "🔴" if event.level == "P0" else "🟠", "escalated": "📣", "resolved": "✅"}[event.state]
         actions = f"  [{' / '.join(event.actions)}]" if event.actions else ""
@@ -34,11 +40,27 @@ def render_event(event: Event) -> str:
 
 
 def event_dict(event: Event) -> dict[str, Any]:
+    if isinstance(event, RunReported):
+        return {"type": "run", "checklist": event.checklist, "run_id": event.run_id, "selector": event.selector,
+                "verdict": event.verdict.model_dump(mode="json"), "at": event.at.isoformat(),
+                "subject": event.subject}
     data = asdict(event)
     data["type"] = "alert" if isinstance(event, AlertEvent) else "announcement"
     data["at"] = event.at.isoformat()
     data["subject"] = event.subject
     return data
+
+
+def run_reporter(notifier: Notifier) -> Callable[[str, RunOutcome], Awaitable[None]]:
+    """The supervisor's `on_run`: a scheduled run's verdict goes to every channel, like an announcement."""
+
+    async def report(phase_id: str, outcome: RunOutcome) -> None:
+        run, result = outcome.run, outcome.report
+        await notifier.publish(RunReported(checklist=run.checklist, run_id=run.id, selector=run.selector,
+                                           requested_by=run.requested_by, verdict=result.verdict,
+                                           results=result.results, wall_ms=result.wall_ms))
+
+    return report
 
 
 class TerminalNotifier:

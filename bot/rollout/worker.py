@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.events import FanoutNotifier, Notifier
-from bot.rollout.notify import JsonlNotifier, TerminalNotifier
+from bot.rollout.notify import JsonlNotifier, TerminalNotifier, run_reporter
 from bot.rollout.runtime import RolloutRuntime
-from bot.runs.service import RunOutcome
 from bot.settings import Settings
 from bot.store import Store
-from checks.result import Status
 from checks.spec import Checklist
 
 
@@ -80,18 +78,12 @@ async def run_watch(settings: Settings, store: Store, checklist: Checklist, opti
         owner = supervisor.lease.owner
         say(f"leader {owner}: watching {checklist.name}" if leader else f"standby {owner}: not watching")
 
-    async def posted_run(phase_id: str, outcome: RunOutcome) -> None:
-        verdict = outcome.report.verdict
-        failed = [r.check_id for r in outcome.report.results if r.status in (Status.FAIL, Status.ERROR)]
-        say(f"scheduled run {outcome.run.id} of {phase_id}: {verdict.decision.label}"
-            + (f" (failed: {', '.join(failed)})" if failed else ""))
-
     def phase_changed(phase: str | None) -> None:
         say(f"rollout phase {phase} is active: sampling" if phase else
             "no rollout phase is active: idle until a promotion (open incidents are still followed)")
 
-    supervisor = runtime.supervisor(schedules=options.schedules, on_run=posted_run, on_leadership=leadership,
-                                    on_phase=phase_changed)
+    supervisor = runtime.supervisor(schedules=options.schedules, on_run=run_reporter(notifier),
+                                    on_leadership=leadership, on_phase=phase_changed)
     config = runtime.config
     shared = "shared through Redis" if settings.secret("redis_url") else "no GOLIVE_REDIS_URL: this process " \
         "assumes it is the only watcher"

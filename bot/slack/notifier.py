@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.events import AlertEvent, Announcement, Event
+from bot.events import AlertEvent, Announcement, Event, RunReported
 from bot.slack.poster import SlackPoster
 from bot.slack.views.blocks import SlackMessage
 from bot.slack.views.rollout import alert_closed_message, alert_message, announcement_message
+from bot.slack.views.run import run_report_message
 from bot.store import MessageRef
 
 log = logging.getLogger("golive.slack")
@@ -34,6 +35,9 @@ class SlackNotifier:
             await self._announce(event)
         elif isinstance(event, AlertEvent):
             await self._alert(event)
+        elif isinstance(event, RunReported):
+            message = run_report_message(event)
+            await self._post(message, subject=event.subject, purpose="parent")
 
     async def _post(self, message: SlackMessage, *, subject: str, purpose: str, parent: MessageRef | None = None,
                     broadcast: bool = False) -> MessageRef:

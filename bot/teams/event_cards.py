@@ -6,9 +6,9 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from bot.events import AlertEvent, Announcement
+from bot.events import AlertEvent, Announcement, RunReported
 from bot.teams import cardkit as ck
-from bot.teams.cards import Names, same
+from bot.teams.cards import Names, result_blocks, same, verdict_blocks
 from bot.teams.ids import VERB_ROLLOUT
 
 ANNOUNCE: dict[str, tuple[str, ck.Color]] = {
@@ -68,3 +68,14 @@ def alert_closed_card(event: AlertEvent, names: Names = same) -> ck.Card:
     title = f"{event.level} {event.rule} on {event.phase} — resolved {event.at:%H:%M} UTC"
     body = [ck.text(f"✅ {title}", weight="Bolder", color="good"), ck.facts([("Incident", event.incident_id)])]
     return ck.card(body, fallback=title)
+
+
+@render_event.register
+def run_report_card(event: RunReported, names: Names = same) -> ck.Card:
+    """A scheduled run's verdict, posted by the bot itself."""
+    verdict = event.verdict
+    body: list[ck.Element] = [
+        ck.heading(f"Scheduled run {event.selector} — {verdict.decision.label}"),
+        ck.text(f"{event.checklist} — run {event.run_id}", subtle=True),
+        *verdict_blocks(verdict), *result_blocks(event.results)]
+    return ck.card(body, fallback=f"{event.selector}: {verdict.headline()}")

@@ -13,7 +13,7 @@ import asyncio
 
 from microsoft_agents.activity import ConversationReference
 
-from bot.events import AlertEvent, Announcement, Event
+from bot.events import AlertEvent, Announcement, Event, RunReported
 from bot.store import MessageRef
 from bot.teams.cardkit import Card
 from bot.teams.event_cards import alert_closed_card, render_event
@@ -48,6 +48,9 @@ class TeamsNotifier:
                 await self._post(card, event.subject, PARENT)
             else:
                 await self._post(card, event.subject, f"announce:{event.kind}", parent)
+            return
+        if isinstance(event, RunReported):
+            await self._post(card, event.subject, PARENT)
             return
         if not isinstance(event, AlertEvent):
             return

@@ -143,3 +143,32 @@ async def test_the_watch_worker_fans_out_to_teams(settings: Any, store: Any, con
     assert [type(n).__name__ for n in fanout.notifiers] == ["TeamsNotifier"]
     await fanout.publish(Announcement("promoted", "teams-test", "phase-1", TECH_LEAD))
     assert fanout.errors == [] and [conv for conv, _ in posts(connector)] == [CHANNEL]
+
+
+async def test_a_scheduled_run_reports_its_verdict_in_slack_and_teams(client: TeamsClient, connector: Connector,
+                                                                      checklist: Any) -> None:
+    """The supervisor's on_run publishes the verdict of a run nobody typed to every configured channel."""
+    slack_support = pytest.importorskip("tests.slack.support", reason="the Slack transport's test stub is absent")
+    from bot.rollout.notify import run_reporter
+    from bot.runs.service import execute_run
+    from bot.slack.client import build_web_client
+    from bot.slack.notifier import SlackNotifier
+    from bot.slack.poster import SlackPoster
+
+    store = client.transport.bot.chatops.store
+    slack = await slack_support.SlackStub().start()
+    try:
+        notifier = FanoutNotifier([
+            SlackNotifier(SlackPoster(build_web_client(slack_support.BOT_TOKEN, slack.api_url), store),
+                          slack_support.CHANNEL),
+            teams_notifier(client, service_url=connector.url)])
+        outcome = await execute_run(store, checklist, "day3", requested_by="scheduler", source="scheduler")
+        await run_reporter(notifier)("day3", outcome)
+        assert notifier.errors == []
+        [posted] = slack.posts(top_level=True)
+        assert "scheduled run of `day3`" in posted.blocks_json and "NO-GO" in posted.text
+        [(conversation, text)] = posts(connector)
+        assert conversation == CHANNEL and "Scheduled run day3 — NO-GO" in text and "cache.ping" in text
+        slack.assert_clean()
+    finally:
+        await slack.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from bot.events import RunReported
 from bot.slack.ids import ACTION_CHECK_CONFIRM, ACTION_RUN_RERUN
 from bot.slack.views.blocks import (
     ITEM_LIMIT,
@@ -87,6 +88,16 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
     blocks.append(context(_footer(run)))
     return SlackMessage(text=esc(f"{run.selector}: {verdict.headline()} ({len(problems)} need attention)"),
                         blocks=blocks)
+
+
+def run_report_message(event: RunReported) -> SlackMessage:
+    """A scheduled run's verdict, posted by the bot itself (there is no progress message to update)."""
+    run = RunRecord(id=event.run_id, checklist=event.checklist, selector=event.selector,
+                    requested_by=event.requested_by, source="scheduler", status="finished", started_at=event.at,
+                    finished_at=event.at, verdict=event.verdict, wall_ms=event.wall_ms)
+    message = run_verdict(run, event.results, event.verdict, event.wall_ms)
+    message.blocks.insert(0, context(f"🗓️ scheduled run of `{esc(event.selector)}`"))
+    return message
 
 
 def run_interrupted(run: RunRecord, results: Sequence[CheckResult], total: int) -> SlackMessage:
