@@ -13,6 +13,7 @@ import pytest
 import sentry_sdk
 from aiohttp import web
 
+from bot.server import start_web_app
 from checks.result import Status
 from tests.checks.conftest import PgCheckHarness, pg_text_of
 
@@ -83,11 +84,7 @@ async def sentry() -> AsyncIterator[FakeSentry]:
     app = web.Application()
     app.router.add_post("/api/{project}/envelope/", fake.envelope)
     app.router.add_get("/api/0/projects/{org}/{project}/events/{event_id}/", fake.event)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, fake.port = await start_web_app(app)
     try:
         yield fake
     finally:

@@ -18,6 +18,7 @@ import bot.degrade
 from bench.harness import bench_checklist, free_port
 from bot.commands.common import Context
 from bot.commands.serve import serve
+from bot.server import start_web_app
 from bot.settings import Settings
 from checks.loader import parse_checklist
 
@@ -54,11 +55,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
     app = web.Application()
     app.router.add_post("/api/{method}", fake.api)
     app.router.add_get("/link", fake.link)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, port = await start_web_app(app)
+    fake.base = f"http://127.0.0.1:{port}"
     yield fake
     for ws in fake.sockets:
         await ws.close()

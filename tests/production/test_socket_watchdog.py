@@ -16,6 +16,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.degrade import Readiness, SocketModeWatchdog, degradations
+from bot.server import start_web_app
 
 
 class FakeSlack:
@@ -54,11 +55,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
     app = web.Application()
     app.router.add_post("/api/apps.connections.open", fake.open)
     app.router.add_get("/link", fake.link)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_web_app(app)
     fake.base = f"http://127.0.0.1:{port}"
     yield fake
     for ws in fake.sockets:

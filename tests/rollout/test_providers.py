@@ -14,6 +14,7 @@ from bot.rollout.providers import ProviderError, apply_flags, build_provider, fl
 from bot.rollout.providers.dotenv import DotenvProvider, rewrite
 from bot.rollout.providers.http import HttpProvider
 from bot.rollout.providers.redis import RedisProvider
+from bot.server import start_web_app
 from checks.loader import parse_checklist
 from checks.result import Status
 from checks.runner import Runner
@@ -121,11 +122,7 @@ async def flag_service() -> AsyncIterator[tuple[FlagService, str]]:
     app.router.add_put("/flags", service.put_all)
     app.router.add_get("/flags/{name}", service.get_one)
     app.router.add_post("/flags/{name}", service.put_one)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_web_app(app)
     yield service, f"http://127.0.0.1:{port}"
     await runner.cleanup()
 
