@@ -86,8 +86,10 @@ class RolloutRuntime:
 
     async def runner(self) -> Runner:
         """A runner whose `flags` check reads the flag provider, on the current rollout phase."""
-        phase = await self.service.current_phase()
-        return Runner(self.checklist, env=dict(self.env), rollout_phase=phase, flag_reader=self.service.flag_reader())
+        from bot.runs.runner import make_runner  # bot.runs.runner imports bot.rollout: import here, not at the top
+
+        return await asyncio.to_thread(make_runner, self.checklist, self.store, env=dict(self.env),
+                                       flag_reader=self.service.flag_reader())
 
     def supervisor(self, *, schedules: bool = True, on_run: RunCallback | None = None,
                    on_leadership: LeadershipCallback | None = None,
