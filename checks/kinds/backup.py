@@ -3,6 +3,13 @@
 The runbook's manual steps (pg_dump to backups/, `head | grep "PostgreSQL database dump"`, restore into
 a staging database and count rows) become checks. The PostgreSQL plumbing they share with
 `migration.rollback` lives in `checks.pgtools`.
+
+What each may touch:
+- `backup.create`: reads the source database (pg_dump) and writes one file under `dir`.
+- `backup.integrity`: reads the backup file.
+- `backup.restore_dry_run`: creates a scratch database (`golive_scratch_<random>`) on the source's server,
+  restores into it, reads row counts of both, and always drops it. A plain dump restores with psql in
+  restricted mode, so a `\\connect` or `\\!` inside it cannot leave the scratch copy or run a shell.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""`command`: any shell step of the runbook (a deploy script's --dry-run, a smoke script), with a timeout."""
+"""`command`: any shell step of the runbook (a deploy script's --dry-run, a smoke script), with a timeout.
+
+May touch: whatever the command does. It runs as written, with the target's settings as its
+environment (`pass_target_env`), so a checklist should only name commands that are safe to run at any
+time (`--dry-run`, `--check`); a script expected to refuse belongs in `guard.force_production`, which
+runs it in a sandbox. `${VAR}` values never become code or extra arguments (see `checks.argv`).
+"""
 
 from __future__ import annotations
 
