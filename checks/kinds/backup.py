@@ -131,7 +131,7 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
     }
     if not completed:
         return Outcome.failed(
-            f"pg_dump of {source.shown} failed (exit {result.returncode}): {mask(result.tail(1))}",
+            f"pg_dump of {source.shown} failed (exit {result.returncode}): {mask(result.cause())}",
             **evidence,
             output_tail=mask(result.tail(12)),
         )
@@ -208,7 +208,7 @@ async def _verify_custom(path: Path, head: bytes, full_read: bool, evidence: dic
         return Outcome.failed(missing_tool("pg_restore"), **evidence)
     if listing.returncode != 0:
         return Outcome.failed(
-            f"{path.name} is truncated or damaged: pg_restore --list failed: {mask(listing.tail(1))}",
+            f"{path.name} is truncated or damaged: pg_restore --list failed: {mask(listing.cause())}",
             **evidence,
         )
     entries = sum(1 for line in listing.stdout.splitlines() if line.strip() and not line.startswith(";"))
@@ -218,7 +218,7 @@ async def _verify_custom(path: Path, head: bytes, full_read: bool, evidence: dic
         read = await run_process(["pg_restore", "--file", "/dev/null", str(path)])
         if read.returncode != 0:
             return Outcome.failed(
-                f"{path.name} is truncated or damaged: reading it failed: {mask(read.tail(1))}", **evidence
+                f"{path.name} is truncated or damaged: reading it failed: {mask(read.cause())}", **evidence
             )
     return Outcome.passed(
         f"custom dump {path.name} ({evidence['size_human']}, {entries} TOC entries) is readable", **evidence
@@ -329,7 +329,7 @@ async def _restore_and_compare(
         evidence["output_tail"] = mask(result.tail(12))
         return Outcome.failed(
             f"restore of {path.name} failed after {restore_s:g}s (exit {result.returncode}): "
-            f"{mask(result.tail(1))}"
+            f"{mask(result.cause())}"
         )
     try:
         if p.tables:

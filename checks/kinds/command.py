@@ -47,7 +47,10 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
                 "output_tail": mask(result.tail(12))}
     if result.returncode not in p.expect_exit:
         expected = " or ".join(str(c) for c in p.expect_exit)
-        return Outcome.failed(f"`{shown}` exited {result.returncode} (expected {expected})", **evidence)
+        cause = mask(result.cause())
+        evidence["error_line"] = cause
+        return Outcome.failed(f"`{shown}` exited {result.returncode} (expected {expected})"
+                              + (f": {cause}" if cause else ""), **evidence)
     if p.expect_output and not re.search(p.expect_output, output):
         return Outcome.failed(f"`{shown}` output lacks /{p.expect_output}/", **evidence)
     if p.forbid_output and (m := re.search(p.forbid_output, output)):

@@ -99,7 +99,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
         "presented": mask_env({p.environment_var: p.environment_value, **sanitize_connections(p.present)[0]}),
         "connection_settings_made_unroutable": replaced,
     }
-    said = mask(result.first_error_line() or result.tail(1))
+    said = mask(result.cause())
     if calls:
         listed = "; ".join(calls[:3]) + (f" (+{len(calls) - 3} more)" if len(calls) > 3 else "")
         return Outcome.failed(

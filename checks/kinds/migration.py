@@ -109,7 +109,7 @@ class Alembic:
         except NotADirectoryError:
             raise AlembicMissing(f"cwd {self.cwd} is not a directory") from None
         if result.returncode == 127 or (result.returncode != 0 and _NOT_INSTALLED.search(result.stderr)):
-            raise AlembicMissing(f"alembic is not available through `{self.shown}`: {mask(result.tail(1))}")
+            raise AlembicMissing(f"alembic is not available through `{self.shown}`: {mask(result.cause())}")
         return result
 
 
@@ -157,7 +157,7 @@ def _describe(graph: dict[str, tuple[list[str], str]], revs: list[str]) -> list[
 
 def _failed_run(what: str, result: ProcessResult, **evidence: Any) -> Outcome:
     tail = mask(result.tail(12))
-    last = mask(result.tail(1))
+    last = mask(result.cause())
     if "Can't locate revision" in result.stderr:
         last += " — the database is at a revision this code does not know (code older than the database?)"
     return Outcome.failed(f"`{what}` failed (exit {result.returncode}): {last}", **evidence, output_tail=tail)
@@ -390,7 +390,7 @@ async def _rollback_on_scratch(
         if restored.returncode != 0:
             evidence["output_tail"] = mask(restored.tail(12))
             return Outcome.failed(
-                f"restoring {path.name} into the scratch database failed: {mask(restored.tail(1))}"
+                f"restoring {path.name} into the scratch database failed: {mask(restored.cause())}"
             )
         start = await read_versions(scratch.target, p.version_table)
         evidence["backup_revision"] = start
