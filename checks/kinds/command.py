@@ -9,9 +9,11 @@ runs it in a sandbox. `${VAR}` values never become code or extra arguments (see 
 from __future__ import annotations
 
 import re
+import shlex
 
 from pydantic import Field
 
+from checks.argv import command_argv, shell_command
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import CheckContext, Params, check_kind
@@ -29,14 +31,29 @@ class CommandParams(Params):
     forbid_output: str | None = Field(None, description="regex that must not appear")
 
 
+def resolved_command(ctx: CheckContext, command: str | list[str], *, shell: bool = False) -> str | list[str]:
+    """What to run, built from the checklist's own template so a `${VAR}` value stays data.
+
+    The runner has already interpolated `command` as one string; for a string template we start again
+    from the template (split first, then interpolate each word; or quote each value for the shell).
+    """
+    raw = ctx.check.params.get("command")
+    if isinstance(raw, str):
+        return shell_command(raw, ctx.env) if shell else command_argv(raw, ctx.env)
+    if isinstance(command, list) and shell:
+        return shlex.join(command)  # each element one word, quoted
+    return command
+
+
 @check_kind("command", CommandParams)
 async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
     """Run a program and judge its exit code and output."""
     env = {**(dict(ctx.env) if p.pass_target_env else {}), **p.env}
     cwd = ctx.path(p.cwd) if p.cwd else ctx.workdir
-    shown = mask(p.command if isinstance(p.command, str) else " ".join(p.command))
+    command = resolved_command(ctx, p.command, shell=p.shell)
+    shown = mask(command if isinstance(command, str) else shlex.join(command))
     try:
-        result = await run_process(p.command, env=env, cwd=cwd, shell=p.shell)
+        result = await run_process(command, env=env, cwd=cwd, shell=p.shell)
     except FileNotFoundError as exc:
         return Outcome.failed(f"cannot run `{shown}`: {exc.filename or exc} not found (is it installed, is cwd right?)",
                               command=shown, cwd=str(cwd))

@@ -7,11 +7,13 @@ always inside `checks.sandbox` (state-changing tools recorded, connections unrou
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from checks.kinds.command import resolved_command
 from checks.masking import mask, redact_url
 from checks.process import run_process, to_argv
 from checks.registry import CheckContext, Params, check_kind
@@ -64,12 +66,12 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
     checks.sandbox); files the script itself writes in its cwd are not confined.
     """
     flags = [p.flag_var] if isinstance(p.flag_var, str) else list(p.flag_var)
-    shown = mask(p.command if isinstance(p.command, str) else " ".join(p.command))
+    argv = to_argv(resolved_command(ctx, p.command))
+    shown = mask(shlex.join(argv))
     forced = [f for f in flags if f in p.present]
     if forced:
         return Outcome(status=Status.ERROR, summary=f"params.present sets {', '.join(forced)}, the flag the script "
                        "must be run without; remove it from present")
-    argv = to_argv(p.command)
     if not argv:
         return Outcome(status=Status.ERROR, summary="params.command is empty")
     presented = {k: v for k, v in ctx.env.items() if k not in flags}
