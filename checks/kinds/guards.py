@@ -66,6 +66,8 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
     checks.sandbox); files the script itself writes in its cwd are not confined.
     """
     flags = [p.flag_var] if isinstance(p.flag_var, str) else list(p.flag_var)
+    prefix = ctx.checklist.settings.prefix  # a prefixed service reads HUNTER_ENVIRONMENT, HUNTER_FORCE_…
+    flags += [prefix + f for f in flags if prefix and not f.startswith(prefix)]
     argv = to_argv(resolved_command(ctx, p.command))
     shown = mask(shlex.join(argv))
     forced = [f for f in flags if f in p.present]
@@ -76,6 +78,8 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
         return Outcome(status=Status.ERROR, summary="params.command is empty")
     presented = {k: v for k, v in ctx.env.items() if k not in flags}
     presented[p.environment_var] = p.environment_value
+    if prefix and not p.environment_var.startswith(prefix):
+        presented[prefix + p.environment_var] = p.environment_value
     presented.update(p.present)
     cwd = ctx.path(p.cwd) if p.cwd else ctx.workdir
     flag_text = " / ".join(f"{f}={p.flag_value}" for f in flags)
