@@ -176,3 +176,40 @@ def test_connection_settings_become_unroutable_and_the_bot_environment_stays_out
     assert "GOLIVE_DATABASE_URL" not in env and "BASH_ENV" not in env and "PGHOSTADDR" not in env
     assert env["PGHOST"] == SENTINEL_HOST and SENTINEL_HOST in env["DOCKER_HOST"]
     assert env["PATH"].startswith(str(box.bin))
+
+
+DEPLOY = """#!/usr/bin/env bash
+set -e
+if [[ "${1:-}" == "--dry-run" && "${HONOUR_DRY_RUN:-yes}" == yes ]]; then
+  kubectl diff -f k8s/
+  echo "dry-run: would apply 3 manifests"
+  exit 0
+fi
+kubectl apply -f k8s/
+helm upgrade --install api charts/api
+"""
+
+
+async def test_a_sandboxed_dry_run_that_would_act_fails_and_lists_the_calls(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir, marker = real_tools(tmp_path)
+    for tool in ("kubectl", "helm"):
+        (bindir / tool).write_text(f"#!/bin/sh\necho \"$0 $*\" >> {marker}\n")
+        (bindir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "scripts" / "deploy.sh").write_text(DEPLOY)
+    check = ("{id: deploy.dry_run, kind: command, params: {command: [bash, scripts/deploy.sh, --dry-run], "
+             "sandbox: true, allow_calls: ['kubectl diff *'], expect_output: dry-run}}")
+    (repo / "golive.yml").write_text(f"name: t\nphases:\n  - id: p\n    checks:\n      - {check}\n")
+
+    honest = await run_guard(repo, {})
+    assert honest.status is Status.PASS, honest.summary
+    assert honest.evidence["intercepted_calls"] == ["kubectl diff -f k8s/"]
+
+    ignoring = await run_guard(repo, {"HONOUR_DRY_RUN": "no"})
+    assert ignoring.status is Status.FAIL, ignoring.summary
+    assert "would have changed state (2 call(s)" in ignoring.summary
+    assert "kubectl apply -f k8s/; helm upgrade --install api charts/api" in ignoring.summary
+    assert not marker.exists(), f"a real tool ran: {marker.read_text()}"
