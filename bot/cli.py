@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "manifest": ("bot.commands.manifest", "print the Slack app manifest with the request URLs filled in"),
     "promote": ("bot.commands.rollout", "flip the flags of the next rollout phase, if the gate holds"),
     "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
+    "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
 }
 
