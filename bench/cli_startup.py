@@ -32,7 +32,7 @@ def measure(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=2 if os.environ.get("BENCH_QUICK") else 7)
     args = parser.parse_args(argv)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     workdir = tempfile.mkdtemp(prefix="golive-bench-cli-")
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"target <= {wall_target * 1000:.0f} ms{mem_note}   {'ok' if ok else 'MISS'}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if missed else 0
+    # a smoke run (--quick, as the test suite does) reports the figures but judges nothing: timing under
+    # whatever else the machine is doing is not a test
+    return 1 if missed and not os.environ.get("BENCH_QUICK") else 0
 
 
 def _bare(cwd: str, env: dict[str, str]) -> float:
