@@ -98,6 +98,10 @@ class Rollout(Strict):
     watch: dict[str, Any] = Field(default_factory=dict)
     max_check_age_minutes: float = Field(
         60.0, gt=0, description="promote only on required check results younger than this")
+    effective: dict[str, Any] | None = Field(
+        None, description="what the running service reports it uses: {url, path, names} or {command}")
+    apply: dict[str, Any] | None = Field(
+        None, description="after writing flags: {command, timeout_seconds, settle_seconds, poll_interval_seconds}")
 
     def phase(self, phase_id: str) -> RolloutPhase | None:
         return next((p for p in self.phases if p.id == phase_id), None)
