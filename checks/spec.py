@@ -45,6 +45,9 @@ class CheckSpec(Strict):
     after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
     when: dict[str, str] | None = Field(None, description="run only when these target variables have these values")
     params: dict[str, Any] = Field(default_factory=dict)
+    mutates: bool | None = Field(
+        None, description="changes the target (default: per kind, e.g. POST/PUT/PATCH/DELETE http); "
+                          "never runs alongside other checks")
     phase: str = Field("", exclude=True)
 
 

@@ -27,6 +27,7 @@ from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 EXCERPT_CHARS = 500
 
 
@@ -205,6 +206,11 @@ def normalize_method(value: str) -> str:
     return value
 
 
+def writes(method: object) -> bool:
+    """A request with this method may change the target (the runner then runs it alone)."""
+    return str(method or "GET").upper() in WRITE_METHODS
+
+
 def status_list(value: Any) -> Any:
     """`expect_status: 200` is as good as `[200]` in a checklist."""
     if isinstance(value, int | str) and not isinstance(value, bool):
@@ -265,7 +271,8 @@ class HttpParams(Params):
         return self
 
 
-@check_kind("http", HttpParams)
+@check_kind("http", HttpParams, mutates=lambda params: writes(params.get("method")),
+            latency=lambda params: params.get("max_latency_ms") is not None)
 async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     """An endpoint answers with the expected status, JSON content and latency."""
     url = ctx.url(p.url)
