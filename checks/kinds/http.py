@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from checks.jsonpath import Expectation, evaluate, expectations_from
+from checks.jsonpath import MISSING, Expectation, evaluate, expectations_from
 from checks.masking import mask
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
@@ -206,6 +206,34 @@ def normalize_method(value: str) -> str:
     return value
 
 
+ERROR_FIELDS = ("detail", "error", "message", "error_description", "title")
+
+
+def body_error(document: Any) -> str | None:
+    """The body's own account of what went wrong (`{"detail": "Redis unavailable: …"}`), one line, masked.
+
+    FastAPI's validation list (`{"detail": [{"loc": [...], "msg": ...}]}`) gives its first message;
+    `{"error": {"message": ...}}` is looked into."""
+    if not isinstance(document, dict):
+        return None
+    for name in ERROR_FIELDS:
+        value = document.get(name)
+        if isinstance(value, dict):
+            value = next((value[k] for k in ("message", "detail", "msg", "error") if isinstance(value.get(k), str)),
+                         None)
+        elif isinstance(value, list) and value:
+            first = value[0]
+            if isinstance(first, dict) and isinstance(first.get("msg"), str):
+                loc = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+                value = f"{loc}: {first['msg']}" if loc else first["msg"]
+            elif isinstance(first, str):
+                value = first
+        if isinstance(value, str) and value.strip():
+            line = " ".join(value.split())
+            return mask(line if len(line) <= 200 else line[:199] + "…")
+    return None
+
+
 def writes(method: object) -> bool:
     """A request with this method may change the target (the runner then runs it alone)."""
     return str(method or "GET").upper() in WRITE_METHODS
@@ -298,16 +326,26 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
 
     if status not in p.expect_status:
         label = p.status_messages.get(status)
-        summary = f"HTTP {status}, expected {show_statuses(p.expect_status)} — {where}"
+        summary = f"HTTP {status}, expected {show_statuses(p.expect_status)}"
         if label:
             summary = f"{label}: {summary}"
-        if mismatches:  # name the broken part, e.g. "redis.status is 'error'"
-            shown = "; ".join(m.text for m in mismatches[:3])
-            summary += f"; {shown}" + (f" (+{len(mismatches) - 3} more)" if len(mismatches) > 3 else "")
+        cause = body_error(data) if parsed else None
+        # Name the cause: the body's own error field first; fields that are merely missing are not
+        # news when the status is wrong (an error body lacks them all), values that differ are.
+        wrong = [m for m in mismatches if m.actual is not MISSING]
+        if cause:
+            summary += f": {cause} — {where}"
+        elif wrong:  # name the broken part, e.g. "redis.status is 'error'"
+            shown = "; ".join(m.text for m in wrong[:3])
+            summary += f" — {where}; {shown}" + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else "")
+        else:
+            summary += f" — {where}"
         location = answer.response.headers.get("location")
         more: dict[str, Any] = {"expected_status": p.expect_status}
         if location:
             more["location"] = location
+        if cause:
+            more["body_error"] = cause
         if mismatches:
             more["mismatches"] = [m.evidence() for m in mismatches]
         return failed(summary, **more)
