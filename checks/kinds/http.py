@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import ssl
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from checks.result import Outcome, Status
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 EXCERPT_CHARS = 500
 
 
@@ -277,6 +279,9 @@ class HttpParams(Params):
     )
     json_valid: bool = Field(False, description="the body must be valid JSON")
     max_latency_ms: float | None = Field(None, gt=0, description="fail when the answer takes longer")
+    latency_samples: int = Field(
+        3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: warm the connection, then judge the "
+                                    "median of this many requests")
     status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
     follow_redirects: bool = False
 
@@ -304,17 +309,29 @@ class HttpParams(Params):
 async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     """An endpoint answers with the expected status, JSON content and latency."""
     url = ctx.url(p.url)
+    headers = request_headers(ctx, url, p.headers)
+    samples: list[float] = []
+    warmup_ms: float | None = None
     async with make_client(ctx, follow_redirects=p.follow_redirects) as client:
-        answer = await fetch(client, p.method, url, headers=request_headers(ctx, url, p.headers),
-                             json_body=p.json_body, content=p.body)
+        answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
+        if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None:
+            # The first request pays for golive's connection set-up; the ceiling is about the service.
+            warmup_ms = answer.latency_ms
+            for _ in range(p.latency_samples):
+                answer = await fetch(client, p.method, url, headers=headers)
+                if answer.response is None:
+                    break
+                samples.append(answer.latency_ms)
     where = f"{p.method} {show_url(url, ctx)}"
     if answer.response is None:
         return unreachable(answer, ctx)
     status = answer.status
     assert status is not None
-    evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status,
-                                "latency_ms": answer.latency_ms}
-    outputs: dict[str, Any] = {"status": status, "latency_ms": answer.latency_ms}
+    latency_ms = round(statistics.median(samples), 1) if samples else answer.latency_ms
+    evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status, "latency_ms": latency_ms}
+    if samples:
+        evidence.update(latency_samples_ms=samples, warmup_ms=warmup_ms)
+    outputs: dict[str, Any] = {"status": status, "latency_ms": latency_ms}
     parsed, data = answer.json()
     if parsed:
         outputs["json"] = data
@@ -358,10 +375,11 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
         return failed(f"{first.text}{more_text} — {where}", path=first.path,
                       actual=first.evidence()["actual"], expected=first.expected, op=first.op,
                       mismatches=[m.evidence() for m in mismatches])
-    if p.max_latency_ms is not None and answer.latency_ms > p.max_latency_ms:
-        return failed(f"too slow: {answer.latency_ms:.0f} ms > {p.max_latency_ms:g} ms ceiling — {where}",
+    median = " (median)" if len(samples) > 1 else ""
+    if p.max_latency_ms is not None and latency_ms > p.max_latency_ms:
+        return failed(f"too slow: {latency_ms:.0f} ms{median} > {p.max_latency_ms:g} ms ceiling — {where}",
                       max_latency_ms=p.max_latency_ms)
-    parts = [f"HTTP {status} in {answer.latency_ms:.0f} ms"]
+    parts = [f"HTTP {status} in {latency_ms:.0f} ms{median}"]
     if p.expect_json:
         parts.append(f"{len(p.expect_json)} JSON assertion{'s' if len(p.expect_json) != 1 else ''} hold")
     elif p.json_valid:
