@@ -9,6 +9,7 @@ from checks.kinds import (  # noqa: F401
     guards,
     http,
     migration,
+    openapi,
     postgres,
     redis,
     sentry,
