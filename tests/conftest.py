@@ -3,14 +3,86 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 PG_URL = os.environ.get("GOLIVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GOLIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ALEMBIC_PROJECT = Path(__file__).resolve().parent / "fixtures" / "alembic_project"
+
+
+def database_url(dbname: str) -> str:
+    """PG_URL pointing at another database on the same server."""
+    return PG_URL.rsplit("/", 1)[0] + f"/{dbname}"
+
+
+class MigratedTemplates:
+    """Template databases of the fixture Alembic project, each migrated once per test session (per xdist worker).
+
+    Migrating a database means a `python -m alembic` process (1-3 s of imports under load); cloning a
+    migrated template with `CREATE DATABASE ... TEMPLATE` takes milliseconds and gives the same tables
+    and `alembic_version` row. Tests that need a database at some revision as their starting point clone
+    it; tests of the migration checks themselves still run alembic for real.
+    """
+
+    def __init__(self) -> None:
+        self._tag = uuid.uuid4().hex[:8]
+        self._templates: dict[str, str] = {}
+
+    def template(self, revision: str) -> str:
+        if revision not in self._templates:
+            name = f"golive_tpl_{self._tag}_{len(self._templates)}"
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            self._templates[revision] = name  # registered first, so close() drops it even if alembic fails
+            subprocess.run([sys.executable, "-m", "alembic", "upgrade", revision], cwd=ALEMBIC_PROJECT, check=True,
+                           env={**os.environ, "DATABASE_URL": database_url(name)}, capture_output=True, timeout=120)
+        return self._templates[revision]
+
+    def clone(self, name: str, revision: str) -> None:
+        """Create database `name` as a copy of the template at `revision` (alembic `upgrade <revision>` done)."""
+        template = self.template(revision)
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                          sql.Identifier(template)))
+
+    def close(self) -> None:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for name in self._templates.values():
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        self._templates.clear()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates() -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates()
+    yield templates
+    templates.close()
+
+
+@pytest.fixture
+def migrated_database(migrated_templates: MigratedTemplates) -> Iterator[Callable[[str], str]]:
+    """`migrated_database(revision)` -> the name of a new database of this test's own, already migrated to
+    `revision` ("head" or a revision id) with the fixture Alembic project; dropped afterwards."""
+    made: list[str] = []
+
+    def make(revision: str = "head") -> str:
+        name = f"golive_t_{uuid.uuid4().hex[:12]}"
+        migrated_templates.clone(name, revision)
+        made.append(name)
+        return name
+
+    yield make
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

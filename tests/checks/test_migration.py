@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,9 @@ REV1, REV2 = "a1b2c3d4e5f6", "f6e5d4c3b2a1"
 HUNTER_COLUMNS = {"companies": ["tenant_size"], "domain_signals": ["local_provider", "dmarc_coverage"]}
 
 
-def alembic(url: str, *args: str) -> None:
-    """Migrate a test database the way an operator would (outside the checks)."""
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "alembic", *args], cwd=PROJECT, env=env, check=True,
-                   capture_output=True, timeout=60)
+# A database the test starts from "already migrated to X" is a clone of a template that `alembic upgrade X`
+# migrated once per session (tests/conftest.py `migrated_database`): the same tables and alembic_version row,
+# without a 1-3 s alembic process per test. The checks under test still run alembic for real.
 
 
 def versions(url: str) -> list[str]:
@@ -61,18 +58,17 @@ def test_parsing_alembic_output() -> None:
 # --------------------------------------------------------------------------- migration.current
 
 
-async def test_current_at_head_passes(pg_database: str, pg_checks: PgCheckHarness) -> None:
-    url = pg_url(pg_database)
-    alembic(url, "upgrade", "head")
+async def test_current_at_head_passes(migrated_database: Callable[[str], str], pg_checks: PgCheckHarness) -> None:
+    url = pg_url(migrated_database("head"))
     pg_checks.env["DATABASE_URL"] = url  # the target's settings reach alembic (pass_target_env)
     outcome = await pg_checks.outcome("migration.current", params())
     assert outcome.status is Status.PASS, outcome.summary
     assert REV2 in outcome.summary and outcome.evidence["current"] == [REV2]
 
 
-async def test_current_behind_head_lists_pending(pg_database: str, pg_checks: PgCheckHarness) -> None:
-    url = pg_url(pg_database)
-    alembic(url, "upgrade", REV1)
+async def test_current_behind_head_lists_pending(migrated_database: Callable[[str], str],
+                                                 pg_checks: PgCheckHarness) -> None:
+    url = pg_url(migrated_database(REV1))
     outcome = await pg_checks.outcome("migration.current", params(url))
     assert outcome.status is Status.FAIL
     assert f"at {REV1}, head is {REV2}; 1 pending: {REV2} (domain_signals with" in outcome.summary
@@ -122,19 +118,17 @@ async def test_dry_run_of_an_unknown_revision_fails_with_the_tail(pg_checks: PgC
 # --------------------------------------------------------------------------- schema.columns
 
 
-async def test_schema_columns_pass_at_head(pg_database: str, pg_checks: PgCheckHarness) -> None:
-    url = pg_url(pg_database)
-    alembic(url, "upgrade", "head")
+async def test_schema_columns_pass_at_head(migrated_database: Callable[[str], str], pg_checks: PgCheckHarness) -> None:
+    url = pg_url(migrated_database("head"))
     outcome = await pg_checks.outcome("schema.columns", {"url": url, "columns": HUNTER_COLUMNS})
     assert outcome.status is Status.PASS, outcome.summary
     assert outcome.summary == "all 3 required columns exist in 2 tables"
 
 
 async def test_schema_columns_lists_every_missing_column(
-    pg_database: str, pg_password_role: PgRole, pg_checks: PgCheckHarness
+    migrated_database: Callable[[str], str], pg_password_role: PgRole, pg_checks: PgCheckHarness
 ) -> None:
-    alembic(pg_url(pg_database), "upgrade", REV1)
-    url = pg_password_role.url(pg_database)
+    url = pg_password_role.url(migrated_database(REV1))
     columns = {**HUNTER_COLUMNS, "companies": ["tenant_size", "domain", "employee_count"]}
     outcome = await pg_checks.outcome("schema.columns", {"url": url, "columns": columns})
     assert outcome.status is Status.FAIL
@@ -149,16 +143,16 @@ async def test_schema_columns_lists_every_missing_column(
 
 
 @pytest.fixture
-def migrated_source(pg_database: str) -> str:
+def migrated_source(migrated_database: Callable[[str], str]) -> str:
     """A database at head with rows in both tables."""
-    url = pg_url(pg_database)
-    alembic(url, "upgrade", "head")
+    name = migrated_database("head")
+    url = pg_url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO companies (domain, tenant_size) SELECT 'c' || g, 'small' "
                      "FROM generate_series(1, 12) g")
         conn.execute("INSERT INTO domain_signals (domain, local_provider, dmarc_coverage) "
                      "SELECT 'c' || g, 'Google', 50 FROM generate_series(1, 9) g")
-    return pg_database
+    return name
 
 
 def _counts(url: str) -> tuple[int, int]:
@@ -196,10 +190,9 @@ async def test_rollback_runs_only_on_the_scratch_copy(
 
 
 async def test_rollback_from_a_pre_migration_backup_migrates_the_copy_first(
-    pg_database: str, pg_checks: PgCheckHarness
+    migrated_database: Callable[[str], str], pg_checks: PgCheckHarness
 ) -> None:
-    url = pg_url(pg_database)
-    alembic(url, "upgrade", REV1)  # production before the go-live: one migration behind
+    url = pg_url(migrated_database(REV1))  # production before the go-live: one migration behind
     assert (await pg_checks.outcome("backup.create", {"url": url, "format": "plain"})).status is Status.PASS
     outcome = await pg_checks.outcome("migration.rollback", params(url=url))
     assert outcome.status is Status.PASS, outcome.summary

@@ -7,6 +7,7 @@ import asyncio
 import difflib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -71,13 +72,10 @@ def hunter_like_app(*, prefixed: bool) -> web.Application:
 
 
 @pytest.fixture
-def hunter_database(pg_database: str) -> str:
-    """The service's database: migrated to head with the fixture project, with rows to back up."""
-    import subprocess
-
-    url = pg_url(pg_database)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ALEMBIC_PROJECT, check=True,
-                   env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, capture_output=True, timeout=60)
+def hunter_database(migrated_database: Callable[[str], str]) -> str:
+    """The service's database: migrated to head with the fixture project (a clone of the session's migrated
+    template), with rows to back up."""
+    url = pg_url(migrated_database("head"))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO companies (domain, tenant_size) SELECT 'c' || g, 'small' "
                      "FROM generate_series(1, 5) g")

@@ -4,9 +4,8 @@ integrity, restore into a scratch database with row counts compared, alembic cur
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,21 +19,16 @@ ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "alembic_projec
 
 
 @pytest.fixture
-def hunter_database() -> str:
-    name = f"golive_day2_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+def hunter_database(migrated_database: Callable[[str], str]) -> Iterator[str]:
+    """A database at head (a clone of the session's migrated template) with rows; dropped afterwards."""
+    name = migrated_database("head")
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ALEMBIC_DIR, check=True,
-                   env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, capture_output=True)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO companies (domain, tenant_size) SELECT 'c' || g || '.example', 'small' "
                      "FROM generate_series(1, 120) g")
         conn.execute("INSERT INTO domain_signals (domain, local_provider, dmarc_coverage) "
                      "SELECT 'c' || g || '.example', 'none', 0.5 FROM generate_series(1, 75) g")
     yield name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 def database_exists(name: str) -> bool:
