@@ -1,9 +1,10 @@
-"""`golive` as a person or CI runs it: a real process, real servers, exit codes 0 / 1 / 2."""
+"""`golive` as a person or CI runs it: real servers, exit codes 0 / 1 / 2. The README demo run and the secrets
+test use a real process (what reaches its real stdout, stderr and store); the rest call `bot.cli.main` in-process
+(tests/cli/inprocess.py), which proves the same without 1-2 s of start-up per call."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from checks.loader import bundled_checklist
+from tests.cli.inprocess import golive_in_process, process_env
 from tests.conftest import PG_URL, REDIS_URL
 
 PG_WITH_PASSWORD = PG_URL.replace("postgres@", "postgres:Cli-Db-Secret-7@")
@@ -28,10 +30,8 @@ def closed_port() -> int:
 
 def golive(*args: str, env: dict[str, str] | None = None, cwd: Path,
            timeout: float = 120) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "SLACK_", "DATABASE_URL",
-                                                                       "REDIS_URL", "ENVIRONMENT"))}
-    base["GOLIVE_STATE_DIR"] = str(cwd / "state")
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**base, **(env or {})}, cwd=cwd,
+    """A real `python -m bot.cli` process. `golive_in_process` is the same call without the process."""
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=process_env(cwd, env), cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -64,14 +64,14 @@ def test_the_readme_demo_run_shows_a_real_run_and_a_conditional_go(tmp_path: Pat
 def test_day1_passes_against_the_local_servers_and_fails_fast_on_a_closed_redis(tmp_path: Path) -> None:
     checklist = write_checklist(tmp_path, "a")
     env = {"DATABASE_URL": PG_WITH_PASSWORD, "REDIS_URL": REDIS_URL, "SENTRY_DSN": DSN}
-    ok = golive("run", "day1", "--checklist", str(checklist), "--json", env=env, cwd=tmp_path)
+    ok = golive_in_process("run", "day1", "--checklist", str(checklist), "--json", env=env, cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     results = {r["check_id"]: r["status"] for r in json.loads(ok.stdout)["results"]}
     assert results == {"db.connect": "pass", "redis.ping": "pass", "env.sentry_dsn": "pass"}
 
     env["REDIS_URL"] = f"redis://:Cli-Redis-Secret-8@127.0.0.1:{closed_port()}/0"
     started = time.monotonic()
-    bad = golive("run", "day1", "--checklist", str(checklist), env=env, cwd=tmp_path)
+    bad = golive_in_process("run", "day1", "--checklist", str(checklist), env=env, cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "NO-GO" in bad.stdout and "redis.ping" in bad.stdout
@@ -81,7 +81,8 @@ def test_day1_passes_against_the_local_servers_and_fails_fast_on_a_closed_redis(
 
 def test_the_hunter_checklist_day1_reaches_the_real_database_and_redis(tmp_path: Path) -> None:
     env = {"DATABASE_URL": PG_WITH_PASSWORD, "REDIS_URL": REDIS_URL}
-    proc = golive("run", "day1", "--checklist", str(bundled_checklist("hunter")), "--json", env=env, cwd=tmp_path)
+    proc = golive_in_process("run", "day1", "--checklist", str(bundled_checklist("hunter")), "--json", env=env,
+                             cwd=tmp_path)
     assert proc.returncode == 1  # ENVIRONMENT and the DSN are not set here: NO-GO is right
     results = {r["check_id"]: r for r in json.loads(proc.stdout)["results"]}
     assert results["db.connect"]["status"] == "pass"
@@ -116,30 +117,30 @@ def test_a_malformed_checklist_exits_2_naming_file_and_key(tmp_path: Path, body:
                                                            problem: str) -> None:
     path = tmp_path / "broken.yml"
     path.write_text(body)
-    proc = golive("run", "p", "--checklist", str(path), cwd=tmp_path)
+    proc = golive_in_process("run", "p", "--checklist", str(path), cwd=tmp_path)
     assert proc.returncode == 2
     assert str(path) in proc.stderr and key_path in proc.stderr and problem in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_bad_usage_exits_2_with_guidance(tmp_path: Path) -> None:
-    proc = golive("run", "day9", cwd=tmp_path)
+    proc = golive_in_process("run", "day9", cwd=tmp_path)
     assert proc.returncode == 2 and "neither a phase nor a check" in proc.stderr and "day1" in proc.stderr
-    proc = golive("frobnicate", cwd=tmp_path)
+    proc = golive_in_process("frobnicate", cwd=tmp_path)
     assert proc.returncode == 2 and "golive --help" in proc.stderr
 
 
 def test_status_and_checks_and_history_read_the_store_and_checklist(tmp_path: Path) -> None:
     checklist = write_checklist(tmp_path, "status")
     env = {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "SENTRY_DSN": DSN}
-    before = golive("status", "--checklist", str(checklist), env=env, cwd=tmp_path)
+    before = golive_in_process("status", "--checklist", str(checklist), env=env, cwd=tmp_path)
     assert before.returncode == 0 and "NO-GO" in before.stdout and "has not run" in before.stdout
-    golive("run", "day1", "--checklist", str(checklist), env=env, cwd=tmp_path)
-    after = golive("status", "--checklist", str(checklist), "--json", env=env, cwd=tmp_path)
+    golive_in_process("run", "day1", "--checklist", str(checklist), env=env, cwd=tmp_path)
+    after = golive_in_process("status", "--checklist", str(checklist), "--json", env=env, cwd=tmp_path)
     data = json.loads(after.stdout)
     assert data["phases"][0]["counts"]["pass"] == 3
     assert "sign-off" in " ".join(data["verdict"]["conditions"])
-    listing = golive("checks", "--checklist", str(checklist), cwd=tmp_path)
+    listing = golive_in_process("checks", "--checklist", str(checklist), cwd=tmp_path)
     assert "redis.ping" in listing.stdout and "postgres.query" in listing.stdout
-    history = golive("history", "--checklist", str(checklist), cwd=tmp_path)
+    history = golive_in_process("history", "--checklist", str(checklist), cwd=tmp_path)
     assert "day1" in history.stdout and "finished" in history.stdout

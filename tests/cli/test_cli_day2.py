@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from checks.loader import bundled_checklist
-from tests.cli.test_cli import golive
+from tests.cli.inprocess import golive_in_process
 from tests.conftest import PG_URL
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "alembic_project"
@@ -41,8 +41,8 @@ def test_day2_backs_up_verifies_restores_and_tests_the_migration_both_ways(tmp_p
     url = PG_URL.replace("postgres@", "postgres:Day2-Secret-3@").rsplit("/", 1)[0] + f"/{hunter_database}"
     env = {"DATABASE_URL": url, "HUNTER_ALEMBIC_DIR": str(ALEMBIC_DIR),
            "HUNTER_BACKUP_DIR": str(tmp_path / "backups"), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    proc = golive("run", "day2", "--checklist", str(bundled_checklist("hunter")), "--json", env=env, cwd=tmp_path,
-                  timeout=300)
+    proc = golive_in_process("run", "day2", "--checklist", str(bundled_checklist("hunter")), "--json", env=env,
+                             cwd=tmp_path)
     payload = json.loads(proc.stdout)
     results = {r["check_id"]: r for r in payload["results"]}
     summary = {k: (v["status"], v["summary"]) for k, v in results.items()}
@@ -57,5 +57,5 @@ def test_day2_backs_up_verifies_restores_and_tests_the_migration_both_ways(tmp_p
     assert all(name.startswith("golive_scratch_") for name in scratch_names)
     assert not any(database_exists(name) for name in scratch_names), "a scratch database was left behind"
     assert "Day2-Secret-3" not in proc.stdout + proc.stderr
-    status = golive("status", "--checklist", str(bundled_checklist("hunter")), env=env, cwd=tmp_path)
+    status = golive_in_process("status", "--checklist", str(bundled_checklist("hunter")), env=env, cwd=tmp_path)
     assert "Migration (rehearsed on a scratch copy):" in status.stdout

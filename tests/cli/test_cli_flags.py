@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.rollout.models import phase_key
 from bot.store import open_store
-from tests.cli.test_cli import golive
+from tests.cli.inprocess import golive_in_process
 
 CHECKLIST = """name: flags-cli
 phases:
@@ -26,7 +26,7 @@ def test_flags_are_read_from_the_provider_and_judged_against_the_current_phase(t
     (tmp_path / "flags.yml").write_text(CHECKLIST)
     (tmp_path / "flags.env").write_text("# provider file\nPC_ENABLED=true\n")
     env = {"PC_ENABLED": "false"}  # the bot's own environment says otherwise: it must not be used
-    proc = golive("run", "day1", "--checklist", str(tmp_path / "flags.yml"), "--json", env=env, cwd=tmp_path)
+    proc = golive_in_process("run", "day1", "--checklist", str(tmp_path / "flags.yml"), "--json", env=env, cwd=tmp_path)
     result = json.loads(proc.stdout)["results"][0]
     assert result["status"] == "fail" and result["evidence"]["source"] == "flag provider"
     assert "PC_ENABLED is true (plan: false)" in result["summary"]
@@ -34,6 +34,6 @@ def test_flags_are_read_from_the_provider_and_judged_against_the_current_phase(t
     store = open_store(None, sqlite_path=tmp_path / "state" / "golive.db")
     store.put(phase_key("flags-cli"), "phase-2")
     store.close()
-    proc = golive("run", "day1", "--checklist", str(tmp_path / "flags.yml"), "--json", env=env, cwd=tmp_path)
+    proc = golive_in_process("run", "day1", "--checklist", str(tmp_path / "flags.yml"), "--json", env=env, cwd=tmp_path)
     result = json.loads(proc.stdout)["results"][0]
     assert result["status"] == "pass" and result["evidence"]["phase"] == "phase-2"

@@ -120,12 +120,12 @@ async def test_command_check_exit_code_output_and_timeout_kills_the_process(tmp_
     bad = await one("{id: c, kind: command, params: {command: [bash, -c, 'echo nope >&2; exit 4']}}", {}, tmp=tmp_path)
     assert bad.status is Status.FAIL and "exited 4" in bad.summary and "nope" in bad.evidence["output_tail"]
     marker = tmp_path / "still-running"
-    hung_check = f"{{id: c, kind: command, timeout: 0.5, params: {{command: [bash, -c, 'sleep 2; touch {marker}']}}}}"
+    hung_check = f"{{id: c, kind: command, timeout: 0.5, params: {{command: [bash, -c, 'sleep 1; touch {marker}']}}}}"
     hung = await one(hung_check, {}, tmp=tmp_path)
     assert hung.status is Status.FAIL and "timed out" in hung.summary
     import asyncio
 
-    await asyncio.sleep(2.2)
+    await asyncio.sleep(1.3)  # past the moment the command would have touched the marker
     assert not marker.exists(), "the timed-out command kept running"
     missing = await one("{id: c, kind: command, params: {command: [no-such-binary-golive]}}", {}, tmp=tmp_path)
     assert missing.status is Status.FAIL and "not found" in missing.summary
