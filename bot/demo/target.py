@@ -294,10 +294,10 @@ def _set_path(data: MutableMapping[str, Any], path: str, value: Any) -> None:
 TARGET: web.AppKey[TargetState] = web.AppKey("target", TargetState)
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping", asyncio.Event)
 
-# golive's smoke.rate_limit marks its burst with this header (a fresh value per run of the check). The
-# demo counts a marked burst in a window of its own, so the window the burst exhausts is never the one
-# the next run's checks use: a second `golive run` right after the first gets the same verdict.
-BURST_HEADER = "X-Golive-Burst"
+# golive tags every request of one run with this header (checks.kinds.http.RUN_HEADER). The demo gives each
+# run a rate-limit window of its own, so the burst of smoke.rate_limit, which uses up its run's window,
+# never starves the next run: a second `golive run` right after the first gets the same verdict.
+RUN_HEADER = "X-Golive-Run"
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -446,10 +446,10 @@ async def legacy(request: web.Request) -> web.Response:
 
 
 def rate_limit_key(request: web.Request) -> str:
-    """Whose window a request counts in: the client's, or a marked burst's own (see BURST_HEADER)."""
+    """Whose window a request counts in: the client's, per golive run when it says which (RUN_HEADER)."""
     client = request.remote or "unknown"
-    burst = request.headers.get(BURST_HEADER, "").strip()
-    return f"{client} burst:{burst[:64]}" if burst else client
+    run = request.headers.get(RUN_HEADER, "").strip()
+    return f"{client} run:{run[:64]}" if run else client
 
 
 @web.middleware

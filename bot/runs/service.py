@@ -54,7 +54,7 @@ async def execute_run(
                 await maybe
 
     try:
-        report = await runner.run(checks, selector=selector, on_result=persist)
+        report = await runner.run(checks, selector=selector, on_result=persist, run_id=run.id)
     except BaseException:
         await asyncio.to_thread(store.mark_interrupted, run.id)
         raise
