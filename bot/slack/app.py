@@ -18,13 +18,23 @@ log = logging.getLogger("golive.slack")
 
 async def skip_retried_deliveries(req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]],
                                   ) -> BoltResponse | None:
-    """Slack sets X-Slack-Retry-Num on redeliveries (HTTP and Socket Mode alike); the first delivery
-    already acted, so a retry is only acknowledged."""
-    if req.headers.get("x-slack-retry-num"):
-        log.info("acknowledged a retried Slack delivery without acting (retry %s)",
-                 req.headers.get("x-slack-retry-num", ["?"])[0])
+    """Slack sets X-Slack-Retry-Num on redeliveries (HTTP; Bolt maps Socket Mode's `retry_attempt` to it);
+    the first delivery already acted, so a retry is only acknowledged. Only 1 and up is a retry: Socket
+    Mode can carry `retry_attempt: 0` on a first delivery."""
+    attempt = retry_number(req.headers.get("x-slack-retry-num"))
+    if attempt >= 1:
+        log.info("acknowledged a retried Slack delivery without acting (retry %s)", attempt)
         return BoltResponse(status=200, body="")
     return await next()
+
+
+def retry_number(values: list[str] | str | None) -> int:
+    """The retry number of a delivery from its header values; 0 for a first delivery or an unreadable value."""
+    value = values[0] if isinstance(values, list) and values else values
+    try:
+        return int(str(value).strip()) if value not in (None, "") else 0
+    except ValueError:
+        return 0
 
 
 def build_slack_app(deps: SlackDeps, *, signing_secret: str | None) -> AsyncApp:
