@@ -52,6 +52,7 @@ class SocketModeSlack(SlackStub):
         self.connections: list[Connection] = []
         self.events: list[tuple[float, str]] = []
         self._pump: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     async def start(self) -> SocketModeSlack:
         await super().start()
@@ -59,6 +60,7 @@ class SocketModeSlack(SlackStub):
         return self
 
     async def close(self) -> None:
+        self._closing.set()
         if self._pump is not None:
             self._pump.cancel()
         self._hello_gate.set()
@@ -141,7 +143,8 @@ class SocketModeSlack(SlackStub):
             if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
                 self.problems.append("apps.connections.open: called without the app token")
             if self.open_delay:
-                await asyncio.sleep(self.open_delay)
+                with contextlib.suppress(TimeoutError):  # closing the stand-in ends the wait
+                    await asyncio.wait_for(self._closing.wait(), self.open_delay)
         return await super()._api(request)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
