@@ -29,7 +29,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import WSMessage
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -110,7 +109,7 @@ class _BoltHandler(AsyncSocketModeHandler):
     """Bolt's Socket Mode adapter (its `handle()` turns envelopes into Bolt requests and sends the acks),
     over the supervised client instead of one with the SDK's reconnect policy."""
 
-    def __init__(self, app: AsyncApp, client: SocketModeClient) -> None:  # noqa: D107 - no super(): no 2nd client
+    def __init__(self, app: AsyncApp, client: SocketModeClient) -> None:  # no super(): it would build a 2nd client
         self.app = app
         self.app_token = client.app_token
         self.client = client
