@@ -112,8 +112,20 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             raise UsageError(str(exc)) from None
         routes.append(teams_routes(teams))
     web_app = build_web_app(health, *routes)
-    runner, bound = await start_web_app(web_app, host, port)
     socket_mode = None
+    if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello
+        from bot.slack.socket_mode import SocketModeConnection
+
+        socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
+                                           timing=socket_timing, on_connected=lambda: _started(health))
+        health.probes["slack_socket"] = socket_mode.check
+        health.startup_reason = socket_mode.startup_reason
+    try:
+        runner, bound = await start_web_app(web_app, host, port)
+    except BaseException:
+        if socket_mode is not None:
+            await socket_mode.close()
+        raise
     supervisor = None
     try:
         try:
@@ -132,13 +144,7 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             log.info("Slack is not configured (no SLACK_BOT_TOKEN): serving Teams only")
         elif http:
             log.info("Slack endpoint on http://%s:%s/slack/events, health on /healthz/*", host, bound)
-        else:  # started (and ready) once Slack says hello; SocketModeConnection alone reconnects
-            from bot.slack.socket_mode import SocketModeConnection
-
-            socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
-                                               timing=socket_timing, on_connected=lambda: _started(health))
-            health.probes["slack_socket"] = socket_mode.check
-            health.startup_reason = socket_mode.startup_reason
+        elif socket_mode is not None:  # started (and ready) once Slack says hello; it alone reconnects
             socket_mode.start()
             log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
         if socket_mode is None:

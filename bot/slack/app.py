@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.slack.client import configure_web_client
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners import register_listeners
 
@@ -37,7 +38,30 @@ def retry_number(values: list[str] | str | None) -> int:
         return 0
 
 
+def new_slack_app(*, token: str | None, signing_secret: str | None, base_url: str) -> AsyncApp:
+    """The Bolt app, built as Bolt intends: from the bot token, with Bolt's own Web API client (which
+    golive then points at `base_url`, with its timeout and retries) and which golive uses too. Handing
+    Bolt a client instead makes it read SLACK_BOT_TOKEN anyway and warn "`token` will be unused"."""
+    app = AsyncApp(
+        name="golive",
+        token=token,
+        signing_secret=signing_secret or "",
+        process_before_response=False,
+        logger=logging.getLogger("golive.slack.bolt"),
+    )
+    configure_web_client(app.client, base_url)
+    return app
+
+
+def install(app: AsyncApp, deps: SlackDeps) -> AsyncApp:
+    """Every listener, behind the middleware that answers Slack's redeliveries without acting."""
+    app.middleware(skip_retried_deliveries)
+    register_listeners(app, deps)
+    return app
+
+
 def build_slack_app(deps: SlackDeps, *, signing_secret: str | None) -> AsyncApp:
+    """A Bolt app over a client built elsewhere (`deps.client`)."""
     app = AsyncApp(
         name="golive",
         client=deps.client,
@@ -45,6 +69,4 @@ def build_slack_app(deps: SlackDeps, *, signing_secret: str | None) -> AsyncApp:
         process_before_response=False,
         logger=logging.getLogger("golive.slack.bolt"),
     )
-    app.middleware(skip_retried_deliveries)
-    register_listeners(app, deps)
-    return app
+    return install(app, deps)
