@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
 from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
@@ -18,6 +18,9 @@ from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
 from bot.server import Health, build_web_app, start_web_app
+
+if TYPE_CHECKING:
+    from bot.slack.socket_mode import SocketModeConnection, SocketTiming
 
 log = logging.getLogger("golive.serve")
 
@@ -54,7 +57,7 @@ def check_credentials(ctx: Context, http: bool) -> None:
 
 
 async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event | None = None,
-                socket_timing: Any = None) -> None:
+                socket_timing: SocketTiming | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or `stop`). A signal during start-up (a hung auth.test, a store that
     does not answer) cancels the start-up; once running, the stop is orderly. Either way the clean-up
     below runs: runs in flight are marked interrupted, as a restart would."""
@@ -85,7 +88,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
 
 
 async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event, running: asyncio.Event,
-                 socket_timing: Any = None) -> None:
+                 socket_timing: SocketTiming | None = None) -> None:
     from bot.slack.http import slack_routes
     from bot.slack.runtime import SlackStartupError, build_slack_bot
     from bot.teams import teams_enabled
@@ -175,7 +178,7 @@ def _started(health: Any) -> None:
     health.started = True
 
 
-async def _until_stopped(stop: asyncio.Event, socket_mode: Any) -> None:
+async def _until_stopped(stop: asyncio.Event, socket_mode: SocketModeConnection | None) -> None:
     """Until a signal, or until Slack refuses the app token for good (exit 2 with one line)."""
     if socket_mode is None:
         await stop.wait()

@@ -101,16 +101,24 @@ async def test_a_rejected_app_token_exits_2_with_one_line_and_is_never_ready(
     assert all(secret not in err for secret in SECRETS)
 
 
-@pytest.mark.parametrize(("phase", "sig"), [("connecting", signal.SIGTERM), ("connecting", signal.SIGINT),
+@pytest.mark.parametrize(("phase", "sig"), [("starting", signal.SIGTERM),
+                                             ("connecting", signal.SIGTERM), ("connecting", signal.SIGINT),
                                              ("connected", signal.SIGTERM), ("reconnecting", signal.SIGTERM)])
 async def test_a_signal_stops_it_within_5s_at_every_moment(slack: SocketModeSlack, tmp_path: Path,
                                                            redis_prefix: str, phase: str, sig: int) -> None:
+    if phase == "starting":
+        slack.delays["auth.test"] = 60.0  # the bot token check hangs
     if phase == "connecting":
         slack.open_delay = 60.0  # apps.connections.open never answers in time
     bot = await spawn(slack, tmp_path, redis_prefix)
     try:
         async with aiohttp.ClientSession() as session:
-            if phase == "connecting":
+            if phase == "starting":
+                await until(lambda: slack.times("auth.test"), what="the pending auth.test")
+                await asyncio.sleep(0.3)
+                assert (await bot.probe(session, "startup"))[0] == 503
+                assert (await bot.probe(session))[0] == 503
+            elif phase == "connecting":
                 await until(lambda: slack.opens, what="a pending apps.connections.open")
                 status, reason = await bot.probe(session)
                 assert status == 503 and "Slack Socket Mode not connected yet" in reason, reason

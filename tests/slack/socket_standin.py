@@ -1,7 +1,7 @@
 """A stand-in for Slack in Socket Mode: the Web API (everything `SlackStub` answers and checks) plus
 `apps.connections.open` and the WebSocket it hands out, with the faults Socket Mode meets in production.
 
-Faults: `open_delay` (apps.connections.open answers late), `withhold_hello` (the socket opens but Slack's
+Faults: `open_delay` (apps.connections.open answers late; `delays` for other methods), `withhold_hello` (the socket opens but Slack's
 `hello` waits for `release_hello()`), `error_next("apps.connections.open", "invalid_auth")` (inherited),
 and on the live connection `reset()` (TCP RST), `fin()` (TCP FIN, no close frame), `close_frame()`,
 `go_silent()` (no more pongs, nothing sent) and `send_disconnect()` (Slack's `disconnect` message).
@@ -47,6 +47,7 @@ class SocketModeSlack(SlackStub):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.open_delay = 0.0
+        self.delays: dict[str, float] = {}  # other Web API methods that answer late, e.g. {"auth.test": 60}
         self.withhold_hello = False
         self._hello_gate = asyncio.Event()
         self.connections: list[Connection] = []
@@ -138,13 +139,16 @@ class SocketModeSlack(SlackStub):
 
     # -- the Web API and the socket -------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
-        if request.match_info["method"] == "apps.connections.open":
-            self.events.append((time.monotonic(), "apps.connections.open"))
+        method = request.match_info["method"]
+        delay = self.delays.get(method, 0.0)
+        self.events.append((time.monotonic(), method))  # on arrival (calls are recorded once answered)
+        if method == "apps.connections.open":
             if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
                 self.problems.append("apps.connections.open: called without the app token")
-            if self.open_delay:
-                with contextlib.suppress(TimeoutError):  # closing the stand-in ends the wait
-                    await asyncio.wait_for(self._closing.wait(), self.open_delay)
+            delay = self.open_delay
+        if delay:
+            with contextlib.suppress(TimeoutError):  # closing the stand-in ends the wait
+                await asyncio.wait_for(self._closing.wait(), delay)
         return await super()._api(request)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
