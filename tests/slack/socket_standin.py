@@ -1,8 +1,9 @@
 """A stand-in for Slack in Socket Mode: the Web API (everything `SlackStub` answers and checks) plus
 `apps.connections.open` and the WebSocket it hands out, with the faults Socket Mode meets in production.
 
-Faults: `open_delay` (apps.connections.open answers late; `delays` for other methods), `withhold_hello` (the socket opens but Slack's
-`hello` waits for `release_hello()`), `error_next("apps.connections.open", "invalid_auth")` (inherited),
+Faults: `open_delay` (apps.connections.open answers late; `delays` for other methods), `withhold_hello`
+(the socket opens but Slack's `hello` waits for `release_hello()`), `error_next("apps.connections.open",
+"invalid_auth")` (inherited),
 and on the live connection `reset()` (TCP RST), `fin()` (TCP FIN, no close frame), `close_frame()`,
 `go_silent()` (no more pongs, nothing sent) and `send_disconnect()` (Slack's `disconnect` message).
 Every open, connection and drop is timestamped (`time.monotonic()`) in `events`, so a test can measure
