@@ -71,9 +71,17 @@ class SocketTiming:
         return 1.5 * self.ping_interval
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`invalid_auth`), or "" when the answer carried none (an HTML 502 page)."""
+    try:
+        return str(exc.response.get("error") or "")
+    except (AttributeError, ValueError):
+        return ""
+
+
 def app_token_problem(exc: SlackApiError) -> str | None:
     """The one-line message when apps.connections.open refused the token for good, else None."""
-    error = str(exc.response.get("error") or "")
+    error = slack_error(exc)
     if error not in PERMANENT_ERRORS:
         return None
     if error == "missing_scope":
@@ -87,7 +95,7 @@ def describe(exc: BaseException) -> str:
     """A short, masked, single-line reason for logs and probes."""
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", None)
-        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        error = slack_error(exc)
         return mask(f"apps.connections.open answered {status}" + (f" {error}" if error else ""))
     text = str(exc).strip().splitlines()
     return mask(f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)
@@ -271,7 +279,7 @@ class SocketModeConnection:
 
     def _backoff(self, failures: int, exc: BaseException) -> float:
         """Exponential backoff with jitter; Slack's Retry-After when it rate-limits the open."""
-        if isinstance(exc, SlackApiError) and exc.response.get("error") == "ratelimited":
+        if isinstance(exc, SlackApiError) and slack_error(exc) == "ratelimited":
             with contextlib.suppress(TypeError, ValueError):
                 return float(exc.response.headers.get("Retry-After", 0)) + random.uniform(0, 1)
         cap = min(self.timing.backoff_max, self.timing.backoff_base * 2 ** (failures - 1))

@@ -106,3 +106,24 @@ async def test_a_dead_message_processor_is_restarted(connection: tuple[SocketMod
     assert not conn.client.message_processor.done()
     await slack.send(mention("e3", "processed"))
     await eventually(lambda: "processed" in received, what="processing again")
+
+
+@pytest.mark.parametrize(("answer", "permanent"), [
+    ({"ok": False, "error": "invalid_auth"}, True),
+    ({"ok": False, "error": "not_authed"}, True),
+    ({"ok": False, "error": "missing_scope", "needed": "connections:write"}, True),
+    ({"ok": False, "error": "not_allowed_token_type"}, True),
+    ({"ok": False, "error": "internal_error"}, False),
+    ({"ok": False, "error": "ratelimited"}, False),
+    ({}, False),
+])
+def test_which_open_errors_are_permanent(answer: dict[str, Any], permanent: bool) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.socket_mode import app_token_problem
+
+    problem = app_token_problem(SlackApiError("apps.connections.open failed", answer))
+    assert (problem is not None) == permanent
+    if problem:
+        assert "SLACK_APP_TOKEN" in problem and "Basic Information → App-Level Tokens" in problem
+        assert "\n" not in problem and str(answer["error"]) in problem
