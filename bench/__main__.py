@@ -23,6 +23,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.phase_wall_time", "phase wall time vs sum of checks"),
     ("bench.alert_latency", "alert latency"),
     ("bench.cli_startup", "CLI start-up time and memory"),
+    ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
 ]
 
 
