@@ -127,3 +127,23 @@ def test_which_open_errors_are_permanent(answer: dict[str, Any], permanent: bool
     if problem:
         assert "SLACK_APP_TOKEN" in problem and "Basic Information → App-Level Tokens" in problem
         assert "\n" not in problem and str(answer["error"]) in problem
+
+
+async def test_an_open_without_hello_is_retried_with_the_reason(slack: SocketModeSlack) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    timing = SocketTiming(ping_interval=1.0, check_interval=0.05, hello_timeout=0.4, backoff_base=0.1,
+                          backoff_max=0.2)
+    conn = SocketModeConnection(AsyncApp(client=client, request_verification_enabled=False), APP_TOKEN, client,
+                                timing=timing)
+    slack.withhold_hello = True
+    conn.start()
+    try:
+        await eventually(lambda: len(slack.opens) >= 2, what="a second open after the missing hello")
+        reason = conn.not_ready() or ""
+        assert reason.startswith("Slack Socket Mode not connected yet") and "no hello from Slack" in reason, reason
+        assert conn.startup_reason() == reason
+        slack.release_hello()
+        await asyncio.wait_for(conn.connected_once.wait(), 5)
+        assert conn.not_ready() is None and conn.startup_reason() is None
+    finally:
+        await conn.close()
