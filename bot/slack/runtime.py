@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL
+from bot.netreason import network_reason
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, install, new_slack_app
 from bot.slack.deps import SlackDeps
@@ -42,6 +43,9 @@ class SlackBot:
         try:
             auth = await self.deps.client.auth_test()
         except Exception as exc:
+            reason = network_reason(exc)
+            if reason:  # offline or a wrong GOLIVE_SLACK_API_URL is not a bad token
+                raise SlackStartupError(f"could not reach Slack to check the bot token: {reason}") from None
             raise SlackStartupError(f"Slack rejected the bot token (auth.test: {slack_error(exc)})") from None
         # Bolt caches auth.test on its authorization middleware; filling it keeps the first ack fast.
         for middleware in self.app._async_middleware_list:
