@@ -36,7 +36,7 @@ from bot.teams.auth import GuardedClientFactory, host_validator, service_hosts, 
 from bot.teams.ids import MESSAGES_PATH, VERB_PREFIX
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.proactive import Proactive
-from bot.teams.receive import TeamsBot
+from bot.teams.receive import TeamsBot, quiet_turn_error
 from bot.teams.references import References
 
 log = logging.getLogger("golive.teams")
@@ -101,8 +101,10 @@ def adapter_for(settings: Settings, manager: Connections) -> CloudAdapter:
     """A CloudAdapter whose inbound serviceUrl check and outbound connector calls both use the allow-list
     (TEAMS_SERVICE_HOSTS); off only for anonymous test setups, whose connector is local http."""
     validator = host_validator(service_hosts(settings.teams_service_hosts), enabled=not settings.teams_anonymous)
-    return CloudAdapter(channel_service_client_factory=GuardedClientFactory(manager, validator),
-                        host_validator=validator)
+    adapter = CloudAdapter(channel_service_client_factory=GuardedClientFactory(manager, validator),
+                           host_validator=validator)
+    adapter.on_turn_error = quiet_turn_error  # never the SDK's default, which posts the raw exception
+    return adapter
 
 
 def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None,

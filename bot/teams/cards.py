@@ -143,6 +143,23 @@ def run_card(reply: RunOutcome, names: Names = same) -> ck.Card:
     return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}")
 
 
+def status_hint(run_id: str) -> str:
+    return f"full evidence: `golive status --run {run_id}`"
+
+
+def run_summary_card(reply: RunOutcome, names: Names = same) -> ck.Card:
+    """The smallest final card of a run: its verdict and where the evidence is. Used when the full card
+    could not be posted, so the run's message never stays "Running"."""
+    report, run = reply.report, reply.run
+    body = [ck.heading(f"Run {run.selector} — {report.verdict.decision.label}",
+                       color=DECISION_COLOR[report.verdict.decision]),
+            ck.text(f"{len(report.results)} checks: {counts_line(report.verdict.counts)} — requested by "
+                    f"{names(run.requested_by)}", subtle=True),
+            ck.text(f"The full result could not be shown here; it is recorded ({status_hint(run.id)})."),
+            ]
+    return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}")
+
+
 @render.register
 def confirmed_card(reply: CheckConfirmed, names: Names = same) -> ck.Card:
     """The run's card after a person confirmed a check: its verdict as it now stands."""

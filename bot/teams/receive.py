@@ -29,6 +29,7 @@ from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, S
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL, LockUnavailable
+from bot.runs.service import RunOutcome
 from bot.store import RunRecord
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
@@ -139,7 +140,10 @@ class TeamsBot:
         async def turn(context: TurnContext) -> None:
             live = LiveCard(context, card_id, self.references.name, interval=self.progress_interval)
             reply = await self.chatops.execute(command, actor, RunHooks(on_created=created, on_result=live.on_result))
-            await live.finish(await self.render(reply))
+            try:
+                await live.finish(await self.render(reply))
+            except Exception as exc:  # e.g. 413 MessageSizeTooBig: the result is recorded, say so briefly
+                await self.final_not_posted(context, card_id, reply, exc)
             for run in runs:
                 await asyncio.to_thread(mark_final, self, run.id)
 
@@ -147,6 +151,27 @@ class TeamsBot:
             await self.proactive.run(reference, turn)
         except Exception as exc:
             log.error("Teams run of %s failed: %s", getattr(command, "selector", command), mask(str(exc)))
+
+    async def final_not_posted(self, context: TurnContext, card_id: str | None, reply: Reply,
+                               error: Exception) -> None:
+        """The final card of a run could not be posted. Log it (masked) and end the run's message with the
+        smallest final card (verdict and `golive status --run <id>`), or a plain line if even that fails:
+        never the exception text, never a card left "Running"."""
+        log.error("could not post the final Teams card: %s: %s", type(error).__name__, mask(str(error)))
+        if isinstance(reply, RunOutcome):
+            summary = await self.render_card(cards.run_summary_card, reply)
+            with contextlib.suppress(Exception):
+                if card_id:
+                    await context.update_activity(card_message(summary, activity_id=card_id))
+                else:
+                    await context.send_activity(card_message(summary))
+                return
+            line = (f"golive could not post the result of run {reply.run.id} here "
+                    f"({reply.report.verdict.decision.label}); it is recorded: `golive status --run {reply.run.id}`.")
+        else:
+            line = "golive could not post its answer here; it is logged and nothing changed."
+        with contextlib.suppress(Exception):
+            await context.send_activity(line)
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
@@ -255,6 +280,15 @@ class TeamsBot:
 
     async def send(self, context: TurnContext, reply: Reply) -> None:
         await context.send_activity(card_message(await self.render(reply)))
+
+
+async def quiet_turn_error(context: TurnContext, error: Exception) -> None:
+    """The adapter's turn error handler (background and proactive turns). The SDK's default posts
+    `Exception caught : <the exception>` (status, connector URL and all) into the channel; this one logs
+    (masked) and says one plain line without internals."""
+    log.error("Teams turn failed: %s: %s", type(error).__name__, mask(str(error)))
+    with contextlib.suppress(Exception):
+        await context.send_activity("golive could not post a message here; it is logged and nothing changed.")
 
 
 def reply_text(reply: Reply) -> str:
