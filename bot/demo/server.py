@@ -71,6 +71,7 @@ class DemoServer:
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
+            self._started.set()  # a failed start wakes __init__ at once, with the error
 
     async def _serve(self) -> None:
         runner = web.AppRunner(create_app(self.state, self._stopping), access_log=None, handle_signals=False,

@@ -231,3 +231,15 @@ def test_each_golive_run_gets_a_rate_limit_window_of_its_own(demo: DemoServer, c
     second = [client.get(url, headers={"X-Golive-Run": "run-2"}).status_code for _ in range(3)]
     untagged = [client.get(url).status_code for _ in range(3)]
     assert first == second == untagged == [200, 200, 429]
+
+
+def test_a_failed_start_says_why_at_once_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_app(*args: object, **kwargs: object) -> None:
+        raise OSError("no app today")
+
+    monkeypatch.setattr("bot.demo.server.create_app", broken_app)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"did not start on http://127\.0\.0\.1:\d+: no app today"):
+        serve_target()
+    assert time.perf_counter() - started < 1  # not the 5 s start-up timeout
+    assert not _demo_threads()
