@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
 from bot.store import Store
-from bot.store.store import now_iso, parse_time, register_schema
+from bot.store.store import now_iso, parse_time
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS rollout_events (
@@ -39,7 +39,7 @@ SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS rollout_incidents_by_checklist ON rollout_incidents (checklist, opened_at)",
 )
-register_schema(*SCHEMA)
+# the tables are created by store migration 0001 (bot/store/migrations); SCHEMA stays for ensure_schema
 
 def ensure_schema(store: Store) -> None:
     """Stores opened before this module was imported lack the tables; CREATE IF NOT EXISTS is idempotent."""
