@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "bot.commands.serve",
     "bot.commands.manifest",
     "bot.commands.rollout",
+    "bot.commands.audit",
 ]
 
 

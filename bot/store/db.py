@@ -141,8 +141,10 @@ class PostgresDatabase(Database):
                 # under a lock: concurrent CREATE SCHEMA IF NOT EXISTS collide on pg_namespace
                 with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn, \
                         conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"golive-schema:{schema}",))
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+                    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+                    if not exists:  # a bot role without CREATE on the database can use an existing schema
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"golive-schema:{schema}",))
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
             # check: a connection PostgreSQL dropped (restart, failover) is replaced on checkout, so
             # the first commands after the store returns do not fail on stale pooled connections
             self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,

@@ -26,14 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.store.db import Database
+from bot.store.db import Database, StoreUnavailable
 
 PACKAGE = "bot.store.migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)$")
 _COLUMN = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s+(.+?),?\s*$")
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StoreUnavailable):
     """The store's schema cannot be brought to this version of golive; the message says what to do."""
 
 
@@ -74,7 +74,8 @@ def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list
     steps = list(discover() if migrations is None else migrations)
     newest = steps[-1].version if steps else 0
     with db.migration_lock() as tx:
-        tx.execute(VERSION_TABLE)
+        if not table_exists(tx, "schema_migrations"):  # a bot role without CREATE rights skips the DDL
+            tx.execute(VERSION_TABLE)
         applied = {int(r["version"]) for r in tx.fetchall("SELECT version FROM schema_migrations")}
         if applied and max(applied) > newest:
             raise SchemaError(f"the store's schema is version {max(applied)}, newer than this golive knows "
@@ -83,7 +84,14 @@ def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list
         for step in steps:
             if step.version in applied:
                 continue
-            step.upgrade(tx)
+            try:
+                step.upgrade(tx)
+            except Exception as exc:
+                if type(exc).__name__ != "InsufficientPrivilege":
+                    raise
+                raise SchemaError(f"the store needs upgrading to version {newest} ({step.version:04d}_{step.name}) "
+                                  "and this database role may not change the schema: start golive once with "
+                                  "the owner role's GOLIVE_DATABASE_URL, then again as the bot") from None
             tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :at)",
                        {"v": step.version, "n": step.name, "at": datetime.now(UTC).isoformat()})
             done.append(step.version)
@@ -96,6 +104,14 @@ def current_version(db: Database) -> int:
 
 
 # -- helpers for migration modules -----------------------------------------------------------------
+def table_exists(db: Database, table: str) -> bool:
+    if db.dialect == "sqlite":
+        return db.fetchone("SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = :t", {"t": table}) \
+            is not None
+    row = db.fetchone("SELECT to_regclass(:t) IS NOT NULL AS present", {"t": table})
+    return bool(row and row["present"])
+
+
 def columns(db: Database, table: str) -> list[str]:
     """The table's columns in this database (empty when the table does not exist)."""
     if db.dialect == "sqlite":
