@@ -1,4 +1,5 @@
-"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration."""
+"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration, 3 could not decide
+(the store could not record the run)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import importlib
 import sys
 
-from bot.commands.common import EXIT_USAGE, UsageError
+from bot.commands.common import EXIT_UNDECIDED, EXIT_USAGE, UsageError
+from bot.store import StoreUnavailable
 from checks.masking import mask
 
 # Each module registers its own subcommands; transports and rollout add theirs here.
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"golive: {mask(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreUnavailable as exc:  # the store cannot record: nothing is decided (never GO, never a traceback)
+        print(f"golive: could not decide: {mask(str(exc))}", file=sys.stderr)
+        return EXIT_UNDECIDED
     except KeyboardInterrupt:
         print("golive: interrupted", file=sys.stderr)
         return 130
