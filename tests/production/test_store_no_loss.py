@@ -230,3 +230,31 @@ def test_a_read_only_state_dir_is_a_clear_error_and_exit_3(small_fs: Path, tmp_p
     err = capsys.readouterr().err
     assert code == 3, err
     assert "cannot be written" in err and "GOLIVE_STATE_DIR" in err and "Traceback" not in err, err
+
+
+async def test_chatops_answers_every_request_on_a_full_disk(small_fs: Path, tmp_path: Path) -> None:
+    """Before: with a full disk an Approve click and `/golive run` did nothing and said nothing."""
+    from bot.chatops.actor import Actor
+    from bot.chatops.commands import parse_command
+    from bot.chatops.replies import Failed, SignoffOpened
+    from bot.chatops.service import ChatOps
+
+    checklist = load_checklist(write_checklist(tmp_path / "c.yml", [0.01]))
+    store = open_store(None, sqlite_path=small_fs / "golive.db")
+    ops = ChatOps(store, checklist)
+    try:
+        opened = await ops.open_signoff(Actor("U0REQ", "slack"), "pre")
+        filler = fill(small_fs)
+        answers = [await ops.execute(parse_command("run day1"), Actor("U1", "slack")),
+                   await ops.execute(parse_command("signoff pre"), Actor("U1", "slack"))]
+        assert isinstance(opened, SignoffOpened)  # the default stages: a click on its card
+        role = opened.stage.roles[0].id
+        answers.append(await ops.decide_signoff(Actor("U1", "slack"), opened.request.id, role, "approve"))
+        for answer in answers:
+            assert isinstance(answer, Failed), answer
+            assert "I could not record that" in answer.message or "is incomplete" in answer.message, answer
+            assert "full" in answer.message, answer
+        filler.unlink()
+        assert not isinstance(await ops.execute(parse_command("run day1"), Actor("U1", "slack")), Failed)
+    finally:
+        store.close()
