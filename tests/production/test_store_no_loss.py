@@ -258,3 +258,21 @@ async def test_chatops_answers_every_request_on_a_full_disk(small_fs: Path, tmp_
         assert not isinstance(await ops.execute(parse_command("run day1"), Actor("U1", "slack")), Failed)
     finally:
         store.close()
+
+
+def test_status_never_shows_a_dead_cli_run_as_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a CLI run killed mid-way stayed 'running' forever (CLI runs were never reaped)."""
+    from bot.runs.status import build_status
+
+    monkeypatch.setenv("GOLIVE_HEARTBEAT_TTL_SECONDS", "0.2")
+    checklist = load_checklist(write_checklist(tmp_path / "c.yml", [0.01]))
+    store = open_store(None, sqlite_path=tmp_path / "golive.db")
+    try:
+        dead = store.create_run(checklist=checklist.name, selector="day1", source="cli")
+        live = store.create_run(checklist=checklist.name, selector="day1", source="cli")
+        time.sleep(0.3)
+        store.heartbeat([live.id])  # its owner is still alive
+        assert [r.id for r in build_status(store, checklist).running] == [live.id]
+        assert store.get_run(dead.id).status == "interrupted"  # type: ignore[union-attr]
+    finally:
+        store.close()
