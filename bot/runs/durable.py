@@ -104,28 +104,33 @@ class ResultWriter:
         self.held[result.check_id] = result
         return False
 
-    async def flush_once(self) -> bool:
+    async def flush_once(self, *, every: bool = False) -> bool:
+        """One pass over the held results, in order. It stops at the first refusal (the store is still
+        down: no point waiting out a timeout per result) unless `every`, the last pass, which tries each
+        one, so a single result the store refuses does not keep the others out."""
         for check_id, result in list(self.held.items()):
             if not await self._try(result, 1):
+                if every:
+                    continue
                 return False
             self.held.pop(check_id, None)
             self.stored.add(check_id)
-        return True
+        return not self.held
 
     async def flush(self, seconds: float) -> bool:
         """Write the held results, retrying with backoff for up to `seconds`; True when none is left."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         pause = self.policy.backoff
+        held = len(self.held)
         while self.held:
             if await self.flush_once():
+                log.info("run %s: %d held result(s) written once the store answered", self.run_id, held)
                 break
             if loop.time() >= deadline:
-                return False
+                return await self.flush_once(every=True)
             await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
             pause = min(pause * 2, 2.0)
-        if self.stored:
-            log.info("run %s: every held result was written once the store answered", self.run_id)
         return True
 
 
