@@ -23,6 +23,7 @@ from checks.registry import CheckContext, get_kind
 from checks.result import CheckResult, Outcome
 from checks.runner import execute
 from checks.spec import Checklist, CheckSpec, PhaseSpec
+from tests.conftest import background_dropper
 
 PG_SERVER_URL = os.environ.get("GOLIVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -66,7 +67,7 @@ def pg_database() -> Iterator[str]:
     try:
         yield name
     finally:
-        pg_drop_database(name)
+        background_dropper().drop_database(name)  # teardown does not wait for the drop's checkpoint
 
 
 SEED_COMPANIES = 37
@@ -129,9 +130,8 @@ def pg_password_role() -> Iterator[PgRole]:
                 (role.name,),
             ).fetchall()
         for (name,) in owned:
-            pg_drop_database(name)
-        with pg_admin_connect() as conn:
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role.name)))
+            background_dropper().drop_database(name)
+        background_dropper().drop_role(role.name)  # after its databases: the dropper keeps the order
 
 
 @dataclass

@@ -44,7 +44,7 @@ def test_masking_long_unbroken_text_does_not_stall() -> None:
 
     m = Masker()
     text = "a" * 100_000 + " postgresql://app:Long-Pw-1@db/x " + "b://" * 25_000
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU of this thread: other processes loading the machine do not count
     masked = m.mask(text)
-    assert time.perf_counter() - started < 3, "masking went quadratic"
+    assert time.thread_time() - started < 3, "masking went quadratic"
     assert "Long-Pw-1" not in masked and "app:***@db/x" in masked
