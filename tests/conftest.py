@@ -177,3 +177,38 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- slowest tests first
+# With xdist the wall time is the busiest worker's: a 60 s test that starts last ends the run 60 s late.
+# So the longest tests start first (longest-processing-time-first scheduling), by their durations in the
+# previous run (kept in pytest's cache, .pytest_cache/v/golive/durations). Without a cache (a fresh clone),
+# tests/production, which holds the outage and process tests, goes first. The order of the tests within
+# an equal key stays the collection order; no test here depends on another having run before it.
+DURATIONS_KEY = "golive/durations"
+SLOW_FIRST_WITHOUT_CACHE = ("tests/production/",)
+UNKNOWN_S = 1.0  # a test the cache has not timed yet goes ahead of the many fast ones
+_durations: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cache = getattr(config, "cache", None)
+    known: dict[str, float] = (cache.get(DURATIONS_KEY, {}) if cache is not None else {}) or {}
+    if known:
+        items.sort(key=lambda item: -known.get(item.nodeid, UNKNOWN_S))
+    else:
+        items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST_WITHOUT_CACHE))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Setup + call + teardown of every test (on the xdist controller, reports arrive from all workers)."""
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = getattr(config, "cache", None)
+    if cache is None or hasattr(config, "workerinput") or not _durations:
+        return  # workers leave it to the controller, which saw every report
+    known = cache.get(DURATIONS_KEY, {}) or {}
+    known.update({nodeid: round(seconds, 3) for nodeid, seconds in _durations.items()})
+    cache.set(DURATIONS_KEY, known)
