@@ -1,4 +1,5 @@
-"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration."""
+"""The `golive` command line. Exit codes: 0 GO / done, 1 NO-GO / refused, 2 bad usage or configuration,
+3 could not decide / failed (the store or other infrastructure is down: never reported as NO-GO)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import importlib
 import sys
 
-from bot.commands.common import EXIT_USAGE, UsageError
+from bot.commands.common import EXIT_UNDECIDED, EXIT_USAGE, UsageError
+from bot.store import StoreUnavailable
 from checks.masking import mask
 
 # Each module registers its own subcommands; transports and rollout add theirs here.
@@ -46,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"golive: {mask(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreUnavailable as exc:
+        print(f"golive: could not decide: {mask(str(exc))}. Nothing was concluded about the target; fix the "
+              "store (GOLIVE_DATABASE_URL) and run again.", file=sys.stderr)
+        return EXIT_UNDECIDED
     except KeyboardInterrupt:
         print("golive: interrupted", file=sys.stderr)
         return 130

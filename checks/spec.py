@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from checks.result import Criticality
+from checks.result import Criticality, Status, server_error_status
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 
@@ -40,12 +40,23 @@ class CheckSpec(Strict):
     kind: str
     title: str = ""
     criticality: Criticality = Criticality.HIGH
+    criticality_when_5xx: Criticality | None = Field(
+        None, description="the criticality when the check fails because the target answered HTTP 5xx")
+    waivable: bool = Field(False, description="a critical check may be waived (non-critical ones always may)")
     timeout: float = Field(30.0, gt=0, le=3600)
     needs: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
     when: dict[str, str] | None = Field(None, description="run only when these target variables have these values")
     params: dict[str, Any] = Field(default_factory=dict)
     phase: str = Field("", exclude=True)
+
+    def weight(self, status: Status, evidence: dict[str, Any]) -> Criticality:
+        """This check's criticality for one result: `criticality_when_5xx` when it failed because the
+        target answered a server error, its declared criticality otherwise."""
+        if self.criticality_when_5xx is not None and status in (Status.FAIL, Status.ERROR) \
+                and server_error_status(evidence) is not None:
+            return self.criticality_when_5xx
+        return self.criticality
 
 
 class PhaseSpec(Strict):
@@ -89,6 +100,8 @@ class RolloutPhase(Strict):
     on_p0: Literal["rollback", "pause"] = "pause"
     requires_checks: list[str] = Field(default_factory=list)
     requires_signoff: list[str] = Field(default_factory=lambda: ["pre"])
+    requires_phases: list[str] = Field(default_factory=list, description="checklist phases whose verdict must "
+                                       "be GO (or conditional, if allowed) before promoting; default: all")
 
 
 class Rollout(Strict):
@@ -98,6 +111,7 @@ class Rollout(Strict):
     watch: dict[str, Any] = Field(default_factory=dict)
     max_check_age_minutes: float = Field(
         60.0, gt=0, description="promote only on required check results younger than this")
+    allow_conditional: bool = Field(True, description="promote on GO (conditional), repeating its conditions")
 
     def phase(self, phase_id: str) -> RolloutPhase | None:
         return next((p for p in self.phases if p.id == phase_id), None)

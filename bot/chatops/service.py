@@ -45,6 +45,7 @@ from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
+from bot.waivers import active_waivers
 from checks.loader import select_checks
 from checks.masking import mask
 from checks.result import utcnow
@@ -283,7 +284,8 @@ class ChatOps:
         verdict = None
         if run.status == "finished":  # a run still going counts the confirmation in its own verdict
             expected = [spec for cid in run.expected if (spec := self.checklist.check(cid)) is not None]
-            verdict = decide(expected, {r.check_id: r for r in results})  # from the results, never stale
+            waivers = await asyncio.to_thread(active_waivers, self.store, self.checklist)
+            verdict = decide(expected, {r.check_id: r for r in results}, waivers=waivers)  # never stale
             if recorded:
                 await asyncio.to_thread(self.store.finish_run, run_id, verdict, wall_ms=run.wall_ms)
         fresh = await asyncio.to_thread(self.store.get_run, run_id)

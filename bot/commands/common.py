@@ -11,12 +11,22 @@ from pathlib import Path
 
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
-from bot.store import Store, StoreUnavailable, open_store
+from bot.store import Store, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
+from checks.verdict import Decision, Verdict
 
-EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
+EXIT_GO, EXIT_NO_GO, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
+"""The exit codes (README "Exit codes"): run/status 0 GO, 1 NO-GO, 2 usage/config, 3 could not decide;
+promote/rollback/resume/waive/freeze 0 done, 1 refused, 2 usage/config, 3 failed."""
+
+
+def verdict_exit(verdict: Verdict, *, strict: bool = False) -> int:
+    """0 GO (conditional too, unless strict), 1 NO-GO: how `run` and `status` end."""
+    if verdict.decision is Decision.NO_GO or (strict and verdict.decision is Decision.CONDITIONAL):
+        return EXIT_NO_GO
+    return EXIT_GO
 
 
 class UsageError(Exception):
@@ -38,11 +48,13 @@ class Context:
         return self.checklist.demo
 
     def store(self) -> Store:
-        try:
-            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path())
-        except StoreUnavailable as exc:
-            raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
-                from None
+        """The bot's store. A bad URL is a configuration error (exit 2); an unreachable store raises
+        StoreUnavailable, which the CLI turns into "could not decide" (exit 3), never NO-GO."""
+        url = self.settings.secret("database_url")
+        if url and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise UsageError("GOLIVE_DATABASE_URL must start with postgresql:// or sqlite:///; unset it to use "
+                             "the embedded SQLite store")
+        return open_store(url, sqlite_path=self.settings.sqlite_path())
 
 
 def load_context(args: argparse.Namespace) -> Context:

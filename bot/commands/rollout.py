@@ -1,5 +1,6 @@
 """`golive promote <phase>`, `golive rollback`, `golive watch`: the rollout from a terminal.
-Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration."""
+Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration, 3 when it
+failed (the flag provider or the store)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable
 
-from bot.commands.common import EXIT_GO, EXIT_NO_GO, Context, UsageError, add_checklist_arg, load_context
+from bot.commands.common import (
+    EXIT_GO,
+    EXIT_NO_GO,
+    EXIT_UNDECIDED,
+    Context,
+    UsageError,
+    add_checklist_arg,
+    load_context,
+)
 from bot.rollout.models import RolloutResult
 from bot.rollout.providers import ProviderError
 from bot.rollout.runtime import RolloutRuntime
@@ -76,11 +85,15 @@ def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Await
                           "reasons": result.reasons}, indent=2))
     elif result.ok:
         print(f"✅ {result.message}")
+        for condition in result.reasons:  # a conditional promotion repeats its conditions
+            print(f"   - {condition}")
     else:
         print(f"⛔ {result.message.split(': ', 1)[0]}:")
         for reason in result.reasons:
             print(f"   - {reason}")
-    return EXIT_GO if result.ok else EXIT_NO_GO
+    if result.ok:
+        return EXIT_GO
+    return EXIT_UNDECIDED if result.failed else EXIT_NO_GO
 
 
 async def _with_runtime(ctx: Context, store: Store, body: Callable[[RolloutRuntime], Awaitable[RolloutResult]],

@@ -1,4 +1,5 @@
-"""`golive status`, `golive checks`, `golive history`: what the store and the checklist say."""
+"""`golive status`, `golive checks`, `golive history`: what the store and the checklist say.
+`status` exits like `run`: 0 GO, 1 NO-GO, 3 could not decide."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 import sys
 
-from bot.commands.common import add_checklist_arg, load_context
+from bot.commands.common import add_checklist_arg, load_context, verdict_exit
 from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_status
 
@@ -15,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="latest result of each phase, the verdict, missing sign-offs")
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true", help="treat GO (conditional) as failure (exit 1)")
     p.set_defaults(func=status)
     p = sub.add_parser("checks", help="list the phases and checks a checklist contains")
     add_checklist_arg(p)
@@ -40,10 +42,11 @@ def status(args: argparse.Namespace) -> int:
                         if p.last_run_at else None} for p in overview.phases],
             "missing_signoffs": overview.missing_signoffs,
             "rollout_phase": overview.rollout_phase,
+            "waivers": [w.model_dump(mode="json") for w in overview.waivers],
         }, indent=2))
     else:
         print(render_status(overview, Style(sys.stdout.isatty())))
-    return 0
+    return verdict_exit(overview.verdict, strict=args.strict)
 
 
 def checks(args: argparse.Namespace) -> int:

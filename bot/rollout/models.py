@@ -140,6 +140,7 @@ class RolloutResult:
     reasons: list[str] = field(default_factory=list)
     flags: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    failed: bool = False  # tried and failed (the flag provider), as opposed to refused by the gate
 
 
 def phase_key(checklist: str) -> str:

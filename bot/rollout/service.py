@@ -14,15 +14,17 @@ from typing import Any
 from bot.events import Announcement, AnnouncementKind, Notifier
 from bot.events import rollout_subject as subject_of
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
-from bot.rollout.gate import gate_reasons
+from bot.rollout.gate import gate_reasons, phase_verdict
 from bot.rollout.models import NO_PHASE, RolloutResult
 from bot.rollout.providers import FlagProvider, ProviderError, apply_flags, flag_reader, flag_text
 from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
+from bot.waivers import active_waivers
 from checks.masking import mask
 from checks.registry import FlagReader
 from checks.spec import Checklist, Rollout, RolloutPhase
+from checks.verdict import Decision
 
 AfterChange = Callable[[str | None], Awaitable[None]]
 log = logging.getLogger("golive.rollout")
@@ -135,10 +137,15 @@ class RolloutService:
         signoffs = await asyncio.to_thread(SignoffService(self.store, self.checklist).state,
                                            list(phase.requires_signoff))
         paused = await asyncio.to_thread(self.records.paused)
-        reasons = gate_reasons(self.checklist, phase, current=current, latest=latest, signoffs=signoffs,
-                               paused=paused, max_age=self.max_check_age, now=datetime.now(UTC))
+        waivers = await asyncio.to_thread(active_waivers, self.store, self.checklist)
+        now = datetime.now(UTC)
+        verdict = phase_verdict(self.checklist, phase, latest, signoffs, waivers, now)
+        reasons = gate_reasons(self.checklist, phase, current=current, verdict=verdict, latest=latest,
+                               signoffs=signoffs, paused=paused, max_age=self.max_check_age, now=now)
         if reasons:
             return await self._refuse("promote", phase.id, current, actor, reasons)
+        conditions = [f"{verdict.decision.label}: {c}" for c in verdict.conditions] \
+            if verdict.decision is Decision.CONDITIONAL else []
         flags, problems = await self._flip(phase.flags)
         if problems:
             restore = self.rollout.phase(current).flags if current else {n: False for n in phase.flags}
@@ -150,15 +157,16 @@ class RolloutService:
                                     actor=actor, ok=False, flags=flags, reasons=problems)
             await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
             await self._announce("refused", phase.id, actor, reasons=problems, previous=current, flags=flags)
-            return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags,
+            return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags, failed=True,
                                  message=f"promotion to {phase.id} failed: " + "; ".join(problems))
         await asyncio.to_thread(self.records.set_phase, phase.id)
         await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                 actor=actor, ok=True, flags=flags)
-        await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags})
-        await self._announce("promoted", phase.id, actor, previous=current, flags=flags)
+        await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags,
+                                                                "conditions": conditions})
+        await self._announce("promoted", phase.id, actor, previous=current, flags=flags, reasons=conditions)
         await self._changed(phase.id)
-        return RolloutResult(True, "promote", phase.id, current, flags=flags,
+        return RolloutResult(True, "promote", phase.id, current, flags=flags, reasons=conditions,
                              message=f"promoted {phase.id}: " + ", ".join(f"{k}={v}" for k, v in flags.items()))
 
     async def _rollback(self, actor: str, reason: str) -> RolloutResult:
@@ -176,7 +184,7 @@ class RolloutService:
             await self._audit(actor, "rollout.rollback_failed", current, {"to": new_phase, "reasons": problems})
             await self._announce("refused", current, actor, reasons=[f"rollback failed: {p}" for p in problems],
                                  flags=flags)
-            return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags,
+            return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags, failed=True,
                                  message="rollback failed: " + "; ".join(problems))
         await asyncio.to_thread(self.records.set_phase, new_phase)
         await asyncio.to_thread(self.records.set_paused, None)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.store import RunRecord, Store
+from bot.waivers import active_waivers
 from checks.loader import select_checks
 from checks.result import CheckResult
 from checks.runner import Runner, RunReport
@@ -61,7 +62,8 @@ async def execute_run(
     # The store is the record: a check a person confirmed while the run went on counts in the verdict.
     stored = {r.check_id: r for r in await asyncio.to_thread(store.results, run.id)}
     report.results = [stored.get(r.check_id, r) for r in report.results]
-    report.verdict = decide(checks, {r.check_id: r for r in report.results})
+    waivers = await asyncio.to_thread(active_waivers, store, checklist)
+    report.verdict = decide(checks, {r.check_id: r for r in report.results}, waivers=waivers)
     await asyncio.to_thread(store.finish_run, run.id, report.verdict, wall_ms=report.wall_ms)
     final = await asyncio.to_thread(store.get_run, run.id)
     assert final is not None
