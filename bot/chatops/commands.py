@@ -41,6 +41,11 @@ class RollbackCommand(Command):
 
 
 @dataclass(frozen=True)
+class ResumeCommand(Command):
+    """Clear a rollout pause once the P0 is over (the chat twin of `golive resume`)."""
+
+
+@dataclass(frozen=True)
 class HistoryCommand(Command):
     limit: int = 10
 
@@ -108,6 +113,9 @@ for _verb in (
          _promote),
     Verb("rollback", "[reason]", "turn the current phase's flags back off and announce it",
          lambda args: RollbackCommand(reason=" ".join(args))),
+    Verb("resume", "", "clear a rollout pause after the all-clear (refused while a P0 is open)",
+         lambda args: ResumeCommand() if not args else HelpCommand(unknown="resume " + " ".join(args),
+                                                                   problem="`resume` takes no argument")),
     Verb("history", "[n]", "the most recent runs", _history),
     Verb("help", "", "this help", lambda args: HelpCommand()),
 ):

@@ -21,6 +21,7 @@ from bot.chatops.commands import (
     HelpCommand,
     HistoryCommand,
     PromoteCommand,
+    ResumeCommand,
     RollbackCommand,
     RunCommand,
     SignoffCommand,
@@ -104,6 +105,7 @@ class ChatOps:
             SignoffCommand: lambda c, a, h: self.open_signoff(a, c.stage),
             PromoteCommand: lambda c, a, h: self.rollout_not_configured(),
             RollbackCommand: lambda c, a, h: self.rollout_not_configured(),
+            ResumeCommand: lambda c, a, h: self.rollout_not_configured(),
         }
 
     # -- dispatch ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`golive promote <phase>`, `golive rollback`, `golive watch`: the rollout from a terminal.
+"""`golive promote <phase>`, `golive rollback`, `golive resume`, `golive watch`: the rollout from a terminal.
 Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration, 3 when it
 failed (the flag provider or the store)."""
 
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", default="", help="why (recorded and announced)")
     _common(p)
     p.set_defaults(func=rollback)
+    p = sub.add_parser("resume", help="clear a pause (after an all-clear); refused while a P0 is open")
+    _common(p)
+    p.set_defaults(func=resume)
     p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
     add_checklist_arg(p)
     p.add_argument("--interval", type=_positive, help="seconds between samples (default: rollout.watch)")
@@ -112,6 +115,10 @@ def promote(args: argparse.Namespace) -> int:
 
 def rollback(args: argparse.Namespace) -> int:
     return _change(args, lambda service, actor: service.rollback(actor=actor, reason=args.reason))
+
+
+def resume(args: argparse.Namespace) -> int:
+    return _change(args, lambda service, actor: service.resume(actor=actor))
 
 
 def watch(args: argparse.Namespace) -> int:
