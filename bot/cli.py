@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "bot.commands.serve",
     "bot.commands.manifest",
     "bot.commands.rollout",
+    "bot.commands.audit",
 ]
 
 

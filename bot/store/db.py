@@ -44,6 +44,12 @@ class Database:
         raise NotImplementedError
         yield self
 
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        """A transaction that no other process can run at the same time (see bot.store.migrate)."""
+        raise NotImplementedError
+        yield self
+
     def apply_schema(self, statements: Sequence[str]) -> None:
         with self.transaction() as tx:
             for stmt in statements:
@@ -86,11 +92,11 @@ class SQLiteDatabase(Database):
             return [dict(r) for r in self._conn.execute(sql, dict(params or {})).fetchall()]
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Database]:
         with self._lock:
             depth = getattr(self._local, "depth", 0)
             if depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute(f"BEGIN {mode}")
             self._local.depth = depth + 1
             try:
                 yield self
@@ -102,6 +108,12 @@ class SQLiteDatabase(Database):
             self._local.depth = depth
             if depth == 0:
                 self._conn.execute("COMMIT")
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        # EXCLUSIVE: no other connection reads or writes until the schema is settled
+        with self.transaction("EXCLUSIVE") as tx:
+            yield tx
 
     def close(self) -> None:
         with self._lock:
@@ -126,8 +138,13 @@ class PostgresDatabase(Database):
         self.timeout = timeout
         try:
             if schema:
-                with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+                # under a lock: concurrent CREATE SCHEMA IF NOT EXISTS collide on pg_namespace
+                with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn, \
+                        conn.transaction():
+                    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+                    if not exists:  # a bot role without CREATE on the database can use an existing schema
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"golive-schema:{schema}",))
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
             # check: a connection PostgreSQL dropped (restart, failover) is replaced on checkout, so
             # the first commands after the store returns do not fail on stale pooled connections
             self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,
@@ -181,6 +198,14 @@ class PostgresDatabase(Database):
                 yield self
             finally:
                 self._local.tx = None
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        # a transaction-scoped advisory lock, one per schema: released by COMMIT/ROLLBACK, even when
+        # the process dies mid-migration (the server ends its session)
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('golive-migrate:' || coalesce(current_schema(), '')))")
+            yield tx
 
     def close(self) -> None:
         self._pool.close()

@@ -10,15 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.store.audit import GENESIS, ChainBreak, row_hash, verify_chain
 from bot.store.db import Database, open_database
-from bot.store.schema import APPEND_ONLY, CORE
+from bot.store.migrate import migrate
 from checks.masking import masker
 from checks.result import CheckResult
 from checks.spec import CheckSpec
 from checks.verdict import Verdict
 
 EXTRA_SCHEMA: list[str] = []
-"""DDL other domains (rollout, alerts) register at import time; applied by migrate()."""
+"""Deprecated: idempotent DDL registered at import time, applied after the migrations under their lock.
+New tables and columns go in a numbered migration (bot/store/migrations/README in its __init__)."""
 
 
 def register_schema(*statements: str) -> None:
@@ -76,7 +78,12 @@ class Store:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def migrate(self) -> Store:
-        self.db.apply_schema([*CORE, *EXTRA_SCHEMA, *APPEND_ONLY[self.db.dialect]])
+        """Apply the pending numbered migrations (bot/store/migrations) under the migration lock."""
+        migrate(self.db)
+        if EXTRA_SCHEMA:
+            with self.db.migration_lock() as tx:
+                for stmt in EXTRA_SCHEMA:
+                    tx.execute(tx.render_ddl(stmt))
         return self
 
     def ping(self) -> None:
@@ -194,10 +201,21 @@ class Store:
 
     # -- audit log (append-only) ---------------------------------------------------------------
     def audit(self, *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
-        self.db.execute(
-            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (:at, :actor, :action, :subject, :detail)",
-            {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
-             "detail": json.dumps(masker.mask_data(detail or {}), default=str)})
+        """Append one row to the hash chain: it carries the previous row's hash and a hash of its own."""
+        row = {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
+               "detail": json.dumps(masker.mask_data(detail or {}), default=str)}
+        with self.db.transaction() as tx:
+            if tx.dialect == "postgres":  # one writer at the tail at a time (SQLite's write lock already is)
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext('golive-audit:' || coalesce(current_schema(), '')))")
+            last = tx.fetchone("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
+            prev = last["hash"] if last else GENESIS
+            tx.execute("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) "
+                       "VALUES (:at, :actor, :action, :subject, :detail, :prev_hash, :hash)",
+                       {**row, "prev_hash": prev, "hash": row_hash(prev, row)})
+
+    def verify_audit(self) -> tuple[int, ChainBreak | None]:
+        """Walk the whole chain in seq order: (rows checked, first break or None)."""
+        return verify_chain(self.db.fetchall("SELECT * FROM audit ORDER BY seq"))
 
     def audit_log(self, *, subject: str | None = None, action: str | None = None, limit: int = 100,
                   ) -> list[dict[str, Any]]:
