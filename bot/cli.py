@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "bot.commands.manifest",
     "bot.commands.rollout",
     "bot.commands.audit",
+    "bot.commands.waive",
 ]
 
 

@@ -13,26 +13,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Store
-from bot.store.store import now_iso, parse_time, register_schema
+from bot.store.store import now_iso, parse_time
 from checks.masking import masker
 from checks.spec import Checklist
 from checks.verdict import Waiver, waivable
-
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS waivers (
-        id TEXT PRIMARY KEY,
-        checklist TEXT NOT NULL,
-        check_id TEXT NOT NULL,
-        granted_by TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        granted_at TEXT NOT NULL,
-        until_at TEXT NOT NULL,
-        revoked_at TEXT,
-        revoked_by TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS waivers_by_checklist ON waivers (checklist, check_id)",
-)
-register_schema(*SCHEMA)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -40,7 +24,11 @@ MAX_WAIVER = timedelta(days=30)
 
 
 class WaiverError(ValueError):
-    """A waiver that may not be granted or revoked; the message says what to do instead."""
+    """Bad waiver input (unknown check, duration, no reason); the message says what to do instead."""
+
+
+class WaiverRefused(WaiverError):
+    """A well-formed waiver the rules do not allow (a critical check not `waivable`, nothing to revoke)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -56,19 +44,12 @@ def parse_duration(text: str) -> timedelta:
     return value
 
 
-def _ensure_schema(store: Store) -> None:
-    if not getattr(store.db, "_waiver_schema", False):
-        store.db.apply_schema(list(SCHEMA))
-        store.db._waiver_schema = True  # type: ignore[attr-defined]
-
-
 class WaiverService:
     """Synchronous store access for one checklist's waivers (async callers use asyncio.to_thread)."""
 
     def __init__(self, store: Store, checklist: Checklist) -> None:
         self.store = store
         self.checklist = checklist
-        _ensure_schema(store)
 
     def grant(self, check_id: str, duration: str | timedelta, reason: str, *, by: str, transport: str = "cli",
               now: datetime | None = None) -> Waiver:
@@ -76,7 +57,9 @@ class WaiverService:
         if spec is None:
             raise WaiverError(f"unknown check {check_id!r}: `golive checks` lists them")
         if not waivable(spec):
-            raise WaiverError(f"{check_id} is critical and the checklist does not allow waiving it "
+            self.store.audit(actor=by, action="waiver.refused", subject=f"{self.checklist.name}:{check_id}",
+                             detail={"reason": "critical and not waivable", "transport": transport})
+            raise WaiverRefused(f"{check_id} is critical and the checklist does not allow waiving it "
                               "(add `waivable: true` to the check if leads may accept it failing)")
         if not reason.strip():
             raise WaiverError("a waiver needs a reason, e.g. `waive smoke.cache 2h cache warms after deploy`")
@@ -98,7 +81,7 @@ class WaiverService:
         """Revoke every live waiver of `check_id`; an error when there is none."""
         live = [w for w in self.active(now) if w.check_id == check_id]
         if not live:
-            raise WaiverError(f"{check_id} has no live waiver to revoke (`golive status` lists the waivers)")
+            raise WaiverRefused(f"{check_id} has no live waiver to revoke (`golive status` lists the waivers)")
         for waiver in live:
             self.store.db.execute("UPDATE waivers SET revoked_at = :at, revoked_by = :by WHERE id = :id",
                                   {"at": now_iso(), "by": masker.mask(by), "id": waiver.id})

@@ -46,6 +46,22 @@ class ResumeCommand(Command):
 
 
 @dataclass(frozen=True)
+class WaiveCommand(Command):
+    """Accept a failing check for a while: `waive <check> <duration> <reason>`."""
+
+    check_id: str
+    duration: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UnwaiveCommand(Command):
+    """Revoke the live waivers of a check: `unwaive <check>`."""
+
+    check_id: str
+
+
+@dataclass(frozen=True)
 class HistoryCommand(Command):
     limit: int = 10
 
@@ -87,6 +103,21 @@ def _promote(args: list[str]) -> Command:
     return PromoteCommand(phase=args[0])
 
 
+def _waive(args: list[str]) -> Command:
+    if len(args) < 3:
+        return HelpCommand(unknown=" ".join(["waive", *args]),
+                           problem="`waive` takes a check, a duration and a reason, e.g. "
+                                   "`waive smoke.cache 2h cache warms up after the deploy`")
+    return WaiveCommand(check_id=args[0], duration=args[1], reason=" ".join(args[2:]))
+
+
+def _unwaive(args: list[str]) -> Command:
+    if len(args) != 1:
+        return HelpCommand(unknown=" ".join(["unwaive", *args]), problem="`unwaive` takes one check, e.g. "
+                           "`unwaive smoke.cache`")
+    return UnwaiveCommand(check_id=args[0])
+
+
 def _history(args: list[str]) -> Command:
     if not args:
         return HistoryCommand()
@@ -116,6 +147,9 @@ for _verb in (
     Verb("resume", "", "clear a rollout pause after the all-clear (refused while a P0 is open)",
          lambda args: ResumeCommand() if not args else HelpCommand(unknown="resume " + " ".join(args),
                                                                    problem="`resume` takes no argument")),
+    Verb("waive", "<check> <duration> <reason>", "accept a failing check until the waiver expires (e.g. 2h)",
+         _waive),
+    Verb("unwaive", "<check>", "revoke a check's waiver", _unwaive),
     Verb("history", "[n]", "the most recent runs", _history),
     Verb("help", "", "this help", lambda args: HelpCommand()),
 ):

@@ -26,6 +26,8 @@ from bot.chatops.commands import (
     RunCommand,
     SignoffCommand,
     StatusCommand,
+    UnwaiveCommand,
+    WaiveCommand,
     usage,
 )
 from bot.chatops.directory import Directory
@@ -46,7 +48,7 @@ from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
-from bot.waivers import active_waivers
+from bot.waivers import WaiverError, WaiverService, active_waivers
 from checks.loader import select_checks
 from checks.masking import mask
 from checks.result import utcnow
@@ -106,6 +108,8 @@ class ChatOps:
             PromoteCommand: lambda c, a, h: self.rollout_not_configured(),
             RollbackCommand: lambda c, a, h: self.rollout_not_configured(),
             ResumeCommand: lambda c, a, h: self.rollout_not_configured(),
+            WaiveCommand: lambda c, a, h: self.waive(a, c.check_id, c.duration, c.reason),
+            UnwaiveCommand: lambda c, a, h: self.unwaive(a, c.check_id),
         }
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -261,6 +265,32 @@ class ChatOps:
         assert fresh is not None
         return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,
                               recorded=recorded)
+
+    # -- waivers (bot.waivers: the rules; here: access, then the reply) ---------------------------
+    @store_down_is_failed
+    async def waive(self, actor: Actor, check_id: str, duration: str, reason: str) -> Reply:
+        subject = f"{self.checklist.name}:{check_id}"
+        if denied := await self._denied(actor, Action.CHECK_WAIVE, Target(subject=subject)):
+            return denied
+        try:
+            waiver = await asyncio.to_thread(WaiverService(self.store, self.checklist).grant, check_id, duration,
+                                             reason, by=actor.user_id, transport=actor.transport)
+        except WaiverError as exc:
+            return Failed(str(exc))
+        return Notice(f"{check_id} {waiver.text()}. It is not a condition of the verdict until then; "
+                      f"`unwaive {check_id}` revokes it.")
+
+    @store_down_is_failed
+    async def unwaive(self, actor: Actor, check_id: str) -> Reply:
+        subject = f"{self.checklist.name}:{check_id}"
+        if denied := await self._denied(actor, Action.CHECK_WAIVE, Target(subject=subject)):
+            return denied
+        try:
+            await asyncio.to_thread(WaiverService(self.store, self.checklist).revoke, check_id, by=actor.user_id,
+                                    transport=actor.transport)
+        except WaiverError as exc:
+            return Failed(str(exc))
+        return Notice(f"the waiver of {check_id} is revoked by {actor.user_id}: it counts in the verdict again.")
 
     # -- manual confirmation (a check that needs a person, e.g. "the Sentry event arrived") --------
     @store_down_is_failed
