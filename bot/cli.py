@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bot.commands.rollout",
     "bot.commands.audit",
     "bot.commands.waive",
+    "bot.commands.freeze",
 ]
 
 

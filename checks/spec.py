@@ -3,9 +3,10 @@ and the rollout plan. Validated on load by `checks.loader`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from checks.result import Criticality, Status, server_error_status
 
@@ -117,6 +118,36 @@ class Rollout(Strict):
         return next((p for p in self.phases if p.id == phase_id), None)
 
 
+class FreezeWindow(Strict):
+    """A release freeze: a recurring window (`cron` start + `duration`) or a date range (`start`/`end`)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    reason: str = ""
+    cron: str | None = Field(None, description="when the window opens, e.g. '0 16 * * FRI' (UTC)")
+    duration: str | None = Field(None, description="how long it lasts from each cron start, e.g. 64h")
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> FreezeWindow:
+        if self.cron and self.duration and not (self.start or self.end):
+            return self
+        if self.start and self.end and not (self.cron or self.duration):
+            if self.start.tzinfo is None or self.end.tzinfo is None:
+                raise ValueError(f"freeze window {self.id}: start and end need a time zone, e.g. 2026-12-24T00:00Z")
+            if self.end <= self.start:
+                raise ValueError(f"freeze window {self.id}: end must be after start")
+            return self
+        raise ValueError(f"freeze window {self.id}: give either cron + duration (e.g. cron: '0 16 * * FRI', "
+                         "duration: 64h) or start + end")
+
+
+class Freeze(Strict):
+    windows: list[FreezeWindow] = Field(default_factory=list)
+    override_roles: list[str] = Field(default_factory=list, description="sign-off roles (`role` or `stage:role`) "
+                                      "whose members may override a freeze for one promotion window")
+
+
 class Checklist(Strict):
     name: str
     service: str = ""
@@ -127,6 +158,7 @@ class Checklist(Strict):
     phases: list[PhaseSpec] = Field(min_length=1)
     signoffs: dict[str, SignoffStage] = Field(default_factory=dict)
     rollout: Rollout | None = None
+    freeze: Freeze = Field(default_factory=Freeze)
     demo: bool = Field(False, description="start the bundled demo target before running")
     source_path: str = Field("", exclude=True)
 

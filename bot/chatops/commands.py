@@ -62,6 +62,15 @@ class UnwaiveCommand(Command):
 
 
 @dataclass(frozen=True)
+class FreezeCommand(Command):
+    """`freeze` shows; `freeze <until> <reason>` declares; `freeze lift`; `freeze override <reason>`."""
+
+    action: str = "show"  # show | declare | lift | override
+    until: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class HistoryCommand(Command):
     limit: int = 10
 
@@ -118,6 +127,20 @@ def _unwaive(args: list[str]) -> Command:
     return UnwaiveCommand(check_id=args[0])
 
 
+def _freeze(args: list[str]) -> Command:
+    if not args:
+        return FreezeCommand()
+    if args[0].lower() == "lift" and len(args) == 1:
+        return FreezeCommand(action="lift")
+    if args[0].lower() == "override" and len(args) > 1:
+        return FreezeCommand(action="override", reason=" ".join(args[1:]))
+    if len(args) >= 2 and args[0].lower() not in ("lift", "override"):
+        return FreezeCommand(action="declare", until=args[0], reason=" ".join(args[1:]))
+    return HelpCommand(unknown=" ".join(["freeze", *args]),
+                       problem="`freeze` alone shows the freezes; `freeze 2h <reason>` declares one; `freeze lift`; "
+                               "`freeze override <reason>`")
+
+
 def _history(args: list[str]) -> Command:
     if not args:
         return HistoryCommand()
@@ -151,6 +174,8 @@ for _verb in (
          _waive),
     Verb("unwaive", "<check>", "revoke a check's waiver", _unwaive),
     Verb("history", "[n]", "the most recent runs", _history),
+    Verb("freeze", "[<until> <reason> | lift | override <reason>]",
+         "show, declare, lift or override a release freeze (promotions are refused during one)", _freeze),
     Verb("help", "", "this help", lambda args: HelpCommand()),
 ):
     register_verb(_verb)

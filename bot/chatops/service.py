@@ -18,6 +18,7 @@ from bot.access import AccessDecision, Action, Target, authorize
 from bot.chatops.actor import Actor
 from bot.chatops.commands import (
     Command,
+    FreezeCommand,
     HelpCommand,
     HistoryCommand,
     PromoteCommand,
@@ -43,6 +44,7 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
+from bot.freeze import FreezeError, FreezeService, parse_until
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
@@ -110,6 +112,7 @@ class ChatOps:
             ResumeCommand: lambda c, a, h: self.rollout_not_configured(),
             WaiveCommand: lambda c, a, h: self.waive(a, c.check_id, c.duration, c.reason),
             UnwaiveCommand: lambda c, a, h: self.unwaive(a, c.check_id),
+            FreezeCommand: lambda c, a, h: self.freeze(a, c),
         }
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -291,6 +294,31 @@ class ChatOps:
         except WaiverError as exc:
             return Failed(str(exc))
         return Notice(f"the waiver of {check_id} is revoked by {actor.user_id}: it counts in the verdict again.")
+
+    # -- release freezes (bot.freeze: the rules; here: access, then the reply) --------------------
+    @store_down_is_failed
+    async def freeze(self, actor: Actor, command: FreezeCommand) -> Reply:
+        try:
+            service = FreezeService(self.store, self.checklist)
+            if command.action == "show":
+                active = await asyncio.to_thread(service.active)
+                lines = [f.text() + (" (overridden)" if service.overridden(f) else "") for f in active]
+                return Notice("; ".join(lines) if lines else "no release freeze is in force")
+            if command.action == "override":
+                done = await service.override(actor, command.reason, directory=self.directories.get(actor.transport))
+                return Notice(f"override signed by {actor.user_id}: promotions allowed during "
+                              + "; ".join(f.text() for f in done))
+            if denied := await self._denied(actor, Action.ROLLOUT_FREEZE, Target(subject=self.checklist.name)):
+                return denied
+            if command.action == "lift":
+                await asyncio.to_thread(service.lift, by=actor.user_id, transport=actor.transport)
+                return Notice(f"declared freeze lifted by {actor.user_id}")
+            until = parse_until(command.until, utcnow())
+            declared = await asyncio.to_thread(service.declare, until, command.reason, by=actor.user_id,
+                                               transport=actor.transport)
+            return Notice(f"{declared.text()}: promotions are refused until then")
+        except FreezeError as exc:
+            return Failed(str(exc))
 
     # -- manual confirmation (a check that needs a person, e.g. "the Sentry event arrived") --------
     @store_down_is_failed

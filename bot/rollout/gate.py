@@ -101,10 +101,13 @@ def signoff_reasons(checklist: Checklist, phase: RolloutPhase, state: SignoffSta
 
 def gate_reasons(checklist: Checklist, phase: RolloutPhase, *, current: str | None,
                  verdict: Verdict, latest: Mapping[str, CheckResult], signoffs: SignoffState,
-                 paused: Mapping[str, Any] | None, max_age: timedelta, now: datetime) -> list[str]:
-    """Everything that keeps `phase` from being promoted now, most fundamental first: phase order and
-    pause, then the verdict, then what the gate adds on top (freshness, sign-offs complete)."""
+                 paused: Mapping[str, Any] | None, max_age: timedelta, now: datetime,
+                 frozen: Iterable[str] = ()) -> list[str]:
+    """Everything that keeps `phase` from being promoted now, most fundamental first: phase order, a
+    release freeze without override, the pause, then the verdict, then what the gate adds on top
+    (freshness, sign-offs complete)."""
     reasons = order_reasons(checklist, phase, current)
+    reasons += list(frozen)
     if paused:
         reasons.append(f"the rollout is paused ({paused.get('reason', 'P0 alert')}): `golive resume` or "
                        "Keep going on the alert, or roll back, first")

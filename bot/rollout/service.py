@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.events import AlertEvent, Announcement, AnnouncementKind, Notifier
 from bot.events import rollout_subject as subject_of
+from bot.freeze import freeze_reasons
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
 from bot.rollout.gate import gate_reasons, phase_verdict
 from bot.rollout.incidents import IncidentStore
@@ -152,8 +153,9 @@ class RolloutService:
         waivers = await asyncio.to_thread(active_waivers, self.store, self.checklist)
         now = datetime.now(UTC)
         verdict = phase_verdict(self.checklist, phase, latest, signoffs, waivers, now)
+        frozen = await asyncio.to_thread(freeze_reasons, self.store, self.checklist, now)
         reasons = gate_reasons(self.checklist, phase, current=current, verdict=verdict, latest=latest,
-                               signoffs=signoffs, paused=paused, max_age=self.max_check_age, now=now)
+                               signoffs=signoffs, paused=paused, max_age=self.max_check_age, now=now, frozen=frozen)
         if reasons:
             return await self._refuse("promote", phase.id, current, actor, reasons)
         conditions = [f"{verdict.decision.label}: {c}" for c in verdict.conditions] \
