@@ -61,8 +61,7 @@ def _shop(tmp_path: Path, base_url: str, *, allow_conditional: bool = True) -> s
              "params": {"url": "/healthz/live", "expect_status": [200]}},
             {"id": "api.v1", "kind": "api.v1", "criticality": "high", "criticality_when_5xx": "critical",
              "params": {"urls": [{"url": "/api/v1/leads", "expect_status": [200, 429]}]}},
-            {"id": "cache", "kind": "smoke.cache", "criticality": "medium", "params": {"url": "/api/v1/leads",
-                                                                                      "min_speedup": 1000}},
+            {"id": "env.region", "kind": "env", "criticality": "medium", "params": {"var": "GOLIVE_T10_UNSET"}},
         ]}],
         "signoffs": {"pre": {"roles": [{"id": "lead", "title": "Lead", "members": ["U_LEAD"]}]}},
         "rollout": {"provider": {"kind": "dotenv", "path": "target.env"}, "allow_conditional": allow_conditional,
@@ -96,14 +95,14 @@ def test_status_exit_codes_and_promote_refused_with_the_reasons_status_shows(
         assert (tmp_path / "target.env").read_text() == "APP_ON=false\n"
 
         target.set(mode="healthy")
-        assert main(["run", "verify", "--checklist", path]) == 0  # the cache is not 1000x faster: conditional
+        assert main(["run", "verify", "--checklist", path]) == 0  # env.region (medium) fails: conditional
         assert main(["status", "--checklist", path]) == 0
         assert main(["status", "--checklist", path, "--strict"]) == 1
         assert main(["run", "verify", "--checklist", path, "--strict"]) == 1
         capsys.readouterr()
         assert main(["promote", "phase-1", "--checklist", path, "--by", "U_LEAD"]) == 0
         out = capsys.readouterr().out
-        assert "promoted phase-1" in out and "GO (conditional): cache:" in out  # the conditions, repeated
+        assert "promoted phase-1" in out and "GO (conditional): env.region:" in out  # the conditions, repeated
         assert (tmp_path / "target.env").read_text() == "APP_ON=true\n"
 
 
@@ -114,7 +113,7 @@ def test_conditional_promotion_refused_when_the_checklist_forbids_it(
         assert main(["run", "verify", "--checklist", path]) == 0
         capsys.readouterr()
         assert main(["promote", "phase-1", "--checklist", path, "--by", "U_LEAD"]) == 1
-        assert "rollout.allow_conditional is false: cache:" in capsys.readouterr().out
+        assert "rollout.allow_conditional is false: env.region:" in capsys.readouterr().out
 
 
 def test_an_unreachable_store_is_could_not_decide_never_no_go(
