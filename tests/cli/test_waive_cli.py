@@ -66,7 +66,8 @@ def test_waive_grant_expire_revoke_refuse_and_audit_through_the_cli(
     assert waived["waivers"][0]["by"] == "U_LEAD" and waived["waivers"][0]["reason"] == "cache warms up"
     assert "cache.warm: waived by U_LEAD until" in waived["verdict"]["waived"][0]
     main(["status", "--checklist", path])
-    assert "Waived:" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "Waived:" in shown and "Waiver cache.warm: by U_LEAD, until" in shown  # verdict and deployment record
 
     time.sleep(2.1)  # expiry: it counts again
     code, expired = status(path, capsys)

@@ -203,3 +203,41 @@ def test_golive_watch_prints_the_blind_rules_at_start(tmp_path: Path, isolated_e
         asyncio.run_coroutine_threadsafe(svc.stop(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_blind_rules_name_why_and_optional_rules_stay_quiet() -> None:
+    from bot.rollout.metrics import Sample
+    from bot.rollout.models import RuleSpec
+    from bot.rollout.rules import blind_rules
+
+    sample = Sample(metrics={"latency_p95_ms": {"": "n/a"}, "error_rate": {"": 0.0}},
+                    unread={"task_failure_rate": "Prometheus returned no series for task_failure_rate"})
+    rules = [RuleSpec(id="errors", level="P0", metric="error_rate", op="gt", threshold=0.01),
+             RuleSpec(id="p95", level="P1", metric="latency_p95_ms", op="gt", threshold=2000),
+             RuleSpec(id="tasks", level="P1", metric="task_failure_rate", op="gt", threshold=0.05),
+             RuleSpec(id="queue", level="P1", metric="queue_depth", op="gt", threshold=100),
+             RuleSpec(id="cache", level="P2", metric="cache_hit_rate", op="lt", threshold=0.5, optional=True)]
+    blind = {b.rule: b.why for b in blind_rules(sample, rules, has_source=lambda m: m != "queue_depth")}
+    assert set(blind) == {"p95", "tasks", "queue"}
+    assert "not a number" in blind["p95"] and "Prometheus returned no series" in blind["tasks"]
+    assert "no source publishes" in blind["queue"]
+
+
+async def test_an_incident_waits_for_its_own_rules_not_for_blind_ones() -> None:
+    from bot.rollout.incidents import IncidentTracker, MemoryIncidentStore
+    from bot.rollout.models import WatchConfig
+    from bot.rollout.rules import Reading
+
+    tracker = IncidentTracker("svc", MemoryIncidentStore(), WatchConfig(consecutive=2))
+    blind = Reading("db_down", "P0", "inconclusive", "DB status: db.status is not in the metrics document")
+    broken = Reading("probe.ready", "P0", "breach", "readiness answered 503")
+    fine = Reading("probe.ready", "P0", "ok")
+    unread = Reading("probe.ready", "P0", "inconclusive", "readiness timed out")
+    assert await tracker.observe([broken, blind], "phase-1") == []
+    (opened,) = await tracker.observe([broken, blind], "phase-1")
+    assert opened.state == "opened" and opened.rule == "probe.ready"
+    assert await tracker.observe([fine, blind], "phase-1") == []
+    assert await tracker.observe([unread, blind], "phase-1") == []  # its own rule unread: not healthy
+    assert await tracker.observe([fine, blind], "phase-1") == []
+    (resolved,) = await tracker.observe([fine, blind], "phase-1")
+    assert resolved.state == "resolved" and resolved.incident_id == opened.incident_id
