@@ -10,6 +10,7 @@ is skipped with the reason. Results are masked here, the single exit of the engi
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from checks.target_env import SettingsError, read_target_env
 from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
+log = logging.getLogger("golive.runner")
 
 
 @dataclass
@@ -114,8 +116,9 @@ class Runner:
                     maybe = on_result(result)
                     if asyncio.iscoroutine(maybe):
                         await maybe
-                except Exception:  # a broken progress display never breaks a run
-                    pass
+                except Exception as exc:  # a broken callback never breaks a run, and is never silent: the
+                    # store's side (bot.runs.durable) retries, holds, and checks every result was stored
+                    log.warning("on_result for %s failed: %s", spec.id, mask(f"{type(exc).__name__}: {exc}"))
 
         await asyncio.gather(*(one(c) for c in checks))
         order = {c.id: i for i, c in enumerate(checks)}

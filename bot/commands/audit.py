@@ -7,7 +7,7 @@ import sys
 
 from bot.commands.common import UsageError
 from bot.settings import get_settings
-from bot.store import StoreUnavailable, open_store
+from bot.store import StoreMisconfigured, open_store
 from checks.masking import masker
 
 EXIT_INTACT, EXIT_BROKEN = 0, 1
@@ -26,7 +26,7 @@ def verify(args: argparse.Namespace) -> int:
     masker.add(settings.secret("database_url"))
     try:
         store = open_store(settings.secret("database_url"), sqlite_path=settings.sqlite_path())
-    except StoreUnavailable as exc:
+    except StoreMisconfigured as exc:
         raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") from None
     try:
         count, broken = store.verify_audit()

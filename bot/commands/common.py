@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
-from bot.store import Store, open_store
+from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
@@ -48,13 +48,14 @@ class Context:
         return self.checklist.demo
 
     def store(self) -> Store:
-        """The bot's store. A bad URL is a configuration error (exit 2); an unreachable store raises
-        StoreUnavailable, which the CLI turns into "could not decide" (exit 3), never NO-GO."""
-        url = self.settings.secret("database_url")
-        if url and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
-            raise UsageError("GOLIVE_DATABASE_URL must start with postgresql:// or sqlite:///; unset it to use "
-                             "the embedded SQLite store")
-        return open_store(url, sqlite_path=self.settings.sqlite_path())
+        try:
+            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path())
+        except StoreMisconfigured as exc:
+            raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
+                from None
+        except StoreUnavailable as exc:  # an outage, a read-only state dir, a full disk: exit 3, not 2
+            raise StoreUnavailable(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite "
+                                   "store.") from None
 
 
 def load_context(args: argparse.Namespace) -> Context:

@@ -15,7 +15,7 @@ import pytest
 from bot.cli import main
 from bot.store import Store, open_store
 from bot.store.db import SQLiteDatabase
-from bot.store.migrate import discover, migrate
+from bot.store.migrate import Migration, SchemaError, discover, migrate
 from tests.conftest import PG_URL
 
 
@@ -79,6 +79,17 @@ def test_rewriting_a_row_with_a_fresh_hash_still_breaks_at_the_next(store: Store
                   f"WHERE seq = {rows[1]['seq']}")
     _, broken = store.verify_audit()
     assert broken is not None and broken.seq == rows[2]["seq"]
+
+
+def test_postgres_refuses_truncate_even_for_the_owner(pg_schema: str) -> None:
+    s = open_store(PG_URL, schema=pg_schema)
+    try:
+        fill(s, 2)
+        with pytest.raises(psycopg.Error, match="append-only"):
+            s.db.execute("TRUNCATE audit")
+        assert s.verify_audit() == (2, None)
+    finally:
+        s.close()
 
 
 def test_concurrent_writers_keep_one_chain(store: Store) -> None:
@@ -170,6 +181,10 @@ def test_postgres_grants_let_the_bot_append_but_not_rewrite(roles: tuple[str, st
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 store.db.execute(attack)
         assert store.verify_audit() == (2, None)
+        # an upgrade the bot role cannot apply says who can, instead of a permission traceback
+        step = Migration(discover()[-1].version + 1, "future", lambda tx: tx.execute("ALTER TABLE runs ADD x TEXT"))
+        with pytest.raises(SchemaError, match="start golive once with the owner role"):
+            migrate(store.db, [*discover(), step])
     finally:
         store.close()
         with psycopg.connect(PG_URL, autocommit=True) as conn:
