@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class Runner:
         return self._env
 
     async def run(self, checks: Sequence[CheckSpec], *, selector: str = "", on_result: ResultCallback | None = None,
-                  ) -> RunReport:
+                  run_id: str = "") -> RunReport:
+        """`run_id` (the stored run's id, else a fresh token) tags every request to the target of this run."""
+        run_id = run_id or secrets.token_hex(8)
         started = time.perf_counter()
         started_at = utcnow()
         env = await self.env()
@@ -107,7 +110,7 @@ class Runner:
                 async with lanes.enter(lane_of(spec)), semaphore:
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
-                                       flag_reader=self.flag_reader, target_url=target_url)
+                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id)
                     result = await execute(spec, ctx)
             results.append(result)
             done[spec.id].set_result(result)

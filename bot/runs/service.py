@@ -79,7 +79,7 @@ async def _run(store: Store, run: RunRecord, checks: list[CheckSpec], selector: 
                 await maybe
 
     try:
-        report = await runner.run(checks, selector=selector, on_result=persist)
+        report = await runner.run(checks, selector=selector, on_result=persist, run_id=run.id)
         if not await writer.flush(policy.hold_seconds):
             order = [c.id for c in checks]
             raise RunIncomplete(run.id, sorted(writer.held, key=order.index), writer.last_error)
