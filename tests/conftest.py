@@ -179,6 +179,27 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     get_settings.cache_clear()
 
 
+# --------------------------------------------------------------------------- xdist workers see the same terminal
+# An xdist worker process starts with COLUMNS/LINES set to 80x24 although the pytest command had neither, so
+# everything sized by shutil.get_terminal_size (the terminal renderer's tables) would wrap differently than in a
+# serial run. The controller hands its own values over and the worker restores exactly those.
+_TERMINAL_VARS = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # type: ignore[no-untyped-def]  (xdist hook, controller side)
+    node.workerinput["golive_terminal_env"] = {name: os.environ.get(name) for name in _TERMINAL_VARS}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    terminal_env = getattr(config, "workerinput", {}).get("golive_terminal_env")
+    for name, value in (terminal_env or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 # --------------------------------------------------------------------------- slowest tests first
 # With xdist the wall time is the busiest worker's: a 60 s test that starts last ends the run 60 s late.
 # So the longest tests start first (longest-processing-time-first scheduling), by their durations in the
