@@ -92,6 +92,10 @@ def render_status(status: StatusOverview, style: Style) -> str:
     lines.append("  Missing sign-offs: " + (", ".join(status.missing_signoffs) or "none"))
     lines.append(f"  Rollout phase: {status.rollout_phase or 'not started'}")
     lines += [f"  {label}: {value}" for label, value in deployment_facts(status)]
+    if status.chart:
+        lines += ["  Watch:"] + [f"    {row}" for row in status.chart.splitlines()]
+    if status.timeline:
+        lines += ["  Timeline:"] + [f"    {row}" for row in status.timeline.splitlines()]
     lines += [f"  WARNING: {warning}" for warning in status.warnings]
     if status.running:
         running = ", ".join(f"{r.selector} (by {r.requested_by or '?'})" for r in status.running)
