@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Sequence
 
 from bot.runs.status import StatusOverview, age, deployment_facts
@@ -27,6 +29,10 @@ class Style:
 
 
 def _width() -> int:
+    """The terminal's width (80 to 160); off a terminal (a CI log, a pipe) the widest, so summaries are
+    not cut where nobody can widen the window."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return 160
     return max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
 
 
