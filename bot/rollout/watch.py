@@ -36,17 +36,6 @@ log = logging.getLogger("golive.watch")
 WATCH_ACTOR = "golive-watch"
 
 
-async def preflight(config: WatchConfig, target_url: str, criteria: Criteria | None = None) -> list[BlindRule]:
-    """One sample against the target, every rule evaluated once: the rules it cannot evaluate (blind).
-    For `golive checks` and `golive watch`, before any rollout thread exists."""
-    collector = Collector(config, target_url)
-    try:
-        sample = await collector.collect()
-        return blind_rules(sample, rules_for(config, criteria or Criteria()), collector.has_source)
-    finally:
-        await collector.close()
-
-
 class Watch:
     def __init__(self, checklist: Checklist, store: Store, notifier: Notifier, *, config: WatchConfig,
                  target_url: str, incidents: IncidentStore | None = None, service: RolloutService | None = None,
