@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 from bot.events import FanoutNotifier, Notifier
 from bot.rollout.notify import JsonlNotifier, TerminalNotifier, run_reporter
-from bot.rollout.runtime import RolloutRuntime
 from bot.rollout.preflight import preflight
+from bot.rollout.runtime import RolloutRuntime
 from bot.settings import Settings
 from bot.store import Store
 from checks.spec import Checklist
