@@ -14,14 +14,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
+from bot.conversation.pacing import Pacer
 from bot.locks import LOCK_TTL
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.client import client_from_settings
+from bot.slack.conversation import SlackConversation
 from bot.slack.deps import SlackDeps
 from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
-from bot.slack.poster import SlackPoster, slack_error
+from bot.slack.poster import slack_error
 from bot.slack.recovery import recover_interrupted_runs
 
 log = logging.getLogger("golive.slack")
@@ -64,9 +66,12 @@ class SlackBot:
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
                     on_rollout_action: RolloutHook | None = None) -> SlackBot:
     client = client or client_from_settings(settings)
+    pacer = Pacer(burst=settings.post_burst, interval=settings.post_interval) \
+        if settings.post_interval is not None else None
     directory = SlackDirectory(client)
     chatops.directories[TRANSPORT] = directory
-    deps = SlackDeps(chatops=chatops, client=client, poster=SlackPoster(client, chatops.store), directory=directory,
+    poster = SlackConversation(client, chatops.store, pacer=pacer)
+    deps = SlackDeps(chatops=chatops, client=client, poster=poster, directory=directory,
                      channel=settings.slack_channel, progress_interval=settings.progress_interval,
                      on_rollout_action=on_rollout_action)
     return SlackBot(deps=deps, app=build_slack_app(deps, signing_secret=settings.secret("slack_signing_secret")))
