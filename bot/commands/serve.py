@@ -146,9 +146,9 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
 async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
     """The rollout runtime when the checklist has a plan: `/golive promote|rollback` and alert buttons
     act through it, announcements and alerts go to every configured channel (Slack, Teams)."""
+    from bot.notifiers import build_notifier
     from bot.rollout import RolloutRuntime
     from bot.rollout.chat import install
-    from bot.rollout.worker import build_notifier
 
     if ctx.checklist.rollout is None or not ctx.checklist.rollout.phases:
         return None  # ChatOps answers promote/rollback with how to add a rollout plan

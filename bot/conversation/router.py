@@ -68,9 +68,8 @@ class EventRouter:
             return
         await self._post(event, subject=event.subject, purpose=f"{incident}:{event.state}", parent=parent,
                          broadcast=event.state == "escalated")
-        if event.state == "resolved" and (opened := await self.conversation.find(event.subject, incident)) \
-                and await self.conversation.update(opened, AlertClosed(event.incident_id, event.phase, event)):
-            await self.conversation.remember(opened, subject=event.subject, purpose=f"{incident}:closed")
+        if event.state == "resolved" and (opened := await self.conversation.find(event.subject, incident)):
+            await self.conversation.update(opened, AlertClosed(event.incident_id, event.phase, event))
 
     async def _close_alerts(self, subject: str, why: str) -> None:
         """A rollback makes the phase's open alerts moot: their Roll back / Keep going buttons go."""

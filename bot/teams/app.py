@@ -26,10 +26,12 @@ from microsoft_agents.hosting.core import (
 )
 
 from bot.chatops.service import ChatOps, RolloutHook
+from bot.conversation.pacing import Pacer
 from bot.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled
+from bot.teams.conversation import TeamsConversation
 from bot.teams.ids import MESSAGES_PATH, VERB_PREFIX
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.proactive import Proactive
@@ -86,8 +88,13 @@ def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHo
     manager = connections(config)
     adapter = CloudAdapter(connection_manager=manager)
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
-    bot = TeamsBot(chatops, References(chatops.store), proactive, rollout_hook=rollout_hook,
-                   progress_interval=settings.progress_interval)
+    references = References(chatops.store)
+    pacer = Pacer(burst=settings.post_burst, interval=settings.post_interval) \
+        if settings.post_interval is not None else None
+    conversation = TeamsConversation(proactive, references, pacer=pacer, service_url=settings.teams_service_url,
+                                     tenant_id=settings.teams_tenant_id)
+    bot = TeamsBot(chatops, references, proactive, rollout_hook=rollout_hook,
+                   progress_interval=settings.progress_interval, conversation=conversation)
     agent = AgentApplication[TurnState](
         ApplicationOptions(storage=MemoryStorage(), bot_app_id=settings.teams_app_id or "",
                            start_typing_timer=False, remove_recipient_mention=True),

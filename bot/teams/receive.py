@@ -13,29 +13,28 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from microsoft_agents.activity import (
-    Activity,
-    AdaptiveCardInvokeResponse,
-    ChannelAccount,
-    ConversationReference,
-    DeliveryModes,
-)
+from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse, ChannelAccount, DeliveryModes
 from microsoft_agents.hosting.core import TurnContext, TurnState
 from microsoft_agents.hosting.core.app.adaptive_card import factory
 
 from bot.chatops.actor import Actor
-from bot.chatops.commands import Command, HelpCommand, RunCommand, parse_command
+from bot.chatops.commands import HelpCommand, RunCommand, parse_command
 from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, SignoffOpened
-from bot.chatops.service import ChatOps, RolloutHook, RunHooks
+from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
-from bot.locks import LOCK_TTL, LockUnavailable
-from bot.store import RunRecord
+from bot.conversation.dedupe import first_delivery
+from bot.conversation.follower import RunFollower
+from bot.conversation.tasks import TaskTracker
+from bot.conversation.views import RunStarted
+from bot.locks import LOCK_TTL
+from bot.runs.service import RunOutcome
+from bot.store import MessageRef
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
+from bot.teams.conversation import TeamsConversation
 from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_CONFIRM, VERB_ROLLOUT, VERB_SIGNOFF
-from bot.teams.live import LiveCard
 from bot.teams.proactive import Proactive
-from bot.teams.recovery import mark_final, recover_interrupted_runs, remember_run_card
+from bot.teams.recovery import recover_interrupted_runs
 from bot.teams.references import References, user_id_of
 from checks.masking import mask
 
@@ -75,13 +74,15 @@ def invoke_verb(activity: Activity) -> str:
 
 class TeamsBot:
     def __init__(self, chatops: ChatOps, references: References, proactive: Proactive, *,
-                 rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2) -> None:
+                 rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2,
+                 conversation: TeamsConversation | None = None) -> None:
         self.chatops = chatops
         self.references = references
         self.proactive = proactive
         self.rollout_hook = rollout_hook
         self.progress_interval = progress_interval
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks = TaskTracker()
+        self.conversation = conversation or TeamsConversation(proactive, references)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- every turn ---------------------------------------------------------------------------------------
@@ -97,10 +98,7 @@ class TeamsBot:
         """False for a redelivery of an activity already handled (Teams retries slow requests)."""
         if not activity.id or activity.conversation is None:
             return True
-        try:
-            return await self.chatops.locks.claim_once(f"teams:activity:{activity.conversation.id}:{activity.id}")
-        except LockUnavailable:
-            return True
+        return await first_delivery(self.chatops.locks, TRANSPORT, f"activity:{activity.conversation.id}:{activity.id}")
 
     # -- messages: `golive <command>` ----------------------------------------------------------------------
     async def on_message(self, context: TurnContext, state: TurnState) -> None:
@@ -119,39 +117,32 @@ class TeamsBot:
     async def start_run(self, context: TurnContext, command: RunCommand, actor: Actor) -> None:
         """Answer at once with a card, then run in the background and update that card as checks finish:
         a phase can take longer than Teams waits for an HTTP answer."""
-        started = await self.render_card(cards.run_started_card, command.selector, actor.user_id)
+        started = await self.render(RunStarted(command.selector, actor.user_id))
         response = await context.send_activity(card_message(started))
-        reference = context.activity.get_conversation_reference()
-        reference.activity_id = None
-        task = asyncio.create_task(self.follow_run(reference, command, actor, response.id if response else None))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        conversation = context.activity.conversation.id if context.activity.conversation else ""
+        self.tasks.spawn(self.follow_run(conversation, command, actor, response.id if response else None))
 
-    async def follow_run(self, reference: ConversationReference, command: Command, actor: Actor,
-                         card_id: str | None) -> None:
-        runs: list[RunRecord] = []
-
-        async def created(run: RunRecord) -> None:
-            runs.append(run)
-            if card_id:  # so a restarted bot can repaint the card if this process dies mid-run
-                await asyncio.to_thread(remember_run_card, self, run, reference.conversation.id, card_id)
-
-        async def turn(context: TurnContext) -> None:
-            live = LiveCard(context, card_id, self.references.name, interval=self.progress_interval)
-            reply = await self.chatops.execute(command, actor, RunHooks(on_created=created, on_result=live.on_result))
-            await live.finish(await self.render(reply))
-            for run in runs:
-                await asyncio.to_thread(mark_final, self, run.id)
-
+    async def follow_run(self, conversation: str, command: RunCommand, actor: Actor, card_id: str | None) -> None:
+        """The shared run follower, adopting the "started" card as the run's message."""
+        parent = MessageRef("", TRANSPORT, "parent", conversation, card_id, None) if card_id else None
+        follower = RunFollower(self.conversation, conversation, interval=self.progress_interval, parent=parent)
         try:
-            await self.proactive.run(reference, turn)
+            reply = await self.chatops.run(actor, command.selector, follower.hooks())
+            if isinstance(reply, RunOutcome):
+                await follower.finish(reply)
+                if follower.parent is None:
+                    await self.conversation.post(follower.final_view(reply), channel=conversation)
+            elif parent is None or not await self.conversation.update(parent, reply):
+                await self.conversation.post(reply, channel=conversation)
+        except asyncio.CancelledError:
+            await follower.interrupted()
+            raise
         except Exception as exc:
-            log.error("Teams run of %s failed: %s", getattr(command, "selector", command), mask(str(exc)))
+            log.error("Teams run of %s failed: %s", command.selector, mask(f"{type(exc).__name__}: {exc}"))
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.tasks.drain()
 
     async def start(self, sweep_interval: float = LOCK_TTL) -> None:
         """Repaint the cards of runs a dead process left behind, now and then periodically."""
@@ -165,8 +156,7 @@ class TeamsBot:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for task in list(self.tasks):
-            task.cancel()
+        await self.tasks.cancel_all()
         await self.drain()
 
     # -- card actions ---------------------------------------------------------------------------------

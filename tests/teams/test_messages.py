@@ -62,9 +62,10 @@ async def test_run_over_the_bot_connector_updates_its_card_in_place(client: Team
     assert status == 202
     await client.transport.bot.drain()
     posts = [c for c in connector.calls if c.method == "POST"]
-    assert len(posts) == 1 and posts[0].conversation == activity["conversation"]["id"]
+    assert len(posts) == 2 and {p.conversation for p in posts} == {activity["conversation"]["id"]}
     assert posts[0].activity_id == activity["id"]  # a reply to the command
     assert "Running day3" in card_text(cards_of(posts[0].body))
+    assert "cache.ping" in card_text(cards_of(posts[1].body))  # the failed check's evidence, in the thread
     updates = [c for c in connector.calls if c.method == "PUT"]
     assert updates and all(u.activity_id == "msg-1000" for u in updates)
     final = card_text(cards_of(updates[-1].body))

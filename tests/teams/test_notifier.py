@@ -136,7 +136,7 @@ async def test_slack_and_teams_show_one_rollout(client: TeamsClient, connector: 
 
 async def test_the_watch_worker_fans_out_to_teams(settings: Any, store: Any, connector: Connector) -> None:
     """`golive watch` builds its notifier from settings: with TEAMS_CHANNEL set, Teams is one of its targets."""
-    from bot.rollout.worker import build_notifier
+    from bot.notifiers import build_notifier
 
     configured = settings.model_copy(update={"teams_channel": CHANNEL, "teams_service_url": connector.url})
     fanout = build_notifier(configured, store, terminal=False)
