@@ -9,11 +9,18 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any
 
-from bot.chatops.replies import Denied, Failed, Notice, RunBusy
+from bot.chatops.actor import Actor
+from bot.chatops.commands import RunCommand, parse_command
+from bot.chatops.replies import Denied, Failed, HelpReply, Notice, RunBusy
 from bot.conversation.base import Conversation, DeliveryError
+from bot.conversation.dedupe import first_delivery
+from bot.conversation.follower import RunFollower
 from bot.conversation.pacing import Pacer
+from bot.conversation.replies import deliver_reply
+from bot.conversation.tasks import TaskTracker
 from bot.conversation.views import AlertClosed, EvidenceReply, RunFinal, RunInterrupted, RunProgress, RunStarted
 from bot.events import AlertEvent, Announcement, RunReported
+from bot.runs.service import RunOutcome
 from bot.store import MessageRef, Store
 
 TRANSPORT = "memory"
@@ -85,6 +92,11 @@ def _(view: RunReported) -> str:
     return f"scheduled {view.selector} {view.verdict.decision.label}"
 
 
+@render.register
+def _(view: HelpReply) -> str:
+    return "help: " + (view.problem or view.unknown or "commands")
+
+
 @render.register(Denied)
 @render.register(Failed)
 @render.register(Notice)
@@ -123,3 +135,31 @@ class MemoryConversation(Conversation):
 
     async def deliver_notice(self, message: Any, *, channel: str, user: str) -> None:
         self.said.append(Said(id=f"m{next(self._ids)}", channel=channel, text=message, private_to=user))
+
+
+class MemoryBot:
+    """Receives commands as text, the way a transport would: dedupes redeliveries by their key, follows a
+    run with the shared follower, and answers through the shared reply rule (private or public)."""
+
+    def __init__(self, chatops: Any, conversation: MemoryConversation, channel: str, *, interval: float = 0.0) -> None:
+        self.chatops = chatops
+        self.conversation = conversation
+        self.channel = channel
+        self.interval = interval
+        self.tasks = TaskTracker()
+
+    async def receive(self, text: str, *, user: str, key: str) -> None:
+        if not await first_delivery(self.chatops.locks, TRANSPORT, key):
+            return
+        self.tasks.track_current()
+        command = parse_command(text)
+        actor = Actor(user_id=user, transport=TRANSPORT)
+        if isinstance(command, RunCommand):
+            follower = RunFollower(self.conversation, self.channel, interval=self.interval)
+            reply = await self.chatops.run(actor, command.selector, follower.hooks())
+            if isinstance(reply, RunOutcome):
+                await follower.finish(reply)
+                return
+        else:
+            reply = await self.chatops.execute(command, actor)
+        await deliver_reply(self.conversation, reply, channel=self.channel, user=user)

@@ -24,11 +24,10 @@ from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
 from bot.conversation.dedupe import first_delivery
 from bot.conversation.follower import RunFollower
+from bot.conversation.replies import is_private
 from bot.conversation.tasks import TaskTracker
-from bot.conversation.views import RunStarted
 from bot.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
-from bot.store import MessageRef
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
 from bot.teams.conversation import TeamsConversation
@@ -112,27 +111,28 @@ class TeamsBot:
         if isinstance(command, RunCommand) and not expects_replies(activity):
             await self.start_run(context, command, actor)
             return
-        await self.send(context, await self.chatops.execute(command, actor))
+        reply = await self.chatops.execute(command, actor)
+        if is_private(reply) and not expects_replies(activity) and activity.conversation is not None \
+                and await self.conversation.notice(reply, channel=activity.conversation.id, user=actor.user_id):
+            return  # said to the asker alone (expectReplies answers only the asker anyway)
+        await self.send(context, reply)
 
     async def start_run(self, context: TurnContext, command: RunCommand, actor: Actor) -> None:
-        """Answer at once with a card, then run in the background and update that card as checks finish:
-        a phase can take longer than Teams waits for an HTTP answer."""
-        started = await self.render(RunStarted(command.selector, actor.user_id))
-        response = await context.send_activity(card_message(started))
+        """Run in the background (a phase can take longer than Teams waits for an HTTP answer): the shared
+        follower posts the run's card in this thread once the run exists and updates it as checks finish;
+        a refusal (unknown phase, already running) goes to the asker alone."""
         conversation = context.activity.conversation.id if context.activity.conversation else ""
-        self.tasks.spawn(self.follow_run(conversation, command, actor, response.id if response else None))
+        self.tasks.spawn(self.follow_run(context, conversation, command, actor))
 
-    async def follow_run(self, conversation: str, command: RunCommand, actor: Actor, card_id: str | None) -> None:
-        """The shared run follower, adopting the "started" card as the run's message."""
-        parent = MessageRef("", TRANSPORT, "parent", conversation, card_id, None) if card_id else None
-        follower = RunFollower(self.conversation, conversation, interval=self.progress_interval, parent=parent)
+    async def follow_run(self, context: TurnContext, conversation: str, command: RunCommand, actor: Actor) -> None:
+        follower = RunFollower(self.conversation, conversation, interval=self.progress_interval)
         try:
             reply = await self.chatops.run(actor, command.selector, follower.hooks())
             if isinstance(reply, RunOutcome):
                 await follower.finish(reply)
-                if follower.parent is None:
+                if follower.parent is None:  # the card could not be posted: the verdict, at least
                     await self.conversation.post(follower.final_view(reply), channel=conversation)
-            elif parent is None or not await self.conversation.update(parent, reply):
+            elif not await self.conversation.notice(reply, channel=conversation, user=actor.user_id):
                 await self.conversation.post(reply, channel=conversation)
         except asyncio.CancelledError:
             await follower.interrupted()
