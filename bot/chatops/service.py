@@ -55,8 +55,9 @@ from checks.verdict import decide
 
 log = logging.getLogger("golive.chatops")
 
-CHAT_SOURCES = frozenset({"slack", "teams"})
-"""Run sources ChatOps owns (run.source is the transport); only these are reaped after a crash."""
+UNLOCKED_SOURCES = frozenset({"schedule", "cli"})
+"""Run sources that do not hold a run lock, so a missing lock says nothing about them; every other
+source (a transport, whichever) runs through `ChatOps.run` and is reaped when its lock is gone."""
 
 RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
 """(action, phase, user_id) → an optional message for the clicker; supplied by the rollout area."""
@@ -183,7 +184,7 @@ class ChatOps:
         running = await asyncio.to_thread(self.store.runs, status="running", checklist=self.checklist.name,
                                           limit=500)
         for run in running:
-            if run.source not in CHAT_SOURCES:
+            if run.source in UNLOCKED_SOURCES:
                 continue
             try:
                 holder = await self.locks.holder(self.run_lock_key(run.selector))

@@ -33,6 +33,8 @@ class ConnectorCall:
     conversation: str
     activity_id: str | None
     body: dict[str, Any]
+    answered: str | None = None  # the id the connector gave the message
+
 
 
 @dataclass
@@ -94,10 +96,10 @@ class Connector:
             self.calls.append(ConnectorCall("POST!429", request.path, request.match_info["conversation"],
                                             activity_id, body))
             return web.json_response({"error": {"code": "throttled"}}, status=429, headers={"Retry-After": "0.2"})
-        self.calls.append(ConnectorCall(request.method, request.path, request.match_info["conversation"],
-                                        activity_id, body))
-        self.changed.set()
         new_id = activity_id if request.method == "PUT" else f"msg-{next(self._ids)}"
+        self.calls.append(ConnectorCall(request.method, request.path, request.match_info["conversation"],
+                                        activity_id, body, new_id))
+        self.changed.set()
         return web.json_response({"id": new_id})
 
     def private(self, member: str) -> list[dict[str, Any]]:
