@@ -21,6 +21,7 @@ from bot.conversation.base import Conversation
 from bot.conversation.throttle import ThrottledUpdate
 from bot.conversation.views import NOTEWORTHY, EvidenceReply, RunFinal, RunInterrupted, RunProgress
 from bot.runs.service import RunOutcome
+from bot.runs.status import DELIVERY_FAILURES_KEY
 from bot.store import MessageRef, RunRecord
 from checks.result import CheckResult
 
@@ -30,8 +31,6 @@ FINAL_KEY = "run-final:{transport}:{run_id}"
 """Set once a run's parent shows its final state, so recovery never repaints a finished message."""
 LEGACY_FINAL_KEYS = ("slack:run-final:{run_id}", "teams:run:{run_id}:final")
 """The keys each transport used before this layer existed; still honoured so an upgrade repaints nothing."""
-DELIVERY_FAILURES_KEY = "delivery-failures:{run_id}"
-"""Evidence replies that could not be posted, per transport (read by `status`)."""
 
 
 async def mark_final(conversation: Conversation, run_id: str) -> None:
@@ -136,7 +135,7 @@ class RunFollower:
                 await self._wake.wait()
                 continue
             await pacer.wait(key)  # results arriving meanwhile join this reply
-            batch, self._pending = self._pending[:self.group], self._pending[self.group:]
+            batch = self._next_batch()
             purpose = "thread:" + ",".join(r.check_id for r in batch)
             ref = await self.conversation.post(EvidenceReply(run_id, batch), channel=parent.channel, thread=parent,
                                                subject=run_id, purpose=purpose[:200], paced=False)
@@ -146,6 +145,17 @@ class RunFollower:
                 await self._record_failure(run_id, batch)
             else:
                 self.replies_posted += 1
+
+    def _next_batch(self) -> list[CheckResult]:
+        """Up to `group` pending results; a check waiting for a person's Confirm gets a reply of its own
+        (the button edits that reply)."""
+        if self._pending[0].needs_confirmation:
+            batch = [self._pending.pop(0)]
+            return batch
+        batch = []
+        while self._pending and len(batch) < self.group and not self._pending[0].needs_confirmation:
+            batch.append(self._pending.pop(0))
+        return batch
 
     async def _record_failure(self, run_id: str, batch: list[CheckResult]) -> None:
         key = DELIVERY_FAILURES_KEY.format(run_id=run_id)

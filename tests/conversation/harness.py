@@ -237,8 +237,8 @@ async def harness_for(transport: str, store: Store, checklist: Checklist, *, set
 
 def write_checklist(path: Path, *, redis_url: str, dead_port: int, failing: int = 12) -> Path:
     """day1: one check that passes and one that fails; many: `failing` checks that all fail."""
-    many = "\n".join(f"      - {{id: fail.{i:02d}, kind: redis.ping, timeout: 2, params: {{url: '${{T_DEAD}}'}}}}"
-                     for i in range(1, failing + 1))
+    many = "\n".join(f"      - {{id: fail.{i:02d}, kind: redis.ping, criticality: critical, timeout: 2, "
+                     f"params: {{url: '${{T_DEAD}}'}}}}" for i in range(1, failing + 1))
     path.write_text(f"""
 name: conversation-test
 vars: {{T_REDIS: '{redis_url}', T_DEAD: 'redis://127.0.0.1:{dead_port}/0'}}

@@ -87,6 +87,7 @@ class SlackStub:
                  post_limit: tuple[int, float] | None = None) -> None:
         self.groups = groups or {}
         self.post_limit = post_limit  # (burst, seconds per message) per channel for chat.postMessage, like Slack
+        self.refuse_replies: str | None = None  # a Slack error code every thread reply gets
         self._tat: dict[str, float] = {}
         self.secrets = [s for s in secrets if s]
         self.calls: list[Call] = []
@@ -217,6 +218,9 @@ class SlackStub:
         if method == "chat.postMessage" and self._throttled(str(payload.get("channel"))):
             self.calls.append(Call(f"{method}!429", payload))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        if method == "chat.postMessage" and self.refuse_replies and payload.get("thread_ts"):
+            self.calls.append(Call(f"{method}!{self.refuse_replies}", payload))
+            return web.json_response({"ok": False, "error": self.refuse_replies})
         queued = self._failures.get(method)
         if queued:
             status, headers, body = queued.pop(0)
@@ -402,18 +406,20 @@ class RunningBot:
 
 
 def bot_settings(stub: SlackStub, *, redis_url: str | None = None, redis_prefix: str = "golive:",
-                 progress_interval: float = 0.2, channel: str = CHANNEL, checklist: Path | None = None) -> Any:
+                 progress_interval: float = 0.2, channel: str = CHANNEL, checklist: Path | None = None,
+                 **extra: Any) -> Any:
     from bot.settings import Settings
 
     return Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                     slack_api_url=stub.api_url, slack_channel=channel, progress_interval=progress_interval,
-                    redis_url=redis_url, redis_prefix=redis_prefix, checklist=checklist)
+                    redis_url=redis_url, redis_prefix=redis_prefix, checklist=checklist, **extra)
 
 
 @contextlib.asynccontextmanager
 async def running_bot(stub: SlackStub, checklist: Any, store: Any, *, redis_url: str | None = None,
                       redis_prefix: str = "golive:", progress_interval: float = 0.2,
-                      on_rollout_action: Any = None, start: bool = True) -> AsyncIterator[RunningBot]:
+                      on_rollout_action: Any = None, start: bool = True, **settings: Any,
+                      ) -> AsyncIterator[RunningBot]:
     """Start the bot as `golive serve --http` does (same builders), on a free port, against `stub`."""
     from bot.chatops.service import ChatOps
     from bot.locks import build_locks, redis_client
@@ -423,7 +429,8 @@ async def running_bot(stub: SlackStub, checklist: Any, store: Any, *, redis_url:
     from checks.masking import masker
 
     masker.add(*SECRETS)
-    settings = bot_settings(stub, redis_url=redis_url, redis_prefix=redis_prefix, progress_interval=progress_interval)
+    settings = bot_settings(stub, redis_url=redis_url, redis_prefix=redis_prefix, progress_interval=progress_interval,
+                            **settings)
     locks = build_locks(redis_url, redis_prefix)
     chatops = ChatOps(store, checklist, locks=locks)
     bot = build_slack_bot(settings, chatops, on_rollout_action=on_rollout_action)
