@@ -40,7 +40,7 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
-from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import SignoffRequest, SignoffService
@@ -152,19 +152,24 @@ class ChatOps:
     def run_lock_key(self, selector: str) -> str:
         return f"run:{self.checklist.name}:{selector}"
 
+    def run_lock_keys(self, selector: str, check_ids: list[str]) -> list[str]:
+        """The selector's lock and one per check: `run all` and `run day3` share checks, so they exclude
+        each other, whichever transport (or terminal) started either."""
+        return [self.run_lock_key(selector), *(f"check:{self.checklist.name}:{c}" for c in check_ids)]
+
     @store_down_is_failed
     async def run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
         """Run a selector unless it is already running; the run id doubles as the lock token."""
         if denied := await self._denied(actor, Action.RUN, Target(subject=selector)):
             return denied
         try:
-            select_checks(self.checklist, selector)
+            checks = select_checks(self.checklist, selector)
         except LookupError as exc:
             return Failed(str(exc).strip("'\""))
         hooks = hooks or RunHooks()
         run_id = uuid.uuid4().hex[:16]
         try:
-            async with holding(self.locks, self.run_lock_key(selector), run_id):
+            async with holding_all(self.locks, self.run_lock_keys(selector, [c.id for c in checks]), run_id):
                 return await execute_run(self.store, self.checklist, selector, requested_by=actor.user_id,
                                          source=actor.transport, runner=self.runner_factory(), run_id=run_id,
                                          on_created=hooks.on_created, on_result=hooks.on_result)
