@@ -7,6 +7,7 @@ never runs twice at once, whichever transport or replica asked.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import logging
 import uuid
@@ -149,6 +150,15 @@ class ChatOps:
         return HistoryReply(checklist=self.checklist.name, runs=runs)
 
     # -- runs ------------------------------------------------------------------------------------
+    def unknown_selector(self, selector: str) -> str:
+        """What to say about a selector that names nothing, for any transport (no terminal command in it)."""
+        phases = [p.id for p in self.checklist.phases]
+        names = ["all", *phases, *(c.id for c in self.checklist.all_checks())]
+        hint = difflib.get_close_matches(selector, names, n=3)
+        suggestion = f" Did you mean {', '.join(f'`{h}`' for h in hint)}?" if hint else ""
+        return (f"`{selector}` is neither a phase nor a check of {self.checklist.name}.{suggestion} Run a phase "
+                f"({', '.join(f'`{p}`' for p in phases)}), `all`, a check id or a glob like `smoke.*`.")
+
     def run_lock_key(self, selector: str) -> str:
         return f"run:{self.checklist.name}:{selector}"
 
@@ -164,8 +174,8 @@ class ChatOps:
             return denied
         try:
             checks = select_checks(self.checklist, selector)
-        except LookupError as exc:
-            return Failed(str(exc).strip("'\""))
+        except LookupError:
+            return Failed(self.unknown_selector(selector))
         hooks = hooks or RunHooks()
         run_id = uuid.uuid4().hex[:16]
         try:

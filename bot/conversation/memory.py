@@ -73,7 +73,7 @@ def _(view: EvidenceReply) -> str:
 
 @render.register
 def _(view: Announcement) -> str:
-    return f"announce {view.kind} {view.phase}"
+    return f"announce {view.headline}" + (f": {'; '.join(view.reasons)}" if view.reasons else "")
 
 
 @render.register

@@ -4,6 +4,8 @@ A promotion opens a new parent message for its phase; later events about the pha
 alerts, escalations (broadcast to the channel), the all-clear, a rollback or pause. An alert with no
 announcement before it starts the thread itself. Buttons that can no longer do anything are taken away:
 the all-clear closes its opened alert, and a rollback closes every alert of the phase it rolled back.
+A gate's refusal of what a person asked for is theirs alone (they got it as their private answer); only
+the watch's own failed rollback is announced.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from bot.conversation.base import Conversation, DeliveryError
 from bot.conversation.views import AlertClosed
 from bot.events import AlertEvent, Announcement, Event, RunReported
+from bot.rollout.watch import WATCH_ACTOR
 from bot.store import MessageRef
 
 log = logging.getLogger("golive.conversation")
@@ -47,6 +50,8 @@ class EventRouter:
         return ref
 
     async def _announce(self, event: Announcement) -> None:
+        if event.kind == "refused" and event.actor != WATCH_ACTOR:
+            return  # a person asked: the refusal and its reasons went to them alone (and to the audit log)
         parent = await self.conversation.find(event.subject, PARENT)
         if event.kind == "promoted" or parent is None:
             await self._post(event, subject=event.subject, purpose=PARENT)

@@ -72,5 +72,6 @@ async def test_a_refusal_is_private(harness: Harness) -> None:
     asker, other = harness.user("rel"), harness.user("other")
     await harness.receive("run day9", user=asker, key="run-9")
     [refusal] = harness.private(asker)
-    assert "day9" in refusal
+    assert "day9" in refusal and "day1" in refusal  # what it is not, and what there is
+    assert "day9'" not in refusal and "golive checks" not in refusal  # no stray quote, no terminal command
     assert harness.public() == [] and harness.private(other) == []
