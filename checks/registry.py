@@ -87,20 +87,23 @@ def check_kind(name: str, params: type[P]) -> Callable[[Callable[[CheckContext, 
 
 
 def get_kind(name: str) -> Kind | None:
-    load_builtin_kinds()
+    """The kind registered as `name`, importing its built-in module on first use."""
+    if name not in KINDS:
+        from checks.kinds import import_kind
+
+        import_kind(name)
     return KINDS.get(name)
 
 
 def known_kinds() -> list[str]:
-    load_builtin_kinds()
-    return sorted(KINDS)
+    """Every kind name, built-in or registered, without importing the built-in modules."""
+    from checks.kinds import BUILTIN_KINDS
 
-
-_loaded = False
+    return sorted(set(BUILTIN_KINDS) | set(KINDS))
 
 
 def load_builtin_kinds() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import checks.kinds  # noqa: F401  (registers every built-in kind)
+    """Import every built-in kind (for listings that need each kind's description)."""
+    from checks.kinds import import_all
+
+    import_all()

@@ -27,6 +27,11 @@ class SettingsSource(Strict):
     include_process_env: bool = Field(
         False, description="dotenv/command: fall back to the bot's own environment for names they lack"
     )
+    prefix: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description=(
+        "the service prefixes its variables (HUNTER_): ${DATABASE_URL} and var: DATABASE_URL read "
+        "HUNTER_DATABASE_URL when the service sets it"))
+    aliases: dict[str, str] = Field(default_factory=dict, description=(
+        "checklist name -> the service's real name, e.g. {DATABASE_URL: HUNTER_DB_DSN}"))
 
 
 class Target(Strict):
