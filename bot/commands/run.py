@@ -1,4 +1,4 @@
-"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO, 1 on NO-GO, 3 when not
+"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO, 1 on NO-GO, 4 when not
 started because a run sharing its checks is going (started from a chat, or another terminal)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bot.store import RunRecord
 from bot.terminal.render import ICON, Style, render_report
 from checks.result import CheckResult
 
-EXIT_BUSY = 3
+EXIT_BUSY = 4
 """The run was not started: a run sharing its checks is going (from a chat or another terminal)."""
 
 
