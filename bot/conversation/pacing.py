@@ -44,3 +44,15 @@ class Pacer:
 
 
 NO_PACING = Pacer(burst=1, interval=0.0)
+SLACK_PACING = Pacer(burst=4, interval=1.1)
+"""Slack's documented per-channel posting limit is about 1/s with short bursts; a little slower is safer."""
+TEAMS_PACING = Pacer(burst=4, interval=0.5)
+"""Teams allows a bot about 7 messages a second and 60 per 30 s in one conversation; a post every half
+second after a burst of 4 stays under both."""
+
+
+def pacer_for(default: Pacer, *, interval: float | None, burst: int) -> Pacer:
+    """A fresh pacer with a transport's default interval unless the settings say otherwise. One per
+    transport per process: everything that posts in a channel (runs, alerts, answers) shares it."""
+    return Pacer(burst=burst if interval is not None else default.burst,
+                 interval=default.interval if interval is None else interval)

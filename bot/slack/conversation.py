@@ -10,15 +10,17 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.base import Conversation
-from bot.conversation.pacing import Pacer
+from bot.conversation.pacing import SLACK_PACING, Pacer, pacer_for
+from bot.settings import Settings
 from bot.slack.ids import TRANSPORT
 from bot.slack.poster import slack_error
 from bot.slack.render import render
 from bot.slack.views.blocks import SlackMessage
 from bot.store import MessageRef, Store
 
-SLACK_PACING = Pacer(burst=4, interval=1.1)
-"""Slack's documented per-channel posting limit is about 1/s with short bursts; a little slower is safer."""
+
+def slack_pacer(settings: Settings) -> Pacer:
+    return pacer_for(SLACK_PACING, interval=settings.post_interval, burst=settings.post_burst)
 
 
 class SlackConversation(Conversation):

@@ -19,7 +19,7 @@ from bot.locks import LOCK_TTL
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.slack.client import client_from_settings
-from bot.slack.conversation import SlackConversation
+from bot.slack.conversation import SlackConversation, slack_pacer
 from bot.slack.deps import SlackDeps
 from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
@@ -64,10 +64,10 @@ class SlackBot:
 
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
-                    on_rollout_action: RolloutHook | None = None) -> SlackBot:
+                    on_rollout_action: RolloutHook | None = None, pacer: Pacer | None = None) -> SlackBot:
+    """`pacer`: shared with the notifier of the same process (bot.notifiers), so they pace together."""
     client = client or client_from_settings(settings)
-    pacer = Pacer(burst=settings.post_burst, interval=settings.post_interval) \
-        if settings.post_interval is not None else None
+    pacer = pacer or slack_pacer(settings)
     directory = SlackDirectory(client)
     chatops.directories[TRANSPORT] = directory
     poster = SlackConversation(client, chatops.store, pacer=pacer)

@@ -31,7 +31,7 @@ from bot.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled
-from bot.teams.conversation import TeamsConversation
+from bot.teams.conversation import TeamsConversation, teams_pacer
 from bot.teams.ids import MESSAGES_PATH, VERB_PREFIX
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.proactive import Proactive
@@ -82,16 +82,16 @@ def connections(config: AgentAuthConfiguration) -> Connections:
     return ConnectionManager(MsalAuth, {SERVICE_CONNECTION: config})
 
 
-def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None) -> TeamsTransport:
+def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None,
+                pacer: Pacer | None = None) -> TeamsTransport:
     """The Teams transport over an existing ChatOps (shared with Slack: one engine, one store)."""
     config = auth_configuration(settings)
     manager = connections(config)
     adapter = CloudAdapter(connection_manager=manager)
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
     references = References(chatops.store)
-    pacer = Pacer(burst=settings.post_burst, interval=settings.post_interval) \
-        if settings.post_interval is not None else None
-    conversation = TeamsConversation(proactive, references, pacer=pacer, service_url=settings.teams_service_url,
+    conversation = TeamsConversation(proactive, references, pacer=pacer or teams_pacer(settings),
+                                     service_url=settings.teams_service_url,
                                      tenant_id=settings.teams_tenant_id)
     bot = TeamsBot(chatops, references, proactive, rollout_hook=rollout_hook,
                    progress_interval=settings.progress_interval, conversation=conversation)
@@ -128,7 +128,7 @@ def teams_routes(transport: TeamsTransport) -> RouteAdder:
     return add
 
 
-def notifier_from_settings(settings: Settings, store: Store) -> TeamsNotifier | None:
+def notifier_from_settings(settings: Settings, store: Store, *, pacer: Pacer | None = None) -> TeamsNotifier | None:
     """A TeamsNotifier for processes that only speak (the watch worker): an adapter for proactive posts,
     no endpoint. None unless TEAMS_CHANNEL and the bot's credentials are configured."""
     if not settings.teams_channel or not teams_enabled(settings):
@@ -136,5 +136,6 @@ def notifier_from_settings(settings: Settings, store: Store) -> TeamsNotifier | 
     config = auth_configuration(settings)
     adapter = CloudAdapter(connection_manager=connections(config))
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
-    return TeamsNotifier(proactive, References(store), channel=settings.teams_channel,
-                         service_url=settings.teams_service_url, tenant_id=settings.teams_tenant_id)
+    conversation = TeamsConversation(proactive, References(store), pacer=pacer or teams_pacer(settings),
+                                     service_url=settings.teams_service_url, tenant_id=settings.teams_tenant_id)
+    return TeamsNotifier(conversation, channel=settings.teams_channel)

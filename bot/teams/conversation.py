@@ -15,8 +15,9 @@ import aiohttp
 from microsoft_agents.activity import ConversationReference
 
 from bot.conversation.base import Conversation, DeliveryError
-from bot.conversation.pacing import Pacer
+from bot.conversation.pacing import TEAMS_PACING, Pacer, pacer_for
 from bot.conversation.retry import Retryable, RetryPolicy, retry_after
+from bot.settings import Settings
 from bot.store import MessageRef
 from bot.teams import cards
 from bot.teams import views as _views  # noqa: F401  (registers the conversation views on cards.render)
@@ -26,13 +27,13 @@ from bot.teams.proactive import Proactive
 from bot.teams.references import References, base_conversation, configured_reference, thread_conversation
 from checks.masking import mask
 
-TEAMS_PACING = Pacer(burst=4, interval=0.5)
-"""Teams allows a bot about 7 messages a second and 60 per 30 s in one conversation; a post every half
-second after a burst of 4 stays under both."""
-
 
 class TeamsChannelUnknown(DeliveryError):
     """The bot has never heard from the conversation and no service URL is configured."""
+
+
+def teams_pacer(settings: Settings) -> Pacer:
+    return pacer_for(TEAMS_PACING, interval=settings.post_interval, burst=settings.post_burst)
 
 
 def retryable(exc: BaseException) -> BaseException:
