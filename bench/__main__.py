@@ -22,7 +22,9 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.signoff_storm", "sign-off storm"),
     ("bench.phase_wall_time", "phase wall time vs sum of checks"),
     ("bench.alert_latency", "alert latency"),
+    ("bench.probe_latency", "probe latency with a CPU-heavy check vs isolated"),
     ("bench.cli_startup", "CLI start-up time and memory"),
+    ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
 ]
 
 

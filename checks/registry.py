@@ -62,25 +62,42 @@ P = TypeVar("P", bound=Params)
 KindFn = Callable[[CheckContext, Any], Awaitable[Outcome]]
 
 
+ParamsTest = Callable[[Mapping[str, Any]], bool]
+
+
 @dataclass(frozen=True)
 class Kind:
+    """`mutates(params)`: the check changes the target by default; `latency(params)`: it is judged on
+    a latency ceiling, so the runner measures it while golive itself is quiet."""
+
     name: str
     params: type[Params]
     run: KindFn
     doc: str
+    mutates: ParamsTest | None = None
+    latency: ParamsTest | None = None
+
+    def changes_target(self, spec: CheckSpec) -> bool:
+        if spec.mutates is not None:
+            return spec.mutates
+        return bool(self.mutates and self.mutates(spec.params))
+
+    def judges_latency(self, spec: CheckSpec) -> bool:
+        return bool(self.latency and self.latency(spec.params))
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def check_kind(name: str, params: type[P]) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
+def check_kind(name: str, params: type[P], *, mutates: ParamsTest | None = None, latency: ParamsTest | None = None,
+               ) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
     """Register an async check function under a kind name."""
 
     def register(fn: Callable[[CheckContext, P], Awaitable[Outcome]]) -> KindFn:
         if name in KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
         KINDS[name] = Kind(name=name, params=params, run=fn, doc=(fn.__doc__ or "").strip().splitlines()[0]
-                           if fn.__doc__ else "")
+                           if fn.__doc__ else "", mutates=mutates, latency=latency)
         return fn
 
     return register

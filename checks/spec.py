@@ -50,6 +50,9 @@ class CheckSpec(Strict):
     after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
     when: dict[str, str] | None = Field(None, description="run only when these target variables have these values")
     params: dict[str, Any] = Field(default_factory=dict)
+    mutates: bool | None = Field(
+        None, description="changes the target (default: per kind, e.g. POST/PUT/PATCH/DELETE http); "
+                          "never runs alongside other checks")
     phase: str = Field("", exclude=True)
 
 
@@ -103,6 +106,10 @@ class Rollout(Strict):
     watch: dict[str, Any] = Field(default_factory=dict)
     max_check_age_minutes: float = Field(
         60.0, gt=0, description="promote only on required check results younger than this")
+    effective: dict[str, Any] | None = Field(
+        None, description="what the running service reports it uses: {url, path, names} or {command}")
+    apply: dict[str, Any] | None = Field(
+        None, description="after writing flags: {command, timeout_seconds, settle_seconds, poll_interval_seconds}")
 
     def phase(self, phase_id: str) -> RolloutPhase | None:
         return next((p for p in self.phases if p.id == phase_id), None)

@@ -18,6 +18,13 @@ INTERNALS = [
     ("slack_bolt.middleware.authorization.async_single_team_authorization",
      "AsyncSingleTeamAuthorization.auth_test_result",
      "bot/slack/runtime.py pre-fills Bolt's cached auth.test"),
+    *[("slack_sdk.socket_mode.aiohttp", f"SocketModeClient.{name}",
+       "bot/slack/socket_mode.py watches the session and its loops and reopens it (the one reconnect owner)")
+      for name in ("current_session", "message_receiver", "message_processor", "last_ping_pong_time",
+                   "on_message_listeners", "wss_uri", "aiohttp_client_session", "default_auto_reconnect_enabled",
+                   "connect_to_new_endpoint", "process_messages")],
+    ("slack_bolt.adapter.socket_mode.aiohttp", "AsyncSocketModeHandler.handle",
+     "bot/slack/socket_mode.py runs Bolt's envelope handler over the supervised client"),
     ("sentry_sdk.transport", "HttpTransport._handle_response",
      "checks/kinds/sentry.py records the ingest's answer to the test event"),
     ("sentry_sdk.transport", "HttpTransport._handle_request_error",

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from bot.chatops.service import RunHooks
 from bot.conversation.base import Conversation
 from bot.conversation.throttle import ThrottledUpdate
-from bot.conversation.views import NOTEWORTHY, EvidenceReply, RunFinal, RunInterrupted, RunProgress
+from bot.conversation.views import NOTEWORTHY, EvidenceReply, Line, RunFinal, RunInterrupted, RunProgress
 from bot.runs.service import RunOutcome
 from bot.runs.status import DELIVERY_FAILURES_KEY
 from bot.store import MessageRef, RunRecord
@@ -174,21 +175,37 @@ class RunFollower:
             await self._sender
 
     # -- the end -----------------------------------------------------------------------------------------
-    async def _final(self, view: Any) -> None:
+    async def _final(self, view: Any, *fallbacks: Any) -> bool:
+        """The final state in the parent; if the service refuses it (too big, say), each smaller fallback in
+        turn. False when none could be shown."""
         parent, run = self.parent, self.run
         if parent is None or run is None:
-            return
+            return False
+        shown = False
 
         async def send() -> None:
-            await show_final(self.conversation, parent, view, run.id)
+            nonlocal shown
+            for candidate in (view, *fallbacks):
+                if await show_final(self.conversation, parent, candidate, run.id):
+                    shown = True
+                    return
 
         await self.throttle.final(send)
+        return shown
 
     async def finish(self, outcome: RunOutcome) -> bool:
-        """Deliver every piece of evidence, then the verdict (which never claims evidence it lost)."""
+        """Deliver every piece of evidence, then the verdict (which never claims evidence it lost). If the
+        verdict cannot be shown in the parent, the smallest form of it; if not even that, one plain line."""
         await self._flush_evidence()
-        await self._final(self.final_view(outcome))
-        return self.parent is not None
+        full = self.final_view(outcome)
+        if self.parent is None or await self._final(full, replace(full, compact=True)):
+            return self.parent is not None
+        run = outcome.run
+        line = Line(f"golive could not post the result of run {run.id} here ({outcome.report.verdict.decision.label}"
+                    f"); it is recorded: `golive status --run {run.id}`.")
+        if await self.conversation.post(line, channel=self.parent.channel, thread=self.parent, paced=False):
+            await mark_final(self.conversation, run.id)
+        return True
 
     def final_view(self, outcome: RunOutcome) -> RunFinal:
         report = outcome.report

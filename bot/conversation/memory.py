@@ -18,7 +18,15 @@ from bot.conversation.follower import RunFollower
 from bot.conversation.pacing import Pacer
 from bot.conversation.replies import deliver_reply
 from bot.conversation.tasks import TaskTracker
-from bot.conversation.views import AlertClosed, EvidenceReply, RunFinal, RunInterrupted, RunProgress, RunStarted
+from bot.conversation.views import (
+    AlertClosed,
+    EvidenceReply,
+    Line,
+    RunFinal,
+    RunInterrupted,
+    RunProgress,
+    RunStarted,
+)
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.runs.service import RunOutcome
 from bot.store import MessageRef, Store
@@ -59,6 +67,11 @@ def _(view: RunProgress) -> str:
 @render.register
 def _(view: RunFinal) -> str:
     return f"verdict {view.run.selector} {view.verdict.decision.label} ({view.evidence_note})"
+
+
+@render.register
+def _(view: Line) -> str:
+    return view.text
 
 
 @render.register

@@ -56,6 +56,7 @@ class RunFinal:
     wall_ms: float | None
     undelivered: list[str] = field(default_factory=list)
     failed_replies: int = 0
+    compact: bool = False  # the smallest form (verdict, counts, where the evidence is): the full one was refused
 
     @property
     def evidence_note(self) -> str:
@@ -65,6 +66,13 @@ class RunFinal:
         replies = "reply" if self.failed_replies == 1 else "replies"
         return (f"{self.failed_replies} evidence {replies} could not be posted ({', '.join(self.undelivered)}): "
                 f"`golive status --run {self.run.id}` shows it")
+
+
+@dataclass
+class Line:
+    """One plain line of text: what is left to say when no formatted message can be posted at all."""
+
+    text: str
 
 
 @dataclass

@@ -16,7 +16,15 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
-from bot.conversation.views import AlertClosed, EvidenceReply, RunFinal, RunInterrupted, RunProgress, RunStarted
+from bot.conversation.views import (
+    AlertClosed,
+    EvidenceReply,
+    Line,
+    RunFinal,
+    RunInterrupted,
+    RunProgress,
+    RunStarted,
+)
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.rollout.models import RolloutResult
 from bot.runs.status import StatusOverview
@@ -25,6 +33,7 @@ from bot.slack.views.help import help_message, history_message
 from bot.slack.views.notices import notice_message, rollout_result_message
 from bot.slack.views.rollout import alert_closed_message, alert_message, announcement_message
 from bot.slack.views.run import (
+    DECISION_ICON,
     EVIDENCE_LIMIT,
     check_reply,
     run_interrupted,
@@ -62,7 +71,18 @@ def _(view: RunProgress) -> SlackMessage:
 
 @render.register
 def _(view: RunFinal) -> SlackMessage:
+    if view.compact:  # the full message was refused: verdict, counts and where the rest is
+        verdict = view.verdict
+        text = (f"{DECISION_ICON[verdict.decision]} *{esc(view.run.selector)}: {verdict.decision.label}* — "
+                f"{len(view.results)} checks. The full result could not be shown here; it is recorded: "
+                f"`golive status --run {esc(view.run.id)}`.")
+        return SlackMessage(text=esc(f"{view.run.selector}: {verdict.headline()}"), blocks=[section(text)])
     return run_verdict(view.run, view.results, view.verdict, view.wall_ms, evidence_note=view.evidence_note)
+
+
+@render.register
+def _(view: Line) -> SlackMessage:
+    return SlackMessage(text=esc(view.text), blocks=[section(esc(view.text))])
 
 
 @render.register

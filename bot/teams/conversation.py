@@ -17,6 +17,7 @@ from microsoft_agents.activity import ConversationReference
 from bot.conversation.base import Conversation, DeliveryError
 from bot.conversation.pacing import TEAMS_PACING, Pacer, pacer_for
 from bot.conversation.retry import Retryable, RetryPolicy, retry_after
+from bot.conversation.views import Line
 from bot.settings import Settings
 from bot.store import MessageRef
 from bot.teams import cards
@@ -69,9 +70,11 @@ class TeamsConversation(Conversation):
         self.service_url = service_url
         self.tenant_id = tenant_id
 
-    async def render(self, view: Any) -> Card:
+    async def render(self, view: Any) -> Card | str:
         if isinstance(view, dict):  # a card already built
             return view
+        if isinstance(view, Line):  # no card at all: one plain line
+            return view.text
         return await asyncio.to_thread(cards.render, view, self.references.name)
 
     def describe(self, exc: Exception) -> str:
@@ -116,12 +119,12 @@ class TeamsConversation(Conversation):
                            broadcast: bool) -> tuple[str, str]:
         conversation = thread_of(thread) if thread else channel
         reference = await self.reference(conversation)
-        message_id = await self._call("post", lambda: self.proactive.post(reference, message))
+        message_id = await self._call("post", lambda: self.proactive.post(reference, message, raising=True))
         return conversation, message_id
 
     async def deliver_update(self, ref: MessageRef, message: Card) -> None:
         reference = await self.reference(ref.channel)
-        await self._call("update", lambda: self.proactive.update(reference, ref.ts, message))
+        await self._call("update", lambda: self.proactive.update(reference, ref.ts, message, raising=True))
 
     async def deliver_notice(self, message: Card, *, channel: str, user: str) -> None:
         account = await asyncio.to_thread(self.references.account, user)

@@ -60,26 +60,35 @@ class Proactive:
         if failures:
             raise failures[0]
 
-    async def post(self, reference: ConversationReference, content: Card) -> str:
-        """Post one card; returns the new message's id ("" when the channel did not say)."""
+    async def _turn(self, reference: ConversationReference, callback: Callback, raising: bool) -> None:
+        """`raising`: the caller handles failures (the conversation layer retries and reports them); else
+        they go to the adapter's turn error handler, which says so in one plain line."""
+        if raising:
+            await self._run_raising(reference, callback)
+        else:
+            await self.run(reference, callback)
+
+    async def post(self, reference: ConversationReference, content: Card | str, *, raising: bool = False) -> str:
+        """Post one card (or one plain line); returns the new message's id ("" when the channel did not say)."""
         ids: list[str] = []
 
         async def send(context: TurnContext) -> None:
-            response = await context.send_activity(card_message(content))
+            response = await context.send_activity(content if isinstance(content, str) else card_message(content))
             ids.append(response.id or "" if response else "")
 
-        await self._run_raising(reference, send)
+        await self._turn(reference, send, raising)
         return ids[0] if ids else ""
 
-    async def update(self, reference: ConversationReference, message_id: str, content: Card) -> None:
+    async def update(self, reference: ConversationReference, message_id: str, content: Card, *,
+                     raising: bool = False) -> None:
         """Replace the card of a message posted earlier in the referenced conversation."""
 
         async def replace(context: TurnContext) -> None:
             await context.update_activity(card_message(content, activity_id=message_id))
 
-        await self._run_raising(reference, replace)
+        await self._turn(reference, replace, raising)
 
-    async def post_personal(self, reference: ConversationReference, account_id: str, content: Card) -> str:
+    async def post_personal(self, reference: ConversationReference, account_id: str, content: Card | str) -> str:
         """Post one card in the bot's 1:1 chat with `account_id` (created, or found, by the connector): the
         private answer Teams offers, as a channel has no messages only one person sees."""
         ids: list[str] = []
@@ -92,7 +101,7 @@ class Proactive:
             created = await connector.conversations.create_conversation(ConversationParameters(
                 is_group=False, agent=reference.agent, members=[ChannelAccount(id=account_id)], tenant_id=tenant,
                 channel_data={"tenant": {"id": tenant}} if tenant else None))
-            message = card_message(content)
+            message = Activity(type="message", text=content) if isinstance(content, str) else card_message(content)
             message.conversation = ConversationAccount(id=created.id)
             response = await connector.conversations.send_to_conversation(created.id, message)
             ids.append(response.id or "" if response else "")

@@ -162,14 +162,32 @@ class TeamsBot:
     # -- card actions ---------------------------------------------------------------------------------
     async def on_execute(self, context: TurnContext, state: TurnState,
                          data: dict[str, Any]) -> AdaptiveCardInvokeResponse:
-        """Action.Execute: the invoke response carries the updated card, or a message for the clicker
-        (a refusal or a problem) while the card stays as it is."""
+        """Action.Execute: the invoke response carries the updated card for the clicker, and the message
+        itself is edited through the connector so everyone else sees it too; a refusal or a problem is a
+        message for the clicker only, and the card stays as it is."""
         if not await self.first_delivery(context.activity):
             return factory.message("Already handled.")
         reply = await self.card_action(context.activity, invoke_verb(context.activity), data)
         if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
-            return factory.adaptive_card(await self.render(reply))  # type: ignore[arg-type]
+            card = await self.render(reply)
+            await self.edit_for_everyone(context, card)
+            return factory.adaptive_card(card)  # type: ignore[arg-type]
         return factory.message(reply_text(reply))
+
+    async def edit_for_everyone(self, context: TurnContext, card: Card) -> bool:
+        """Replace the message a card action came from (`replyToId`) for the whole conversation. The
+        decision is already recorded, so a failed edit is logged (masked) and the clicker still gets the
+        new card; the next update of that message repaints it."""
+        activity = context.activity
+        if not activity.reply_to_id or expects_replies(activity):
+            return False
+        try:
+            await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
+        except Exception as exc:
+            log.warning("could not update the Teams card for everyone: %s: %s", type(exc).__name__,
+                        mask(str(exc)))
+            return False
+        return True
 
     async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
         """Action.Submit (older hosts): a message activity whose value is the button data. The card it came
@@ -180,10 +198,8 @@ class TeamsBot:
         values = data if isinstance(data, Mapping) else {}
         reply = await self.card_action(activity, str(values.get("verb") or ""), values)
         card = await self.render(reply)
-        if isinstance(reply, SignoffDecided) and activity.reply_to_id and not expects_replies(activity):
-            with contextlib.suppress(Exception):
-                await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
-                return
+        if isinstance(reply, SignoffDecided) and await self.edit_for_everyone(context, card):
+            return
         await context.send_activity(card_message(card))
 
     async def card_action(self, activity: Activity, verb: str, data: Mapping[str, Any]) -> Reply:
@@ -229,6 +245,15 @@ class TeamsBot:
 
     async def send(self, context: TurnContext, reply: Reply) -> None:
         await context.send_activity(card_message(await self.render(reply)))
+
+
+async def quiet_turn_error(context: TurnContext, error: Exception) -> None:
+    """The adapter's turn error handler (background and proactive turns). The SDK's default posts
+    `Exception caught : <the exception>` (status, connector URL and all) into the channel; this one logs
+    (masked) and says one plain line without internals."""
+    log.error("Teams turn failed: %s: %s", type(error).__name__, mask(str(error)))
+    with contextlib.suppress(Exception):
+        await context.send_activity("golive could not post a message here; it is logged and nothing changed.")
 
 
 def reply_text(reply: Reply) -> str:

@@ -7,7 +7,16 @@ from bot.conversation.views import AlertClosed, EvidenceReply, RunFinal, RunInte
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.teams import cardkit as ck
 from bot.teams import cards, event_cards
-from bot.teams.cards import DECISION_COLOR, Names, counts_line, render, result_blocks, same, verdict_blocks
+from bot.teams.cards import (
+    DECISION_COLOR,
+    Names,
+    counts_line,
+    render,
+    result_blocks,
+    same,
+    status_hint,
+    verdict_blocks,
+)
 
 
 @render.register
@@ -29,6 +38,12 @@ def _interrupted(view: RunInterrupted, names: Names = same) -> ck.Card:
 def run_final_card(view: RunFinal, names: Names = same) -> ck.Card:
     """The verdict; it points at the thread for evidence only when every evidence reply was posted."""
     run, verdict = view.run, view.verdict
+    if view.compact:  # the full card was refused: verdict, counts and where the rest is
+        body = [ck.heading(f"Run {run.selector} — {verdict.decision.label}", color=DECISION_COLOR[verdict.decision]),
+                ck.text(f"{len(view.results)} checks: {counts_line(verdict.counts)} — requested by "
+                        f"{names(run.requested_by)}", subtle=True),
+                ck.text(f"The full result could not be shown here; it is recorded ({status_hint(run.id)}).")]
+        return ck.card(body, fallback=f"{run.selector}: {verdict.headline()}", run_id=run.id)
     wall = f"{view.wall_ms / 1000:.1f} s" if view.wall_ms is not None else "—"
     body = [ck.heading(f"Run {run.selector} — {verdict.decision.label}", color=DECISION_COLOR[verdict.decision]),
             ck.facts([("Checks", f"{len(view.results)}: {counts_line(verdict.counts)}"), ("Wall time", wall),
@@ -37,7 +52,7 @@ def run_final_card(view: RunFinal, names: Names = same) -> ck.Card:
     if any(r.status in cards.PROBLEMS for r in view.results):
         body.append(ck.text(f"Evidence: {view.evidence_note.replace('`', '')}", subtle=True,
                             color="attention" if view.undelivered else None))
-    return ck.card(body, fallback=f"{run.selector}: {verdict.headline()}")
+    return ck.card(body, fallback=f"{run.selector}: {verdict.headline()}", run_id=run.id)
 
 
 @render.register
@@ -53,7 +68,7 @@ def evidence_card(view: EvidenceReply, names: Names = same) -> ck.Card:
     first = view.results[0]
     fallback = f"{first.check_id}: {first.status.value}" + (f" and {len(view.results) - 1} more"
                                                             if len(view.results) > 1 else "")
-    return ck.card(body, fallback=fallback)
+    return ck.card(body, fallback=fallback, run_id=view.run_id)
 
 
 @render.register

@@ -31,6 +31,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "schema.columns": "migration",
     "migration.rollback": "migration",
     "sentry.test_event": "sentry",
+    "openapi": "openapi",
 }
 
 

@@ -58,3 +58,15 @@ async def test_doctor_says_offline_is_dns_not_a_bad_token(checklist_path: Path, 
     assert code == 1
     token = lines["Slack bot token"]
     assert token.startswith("FAIL") and "DNS" in token and "refused" not in token, token
+
+
+def test_serve_offline_says_dns_not_rejected_token(isolated_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`golive serve` on a machine that cannot resolve Slack's host exits 2 naming DNS, not the token."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv("GOLIVE_SLACK_API_URL", "http://slack-api.golive-test.invalid/api/")
+    get_settings.cache_clear()
+    assert cli(["serve", "--http", "--host", "127.0.0.1", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "DNS" in err and "rejected" not in err, err
