@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.probe_latency", "probe latency with a CPU-heavy check vs isolated"),
     ("bench.cli_startup", "CLI start-up time and memory"),
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
+    ("bench.demo_server", "demo service start and stop"),
 ]
 
 

@@ -42,6 +42,7 @@ from bot.chatops.replies import (
     SignoffOpened,
 )
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
+from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import SignoffRequest, SignoffService
@@ -56,14 +57,17 @@ from checks.verdict import decide
 
 log = logging.getLogger("golive.chatops")
 
-UNLOCKED_SOURCES = frozenset({"schedule", "cli"})
-"""Run sources that do not hold a run lock, so a missing lock says nothing about them; every other
-source (a transport, whichever) runs through `ChatOps.run` and is reaped when its lock is gone."""
-
 RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
 """(action, phase, user_id) → an optional message for the clicker; supplied by the rollout area."""
 
 Handler = Callable[[Any, Actor, "RunHooks"], Awaitable[Reply]]
+
+
+def store_down(exc: StoreUnavailable) -> Failed:
+    """What a person is told when the store cannot record their request: nothing happened, try again."""
+    if isinstance(exc, RunIncomplete):
+        return Failed(str(exc))
+    return Failed(f"I could not record that, so nothing changed: {exc}. Please try again in a moment.")
 
 
 def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -75,7 +79,7 @@ def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[...,
         try:
             return await method(*args, **kwargs)
         except StoreUnavailable as exc:
-            return Failed(str(exc))
+            return store_down(exc)
 
     return wrapper
 
@@ -119,7 +123,7 @@ class ChatOps:
         try:
             return await handler(command, actor, hooks or RunHooks())
         except StoreUnavailable as exc:
-            return Failed(str(exc))
+            return store_down(exc)
 
     async def allowed(self, actor: Actor, action: str, target: Target = Target()) -> AccessDecision:
         return await authorize(self.store, self.checklist, actor, action, target,
@@ -169,7 +173,12 @@ class ChatOps:
 
     @store_down_is_failed
     async def run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
-        """Run a selector unless it is already running; the run id doubles as the lock token."""
+        """Run a selector unless a run sharing its checks is going; a store outage is a Failed reply."""
+        return await self.start_run(actor, selector, hooks)
+
+    async def start_run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
+        """`run`, but a store outage raises StoreUnavailable (the terminal exits 3 on it: nothing decided).
+        The run id doubles as the lock token."""
         if denied := await self._denied(actor, Action.RUN, Target(subject=selector)):
             return denied
         try:
@@ -194,22 +203,10 @@ class ChatOps:
             return Failed(mask(str(exc)))
 
     async def reap_orphaned_runs(self) -> list[RunRecord]:
-        """Mark interrupted the chat runs still 'running' whose lock nobody holds (their process died)."""
-        reaped: list[RunRecord] = []
-        running = await asyncio.to_thread(self.store.runs, status="running", checklist=self.checklist.name,
-                                          limit=500)
-        for run in running:
-            if run.source in UNLOCKED_SOURCES:
-                continue
-            try:
-                holder = await self.locks.holder(self.run_lock_key(run.selector))
-            except LockUnavailable as exc:
-                log.warning("cannot tell orphaned runs apart: %s", exc)
-                return reaped
-            if holder != run.id and await asyncio.to_thread(self.store.mark_interrupted, run.id):
-                fresh = await asyncio.to_thread(self.store.get_run, run.id)
-                reaped.append(fresh or run)
-        return reaped
+        """Mark interrupted the runs still 'running' whose owner's heartbeat has expired (their process
+        died), whatever started them, the CLI included. Locks play no part: a replica that cannot see
+        Redis (or the lock) never interrupts another replica's live run (bot.store.Store.reap_expired_runs)."""
+        return await reap(self.store, checklist=self.checklist.name)
 
     # -- sign-offs -------------------------------------------------------------------------------
     def signoffs(self) -> SignoffService:

@@ -82,8 +82,8 @@ async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url
         overrides = {"GOLIVE_DEMO_URL": demo_url} if demo_url else None
         chatops = ChatOps(store, ctx.checklist, locks=locks, runner_factory=lambda: make_runner(
             ctx.checklist, store, concurrency=settings.concurrency, overrides=overrides))
-        return await chatops.run(Actor(user_id=cli_user(), transport="cli"), selector,
-                                 RunHooks(on_result=progress.update))
+        return await chatops.start_run(Actor(user_id=cli_user(), transport="cli"), selector,
+                                       RunHooks(on_result=progress.update))
     finally:
         await locks.close()
         store.close()

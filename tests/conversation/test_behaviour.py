@@ -22,11 +22,13 @@ async def test_a_run_shows_progress_then_its_final_state(harness: Harness) -> No
 
 
 async def test_a_restart_repaints_an_interrupted_run(harness: Harness) -> None:
-    """A run a dead process left 'running' (its lock is gone): the sweep marks it interrupted and its
+    """A run a dead process left 'running' (its heartbeat stopped): the sweep marks it interrupted and its
     message says so, once."""
     chatops, conversation = harness.chatops, harness.conversation
     run = chatops.store.create_run(checklist=chatops.checklist.name, selector="day1", requested_by="someone",
                                    source=harness.transport, expected=chatops.checklist.phases[0].checks)
+    chatops.store.db.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id",
+                             {"id": run.id})  # its owner stopped beating long ago: the process died
     posted = await conversation.post(RunProgress(run, [], 2), channel=harness.channel, subject=run.id)
     assert posted is not None
     assert [r.id for r in await recover_interrupted_runs(chatops, conversation)] == [run.id]
