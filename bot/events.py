@@ -14,7 +14,7 @@ from checks.verdict import Verdict
 NO_PHASE = "none"
 """The phase name events carry when no rollout phase is active (as bot.rollout.models.NO_PHASE)."""
 
-AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed"]
+AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed", "blind"]
 AlertLevel = Literal["P0", "P1", "P2"]
 AlertState = Literal["opened", "escalated", "resolved"]
 
@@ -44,6 +44,9 @@ class Announcement:
             if phase and previous != phase:
                 return f"promotion to {phase} refused"
             return f"rollout change at {phase} refused" if phase else "rollout change refused"
+        if self.kind == "blind":
+            return f"the watch of {phase} cannot evaluate some rules" if phase else \
+                "the watch cannot evaluate some rules"
         verb = {"paused": "paused", "resumed": "resumed"}.get(self.kind, self.kind.replace("_", " "))
         return f"rollout {verb}" + (f" at {phase}" if phase else "")
 

@@ -1,5 +1,6 @@
-"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO, 1 on NO-GO, 4 when not
-started because a run sharing its checks is going (started from a chat, or another terminal)."""
+"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO (conditional too unless
+--strict), 1 on NO-GO, 3 when the store failed (could not decide), 4 when not started because a run
+sharing its checks is going (started from a chat, or another terminal)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from bot.chatops.actor import Actor
 from bot.chatops.replies import Denied, Failed, Reply, RunBusy
 from bot.chatops.service import ChatOps, RunHooks
 from bot.commands.common import (
-    EXIT_GO,
-    EXIT_NO_GO,
     Context,
     UsageError,
     add_checklist_arg,
     demo_target,
     load_context,
+    verdict_exit,
 )
 from bot.locks import build_locks
 from bot.runs.runner import make_runner
@@ -124,6 +124,4 @@ def main(args: argparse.Namespace) -> int:
         style = Style(color=sys.stdout.isatty() and not args.no_color)
         print(render_report(report, style))
         print(f"  Run {outcome.run.id} stored; `golive status` shows the overall picture.")
-    if not report.verdict.go or (args.strict and report.verdict.conditions):
-        return EXIT_NO_GO
-    return EXIT_GO
+    return verdict_exit(report.verdict, strict=args.strict)
