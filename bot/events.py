@@ -71,6 +71,7 @@ class AlertEvent:
     mention: str | None = None  # who to page on escalation (e.g. "<!subteam^S123>" or an on-call user)
     actions: list[Literal["rollback", "keep_going"]] = field(default_factory=list)
     at: datetime = field(default_factory=utcnow)
+    chart: str = ""  # the watched metrics over the window, as text (bot.rollout.chart), threshold drawn
 
     @property
     def subject(self) -> str:

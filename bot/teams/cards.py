@@ -83,6 +83,9 @@ def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
     extra += [("Running", f"{r.selector} (run {r.id}, by {names(r.requested_by)})") for r in reply.running]
     extra += deployment_facts(reply)
     body.append(ck.facts(extra))
+    for title, text in (("Watch", reply.chart), ("Timeline", reply.timeline)):
+        if text:
+            body += [ck.text(title, weight="Bolder", separator=True), *ck.monospace(text)]
     return ck.card(body, fallback=f"{reply.checklist}: {reply.verdict.headline()}")
 
 

@@ -45,7 +45,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
 def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     if event.state == "resolved":
         title = f"✅ All clear: {event.rule} ({event.level}) on {event.phase}"
-        body = [ck.text(title, weight="Bolder", color="good"), ck.text(event.message, subtle=True)]
+        body = [ck.text(title, weight="Bolder", color="good"), ck.text(event.message, subtle=True),
+                *ck.monospace(event.chart)]
         return ck.card(body, fallback=title)
     verb = "escalated" if event.state == "escalated" else "alert"
     title = f"🚨 {event.level} {verb}: {event.rule} on {event.phase}"
@@ -55,7 +56,7 @@ def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     details.append(("Incident", event.incident_id))
     if event.mention and not event.mention.startswith("<"):  # Slack mention syntax means nothing here
         details.append(("Paging", names(event.mention)))
-    body = [ck.container(items, style=LEVEL_STYLE.get(event.level)), ck.facts(details)]
+    body = [ck.container(items, style=LEVEL_STYLE.get(event.level)), ck.facts(details), *ck.monospace(event.chart)]
     labels = {"rollback": ("Roll back", "destructive"), "keep_going": ("Keep going", "default")}
     actions = [ck.execute(labels[a][0], VERB_ROLLOUT, {"action": a, "phase": event.phase},
                           style=labels[a][1])  # type: ignore[arg-type]

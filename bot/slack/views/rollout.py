@@ -89,6 +89,8 @@ def alert_message(event: AlertEvent) -> SlackMessage:
         text = f"{event.level} alert: {event.rule} on {event.phase} — {event.message}"
         blocks = [section(f"{icon} *{event.level} alert* — `{esc(event.rule)}` on *{esc(event.phase)}*: "
                           f"{esc(event.message)}{measured}")]
+    if event.chart:
+        blocks.append(section(f"```{esc(event.chart)}```"))
     if event.state != "resolved" and (buttons := _alert_buttons(event)):
         blocks.append(actions(*buttons, block_id=f"alert:{event.incident_id}"[:255]))
     blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}"))
