@@ -30,9 +30,7 @@ def render_event(event: Event) -> str:
         line = (f"{stamp} {icon} {event.level} {event.state} on {event.phase}{mention}: {event.message}"
                 f"  ({event.incident_id}){actions}")
         return line + ("\n" + "\n".join(f"    {row}" for row in event.chart.splitlines()) if event.chart else "")
-    line = f"{stamp} 📣 {event.checklist}: {event.phase} {event.kind.replace('_', ' ')} by {event.actor}"
-    if event.previous_phase:
-        line += f" (was {event.previous_phase})"
+    line = f"{stamp} 📣 {event.checklist}: {event.headline} by {event.actor}"
     if event.flags:
         line += " — " + ", ".join(f"{k}={v}" for k, v in event.flags.items())
     if event.reasons:

@@ -19,6 +19,8 @@ from checks.spec import Checklist, CheckSpec
 from checks.verdict import SignoffState, Verdict, Waiver, decide
 
 ROLLOUT_PHASE_KEY = "rollout:{checklist}:phase"
+DELIVERY_FAILURES_KEY = "delivery-failures:{run_id}"
+"""Messages of a run a transport could not post, even after retries: [{transport, what, checks, error}]."""
 
 
 @dataclass
@@ -134,8 +136,26 @@ def build_status(store: Store, checklist: Checklist) -> StatusOverview:
         rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
         running=store.runs(status="running", checklist=checklist.name),
         deployment=deployment,
-        warnings=degradations.messages(),
+        warnings=degradations.messages() + undelivered(store, checklist),
     )
+
+
+def undelivered(store: Store, checklist: Checklist, *, runs: int = 10) -> list[str]:
+    """'2 evidence replies could not be posted' for the recent runs that lost some: nothing is lost quietly."""
+    lines = []
+    for run in store.runs(checklist=checklist.name, limit=runs):
+        failures = store.get(DELIVERY_FAILURES_KEY.format(run_id=run.id)) or []
+        if not failures:
+            continue
+        by_transport: dict[str, list[dict[str, object]]] = {}
+        for failure in failures:
+            by_transport.setdefault(str(failure.get("transport", "?")), []).append(failure)
+        for transport, lost in by_transport.items():
+            checks = [str(c) for f in lost for c in f.get("checks", [])]  # type: ignore[attr-defined]
+            replies = "reply" if len(lost) == 1 else "replies"
+            lines.append(f"{len(lost)} evidence {replies} could not be posted in {transport} for run {run.id} "
+                         f"({run.selector}: {', '.join(checks)})")
+    return lines
 
 
 def rollout_chart(store: Store, checklist: Checklist) -> str:

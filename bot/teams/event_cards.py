@@ -31,14 +31,13 @@ def render_event(event: Any, names: Names = same) -> ck.Card:
 @render_event.register
 def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
     template, color = ANNOUNCE.get(event.kind, ("{kind} {phase}", "default"))
-    title = template.format(phase=event.phase, previous=event.previous_phase or event.phase, kind=event.kind)
+    icon = template.split(" ", 1)[0]
+    title = f"{icon} {event.headline[:1].upper()}{event.headline[1:]}"
     body: list[ck.Element] = [ck.heading(title, color=color),
                               ck.text(f"{event.checklist} — by {names(event.actor)}", subtle=True)]
     body += ck.bullets(event.reasons)
     if event.flags:
         body.append(ck.facts(event.flags.items()))
-    if event.kind == "rolled_back" and event.phase != (event.previous_phase or event.phase):
-        body.append(ck.text(f"Now at {event.phase}.", subtle=True))
     return ck.card(body, fallback=f"{title} ({event.checklist})")
 
 
