@@ -15,6 +15,7 @@ from bot.chatops.actor import Actor
 from bot.chatops.replies import Denied, Failed, Reply, RunBusy
 from bot.chatops.service import ChatOps, RunHooks
 from bot.commands.common import (
+    EXIT_UNDECIDED,
     Context,
     UsageError,
     add_checklist_arg,
@@ -29,8 +30,9 @@ from bot.store import RunRecord
 from bot.terminal.render import ICON, Style, render_report
 from checks.result import CheckResult
 
-EXIT_BUSY = 4
-"""The run was not started: a run sharing its checks is going (from a chat or another terminal)."""
+EXIT_BUSY = EXIT_UNDECIDED
+"""The run was not started: a run sharing its checks is going (from a chat or another terminal). That is
+"could not decide" (3), as PRODUCT.md's exit codes say: no verdict now, try again when it has finished."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
