@@ -179,6 +179,20 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     get_settings.cache_clear()
 
 
+# --------------------------------------------------------------------------- no global Sentry client leaks
+@pytest.fixture(autouse=True)
+def _sentry_global_client_restored() -> Iterator[None]:
+    """A test that installs a global Sentry client (even `sentry_sdk.init(dsn=None)` installs one) must not
+    leave it to the next test in the same process: with xdist and slowest-first ordering, any test may follow
+    any other, and the sentry check asserts it never installs or replaces the bot's own client."""
+    sdk = sys.modules.get("sentry_sdk")
+    before = sdk.get_global_scope().client if sdk is not None else None
+    yield
+    sdk = sys.modules.get("sentry_sdk")
+    if sdk is not None and sdk.get_global_scope().client is not before:
+        sdk.get_global_scope().set_client(before)  # None: the non-recording client a fresh process has
+
+
 # --------------------------------------------------------------------------- xdist workers see the same terminal
 # An xdist worker process starts with COLUMNS/LINES set to 80x24 although the pytest command had neither, so
 # everything sized by shutil.get_terminal_size (the terminal renderer's tables) would wrap differently than in a
