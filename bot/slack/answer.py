@@ -25,7 +25,7 @@ from bot.slack.ids import TRANSPORT
 from bot.slack.views.blocks import SlackMessage
 from bot.slack.views.help import help_message, history_message
 from bot.slack.views.notices import notice_message, rollout_result_message
-from bot.slack.views.signoff import signoff_card
+from bot.slack.views.signoff import moved_card, signoff_card
 from bot.slack.views.status import status_message
 from bot.store import MessageRef
 
@@ -61,8 +61,12 @@ async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, resp
         await publish_or_tell(deps, status_message(reply), channel=channel, user=user,
                               subject=f"status:{reply.checklist}", purpose="latest", respond=respond)
     elif isinstance(reply, SignoffOpened):
+        previous = await deps.poster.find(reply.request.id, "card") if reply.reopened else None
         await publish_or_tell(deps, signoff_card(reply.request, reply.stage), channel=channel, user=user,
                               subject=reply.request.id, purpose="card", respond=respond)
+        current = await deps.poster.find(reply.request.id, "card")
+        if previous is not None and current is not None and current.ts != previous.ts:
+            await deps.poster.update(previous, moved_card(reply.request, reply.stage, current))
     elif isinstance(reply, SignoffDecided):
         await refresh_card(deps, reply, fallback_channel=channel)
     elif isinstance(reply, HelpReply):
