@@ -74,6 +74,8 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
     rollout_hook = rollout.service.action_hook if rollout else None
     bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook) if slack_enabled(ctx) else None
     health = Health(store, health_redis)
+    if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
+        health.probes["locks"] = locks.check
     routes = [slack_routes(bot.app)] if bot is not None and http else []
     teams = None
     if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
