@@ -18,15 +18,18 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies come from the project metadata (pyproject.toml); the source is copied in the same
-# layer because `pip install .` builds the package itself.
+# Dependencies are pinned: requirements.lock (scripts/lock-deps.sh, from pyproject.toml) is installed
+# first, in its own layer, so a build today and one next month get the same versions. The package itself
+# then installs without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY checks ./checks
 COPY checklists ./checklists
 COPY bot ./bot
-# EXTRAS=teams (default) also installs the Microsoft Teams transport; --build-arg EXTRAS= skips it.
+# The lock holds the Microsoft Teams transport too (EXTRAS=teams); --build-arg EXTRAS= leaves it unused.
 ARG EXTRAS=teams
-RUN pip install ".${EXTRAS:+[$EXTRAS]}" && rm -rf /root/.cache
+RUN pip install --no-deps ".${EXTRAS:+[$EXTRAS]}" && rm -rf /root/.cache
 
 RUN groupadd --system --gid 10001 golive \
     && useradd --system --uid 10001 --gid golive --home-dir /var/lib/golive --shell /usr/sbin/nologin golive \

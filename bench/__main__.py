@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import sys
 import time
 import traceback
@@ -21,6 +22,9 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.signoff_storm", "sign-off storm"),
     ("bench.phase_wall_time", "phase wall time vs sum of checks"),
     ("bench.alert_latency", "alert latency"),
+    ("bench.probe_latency", "probe latency with a CPU-heavy check vs isolated"),
+    ("bench.cli_startup", "CLI start-up time and memory"),
+    ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
 ]
 
 
@@ -55,7 +59,13 @@ def run_one(module_name: str, title: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    only = set(argv if argv is not None else sys.argv[1:])
+    """`python -m bench [--quick] [name ...]`: --quick shrinks every benchmark to a smoke run (fewer
+    bursts, trials and runs) that still prints every figure; the suite uses it."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    if "--quick" in args:
+        args.remove("--quick")
+        os.environ["BENCH_QUICK"] = "1"
+    only = set(args)
     results = [run_one(name, title) for name, title in BENCHMARKS
                if not only or name.rsplit(".", 1)[-1] in only]
     return 0 if all(results) else 1

@@ -22,7 +22,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from bench.harness import BotProcess, RssSampler, SlackStub, percentile, post_signed, running_bot, slash_command
 
 CONCURRENCY = 50
-BURSTS = int(os.environ.get("BENCH_BURSTS", "10"))
+BURSTS = int(os.environ.get("BENCH_BURSTS", "2" if os.environ.get("BENCH_QUICK") else "10"))
 TEXT = "status"
 
 
@@ -83,7 +83,7 @@ async def measure(bot: BotProcess, stub: SlackStub) -> dict[str, float]:
 
 def main() -> dict[str, float]:
     with running_bot() as (bot, stub):
-        time.sleep(1.0)
+        time.sleep(0.3 if os.environ.get("BENCH_QUICK") else 1.0)
         idle = bot.memory_kb()["VmRSS"]
         figures = {"concurrency": CONCURRENCY, "bursts": BURSTS, "idle_rss_mb": round(idle / 1024, 1),
                    **asyncio.run(measure(bot, stub))}

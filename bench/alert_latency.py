@@ -121,7 +121,7 @@ async def bench(trials: int, interval: float, consecutive: int, confirm: float |
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=3 if os.environ.get("BENCH_QUICK") else 10)
     parser.add_argument("--interval", type=float, default=0.5, help="poll interval in seconds")
     parser.add_argument("--consecutive", type=int, default=2, help="breaching samples before an alert")
     parser.add_argument("--confirm", type=float, default=None, help="confirmation interval (default interval/4)")

@@ -6,6 +6,7 @@ Run: python -m bench.phase_wall_time   (prints the figures; no assertion, number
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 
@@ -23,7 +24,7 @@ def checklist_yaml(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def measure(base_url: str, trials: int = 5) -> list[tuple[float, float]]:
+async def measure(base_url: str, trials: int = 2 if os.environ.get("BENCH_QUICK") else 5) -> list[tuple[float, float]]:
     checklist = parse_checklist(checklist_yaml(CHECKS), "bench.yml")
     out = []
     for _ in range(trials):

@@ -1,4 +1,10 @@
-"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration."""
+"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration.
+
+Start-up is kept light on purpose (`golive status` runs in CI steps and terminals, where a second of
+imports feels broken): the table below names each verb's module and one-line help, so `golive --help`
+imports none of them, and `golive <verb>` imports only the module that owns the verb. A test checks
+that the table agrees with what the modules register.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +15,21 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from bot.commands.common import EXIT_USAGE, UsageError
-from checks.masking import mask
+EXIT_USAGE = 2
 
-# Each module registers its own subcommands; transports and rollout add theirs here.
-COMMAND_MODULES = [
-    "bot.commands.run",
-    "bot.commands.status",
-    "bot.commands.serve",
-    "bot.commands.manifest",
-    "bot.commands.rollout",
-]
+# verb -> (module that registers it, its help line). A module may register several verbs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("bot.commands.run", "run a phase, a check (or glob) or all, and print the verdict"),
+    "status": ("bot.commands.status", "latest result of each phase, the verdict, missing sign-offs"),
+    "checks": ("bot.commands.status", "list the phases and checks a checklist contains"),
+    "history": ("bot.commands.status", "recent runs"),
+    "serve": ("bot.commands.serve", "run the Slack bot (Socket Mode, or --http with a signing secret)"),
+    "manifest": ("bot.commands.manifest", "print the Slack app manifest with the request URLs filled in"),
+    "promote": ("bot.commands.rollout", "flip the flags of the next rollout phase, if the gate holds"),
+    "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
+    "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
+    "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,17 +39,54 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = Parser(prog="golive", description="Run a production go-live: readiness checks, Go/No-Go, "
                     "sign-offs, flag rollout. Without --checklist it uses the bundled demo.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMAND_MODULES:
+    return parser, sub
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The full parser for `verb` (its module imported and registered), the other verbs as help-only
+    stubs; with no verb, every module is registered (for tests and tools that want the whole tree)."""
+    parser, sub = _top_parser()
+    modules = [COMMANDS[verb][0]] if verb in COMMANDS else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
+    registered: set[str] = set()
+    for name in modules:
+        before = set(sub.choices)
         importlib.import_module(name).register(sub)
+        registered |= set(sub.choices) - before
+    if verb in COMMANDS:
+        for name, (_, help_line) in COMMANDS.items():
+            if name not in registered:
+                sub.add_parser(name, help=help_line)
     return parser
 
 
+def help_parser() -> argparse.ArgumentParser:
+    """`golive --help` without importing any command module."""
+    parser, sub = _top_parser()
+    for name, (_, help_line) in COMMANDS.items():
+        sub.add_parser(name, help=help_line)
+    return parser
+
+
+def _verb(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = _verb(argv)
+    if verb not in COMMANDS:
+        parser = help_parser()
+        parser.parse_args(argv)  # prints help and exits 0, or the usage error for an unknown verb
+        parser.print_help()
+        return EXIT_USAGE
+    parser = build_parser(verb)
+    from bot.commands.common import UsageError
+    from checks.masking import mask
+
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

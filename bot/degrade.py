@@ -5,9 +5,8 @@
 - `ResilientLocks`: Redis locks and dedup claims that fall back to in-process ones while Redis is
   unreachable, and go back to Redis (re-registering what was taken meanwhile) when it returns.
 - `Readiness`: the answer of /healthz/ready — store, Redis and the Socket Mode connection, each
-  probed with a short timeout, with the reason when one does not answer.
-- `SocketModeWatchdog`: Socket Mode can stop delivering silently after a reconnect; the watchdog
-  notices (closed session, dead receive/monitor task, stale ping/pong) and forces a new connection.
+  probed with a short timeout, with the reason when one does not answer. (The Socket Mode connection
+  is watched and reopened by `bot.slack.socket_mode.SocketModeConnection`, its one owner.)
 """
 
 from __future__ import annotations
@@ -309,8 +308,9 @@ class Readiness:
             return self.add("redis", lambda: locks.client.ping())
         return self
 
-    def add_socket(self, watchdog: SocketModeWatchdog) -> Readiness:
-        return self.add("slack_socket", watchdog.check)
+    def add_socket(self, connection: Any) -> Readiness:
+        """The Socket Mode connection (`SocketModeConnection.check`): 503 until hello, and while disconnected."""
+        return self.add("slack_socket", connection.check)
 
     async def _one(self, probe: Probe) -> str:
         try:
@@ -328,108 +328,3 @@ class Readiness:
         checks = dict(zip(names, states, strict=True))
         return ReadinessReport(ready=all(s == "ok" for s in states), checks=checks,
                                degraded=self.registry.active())
-
-
-# -- Socket Mode ----------------------------------------------------------------------------------
-WATCHDOG_INTERVAL = 10.0
-"""Seconds between watchdog inspections of the Socket Mode connection."""
-WATCHDOG_STALE_AFTER = 60.0
-"""No pong and no envelope for this long means the session is dead (slack_sdk pings every 5 s)."""
-
-
-class SocketModeWatchdog:
-    """Detects a Socket Mode connection that looks alive but no longer delivers, and reconnects.
-
-    slack_sdk's aiohttp client pings every `ping_interval` and reconnects when pongs stop — but that
-    monitor runs in a task that a reconnect can cancel or kill, after which nothing notices a dead
-    session. The watchdog runs outside the client, every `interval` s: if the client says it is not
-    connected, its receive or monitor task has ended, or no pong/envelope arrived for `stale_after` s,
-    it forces `connect_to_new_endpoint(force=True)`. `check()` is the readiness probe.
-    """
-
-    def __init__(self, client: Any, *, interval: float | None = None, stale_after: float | None = None,
-                 registry: Degradations | None = None) -> None:
-        self.client = client
-        self.interval = interval or WATCHDOG_INTERVAL
-        self.stale_after = stale_after or WATCHDOG_STALE_AFTER
-        self.registry = registry or degradations
-        self.reconnects = 0
-        self.last_reason = ""
-        self.last_activity = time.time()
-        self._task: asyncio.Task[None] | None = None
-        listeners = getattr(client, "message_listeners", None)
-        if isinstance(listeners, list):
-            listeners.append(self._on_message)
-
-    async def _on_message(self, client: Any, message: dict[str, Any], raw: str | None = None) -> None:
-        self.last_activity = time.time()
-
-    def _last_seen(self) -> float:
-        pong = getattr(self.client, "last_ping_pong_time", None)
-        return max(self.last_activity, float(pong or 0.0))
-
-    async def problem(self) -> str | None:
-        """Why the connection is not delivering, or None when it looks healthy."""
-        client = self.client
-        if getattr(client, "closed", False):
-            return "Socket Mode client is closed"
-        if not await client.is_connected():
-            return "Socket Mode session is not connected"
-        for attr, what in (("message_receiver", "receive loop"), ("current_session_monitor", "ping monitor"),
-                           ("message_processor", "message processor")):
-            task = getattr(client, attr, None)
-            if task is not None and task.done():
-                return f"Socket Mode {what} has stopped"
-        silent = time.time() - self._last_seen()
-        if silent > self.stale_after:
-            return f"no pong or envelope from Slack for {silent:.0f}s"
-        return None
-
-    async def check(self) -> None:
-        """Readiness probe: raises with the reason when the socket is not delivering."""
-        reason = await self.problem()
-        if reason:
-            raise ConnectionError(reason)
-
-    async def tick(self) -> bool:
-        """One inspection; True when it had to reconnect."""
-        reason = await self.problem()
-        if reason is None:
-            self.registry.recover("slack_socket", "Slack Socket Mode is delivering again")
-            return False
-        if getattr(self.client, "closed", False):
-            return False  # shutting down on purpose
-        self.last_reason = reason
-        self.reconnects += 1
-        processor = getattr(self.client, "message_processor", None)
-        if processor is not None and processor.done():  # a new session would queue into a dead consumer
-            self.client.message_processor = asyncio.ensure_future(self.client.process_messages())
-        self.registry.degrade("slack_socket", f"Slack Socket Mode reconnecting: {reason}", cause=reason)
-        log.warning("Socket Mode looks dead (%s); forcing a reconnect", reason,
-                    extra={"event": "socket_reconnect", "reconnects": self.reconnects})
-        try:
-            await self.client.connect_to_new_endpoint(force=True)
-        except Exception as exc:
-            log.error("Socket Mode reconnect failed: %s", mask(str(exc)), extra={"event": "socket_reconnect_failed"})
-            return True
-        self.last_activity = time.time()
-        return True
-
-    async def run(self) -> None:
-        while not getattr(self.client, "closed", False):
-            await asyncio.sleep(self.interval)
-            try:
-                await self.tick()
-            except Exception:  # the watchdog itself must never die
-                log.exception("Socket Mode watchdog tick failed")
-
-    def start(self) -> asyncio.Task[None]:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="socket-mode-watchdog")
-        return self._task
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

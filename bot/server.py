@@ -26,6 +26,7 @@ class Health:
         self.timeout = timeout
         self.started = False
         self.probes: dict[str, Callable[[], Awaitable[None]]] = {}  # more readiness probes, e.g. slack_socket
+        self.startup_reason: Callable[[], str | None] | None = None  # what start-up still waits for
 
     async def ready(self) -> tuple[bool, dict[str, str]]:
         """(ready, per-dependency state); the reasons never include URLs with credentials."""
@@ -73,7 +74,8 @@ def health_routes(health: Health) -> RouteAdder:
     async def startup(request: web.Request) -> web.Response:
         if health.started:
             return web.json_response({"status": "started"})
-        return web.json_response({"status": "starting", "reason": "start-up recovery not finished"}, status=503)
+        reason = (health.startup_reason() if health.startup_reason else None) or "start-up recovery not finished"
+        return web.json_response({"status": "starting", "reason": reason}, status=503)
 
     def add(app: web.Application) -> None:
         app.router.add_get("/healthz/live", live)

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     teams_service_url: str | None = Field(None, validation_alias=AliasChoices(
         "TEAMS_SERVICE_URL", "GOLIVE_TEAMS_SERVICE_URL"), description="Bot Connector URL for the channel before "
         "the bot has heard from it (e.g. https://smba.trafficmanager.net/emea/)")
+    teams_service_hosts: str | None = Field(None, validation_alias=AliasChoices(
+        "TEAMS_SERVICE_HOSTS", "GOLIVE_TEAMS_SERVICE_HOSTS"), description="Bot Connector hosts the bot may "
+        "call, comma-separated (default: the Teams hosts, smba.trafficmanager.net and the government clouds')")
 
     def checklist_path(self) -> Path:
         return self.checklist or bundled_checklist("demo")

@@ -44,20 +44,24 @@ def _interpolate_str(text: str, env: Mapping[str, str], strict: bool) -> str | N
         if strict:
             raise MissingVariable(whole["name"])
         return None
+    return _REF.sub(lambda m: resolve(m, env, strict=strict), text)
 
-    def repl(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, default = match["name"], match["default"]
-        if name in env and (env[name] != "" or default is None):
-            return env[name]
-        if default is not None:
-            return default
-        if strict:
-            raise MissingVariable(name)
-        return ""
 
-    return _REF.sub(repl, text)
+def resolve(match: re.Match[str], env: Mapping[str, str], *, strict: bool = True) -> str:
+    """The text one reference (a match of REFERENCE) stands for: a value, its default, or `$` for `$$`."""
+    if match.group(0) == "$$":
+        return "$"
+    name, default = match["name"], match["default"]
+    if name in env and (env[name] != "" or default is None):
+        return env[name]
+    if default is not None:
+        return default
+    if strict:
+        raise MissingVariable(name)
+    return ""
+
+
+REFERENCE = _REF
 
 
 def referenced_names(value: Any) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -239,8 +240,16 @@ async def terminate_sessions(target: PgTarget, application_name: str) -> None:
 
 
 async def restore_dump(path: Path, fmt: str, target: PgTarget) -> ProcessResult:
-    """Restore a plain dump with psql (stop on first error) or a custom dump with pg_restore."""
+    """Restore a plain dump with psql (stop on first error) or a custom dump with pg_restore.
+
+    A plain dump is a psql script: a `\\connect` in it would leave the scratch database, a `\\!` would run
+    a shell on this host. psql's restricted mode (`\\restrict`, psql 13.22/14.19/15.14/16.10/17.6+)
+    refuses every meta-command; a dump from a recent pg_dump restricts itself, any other gets our key.
+    """
     if fmt == "plain":
+        head = await asyncio.to_thread(read_head, path)
+        own = re.search(rb"^\\restrict \S+", head, re.MULTILINE)
+        restrict = [] if own else ["-c", f"\\restrict golive{secrets.token_hex(16)}"]
         argv = [
             "psql",
             "-X",
@@ -250,6 +259,7 @@ async def restore_dump(path: Path, fmt: str, target: PgTarget) -> ProcessResult:
             "ON_ERROR_STOP=1",
             "--dbname",
             target.conninfo,
+            *restrict,
             "-f",
             str(path),
         ]

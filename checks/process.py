@@ -5,11 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# A line that reads as the error itself: a Python exception line (`pkg.SomeError: ...`, unindented, so
+# traceback source lines do not count), alembic's `FAILED:`, a log/psql `ERROR`/`FATAL`/`PANIC`, `error:`.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Failure|Fault|Exit)\b:?")
+_ERROR_WORD = re.compile(r"\b(?:ERROR|FATAL|PANIC|FAILED)\b|(?<![\w.])[Ee]rror:|\berror\b:")
+
+
+def is_error_line(line: str) -> bool:
+    if not line.strip():
+        return False
+    if line[:1].isspace():  # indented: traceback source and context lines, unless it shouts
+        return bool(re.match(r"^\s+(?:ERROR|FATAL|PANIC)\b", line))
+    return bool(_EXCEPTION_LINE.match(line) or _ERROR_WORD.search(line))
+
+
+def first_error_line(text: str) -> str:
+    """The first line of `text` that reads as an error, or "" (why: the last line is often boilerplate,
+    like SQLAlchemy's "(Background on this error at: ...)", while the cause comes first)."""
+    return next((line.strip() for line in text.splitlines() if is_error_line(line)), "")
 
 
 @dataclass
@@ -24,6 +44,14 @@ class ProcessResult:
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()
         return "\n".join(text[-lines:])
 
+    def first_error_line(self) -> str:
+        """The first error-looking line of stderr, else of stdout; "" when none reads as an error."""
+        return first_error_line(self.stderr) or first_error_line(self.stdout)
+
+    def cause(self) -> str:
+        """What a failure summary should quote: the first error line, else the last line of output."""
+        return self.first_error_line() or self.tail(1)
+
 
 def to_argv(command: str | Sequence[str]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
@@ -36,12 +64,20 @@ async def run_process(
     cwd: str | Path | None = None,
     stdin: bytes | None = None,
     shell: bool = False,
+    inherit_env: bool = True,
 ) -> ProcessResult:
-    """Run a program to completion. On cancellation (a check timeout) the whole process group is killed."""
+    """Run a program to completion. On cancellation (a check timeout) the whole process group is killed.
+
+    `env` is laid over the bot's own environment unless `inherit_env` is false (then it is the whole
+    environment: a sandboxed script sees nothing of the bot's settings).
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
     argv = [command] if shell and isinstance(command, str) else to_argv(command)
-    full_env = {**os.environ, **(env or {})} if env is not None else None
+    if not inherit_env:
+        full_env: dict[str, str] | None = dict(env or {})
+    else:
+        full_env = {**os.environ, **(env or {})} if env is not None else None
     kwargs = dict(
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,

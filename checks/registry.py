@@ -62,45 +62,65 @@ P = TypeVar("P", bound=Params)
 KindFn = Callable[[CheckContext, Any], Awaitable[Outcome]]
 
 
+ParamsTest = Callable[[Mapping[str, Any]], bool]
+
+
 @dataclass(frozen=True)
 class Kind:
+    """`mutates(params)`: the check changes the target by default; `latency(params)`: it is judged on
+    a latency ceiling, so the runner measures it while golive itself is quiet."""
+
     name: str
     params: type[Params]
     run: KindFn
     doc: str
+    mutates: ParamsTest | None = None
+    latency: ParamsTest | None = None
+
+    def changes_target(self, spec: CheckSpec) -> bool:
+        if spec.mutates is not None:
+            return spec.mutates
+        return bool(self.mutates and self.mutates(spec.params))
+
+    def judges_latency(self, spec: CheckSpec) -> bool:
+        return bool(self.latency and self.latency(spec.params))
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def check_kind(name: str, params: type[P]) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
+def check_kind(name: str, params: type[P], *, mutates: ParamsTest | None = None, latency: ParamsTest | None = None,
+               ) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
     """Register an async check function under a kind name."""
 
     def register(fn: Callable[[CheckContext, P], Awaitable[Outcome]]) -> KindFn:
         if name in KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
         KINDS[name] = Kind(name=name, params=params, run=fn, doc=(fn.__doc__ or "").strip().splitlines()[0]
-                           if fn.__doc__ else "")
+                           if fn.__doc__ else "", mutates=mutates, latency=latency)
         return fn
 
     return register
 
 
 def get_kind(name: str) -> Kind | None:
-    load_builtin_kinds()
+    """The kind registered as `name`, importing its built-in module on first use."""
+    if name not in KINDS:
+        from checks.kinds import import_kind
+
+        import_kind(name)
     return KINDS.get(name)
 
 
 def known_kinds() -> list[str]:
-    load_builtin_kinds()
-    return sorted(KINDS)
+    """Every kind name, built-in or registered, without importing the built-in modules."""
+    from checks.kinds import BUILTIN_KINDS
 
-
-_loaded = False
+    return sorted(set(BUILTIN_KINDS) | set(KINDS))
 
 
 def load_builtin_kinds() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import checks.kinds  # noqa: F401  (registers every built-in kind)
+    """Import every built-in kind (for listings that need each kind's description)."""
+    from checks.kinds import import_all
+
+    import_all()

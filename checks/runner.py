@@ -1,5 +1,8 @@
 """The concurrent runner: every check of a selection runs at once (bounded), each under its own timeout.
 
+Except where concurrency would falsify a result (see `checks.lanes`): a check that changes the target
+runs alone, and latency-judged checks run while golive is otherwise quiet.
+
 A check that raises is an `error` and never stops the others; a check whose dependency did not pass
 is skipped with the reason. Results are masked here, the single exit of the engine.
 """
@@ -16,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from checks.interpolate import MissingVariable, interpolate
+from checks.lanes import Lane, Lanes
 from checks.masking import mask, masker
 from checks.registry import CheckContext, FlagReader, get_kind
 from checks.result import CheckResult, Outcome, Status, utcnow
@@ -78,6 +82,7 @@ class Runner:
             c.id: asyncio.get_running_loop().create_future() for c in checks
         }
         semaphore = asyncio.Semaphore(self.concurrency)
+        lanes = Lanes()
         results: list[CheckResult] = []
 
         async def one(spec: CheckSpec) -> None:
@@ -92,7 +97,7 @@ class Runner:
             if blocking:
                 result = _result(spec, Outcome.skipped(f"skipped: needs {', '.join(blocking)}"), 0.0)
             else:
-                async with semaphore:
+                async with lanes.enter(lane_of(spec)), semaphore:
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
                                        flag_reader=self.flag_reader, target_url=target_url)
@@ -113,6 +118,16 @@ class Runner:
         verdict = decide(checks, {r.check_id: r for r in results})
         return RunReport(checklist=self.checklist, selector=selector, results=results, verdict=verdict,
                          started_at=started_at, wall_ms=(time.perf_counter() - started) * 1000)
+
+
+def lane_of(spec: CheckSpec) -> Lane:
+    """Alone when it changes the target; quiet when judged on latency; otherwise with the others."""
+    kind = get_kind(spec.kind)
+    if kind is None:
+        return "exclusive" if spec.mutates else "normal"
+    if kind.changes_target(spec):
+        return "exclusive"
+    return "quiet" if kind.judges_latency(spec) else "normal"
 
 
 async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:

@@ -27,6 +27,11 @@ class SettingsSource(Strict):
     include_process_env: bool = Field(
         False, description="dotenv/command: fall back to the bot's own environment for names they lack"
     )
+    prefix: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description=(
+        "the service prefixes its variables (HUNTER_): ${DATABASE_URL} and var: DATABASE_URL read "
+        "HUNTER_DATABASE_URL when the service sets it"))
+    aliases: dict[str, str] = Field(default_factory=dict, description=(
+        "checklist name -> the service's real name, e.g. {DATABASE_URL: HUNTER_DB_DSN}"))
 
 
 class Target(Strict):
@@ -45,6 +50,9 @@ class CheckSpec(Strict):
     after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
     when: dict[str, str] | None = Field(None, description="run only when these target variables have these values")
     params: dict[str, Any] = Field(default_factory=dict)
+    mutates: bool | None = Field(
+        None, description="changes the target (default: per kind, e.g. POST/PUT/PATCH/DELETE http); "
+                          "never runs alongside other checks")
     phase: str = Field("", exclude=True)
 
 
@@ -102,6 +110,10 @@ class Rollout(Strict):
     watch: dict[str, Any] = Field(default_factory=dict)
     max_check_age_minutes: float = Field(
         60.0, gt=0, description="promote only on required check results younger than this")
+    effective: dict[str, Any] | None = Field(
+        None, description="what the running service reports it uses: {url, path, names} or {command}")
+    apply: dict[str, Any] | None = Field(
+        None, description="after writing flags: {command, timeout_seconds, settle_seconds, poll_interval_seconds}")
 
     def phase(self, phase_id: str) -> RolloutPhase | None:
         return next((p for p in self.phases if p.id == phase_id), None)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from checks.masking import mask, masker
 from checks.process import run_process
-from checks.spec import Checklist
+from checks.spec import Checklist, SettingsSource
 
 
 class SettingsError(RuntimeError):
@@ -33,10 +34,46 @@ def parse_env_lines(text: str) -> dict[str, str]:
     return env
 
 
+def with_names(values: dict[str, str], settings: SettingsSource) -> dict[str, str]:
+    """`values` plus the checklist's names for the service's prefixed or aliased ones.
+
+    With `prefix: HUNTER_`, HUNTER_DATABASE_URL is also readable as DATABASE_URL (and wins over a
+    DATABASE_URL the service may also have: the prefixed one is what it uses).
+    """
+    out = dict(values)
+    if settings.prefix:
+        cut = len(settings.prefix)
+        for name, value in values.items():
+            if name.startswith(settings.prefix) and len(name) > cut:
+                out[name[cut:]] = value
+    for short, real in settings.aliases.items():
+        if real in values:
+            out[short] = values[real]
+    return out
+
+
+def real_name(settings: SettingsSource, env: Mapping[str, str], name: str) -> str:
+    """The service's own name for a checklist name (what evidence shows): HUNTER_DATABASE_URL."""
+    real = settings.aliases.get(name) or (settings.prefix + name if settings.prefix else "")
+    if real and real != name and real in env and env.get(name) == env[real]:
+        return real
+    return name
+
+
 async def read_target_env(checklist: Checklist, workdir: Path) -> dict[str, str]:
-    """The variables checks see: checklist `vars` defaults overlaid by the configured source."""
+    """The variables checks see: checklist `vars` defaults overlaid by the configured source.
+
+    Prefixed/aliased names are resolved per layer, so a value the service sets beats a default.
+    """
+    values = with_names(dict(checklist.vars), checklist.settings)
+    values.update(with_names(await _read_source(checklist, workdir), checklist.settings))
+    masker.add_from_env(values)
+    return values
+
+
+async def _read_source(checklist: Checklist, workdir: Path) -> dict[str, str]:
     src = checklist.settings
-    values: dict[str, str] = dict(checklist.vars)
+    values: dict[str, str] = {}
     if src.source == "process" or src.include_process_env:
         values.update(os.environ)
     if src.source == "dotenv":
@@ -60,5 +97,4 @@ async def read_target_env(checklist: Checklist, workdir: Path) -> dict[str, str]
                 f"settings command exited {result.returncode}: {mask(result.tail(5))}"
             )
         values.update(parse_env_lines(result.stdout))
-    masker.add_from_env(values)
     return values

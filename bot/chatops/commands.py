@@ -64,9 +64,10 @@ class Verb:
 
 
 def _run(args: list[str]) -> Command:
-    if len(args) != 1:
+    """`run` alone runs every phase, as `golive run` does in a terminal."""
+    if len(args) > 1:
         return HelpCommand(unknown=" ".join(["run", *args]), problem="`run` takes one phase or check, e.g. `run day1`")
-    return RunCommand(selector=args[0])
+    return RunCommand(selector=args[0] if args else "all")
 
 
 def _signoff(args: list[str]) -> Command:

@@ -61,13 +61,17 @@ def load_context(args: argparse.Namespace) -> Context:
 
 @contextlib.contextmanager
 def demo_target(ctx: Context) -> Iterator[str | None]:
-    """Start the bundled demo service when the checklist asks for it; yields its URL (GOLIVE_DEMO_URL)."""
+    """Start the bundled demo service when the checklist asks for it; yields its URL (GOLIVE_DEMO_URL).
+
+    The URL becomes the checklist's own default for ${GOLIVE_DEMO_URL}, so every path that runs checks
+    (the CLI, `golive serve` in Slack and Teams, scheduled runs) reaches the demo without extra wiring."""
     if not ctx.is_demo:
         yield None
         return
     from bot.demo.server import serve_target
 
     with serve_target(legacy="supported") as target:
+        ctx.checklist.vars["GOLIVE_DEMO_URL"] = target.base_url
         yield target.base_url
 
 

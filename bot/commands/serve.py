@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
 from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
@@ -18,6 +18,9 @@ from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
 from bot.server import Health, build_web_app, start_web_app
+
+if TYPE_CHECKING:
+    from bot.slack.socket_mode import SocketModeConnection, SocketTiming
 
 log = logging.getLogger("golive.serve")
 
@@ -53,17 +56,44 @@ def check_credentials(ctx: Context, http: bool) -> None:
                          "or run with --http")
 
 
-async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    from bot.slack.http import slack_routes
-    from bot.slack.runtime import SlackStartupError, build_slack_bot
-    from bot.teams import teams_enabled
-
-    settings = ctx.settings
+async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event | None = None,
+                socket_timing: SocketTiming | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop`). A signal during start-up (a hung auth.test, a store that
+    does not answer) cancels the start-up; once running, the stop is orderly. Either way the clean-up
+    below runs: runs in flight are marked interrupted, as a restart would."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    running = asyncio.Event()
+    task = asyncio.create_task(_serve(ctx, http=http, host=host, port=port, stop=stop, running=running,
+                                      socket_timing=socket_timing))
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and not running.is_set():
+            task.cancel()  # still starting: stop now, not after start-up (its finally cleans up)
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not stop.is_set() or (current is not None and current.cancelling()):
+                raise
+    finally:
+        stopped.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event, running: asyncio.Event,
+                 socket_timing: SocketTiming | None = None) -> None:
+    from bot.slack.http import slack_routes
+    from bot.slack.runtime import SlackStartupError, build_slack_bot
+    from bot.teams import teams_enabled
+
+    settings = ctx.settings
     store = ctx.store()
     redis_url = settings.secret("redis_url")
     locks = build_locks(redis_url, settings.redis_prefix)
@@ -87,9 +117,20 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             raise UsageError(str(exc)) from None
         routes.append(teams_routes(teams))
     web_app = build_web_app(health, *routes)
-    runner, bound = await start_web_app(web_app, host, port)
-    socket_handler = None
-    watchdog = None
+    socket_mode = None
+    if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello
+        from bot.slack.socket_mode import SocketModeConnection
+
+        socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
+                                           timing=socket_timing, on_connected=lambda: _started(health))
+        health.probes["slack_socket"] = socket_mode.check
+        health.startup_reason = socket_mode.startup_reason
+    try:
+        runner, bound = await start_web_app(web_app, host, port)
+    except BaseException:
+        if socket_mode is not None:
+            await socket_mode.close()
+        raise
     supervisor = None
     try:
         try:
@@ -102,37 +143,27 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
             supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
             await supervisor.start()
-        health.started = True
         if teams is not None:
             log.info("Teams endpoint on http://%s:%s/api/messages", host, bound)
         if bot is None:
             log.info("Slack is not configured (no SLACK_BOT_TOKEN): serving Teams only")
         elif http:
             log.info("Slack endpoint on http://%s:%s/slack/events, health on /healthz/*", host, bound)
-        else:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(bot.app, settings.secret("slack_app_token"),
-                                                    web_client=bot.deps.client)
-            await socket_handler.connect_async()
-            from bot.degrade import SocketModeWatchdog
-
-            watchdog = SocketModeWatchdog(socket_handler.client)  # a silent socket is reconnected, and unready
-            watchdog.start()
-            health.probes["slack_socket"] = watchdog.check
-            log.info("connected to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
-        await stop.wait()
+        elif socket_mode is not None:  # started (and ready) once Slack says hello; it alone reconnects
+            socket_mode.start()
+            log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
+        if socket_mode is None:
+            health.started = True
+        running.set()
+        await _until_stopped(stop, socket_mode)
     finally:
         health.started = False
+        if socket_mode is not None:
+            await socket_mode.close()
         if supervisor is not None:
             await supervisor.stop()
         if rollout is not None:
             await rollout.close()
-        if watchdog is not None:
-            await watchdog.stop()
-        if socket_handler is not None:
-            with contextlib.suppress(Exception):
-                await socket_handler.close_async()
         if bot is not None:
             await bot.stop()
         if teams is not None:
@@ -143,6 +174,25 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
             with contextlib.suppress(Exception):
                 await health_redis.aclose()
         store.close()
+
+
+def _started(health: Any) -> None:
+    health.started = True
+
+
+async def _until_stopped(stop: asyncio.Event, socket_mode: SocketModeConnection | None) -> None:
+    """Until a signal, or until Slack refuses the app token for good (exit 2 with one line)."""
+    if socket_mode is None:
+        await stop.wait()
+        return
+    waits = {asyncio.create_task(stop.wait()), asyncio.create_task(socket_mode.ended.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    if socket_mode.fatal is not None and not stop.is_set():
+        raise UsageError(str(socket_mode.fatal))
 
 
 async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from bot.commands.common import add_checklist_arg, load_context
 from bot.runs.status import age, build_status
-from bot.terminal.render import Style, render_checklist, render_status
+from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
+from checks.masking import mask
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="latest result of each phase, the verdict, missing sign-offs")
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--run", metavar="ID", help="one run in full: its verdict and every check's whole evidence "
+                                              "(the chat messages trim long evidence and point here)")
     p.set_defaults(func=status)
     p = sub.add_parser("checks", help="list the phases and checks a checklist contains")
     add_checklist_arg(p)
@@ -27,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def status(args: argparse.Namespace) -> int:
     ctx = load_context(args)
+    if args.run:
+        return run_status(ctx, args.run, as_json=args.json)
     store = ctx.store()
     try:
         overview = build_status(store, ctx.checklist)
@@ -43,6 +49,42 @@ def status(args: argparse.Namespace) -> int:
         }, indent=2))
     else:
         print(render_status(overview, Style(sys.stdout.isatty())))
+    return 0
+
+
+def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
+    """`golive status --run <id>`: what Slack and Teams show trimmed, here whole (masked)."""
+    store = ctx.store()
+    try:
+        run = store.get_run(run_id)
+        results = store.results(run_id) if run else []
+    finally:
+        store.close()
+    if run is None:
+        print(f"no run {run_id!r} in the store; `golive history` lists recent runs with their ids", file=sys.stderr)
+        return 2
+    if as_json:
+        print(mask(json.dumps({
+            "id": run.id, "checklist": run.checklist, "selector": run.selector, "status": run.status,
+            "requested_by": run.requested_by, "started_at": run.started_at.isoformat(),
+            "verdict": run.verdict.model_dump(mode="json") if run.verdict else None,
+            "results": [r.model_dump(mode="json") for r in results]}, indent=2)))
+        return 0
+    style = Style(sys.stdout.isatty())
+    lines = [f"run {run.id}: {run.selector} ({run.checklist}) — {run.status}, requested by "
+             f"{run.requested_by or '?'} {age(run.started_at)}", *render_results(results, style)]
+    if run.verdict is not None:
+        lines += render_verdict(run.verdict, style)
+    with_evidence = [r for r in results if r.evidence]
+    if with_evidence:
+        lines += ["", "  Evidence (in full):"]
+        for result in with_evidence:
+            lines.append(f"    {result.check_id} ({result.status.value}):")
+            for key, value in result.evidence.items():
+                text = str(value)
+                lines += [f"      {key}:", *(f"        {t}" for t in text.splitlines())] if "\n" in text \
+                    else [f"      {key}: {text}"]
+    print(mask("\n".join(lines)))
     return 0
 
 

@@ -129,6 +129,27 @@ def watch_config(checklist: Checklist, **overrides: Any) -> WatchConfig:
         raise ValueError(f"{checklist.source_path}: rollout.watch.{where}: {err['msg']}") from None
 
 
+class ApplySpec(_Strict):
+    """`rollout.apply`: what makes the service pick up written flags (a restart, a reload), and how long
+    the effective probe may take to agree afterwards."""
+
+    command: str | list[str] | None = Field(None, description="run after writing flags, e.g. a restart")
+    timeout_seconds: float = Field(120.0, gt=0, description="the command's own time limit")
+    settle_seconds: float = Field(60.0, gt=0, description="poll rollout.effective this long for the new values")
+    poll_interval_seconds: float = Field(1.0, gt=0)
+
+
+def apply_spec(checklist: Checklist) -> ApplySpec:
+    """The checklist's `rollout.apply`, validated (defaults when absent)."""
+    raw = dict(checklist.rollout.apply or {}) if checklist.rollout else {}
+    try:
+        return ApplySpec.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{checklist.source_path}: rollout.apply.{where}: {err['msg']}") from None
+
+
 @dataclass
 class RolloutResult:
     """What promote / rollback / an alert button did; `ok` False carries the reasons."""

@@ -62,7 +62,8 @@ class RolloutRuntime:
         config = watch_config(checklist, **watch_overrides)
         provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env)
         locks = locks or build_locks(redis_url, prefix)
-        service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks)
+        service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks, env=env,
+                                 target_url=target_url)
         return cls(checklist=checklist, store=store, notifier=notifier, locks=locks, prefix=prefix,
                    provider=provider, service=service, config=config, target_url=target_url, env=env)
 

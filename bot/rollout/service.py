@@ -7,20 +7,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.events import Announcement, AnnouncementKind, Notifier
 from bot.events import rollout_subject as subject_of
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
 from bot.rollout.gate import gate_reasons
-from bot.rollout.models import NO_PHASE, RolloutResult
+from bot.rollout.models import NO_PHASE, RolloutResult, apply_spec
 from bot.rollout.providers import FlagProvider, ProviderError, apply_flags, flag_reader, flag_text
 from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
+from checks.interpolate import MissingVariable, interpolate
+from checks.kinds.flags import EffectiveError, effective_probe, normalise_flag, read_effective, shown
 from checks.masking import mask
+from checks.process import run_process
 from checks.registry import FlagReader
 from checks.spec import Checklist, Rollout, RolloutPhase
 
@@ -44,7 +48,8 @@ def rollback_plan(rollout: Rollout, current: str) -> tuple[RolloutPhase | None, 
 class RolloutService:
     def __init__(self, store: Store, checklist: Checklist, provider: FlagProvider, *,
                  notifier: Notifier | None = None, locks: Locks | None = None,
-                 max_check_age: timedelta | None = None, after_change: AfterChange | None = None) -> None:
+                 max_check_age: timedelta | None = None, after_change: AfterChange | None = None,
+                 env: Mapping[str, str] | None = None, target_url: str = "") -> None:
         if checklist.rollout is None or not checklist.rollout.phases:
             raise LookupError(f"{checklist.source_path or checklist.name} has no `rollout.phases`")
         self.store = store
@@ -56,6 +61,11 @@ class RolloutService:
         self.max_check_age = max_check_age or timedelta(minutes=self.rollout.max_check_age_minutes)
         self.after_change = after_change
         self.records = RolloutRecords(store, checklist.name)
+        self.env = dict(env or {})
+        self.target_url = target_url or checklist.target.base_url
+        self.workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
+        self.apply = apply_spec(checklist)
+        self.effective = effective_probe(self.rollout.effective, self.env)
         self._lock_key = f"rollout:{checklist.name}"
 
     # -- reading -------------------------------------------------------------------------------
@@ -140,12 +150,18 @@ class RolloutService:
         if reasons:
             return await self._refuse("promote", phase.id, current, actor, reasons)
         flags, problems = await self._flip(phase.flags)
+        if not problems:
+            problems = await self._apply(phase.flags)
         if problems:
             restore = self.rollout.phase(current).flags if current else {n: False for n in phase.flags}
             try:
                 await self.provider.write(restore)
             except ProviderError as exc:
                 problems.append(f"restoring {current or 'the previous flags'} failed too: {exc}")
+            else:
+                undo = await self._apply(restore)
+                problems.append(f"flags reverted to {current or 'all off'}" if not undo
+                                else f"flags reverted to {current or 'all off'}, but: " + "; ".join(undo))
             await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                     actor=actor, ok=False, flags=flags, reasons=problems)
             await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
@@ -169,6 +185,8 @@ class RolloutService:
         target, plan = rollback_plan(self.rollout, current)
         new_phase = target.id if target else None
         flags, problems = await self._flip(plan)
+        if not problems:
+            problems = await self._apply(plan)
         reasons = [reason] if reason else []
         if problems:
             await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
@@ -207,6 +225,47 @@ class RolloutService:
         except ProviderError as exc:
             return {k: flag_text(v) or "" for k, v in plan.items()}, [mask(str(exc))]
         return {k: actual.get(k) or "" for k in plan}, problems
+
+    async def _apply(self, plan: Mapping[str, bool | str]) -> list[str]:
+        """Make the service use the written flags (`rollout.apply.command`), then poll `rollout.effective`
+        until it reports the plan. Problems when the command fails or the service never agrees."""
+        if self.apply.command:
+            try:
+                command = interpolate(self.apply.command, self.env)
+                async with asyncio.timeout(self.apply.timeout_seconds):
+                    done = await run_process(command, cwd=self.workdir)
+            except MissingVariable as exc:
+                return [f"rollout.apply.command: {exc}"]
+            except TimeoutError:
+                return [f"apply command timed out after {self.apply.timeout_seconds:g}s"]
+            except OSError as exc:
+                return [f"apply command could not start: {exc.strerror or exc}"]
+            if done.returncode != 0:
+                return [f"apply command exited {done.returncode}: {mask(done.tail(1))}"]
+        if self.effective is None:
+            return []
+        return await self._settle(plan)
+
+    async def _settle(self, plan: Mapping[str, bool | str]) -> list[str]:
+        assert self.effective is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.apply.settle_seconds
+        names = list(plan)
+        while True:
+            try:
+                running = await read_effective(self.effective, names, base_url=self.target_url, workdir=self.workdir,
+                                               env=self.env, headers=self.checklist.target.headers,
+                                               verify_tls=self.checklist.target.verify_tls)
+                differ = [f"{n} is {shown(running.get(n))} in the running service (plan: {normalise_flag(plan[n])})"
+                          for n in names if running.get(n) is None
+                          or normalise_flag(running.get(n)) != normalise_flag(plan[n])]
+            except EffectiveError as exc:  # a restarting service may not answer yet: keep polling
+                differ = [mask(str(exc))]
+            if not differ:
+                return []
+            if loop.time() + self.apply.poll_interval_seconds > deadline:
+                return [f"after {self.apply.settle_seconds:g}s {'; '.join(differ)}"]
+            await asyncio.sleep(self.apply.poll_interval_seconds)
 
     async def _refuse(self, action: str, phase: str | None, current: str | None, actor: str,
                       reasons: list[str]) -> RolloutResult:

@@ -22,6 +22,7 @@ from bot.rollout.models import RolloutResult
 from bot.runs.status import StatusOverview
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import TRANSPORT
+from bot.slack.poster import not_posted_note
 from bot.slack.views.blocks import SlackMessage
 from bot.slack.views.help import help_message, history_message
 from bot.slack.views.notices import notice_message, rollout_result_message
@@ -51,8 +52,7 @@ async def publish_or_tell(deps: SlackDeps, message: SlackMessage, *, channel: st
                           purpose: str, respond: Respond | None) -> None:
     """Post in the channel for everyone; if Slack refuses (bot not invited), show it to the asker instead."""
     if await deps.poster.post(message, channel=channel, subject=subject, purpose=purpose) is None:
-        hint = SlackMessage(text=f"(I could not post in this channel: {deps.poster.last_error}; invite me with "
-                                 f"`/invite @golive`.)\n" + message.text, blocks=message.blocks)
+        hint = SlackMessage(text=not_posted_note(deps.poster.last_error) + "\n" + message.text, blocks=message.blocks)
         await tell(deps, hint, channel=channel, user=user, respond=respond)
 
 

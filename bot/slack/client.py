@@ -16,16 +16,20 @@ from bot.settings import Settings
 
 def build_web_client(token: str | None, base_url: str = "https://slack.com/api/", *,
                      timeout: int = 15) -> AsyncWebClient:
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url if base_url.endswith("/") else base_url + "/",
-        timeout=timeout,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+    return configure_web_client(AsyncWebClient(token=token), base_url, timeout=timeout)
+
+
+def configure_web_client(client: AsyncWebClient, base_url: str = "https://slack.com/api/", *,
+                         timeout: int = 15) -> AsyncWebClient:
+    """Point `client` at `base_url` with our timeout and retries; also used on the client Bolt builds."""
+    client.base_url = base_url if base_url.endswith("/") else base_url + "/"
+    client.timeout = timeout
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return client
 
 
 def client_from_settings(settings: Settings) -> AsyncWebClient:

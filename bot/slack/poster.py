@@ -18,10 +18,29 @@ log = logging.getLogger("golive.slack")
 
 
 def slack_error(exc: Exception) -> str:
-    """The Slack error code (e.g. `not_in_channel`), never the request or its token."""
+    """The Slack error code (e.g. `not_in_channel`), never the request or its token. An answer that is not
+    Slack's JSON (a 500 text/plain page from a proxy, a 405) has no code: it reads `http_<status>`."""
     if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", "unknown_error"))
+        response = exc.response
+        data = getattr(response, "data", None)
+        if isinstance(data, dict) and data.get("error"):
+            return mask(str(data["error"]))
+        status = getattr(response, "status_code", None)
+        return f"http_{status}" if isinstance(status, int) and status >= 300 else "unknown_error"
     return mask(f"{type(exc).__name__}: {exc}")
+
+
+INVITE_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
+
+
+def not_posted_note(error: str | None) -> str:
+    """One sentence for the person whose message could not go to the channel, saying what to do."""
+    if error in INVITE_ERRORS:
+        return f"(I could not post in this channel: {error}; invite me with `/invite @golive`.)"
+    if error and error.startswith("http_"):
+        error = f"Slack answered HTTP {error.removeprefix('http_')}"
+    return f"(I could not post in this channel ({error or 'no answer from Slack'}); nothing was posted there. " \
+           f"Try again in a minute.)"
 
 
 class SlackPoster:

@@ -8,6 +8,7 @@ from bot.chatops.actor import Actor
 from bot.runs.service import RunOutcome
 from bot.slack.answer import Respond, answer, tell
 from bot.slack.deps import SlackDeps
+from bot.slack.poster import not_posted_note
 from bot.slack.run_presenter import RunPresenter
 from bot.slack.views.blocks import SlackMessage
 from bot.slack.views.run import run_verdict
@@ -28,6 +29,6 @@ async def run_in_channel(deps: SlackDeps, selector: str, *, channel: str, actor:
     await presenter.finish(reply)
     if presenter.parent is None:  # nowhere to show it in the channel: tell the requester at least
         final = run_verdict(reply.run, reply.report.results, reply.report.verdict, reply.report.wall_ms)
-        note = f"(I could not post in this channel: {presenter.post_error}; invite me with `/invite @golive`.)\n"
+        note = not_posted_note(presenter.post_error) + "\n"
         await tell(deps, SlackMessage(text=note + final.text, blocks=final.blocks), channel=channel,
                    user=actor.user_id, respond=respond)

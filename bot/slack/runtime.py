@@ -15,9 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL
+from bot.netreason import network_reason
 from bot.settings import Settings
-from bot.slack.app import build_slack_app
-from bot.slack.client import client_from_settings
+from bot.slack.app import build_slack_app, install, new_slack_app
 from bot.slack.deps import SlackDeps
 from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
@@ -43,6 +43,9 @@ class SlackBot:
         try:
             auth = await self.deps.client.auth_test()
         except Exception as exc:
+            reason = network_reason(exc)
+            if reason:  # offline or a wrong GOLIVE_SLACK_API_URL is not a bad token
+                raise SlackStartupError(f"could not reach Slack to check the bot token: {reason}") from None
             raise SlackStartupError(f"Slack rejected the bot token (auth.test: {slack_error(exc)})") from None
         # Bolt caches auth.test on its authorization middleware; filling it keeps the first ack fast.
         for middleware in self.app._async_middleware_list:
@@ -63,10 +66,16 @@ class SlackBot:
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
                     on_rollout_action: RolloutHook | None = None) -> SlackBot:
-    client = client or client_from_settings(settings)
+    app = None
+    if client is None:  # Bolt builds the Web API client from the token; the bot uses that one
+        app = new_slack_app(token=settings.secret("slack_bot_token"),
+                            signing_secret=settings.secret("slack_signing_secret"), base_url=settings.slack_api_url)
+        client = app.client
     directory = SlackDirectory(client)
     chatops.directories[TRANSPORT] = directory
     deps = SlackDeps(chatops=chatops, client=client, poster=SlackPoster(client, chatops.store), directory=directory,
                      channel=settings.slack_channel, progress_interval=settings.progress_interval,
                      on_rollout_action=on_rollout_action)
-    return SlackBot(deps=deps, app=build_slack_app(deps, signing_secret=settings.secret("slack_signing_secret")))
+    app = install(app, deps) if app is not None else build_slack_app(
+        deps, signing_secret=settings.secret("slack_signing_secret"))
+    return SlackBot(deps=deps, app=app)

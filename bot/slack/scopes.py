@@ -10,6 +10,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.postEphemeral": "chat:write",
     "views.open": None,
     "usergroups.users.list": "usergroups:read",
+    # golive doctor: does the release channel exist with the bot in it; do role members resolve
+    "conversations.info": "channels:read",
+    "users.info": "users:read",
+    "apps.connections.open": None,  # with the app-level token (connections:write is an app scope)
 }
 
 EXTRA_SCOPES: dict[str, str] = {

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware, start_agent_process
 from microsoft_agents.hosting.core import (
+    AccessTokenProviderBase,
     AgentApplication,
     AgentAuthConfiguration,
     AnonymousTokenProvider,
@@ -30,15 +32,19 @@ from bot.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled
+from bot.teams.auth import GuardedClientFactory, host_validator, service_hosts, token_shape_middleware
 from bot.teams.ids import MESSAGES_PATH, VERB_PREFIX
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.proactive import Proactive
-from bot.teams.receive import TeamsBot
+from bot.teams.receive import TeamsBot, quiet_turn_error
 from bot.teams.references import References
 
 log = logging.getLogger("golive.teams")
 
 SERVICE_CONNECTION = "SERVICE_CONNECTION"
+MULTI_TENANT = "botframework.com"
+"""The token tenant of a multi-tenant Azure Bot (the Bot Framework's own default when none is configured)."""
+ProviderFactory = Callable[[AgentAuthConfiguration], AccessTokenProviderBase]
 _GOLIVE_VERBS = re.compile("^" + re.escape(VERB_PREFIX))
 
 
@@ -58,18 +64,29 @@ class TeamsTransport:
 
 
 def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
+    """The SDK's connection settings. Issuer validation is on (VALIDATE_ISSUER): tokens must come from the
+    Bot Framework or the configured tenant. Without TEAMS_TENANT_ID the bot is multi-tenant and gets its
+    connector tokens from the `botframework.com` tenant, as multi-tenant Azure Bots do."""
     if not settings.teams_anonymous and not (settings.teams_app_id and settings.teams_app_password):
         raise TeamsConfigError("Teams needs TEAMS_APP_ID and TEAMS_APP_PASSWORD (and TEAMS_TENANT_ID for a "
                                "single-tenant bot); GOLIVE_TEAMS_ANONYMOUS is for tests only")
     if settings.teams_anonymous:
         log.warning("Teams accepts unauthenticated activities (GOLIVE_TEAMS_ANONYMOUS): tests only")
-    return AgentAuthConfiguration(client_id=settings.teams_app_id, tenant_id=settings.teams_tenant_id,
+    tenant = settings.teams_tenant_id
+    if not tenant and settings.teams_app_password:
+        tenant = MULTI_TENANT
+        log.info("TEAMS_TENANT_ID is not set: Teams runs as a multi-tenant bot (tokens from %s)", MULTI_TENANT)
+    return AgentAuthConfiguration(client_id=settings.teams_app_id, tenant_id=tenant,
                                   client_secret=settings.secret("teams_app_password"),
-                                  connection_name=SERVICE_CONNECTION, anonymous_allowed=settings.teams_anonymous)
+                                  connection_name=SERVICE_CONNECTION, anonymous_allowed=settings.teams_anonymous,
+                                  validate_issuer=True)
 
 
-def connections(config: AgentAuthConfiguration) -> Connections:
-    """Tokens for the Bot Connector: MSAL client credentials with an app password, none without one."""
+def connections(config: AgentAuthConfiguration, provider_factory: ProviderFactory | None = None) -> Connections:
+    """Tokens for the Bot Connector: MSAL client credentials with an app password, none without one.
+    `provider_factory` replaces MSAL where Entra ID cannot be reached (tests)."""
+    if provider_factory is not None:
+        return ConnectionManager(provider_factory, {SERVICE_CONNECTION: config})
     if not config.CLIENT_SECRET:
         return ConnectionManager(lambda _: AnonymousTokenProvider(), {SERVICE_CONNECTION: config})
     try:
@@ -80,11 +97,22 @@ def connections(config: AgentAuthConfiguration) -> Connections:
     return ConnectionManager(MsalAuth, {SERVICE_CONNECTION: config})
 
 
-def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None) -> TeamsTransport:
+def adapter_for(settings: Settings, manager: Connections) -> CloudAdapter:
+    """A CloudAdapter whose inbound serviceUrl check and outbound connector calls both use the allow-list
+    (TEAMS_SERVICE_HOSTS); off only for anonymous test setups, whose connector is local http."""
+    validator = host_validator(service_hosts(settings.teams_service_hosts), enabled=not settings.teams_anonymous)
+    adapter = CloudAdapter(channel_service_client_factory=GuardedClientFactory(manager, validator),
+                           host_validator=validator)
+    adapter.on_turn_error = quiet_turn_error  # never the SDK's default, which posts the raw exception
+    return adapter
+
+
+def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None,
+                provider_factory: ProviderFactory | None = None) -> TeamsTransport:
     """The Teams transport over an existing ChatOps (shared with Slack: one engine, one store)."""
     config = auth_configuration(settings)
-    manager = connections(config)
-    adapter = CloudAdapter(connection_manager=manager)
+    manager = connections(config, provider_factory)
+    adapter = adapter_for(settings, manager)
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
     bot = TeamsBot(chatops, References(chatops.store), proactive, rollout_hook=rollout_hook,
                    progress_interval=settings.progress_interval)
@@ -111,7 +139,7 @@ def teams_routes(transport: TeamsTransport) -> RouteAdder:
         return response if response is not None else web.Response(status=202)
 
     def add(app: web.Application) -> None:
-        sub = web.Application(middlewares=[jwt_authorization_middleware])
+        sub = web.Application(middlewares=[token_shape_middleware, jwt_authorization_middleware])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the SDK reads this plain-string app key; aiohttp prefers AppKey
             sub["agent_configuration"] = transport.auth
@@ -127,7 +155,7 @@ def notifier_from_settings(settings: Settings, store: Store) -> TeamsNotifier | 
     if not settings.teams_channel or not teams_enabled(settings):
         return None
     config = auth_configuration(settings)
-    adapter = CloudAdapter(connection_manager=connections(config))
+    adapter = adapter_for(settings, connections(config))
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
     return TeamsNotifier(proactive, References(store), channel=settings.teams_channel,
                          service_url=settings.teams_service_url, tenant_id=settings.teams_tenant_id)

@@ -3,6 +3,7 @@ are the one place that knows the element shapes; everything they emit validates 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -20,15 +21,71 @@ Style = Literal["default", "emphasis", "good", "attention", "warning", "accent"]
 MAX_TEXT = 1500
 """Teams truncates long cards badly (and rejects those over ~28 KB); long evidence is cut here."""
 
+MAX_CARD_BYTES = 26_000
+"""Teams refuses a message over ~28 KB (413 MessageSizeTooBig); the card gets this much (its JSON, every
+non-ASCII character counted escaped) and the activity around it the rest."""
+MIN_TRIMMED_TEXT = 120
 
-def card(body: Sequence[Element], actions: Sequence[Action] = (), *, fallback: str) -> Card:
-    """A top-level card: version 1.5, full width in Teams, every string masked on the way out."""
+
+def card(body: Sequence[Element], actions: Sequence[Action] = (), *, fallback: str,
+         run_id: str | None = None) -> Card:
+    """A top-level card: version 1.5, full width in Teams, every string masked on the way out, and never
+    over MAX_CARD_BYTES: evidence is trimmed, pointing at `golive status --run <id>` for the rest."""
     out: Card = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
-                 "fallbackText": fallback, "body": list(body)}
+                 "fallbackText": clip(fallback, 300), "body": list(body)}
     if actions:
         out["actions"] = list(actions)
     out["msteams"] = {"width": "Full"}
-    return masker.mask_data(out)
+    return fit(masker.mask_data(out), run_id=run_id)
+
+
+def card_bytes(content: Card) -> int:
+    return len(json.dumps(content, separators=(",", ":")))
+
+
+def trimmed_note(run_id: str | None) -> str:
+    return f"… (full evidence: `golive status --run {run_id}`)" if run_id else "… (more in `golive status`)"
+
+
+def fit(content: Card, *, run_id: str | None = None, limit: int | None = None) -> Card:
+    """Shrink a card over `limit`: halve its longest texts (TextBlocks, fact values) while any is long,
+    then drop body elements from the end; a note at the end says where the full evidence is. Buttons,
+    their data and the headline are never touched."""
+    limit = MAX_CARD_BYTES if limit is None else limit
+    if card_bytes(content) <= limit:
+        return content
+    note = text(trimmed_note(run_id), subtle=True, separator=True)
+    body: list[Element] = content["body"]
+    body.append(note)
+    while card_bytes(content) > limit:
+        slots = sorted(_texts(body[1:-1]), key=lambda slot: len(slot[0][slot[1]]), reverse=True)
+        if slots and len(slots[0][0][slots[0][1]]) > MIN_TRIMMED_TEXT:
+            holder, key = slots[0]
+            value = holder[key]
+            holder[key] = value[: max(MIN_TRIMMED_TEXT, len(value) // 2) - 1].rstrip() + "…"
+            continue
+        if len(body) <= 2:
+            break
+        body.pop(-2)
+    return content
+
+
+def _texts(elements: Any) -> Iterable[tuple[dict[str, Any], str]]:
+    """Every trimmable text slot (holder, key) in card elements: TextBlock texts and FactSet values."""
+    if isinstance(elements, list):
+        for element in elements:
+            yield from _texts(element)
+    elif isinstance(elements, dict):
+        kind = elements.get("type")
+        if kind == "TextBlock" and isinstance(elements.get("text"), str):
+            yield elements, "text"
+        elif kind == "FactSet":
+            for fact in elements.get("facts", []):
+                yield fact, "value"
+        elif kind in ("Container", "Column"):
+            yield from _texts(elements.get("items", []))
+        elif kind == "ColumnSet":
+            yield from _texts(elements.get("columns", []))
 
 
 def text(value: str, *, size: str | None = None, weight: str | None = None, color: Color | None = None,

@@ -99,8 +99,8 @@ def result_blocks(results: Sequence[CheckResult], *, limit: int = 12, run_id: st
                                                    style="positive")]))
         blocks.append(ck.container(lines, separator=True))
     if len(problems) > limit:
-        blocks.append(ck.text(f"… and {len(problems) - limit} more problems; `golive status` lists them",
-                              subtle=True))
+        more = f"`golive status --run {run_id}`" if run_id else "`golive status`"
+        blocks.append(ck.text(f"… and {len(problems) - limit} more problems; {more} lists them", subtle=True))
     passed = [r.check_id for r in results if r.status is Status.PASS]
     if passed:
         shown = ", ".join(passed[:10]) + (f" and {len(passed) - 10} more" if len(passed) > 10 else "")
@@ -114,7 +114,7 @@ def run_progress_card(run: RunRecord, results: Sequence[CheckResult], total: int
     body = [ck.heading(f"Running {run.selector}"),
             ck.text(f"{done}/{total} checks finished — requested by {names(run.requested_by)}", subtle=True),
             *result_blocks(results, run_id=run.id)]
-    return ck.card(body, fallback=f"Running {run.selector}: {done}/{total}")
+    return ck.card(body, fallback=f"Running {run.selector}: {done}/{total}", run_id=run.id)
 
 
 def run_started_card(selector: str, requested_by: str, names: Names = same) -> ck.Card:
@@ -128,7 +128,7 @@ def run_interrupted_card(run: RunRecord, results: Sequence[CheckResult], names: 
             ck.text(f"The bot stopped before this run finished ({len(results)}/{len(run.expected)} checks done); "
                     f"run it again with `golive run {run.selector}`.", subtle=True),
             *result_blocks(results)]
-    return ck.card(body, fallback=f"{run.selector}: interrupted")
+    return ck.card(body, fallback=f"{run.selector}: interrupted", run_id=run.id)
 
 
 @render.register
@@ -140,7 +140,24 @@ def run_card(reply: RunOutcome, names: Names = same) -> ck.Card:
                       ("Wall time", f"{report.wall_ms / 1000:.1f} s"),
                       ("Requested by", names(run.requested_by)), ("Run", run.id)]),
             *verdict_blocks(report.verdict), *result_blocks(report.results, run_id=run.id)]
-    return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}")
+    return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}", run_id=run.id)
+
+
+def status_hint(run_id: str) -> str:
+    return f"full evidence: `golive status --run {run_id}`"
+
+
+def run_summary_card(reply: RunOutcome, names: Names = same) -> ck.Card:
+    """The smallest final card of a run: its verdict and where the evidence is. Used when the full card
+    could not be posted, so the run's message never stays "Running"."""
+    report, run = reply.report, reply.run
+    body = [ck.heading(f"Run {run.selector} — {report.verdict.decision.label}",
+                       color=DECISION_COLOR[report.verdict.decision]),
+            ck.text(f"{len(report.results)} checks: {counts_line(report.verdict.counts)} — requested by "
+                    f"{names(run.requested_by)}", subtle=True),
+            ck.text(f"The full result could not be shown here; it is recorded ({status_hint(run.id)})."),
+            ]
+    return ck.card(body, fallback=f"{run.selector}: {report.verdict.headline()}", run_id=run.id)
 
 
 @render.register
@@ -153,7 +170,7 @@ def confirmed_card(reply: CheckConfirmed, names: Names = same) -> ck.Card:
                        color=DECISION_COLOR[reply.verdict.decision]),
             ck.text(f"{reply.check_id} confirmed by {names(run_confirmer(reply))}", subtle=True),
             *verdict_blocks(reply.verdict), *result_blocks(reply.results, run_id=run.id)]
-    return ck.card(body, fallback=f"{run.selector}: {reply.verdict.headline()}")
+    return ck.card(body, fallback=f"{run.selector}: {reply.verdict.headline()}", run_id=run.id)
 
 
 def run_confirmer(reply: CheckConfirmed) -> str:

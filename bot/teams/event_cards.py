@@ -78,4 +78,4 @@ def run_report_card(event: RunReported, names: Names = same) -> ck.Card:
         ck.heading(f"Scheduled run {event.selector} — {verdict.decision.label}"),
         ck.text(f"{event.checklist} — run {event.run_id}", subtle=True),
         *verdict_blocks(verdict), *result_blocks(event.results)]
-    return ck.card(body, fallback=f"{event.selector}: {verdict.headline()}")
+    return ck.card(body, fallback=f"{event.selector}: {verdict.headline()}", run_id=event.run_id)

@@ -34,7 +34,8 @@ def app_version() -> str:
         return "0.1.0"
 
 
-def build_manifest(app_id: str = PLACEHOLDER_APP_ID, url: str | None = None, *, name: str = "golive") -> dict[str, Any]:
+def build_manifest(app_id: str = PLACEHOLDER_APP_ID, url: str | None = None, *, name: str = "golive",
+                   version: str | None = None) -> dict[str, Any]:
     """The manifest for bot `app_id` (the Entra app registration id, TEAMS_APP_ID)."""
     if not _GUID.match(app_id or ""):
         raise ManifestError(f"the Teams bot id must be the Entra app id (a GUID), got {app_id!r}: set TEAMS_APP_ID")
@@ -46,7 +47,7 @@ def build_manifest(app_id: str = PLACEHOLDER_APP_ID, url: str | None = None, *, 
     return {
         "$schema": SCHEMA,
         "manifestVersion": MANIFEST_VERSION,
-        "version": app_version(),
+        "version": version or app_version(),
         "id": app_id,
         "developer": {"name": name, "websiteUrl": base, "privacyUrl": f"{base}/privacy",
                       "termsOfUseUrl": f"{base}/terms"},

@@ -29,6 +29,7 @@ from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, S
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.chatops.sweeper import every
 from bot.locks import LOCK_TTL, LockUnavailable
+from bot.runs.service import RunOutcome
 from bot.store import RunRecord
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
@@ -139,7 +140,10 @@ class TeamsBot:
         async def turn(context: TurnContext) -> None:
             live = LiveCard(context, card_id, self.references.name, interval=self.progress_interval)
             reply = await self.chatops.execute(command, actor, RunHooks(on_created=created, on_result=live.on_result))
-            await live.finish(await self.render(reply))
+            try:
+                await live.finish(await self.render(reply))
+            except Exception as exc:  # e.g. 413 MessageSizeTooBig: the result is recorded, say so briefly
+                await self.final_not_posted(context, card_id, reply, exc)
             for run in runs:
                 await asyncio.to_thread(mark_final, self, run.id)
 
@@ -147,6 +151,27 @@ class TeamsBot:
             await self.proactive.run(reference, turn)
         except Exception as exc:
             log.error("Teams run of %s failed: %s", getattr(command, "selector", command), mask(str(exc)))
+
+    async def final_not_posted(self, context: TurnContext, card_id: str | None, reply: Reply,
+                               error: Exception) -> None:
+        """The final card of a run could not be posted. Log it (masked) and end the run's message with the
+        smallest final card (verdict and `golive status --run <id>`), or a plain line if even that fails:
+        never the exception text, never a card left "Running"."""
+        log.error("could not post the final Teams card: %s: %s", type(error).__name__, mask(str(error)))
+        if isinstance(reply, RunOutcome):
+            summary = await self.render_card(cards.run_summary_card, reply)
+            with contextlib.suppress(Exception):
+                if card_id:
+                    await context.update_activity(card_message(summary, activity_id=card_id))
+                else:
+                    await context.send_activity(card_message(summary))
+                return
+            line = (f"golive could not post the result of run {reply.run.id} here "
+                    f"({reply.report.verdict.decision.label}); it is recorded: `golive status --run {reply.run.id}`.")
+        else:
+            line = "golive could not post its answer here; it is logged and nothing changed."
+        with contextlib.suppress(Exception):
+            await context.send_activity(line)
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
@@ -172,14 +197,32 @@ class TeamsBot:
     # -- card actions ---------------------------------------------------------------------------------
     async def on_execute(self, context: TurnContext, state: TurnState,
                          data: dict[str, Any]) -> AdaptiveCardInvokeResponse:
-        """Action.Execute: the invoke response carries the updated card, or a message for the clicker
-        (a refusal or a problem) while the card stays as it is."""
+        """Action.Execute: the invoke response carries the updated card for the clicker, and the message
+        itself is edited through the connector so everyone else sees it too; a refusal or a problem is a
+        message for the clicker only, and the card stays as it is."""
         if not await self.first_delivery(context.activity):
             return factory.message("Already handled.")
         reply = await self.card_action(context.activity, invoke_verb(context.activity), data)
         if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
-            return factory.adaptive_card(await self.render(reply))  # type: ignore[arg-type]
+            card = await self.render(reply)
+            await self.edit_for_everyone(context, card)
+            return factory.adaptive_card(card)  # type: ignore[arg-type]
         return factory.message(reply_text(reply))
+
+    async def edit_for_everyone(self, context: TurnContext, card: Card) -> bool:
+        """Replace the message a card action came from (`replyToId`) for the whole conversation. The
+        decision is already recorded, so a failed edit is logged (masked) and the clicker still gets the
+        new card; the next update of that message repaints it."""
+        activity = context.activity
+        if not activity.reply_to_id or expects_replies(activity):
+            return False
+        try:
+            await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
+        except Exception as exc:
+            log.warning("could not update the Teams card for everyone: %s: %s", type(exc).__name__,
+                        mask(str(exc)))
+            return False
+        return True
 
     async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
         """Action.Submit (older hosts): a message activity whose value is the button data. The card it came
@@ -190,10 +233,8 @@ class TeamsBot:
         values = data if isinstance(data, Mapping) else {}
         reply = await self.card_action(activity, str(values.get("verb") or ""), values)
         card = await self.render(reply)
-        if isinstance(reply, SignoffDecided) and activity.reply_to_id and not expects_replies(activity):
-            with contextlib.suppress(Exception):
-                await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
-                return
+        if isinstance(reply, SignoffDecided) and await self.edit_for_everyone(context, card):
+            return
         await context.send_activity(card_message(card))
 
     async def card_action(self, activity: Activity, verb: str, data: Mapping[str, Any]) -> Reply:
@@ -265,6 +306,15 @@ class TeamsBot:
             await self.proactive.update(reference, previous.ts, moved)
         except Exception as exc:
             log.warning("could not point the old sign-off card to the new one: %s", mask(str(exc)))
+
+
+async def quiet_turn_error(context: TurnContext, error: Exception) -> None:
+    """The adapter's turn error handler (background and proactive turns). The SDK's default posts
+    `Exception caught : <the exception>` (status, connector URL and all) into the channel; this one logs
+    (masked) and says one plain line without internals."""
+    log.error("Teams turn failed: %s: %s", type(error).__name__, mask(str(error)))
+    with contextlib.suppress(Exception):
+        await context.send_activity("golive could not post a message here; it is logged and nothing changed.")
 
 
 def reply_text(reply: Reply) -> str:

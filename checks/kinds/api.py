@@ -7,6 +7,7 @@ v1); this kind turns that decision into something checked on every run instead o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -21,6 +22,7 @@ from checks.kinds.http import (
     show_statuses,
     show_url,
     status_list,
+    writes,
 )
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome
@@ -56,7 +58,12 @@ class V1Params(Params):
         return value
 
 
-@check_kind("api.v1", V1Params)
+def _v1_writes(params: Mapping[str, Any]) -> bool:
+    urls = params.get("urls")
+    return isinstance(urls, list) and any(isinstance(e, Mapping) and writes(e.get("method")) for e in urls)
+
+
+@check_kind("api.v1", V1Params, mutates=_v1_writes)
 async def check_v1(ctx: CheckContext, p: V1Params) -> Outcome:
     """Every listed v1 endpoint answers one of its expected statuses."""
     urls = [ctx.url(e.url) for e in p.urls]

@@ -3,6 +3,13 @@
 The runbook's manual steps (pg_dump to backups/, `head | grep "PostgreSQL database dump"`, restore into
 a staging database and count rows) become checks. The PostgreSQL plumbing they share with
 `migration.rollback` lives in `checks.pgtools`.
+
+What each may touch:
+- `backup.create`: reads the source database (pg_dump) and writes one file under `dir`.
+- `backup.integrity`: reads the backup file.
+- `backup.restore_dry_run`: creates a scratch database (`golive_scratch_<random>`) on the source's server,
+  restores into it, reads row counts of both, and always drops it. A plain dump restores with psql in
+  restricted mode, so a `\\connect` or `\\!` inside it cannot leave the scratch copy or run a shell.
 """
 
 from __future__ import annotations
@@ -124,7 +131,7 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
     }
     if not completed:
         return Outcome.failed(
-            f"pg_dump of {source.shown} failed (exit {result.returncode}): {mask(result.tail(1))}",
+            f"pg_dump of {source.shown} failed (exit {result.returncode}): {mask(result.cause())}",
             **evidence,
             output_tail=mask(result.tail(12)),
         )
@@ -201,7 +208,7 @@ async def _verify_custom(path: Path, head: bytes, full_read: bool, evidence: dic
         return Outcome.failed(missing_tool("pg_restore"), **evidence)
     if listing.returncode != 0:
         return Outcome.failed(
-            f"{path.name} is truncated or damaged: pg_restore --list failed: {mask(listing.tail(1))}",
+            f"{path.name} is truncated or damaged: pg_restore --list failed: {mask(listing.cause())}",
             **evidence,
         )
     entries = sum(1 for line in listing.stdout.splitlines() if line.strip() and not line.startswith(";"))
@@ -211,7 +218,7 @@ async def _verify_custom(path: Path, head: bytes, full_read: bool, evidence: dic
         read = await run_process(["pg_restore", "--file", "/dev/null", str(path)])
         if read.returncode != 0:
             return Outcome.failed(
-                f"{path.name} is truncated or damaged: reading it failed: {mask(read.tail(1))}", **evidence
+                f"{path.name} is truncated or damaged: reading it failed: {mask(read.cause())}", **evidence
             )
     return Outcome.passed(
         f"custom dump {path.name} ({evidence['size_human']}, {entries} TOC entries) is readable", **evidence
@@ -322,7 +329,7 @@ async def _restore_and_compare(
         evidence["output_tail"] = mask(result.tail(12))
         return Outcome.failed(
             f"restore of {path.name} failed after {restore_s:g}s (exit {result.returncode}): "
-            f"{mask(result.tail(1))}"
+            f"{mask(result.cause())}"
         )
     try:
         if p.tables:

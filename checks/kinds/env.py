@@ -10,6 +10,7 @@ from pydantic import Field
 from checks.masking import MASK, redact_url
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome
+from checks.target_env import real_name
 
 
 class EnvParams(Params):
@@ -43,16 +44,17 @@ def _show(value: str, params: EnvParams) -> str:
 @check_kind("env", EnvParams)
 async def check_env(ctx: CheckContext, p: EnvParams) -> Outcome:
     """A target setting has the planned value and shape."""
+    name = real_name(ctx.checklist.settings, ctx.env, p.var)  # the service's own name (HUNTER_…)
     raw = ctx.env.get(p.var)
     value = raw if raw not in (None, "") else p.default
     if value in (None, ""):
         if p.required:
-            return Outcome.failed(f"{p.var} is not set", var=p.var)
-        return Outcome.passed(f"{p.var} is not set (optional)", var=p.var)
+            return Outcome.failed(f"{name} is not set", var=name)
+        return Outcome.passed(f"{name} is not set (optional)", var=name)
     assert value is not None
     shown = _show(value, p)
     source = "default" if raw in (None, "") else "set"
-    evidence: dict[str, object] = {"var": p.var, "value": shown, "source": source}
+    evidence: dict[str, object] = {"var": name, "value": shown, "source": source}
     problems: list[str] = []
     if p.equals is not None and _norm(value, p) != _norm(p.equals, p):
         problems.append(f"expected {p.equals}, got {shown}")
@@ -75,10 +77,10 @@ async def check_env(ctx: CheckContext, p: EnvParams) -> Outcome:
     if p.url_schemes is not None or p.url_query is not None:
         problems += _url_problems(value, p, ctx)
     if problems:
-        return Outcome.failed(f"{p.var}: " + "; ".join(problems), **evidence)
+        return Outcome.failed(f"{name}: " + "; ".join(problems), **evidence)
     detail = "" if p.secret else f" = {shown}"
     suffix = " (default)" if source == "default" else ""
-    return Outcome.passed(f"{p.var}{detail}{suffix}" if not p.secret else f"{p.var} is set and well-formed",
+    return Outcome.passed(f"{name}{detail}{suffix}" if not p.secret else f"{name} is set and well-formed",
                           **evidence)
 
 

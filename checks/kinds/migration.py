@@ -3,6 +3,17 @@
 Alembic runs as a program (`alembic`, or `docker compose exec -T api alembic`), so the checks work for any
 service that migrates with Alembic. The rollback test only ever touches a scratch copy restored from the
 backup; before it downgrades anything it proves that alembic really talks to that copy.
+
+What each may touch (they all run the target's own alembic env.py):
+- `migration.current`: reads the target database (`alembic current`, `heads`, `history`); writes nothing.
+- `migration.dry_run`: nothing. Offline mode (`--sql`) needs no database, so every connection setting it
+  gets is pointed at an unroutable `.invalid` host: an env.py that ignores offline mode fails instead of
+  migrating production. (Not covered: a URL written into alembic.ini, and the container's own
+  settings when alembic runs through `docker compose exec`.)
+- `schema.columns`: reads pg_catalog of the target database.
+- `migration.rollback`: writes only to a scratch database it creates (and always drops) on the source's
+  server; it refuses to downgrade unless alembic is proven to talk to that copy, and checks afterwards
+  that the source revision did not change.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from checks.pgtools import (
 from checks.process import ProcessResult, run_process, to_argv
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
+from checks.sandbox import sanitize_connections
 
 # `f6e5d4c3b2a1 (head)`, `abc (head) (mergepoint)`, `abc (effective head)`
 _CURRENT_LINE = re.compile(r"^(?P<rev>[0-9A-Za-z_]+)(?P<flags>(?:\s+\([a-z ]+\))*)\s*$")
@@ -70,13 +82,17 @@ class Alembic:
     env: dict[str, str]
 
     @classmethod
-    def from_params(cls, ctx: CheckContext, p: AlembicParams, **env: str) -> Alembic:
+    def from_params(cls, ctx: CheckContext, p: AlembicParams, *, offline: bool = False, **env: str) -> Alembic:
+        """offline: the run needs no database, so every connection setting points at a `.invalid` host."""
         argv = to_argv(p.command)
         if p.config:
             argv += ["-c", p.config]
         cwd = str(ctx.path(p.cwd) if p.cwd else ctx.workdir)
         base = dict(ctx.env) if p.pass_target_env else {}
-        return cls(argv=argv, cwd=cwd, env={**base, **p.env, **env})
+        settings = {**base, **p.env, **env}
+        if offline:
+            settings = sanitize_connections(settings)[0]
+        return cls(argv=argv, cwd=cwd, env=settings)
 
     @property
     def shown(self) -> str:
@@ -93,7 +109,7 @@ class Alembic:
         except NotADirectoryError:
             raise AlembicMissing(f"cwd {self.cwd} is not a directory") from None
         if result.returncode == 127 or (result.returncode != 0 and _NOT_INSTALLED.search(result.stderr)):
-            raise AlembicMissing(f"alembic is not available through `{self.shown}`: {mask(result.tail(1))}")
+            raise AlembicMissing(f"alembic is not available through `{self.shown}`: {mask(result.cause())}")
         return result
 
 
@@ -141,7 +157,7 @@ def _describe(graph: dict[str, tuple[list[str], str]], revs: list[str]) -> list[
 
 def _failed_run(what: str, result: ProcessResult, **evidence: Any) -> Outcome:
     tail = mask(result.tail(12))
-    last = mask(result.tail(1))
+    last = mask(result.cause())
     if "Can't locate revision" in result.stderr:
         last += " — the database is at a revision this code does not know (code older than the database?)"
     return Outcome.failed(f"`{what}` failed (exit {result.returncode}): {last}", **evidence, output_tail=tail)
@@ -196,7 +212,7 @@ class DryRunParams(AlembicParams):
 @check_kind("migration.dry_run", DryRunParams)
 async def check_migration_dry_run(ctx: CheckContext, p: DryRunParams) -> Outcome:
     """`alembic upgrade head --sql` (offline mode) generates the migration SQL without running it."""
-    alembic = Alembic.from_params(ctx, p)
+    alembic = Alembic.from_params(ctx, p, offline=True)
     evidence: dict[str, Any] = {"command": f"{alembic.shown} upgrade {p.revision} --sql"}
     try:
         result = await alembic.run("upgrade", p.revision, "--sql")
@@ -374,7 +390,7 @@ async def _rollback_on_scratch(
         if restored.returncode != 0:
             evidence["output_tail"] = mask(restored.tail(12))
             return Outcome.failed(
-                f"restoring {path.name} into the scratch database failed: {mask(restored.tail(1))}"
+                f"restoring {path.name} into the scratch database failed: {mask(restored.cause())}"
             )
         start = await read_versions(scratch.target, p.version_table)
         evidence["backup_revision"] = start

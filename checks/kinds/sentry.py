@@ -12,18 +12,18 @@ import contextvars
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import sentry_sdk
 from pydantic import Field
-from sentry_sdk import client as sentry_client
-from sentry_sdk.transport import HttpTransport
 
 from checks.masking import mask, masker
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
+
+if TYPE_CHECKING:
+    from sentry_sdk.transport import HttpTransport
 
 
 class SentryTestEventParams(Params):
@@ -82,7 +82,9 @@ class Delivery:
 
 
 def _transport_class(delivery: Delivery) -> type[HttpTransport]:
-    """An HttpTransport that records the ingest's answer to envelopes carrying an event."""
+    """An HttpTransport that records the ingest's answer to envelopes carrying an event. (sentry_sdk is
+    imported here, not at module level: loading a checklist should not pay for it.)"""
+    from sentry_sdk.transport import HttpTransport
 
     class RecordingTransport(HttpTransport):
         def _handle_response(self, *args: Any, **kwargs: Any) -> None:
@@ -105,6 +107,9 @@ def send_test_event(
     dsn: str, environment: str, tag: str, message: str, release: str | None, flush_timeout: float
 ) -> tuple[str | None, Delivery]:
     """Send one event through a throw-away Client + Scope and wait until it left. Blocking: use a thread."""
+    import sentry_sdk
+    from sentry_sdk import client as sentry_client
+
     delivery = Delivery()
     sdk_info: dict[str, Any] = getattr(sentry_client, "SDK_INFO", None) or {}
     sdk_info_name = sdk_info.get("name")

@@ -36,7 +36,7 @@ def test_known_commands(text: str, expected: Command) -> None:
     assert parse_command(text) == expected
 
 
-@pytest.mark.parametrize("text", ["deploy", "run", "run a b", "signoff", "history lots", "history 500",
+@pytest.mark.parametrize("text", ["deploy", "run a b", "signoff", "history lots", "history 500",
                                   "status now", "rm -rf /"])
 def test_anything_else_is_help(text: str) -> None:
     command = parse_command(text)
@@ -61,3 +61,7 @@ def test_other_areas_can_add_verbs() -> None:
         assert parse_command("freeze friday") == FreezeCommand("friday")
     finally:
         VERBS.pop("freeze", None)
+
+
+def test_run_alone_runs_every_phase_as_in_a_terminal() -> None:
+    assert parse_command("run") == RunCommand(selector="all")

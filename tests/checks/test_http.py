@@ -232,7 +232,7 @@ async def test_unexpected_status_without_message_and_status_shorthand(target: De
           params: {url: /healthz/startup, expect_status: 200}
     """)
     assert result.status is Status.FAIL
-    assert result.summary == "HTTP 500, expected 200 — GET /healthz/startup"
+    assert result.summary == "HTTP 500, expected 200: service unavailable (demo: down) — GET /healthz/startup"
     assert result.evidence["expected_status"] == [200]
 
 

@@ -52,34 +52,26 @@ CACHE = """
 """
 
 
-async def test_cache_check_passes_when_repeats_are_faster(target: DemoServer) -> None:
+async def test_cache_check_passes_on_the_cache_header_of_a_repeat(target: DemoServer) -> None:
     result = await run_one(target.base_url, CACHE)
     assert result.status is Status.PASS, result.summary
-    assert result.summary.startswith("cache works: first ")
+    assert result.summary.startswith("cache works: cache header x-cache: HIT (first ")
     ev = result.evidence
     assert ev["first_ms"] >= 60  # the demo's cold query
     assert len(ev["repeat_ms"]) == 3
     assert ev["fastest_repeat_ms"] == min(ev["repeat_ms"]) < ev["first_ms"]
-    assert ev["speedup"] >= 1.2
     assert ev["cache_headers"] == {"first": {"x-cache": "MISS"}, "last": {"x-cache": "HIT"}}
 
 
-async def test_warm_cache_shows_no_speedup_until_busted(target: DemoServer) -> None:
+async def test_a_warm_cache_passes_on_its_header_without_any_speedup(target: DemoServer) -> None:
     with httpx.Client() as client:
         client.get(target.url("/api/v1/leads?limit=10"))  # someone else warmed it
-    strict = """
-        - id: smoke.cache
-          kind: smoke.cache
-          params: {url: "/api/v1/leads?limit=10", min_speedup: 25, cache_bust: CACHE_BUST}
-    """
-    warm = await run_one(target.base_url, strict.replace("CACHE_BUST", "false"))
-    assert warm.status is Status.FAIL
-    assert warm.summary.startswith("no cache speedup: first ")
-    assert "set cache_bust: true" in warm.summary
-
-    busted = await run_one(target.base_url, strict.replace("CACHE_BUST", "true").replace("25", "1.2"))
+    warm = await run_one(target.base_url, CACHE)
+    assert warm.status is Status.PASS, warm.summary
+    assert warm.evidence["cache_headers"]["first"] == {"x-cache": "HIT"}
+    busted = await run_one(target.base_url, CACHE.replace("attempts: 3", "attempts: 3, cache_bust: true"))
     assert busted.status is Status.PASS, busted.summary
-    assert "_golive=" in busted.evidence["url"]
+    assert "_golive=" in busted.evidence["url"] and busted.evidence["cache_headers"]["first"] == {"x-cache": "MISS"}
 
 
 async def test_cache_check_fails_on_a_bad_status(target: DemoServer) -> None:

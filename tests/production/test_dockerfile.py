@@ -57,11 +57,15 @@ def test_entry_point_is_golive_serve() -> None:
     assert command[:2] == ["golive", "serve"]
 
 
-def test_dependencies_come_from_the_project_metadata() -> None:
-    runs = " ".join(args for word, args in instructions() if word == "RUN")
-    assert re.search(r"pip install (--\S+ )*\"?\.(\$\{EXTRAS[^}]*\})?\"?( |&|$)", runs), runs
+def test_dependencies_come_from_the_lock_file_then_the_project_metadata() -> None:
+    runs = [args for word, args in instructions() if word == "RUN"]
+    lock = next(i for i, r in enumerate(runs) if re.search(r"pip install (--\S+ )*-r requirements\.lock", r))
+    package = next(i for i, r in enumerate(runs) if re.search(r"pip install --no-deps \"?\.(\$\{EXTRAS[^}]*\})?\"?", r))
+    assert lock < package, "pinned dependencies first, then the package without resolving again"
     copies = " ".join(args for word, args in instructions() if word == "COPY")
-    assert "pyproject.toml" in copies
+    assert "pyproject.toml" in copies and "requirements.lock" in copies
+    assert (ROOT / "requirements.lock").is_file()
+    runs = " ".join(runs)
     assert "postgresql-client" in runs  # pg_dump / pg_restore / psql for the backup checks
 
 

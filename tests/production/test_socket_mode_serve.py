@@ -1,123 +1,238 @@
-"""`golive serve` in Socket Mode, against a local stand-in for Slack (Web API + WebSocket): ready only
-while the socket delivers; when its loops die silently the watchdog reconnects and readiness returns."""
+"""`golive serve` in Socket Mode against a stand-in for Slack (Web API + WebSocket, tests/slack/socket_standin.py):
+ready only after Slack's hello and 503 while disconnected; each drop (RST, FIN, close frame, `disconnect`,
+silence) reopens once and fast, and a run started before the drop still finishes its message; a redelivered
+envelope (retry_attempt >= 1) does not start a second run, a first delivery with retry_attempt 0 does."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import json
+import logging
 import time
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, WSMsgType, web
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from aiohttp import ClientSession
 
-import bot.degrade
-from bench.harness import bench_checklist, free_port
-from bot.commands.common import Context
+from bench.harness import free_port
+from bot.commands.common import Context, UsageError
 from bot.commands.serve import serve
-from bot.server import start_web_app
 from bot.settings import Settings
-from checks.loader import parse_checklist
+from bot.slack.socket_mode import SocketTiming
+from checks.loader import load_checklist
+from checks.masking import masker
+from tests.conftest import PG_URL, REDIS_URL
+from tests.slack.socket_standin import SocketModeSlack
+from tests.slack.support import APP_TOKEN, BOT_TOKEN, CHANNEL, SECRETS, slash_command
 
-
-class FakeSlack:
-    """The Web API calls the bot makes at start-up and apps.connections.open → a local WebSocket."""
-
-    def __init__(self) -> None:
-        self.sockets: list[web.WebSocketResponse] = []
-        self.base = ""
-
-    async def api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        if method == "apps.connections.open":
-            return web.json_response({"ok": True, "url": self.base.replace("http", "ws") + "/link"})
-        if method == "auth.test":
-            return web.json_response({"ok": True, "user_id": "U0BOT", "bot_id": "B0BOT", "team_id": "T0"})
-        return web.json_response({"ok": True, "ts": "1.000001", "channel": "C0"})
-
-    async def link(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        self.sockets.append(ws)
-        await ws.send_str(json.dumps({"type": "hello"}))
-        async for msg in ws:
-            if msg.type == WSMsgType.CLOSE:
-                break
-        return ws
+FIXTURES = Path(__file__).resolve().parents[1] / "slack" / "fixtures"
+PING = 1.5  # short, so silence is found in seconds; not so short that a loaded CI machine misses a pong
+TIMING = SocketTiming(ping_interval=PING, check_interval=0.1, hello_timeout=3.0, backoff_base=0.2, backoff_max=1.0)
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    app = web.Application()
-    app.router.add_post("/api/{method}", fake.api)
-    app.router.add_get("/link", fake.link)
-    runner, port = await start_web_app(app)
-    fake.base = f"http://127.0.0.1:{port}"
-    yield fake
-    for ws in fake.sockets:
-        await ws.close()
-    await runner.cleanup()
+async def slack() -> AsyncIterator[SocketModeSlack]:
+    stub = await SocketModeSlack().start()
+    yield stub
+    await stub.close()
 
 
-async def ready(http: ClientSession, port: int) -> tuple[int, dict[str, Any]]:
-    try:
-        async with http.get(f"http://127.0.0.1:{port}/healthz/ready") as resp:
-            return resp.status, await resp.json()
-    except OSError:
-        return 0, {}
+@pytest.fixture
+def checklist_env(monkeypatch: pytest.MonkeyPatch, redis_prefix: str) -> Path:
+    monkeypatch.setenv("TEST_DATABASE_URL", PG_URL)
+    monkeypatch.setenv("TEST_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("TEST_REDIS_PREFIX", redis_prefix)
+    return FIXTURES / "golive_test.yml"
 
 
-async def until(check: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.1)
+class Served:
+    """`serve()` in-process (Socket Mode) on a free port, with its probes."""
+
+    def __init__(self, slack: SocketModeSlack, ctx: Context) -> None:
+        self.slack = slack
+        self.ctx = ctx
+        self.port = free_port()
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.http = ClientSession()
+        self.readiness: list[tuple[float, int, str]] = []
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(serve(self.ctx, http=False, host="127.0.0.1", port=self.port,
+                                              stop=self.stop, socket_timing=TIMING))
+
+    async def probe(self, name: str = "ready") -> tuple[int, dict[str, Any]]:
+        try:
+            async with self.http.get(f"http://127.0.0.1:{self.port}/healthz/{name}") as resp:
+                body = await resp.json()
+        except OSError:
+            return 0, {}
+        if name == "ready":
+            self.readiness.append((time.monotonic(), resp.status, str(body.get("reason", ""))))
+        return resp.status, body
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            assert self.task is None or not self.task.done(), f"serve ended: {self.task.exception()}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.02)
+
+    async def ready(self, timeout: float = 15.0) -> None:
+        async def is_ready() -> bool:
+            return (await self.probe())[0] == 200
+        await self.until(is_ready, timeout, "readiness 200")
+
+    async def close(self) -> None:
+        self.stop.set()
+        try:
+            if self.task is not None and not self.task.done():
+                await asyncio.wait_for(self.task, 10)
+        finally:
+            await self.http.close()
 
 
-async def test_socket_mode_readiness_and_watchdog(slack: FakeSlack, tmp_path, isolated_env: None,  # type: ignore[no-untyped-def]
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.degrade, "WATCHDOG_INTERVAL", 0.2)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000-0000-socketmodetest")
-    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-0-socketmodetest")
-    settings = Settings(slack_api_url=slack.base + "/api/", state_dir=tmp_path / "state")  # type: ignore[call-arg]
-    ctx = Context(settings=settings, checklist=parse_checklist(bench_checklist("http://127.0.0.1:9"), "b.yml"))
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(ctx, http=False, host="127.0.0.1", port=port, stop=stop))
-    try:
-        async with ClientSession() as http:
-            await until(lambda: _is(ready(http, port), 200))
-            assert len(slack.sockets) == 1
-            client = next(o for o in gc.get_objects() if isinstance(o, SocketModeClient) and not o.closed)
-
-            # the silent failure: the session stays open, its receive and ping loops are gone
-            client.message_receiver.cancel()  # type: ignore[union-attr]
-            client.current_session_monitor.cancel()  # type: ignore[union-attr]
-            status, body = await until(lambda: _not_ready(ready(http, port)), timeout=5)
-            assert status == 503 and "slack_socket" in body["reason"], body
-
-            await until(lambda: _true(len(slack.sockets) >= 2))  # the watchdog reconnected
-            await until(lambda: _is(ready(http, port), 200))
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
+@pytest.fixture
+async def served(slack: SocketModeSlack, checklist_env: Path, tmp_path: Path, isolated_env: None,
+                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    masker.add(*SECRETS)
+    settings = Settings(slack_api_url=slack.api_url, state_dir=tmp_path / "state", slack_channel=CHANNEL,
+                        progress_interval=0.3)  # type: ignore[call-arg]
+    ctx = Context(settings=settings, checklist=load_checklist(checklist_env))
+    running = Served(slack, ctx)
+    yield running
+    await running.close()
 
 
-async def _is(probe: Any, status: int) -> bool:
-    return (await probe)[0] == status
+def command_envelope(text: str, slack: SocketModeSlack, envelope_id: str, *, trigger_id: str | None = None,
+                     **extra: Any) -> dict[str, Any]:
+    payload = dict(urllib.parse.parse_qsl(slash_command(text, response_url=slack.response_url(envelope_id),
+                                                         trigger_id=trigger_id)))
+    return {"envelope_id": envelope_id, "type": "slash_commands", "accepts_response_payload": True,
+            "payload": payload, **extra}
 
 
-async def _not_ready(probe: Any) -> tuple[int, dict[str, Any]] | None:
-    result = await probe
-    return result if result[0] == 503 else None
+async def test_not_ready_until_hello_then_ready(served: Served, slack: SocketModeSlack) -> None:
+    slack.withhold_hello = True
+    served.start()
+    await served.until(lambda: slack.connections, what="the WebSocket")
+    await asyncio.sleep(0.3)
+    status, body = await served.probe()
+    assert status == 503 and "Slack Socket Mode not connected yet" in body["reason"], body
+    startup, body = await served.probe("startup")
+    assert startup == 503 and "not connected yet" in body["reason"], body
+    slack.release_hello()
+    await served.ready()
+    assert (await served.probe("startup"))[0] == 200
+    assert len(slack.opens) == 1
 
 
-async def _true(value: bool) -> bool:
-    return value
+DROPS = {
+    "reset": lambda s: s.reset(),
+    "fin": lambda s: s.fin(),
+    "close_frame": lambda s: s.close_frame(),
+    "disconnect": lambda s: s.send_disconnect(),
+    "silence": lambda s: s.go_silent(),
+}
+
+
+@pytest.mark.parametrize("drop", list(DROPS))
+async def test_a_drop_reopens_once_and_fast_and_the_run_finishes(served: Served, slack: SocketModeSlack,
+                                                                 drop: str) -> None:
+    served.start()
+    await served.ready()
+    assert len(slack.opens) == 1
+
+    # a run (its slow step takes 3 s) started before the drop
+    await slack.send(command_envelope("run day1", slack, "env-run"))
+    parent = (await slack.wait_for(lambda: slack.posts(top_level=True), what="the run's parent"))[0].payload["ts"]
+    await slack.wait_for(lambda: slack.posts(thread_ts=parent), what="progress in the thread")
+
+    slack.open_delay = 0.6  # the reopen is pending a while, so "not ready meanwhile" can be seen
+    result = DROPS[drop](slack)
+    dropped_at = await result if asyncio.iscoroutine(result) else result
+
+    async def unready() -> bool:
+        return (await served.probe())[0] == 503
+    await served.until(unready, timeout=2 * PING + 1, what="readiness 503 after the drop")
+    await served.until(lambda: len(slack.opens) >= 2, timeout=2 * PING + 2, what="a new apps.connections.open")
+    reopen = slack.opens[1] - dropped_at
+    slack.open_delay = 0
+    await served.ready()
+    ready_again = served.readiness[-1][0] - dropped_at
+    bound = 2 * PING if drop == "silence" else 1.0
+    print(f"\n{drop}: apps.connections.open {reopen * 1000:.0f} ms after the drop, ready again after "
+          f"{ready_again * 1000:.0f} ms (includes the stand-in's 600 ms open delay); bound {bound:g}s")
+    assert reopen <= bound, f"{drop}: reopened {reopen:.2f}s after the drop (bound {bound}s)"
+    _, _, reason = next(r for r in served.readiness if r[0] > dropped_at and r[1] == 503)
+    assert "slack_socket" in reason and "reconnecting" in reason, reason
+
+    # the run finishes its message (the Web API never depended on the socket)
+    final = await slack.wait_for(lambda: _final(slack, parent), timeout=15, what="the run's final message")
+    assert "interrupted" not in final.text.lower(), final.text
+
+    # and one open per drop: wait a while for a stray second reconnect
+    await asyncio.sleep(2.0)
+    assert len(slack.opens) == 2, f"{drop}: {len(slack.opens)} apps.connections.open calls for one drop"
+    assert len(slack.connections) == 2
+    assert (await served.probe())[0] == 200
+    slack.assert_clean()
+
+
+def _final(slack: SocketModeSlack, parent: str) -> Any:
+    latest = slack.latest(parent)
+    return latest if latest is not None and latest.method == "chat.update" and "GO" in latest.text else None
+
+
+async def test_failed_opens_back_off_with_jitter_then_connect(served: Served, slack: SocketModeSlack,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="golive")
+    slack.fail_next("apps.connections.open", status=503, times=3)
+    served.start()
+    await served.until(lambda: len(slack.opens) >= 2, what="a retried open")
+    status, body = await served.probe()
+    assert status == 503 and "not connected yet" in body["reason"] and "503" in body["reason"], body
+    await served.ready(timeout=10)
+    assert len(slack.opens) == 4
+    gaps = [b - a for a, b in zip(slack.opens, slack.opens[1:], strict=False)]
+    assert all(0.09 <= g <= 1.3 for g in gaps), gaps  # backoff 0.2 → 0.4 → 0.8, each jittered in [cap/2, cap]
+    failed = [r for r in caplog.records if "opening a connection failed" in r.getMessage()]
+    assert len(failed) == 3 and "503" in failed[0].getMessage() and "retrying in" in failed[0].getMessage()
+    assert sum(1 for r in caplog.records if r.exc_info) <= 1  # a traceback at most once
+
+
+async def test_missing_scope_is_a_usage_error_naming_the_setting(served: Served, slack: SocketModeSlack) -> None:
+    slack.fail_next("apps.connections.open", status=200, headers={},
+                    body={"ok": False, "error": "missing_scope", "needed": "connections:write"}, times=5)
+    served.start()
+    with pytest.raises(UsageError) as raised:
+        await asyncio.wait_for(served.task, 10)  # type: ignore[arg-type]
+    served.task = None
+    message = str(raised.value)
+    assert "SLACK_APP_TOKEN" in message and "connections:write" in message and "App-Level Tokens" in message
+    assert "\n" not in message
+    assert len(slack.opens) == 1
+
+
+async def test_retry_attempt_zero_is_a_first_delivery_and_one_is_a_redelivery(served: Served,
+                                                                              slack: SocketModeSlack) -> None:
+    served.start()
+    await served.ready()
+    await slack.send(command_envelope("run day2", slack, "env-first", trigger_id="1.first", retry_attempt=0,
+                                      retry_reason=""))
+    await slack.wait_for(lambda: slack.posts(top_level=True), what="the first delivery's run")
+    await slack.send(command_envelope("run day2", slack, "env-retry", trigger_id="1.retry", retry_attempt=1,
+                                      retry_reason="timeout"))
+    await slack.wait_for(lambda: {a.get("envelope_id") for a in slack.socket_acks} >= {"env-first", "env-retry"},
+                         what="both acks")
+    await asyncio.sleep(0.5)
+    assert len(slack.posts(top_level=True)) == 1  # the redelivery was acknowledged, not acted on

@@ -240,6 +240,14 @@ class SlackStub:
             return {"ok": True, "users": self.groups.get(str(payload.get("usergroup")), [])}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if method == "conversations.info":
+            return {"ok": True, "channel": {"id": payload.get("channel"), "name": "release", "is_member": True,
+                                            "is_private": False}}
+        if method == "users.info":
+            user = str(payload.get("user"))
+            if user.startswith("U0GONE"):
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": False, "is_bot": False}}
         return {"ok": False, "error": "unknown_method"}
 
     async def _response_url(self, request: web.Request) -> web.Response:

@@ -91,3 +91,32 @@ def test_golive_manifest_teams_json_and_its_errors(isolated_env: None, monkeypat
     assert "https://" in capsys.readouterr().err
     assert cli(["manifest", "--teams", "--json", "--app-id", APP_ID]) == 0
     assert json.loads(capsys.readouterr().out)["bots"][0]["botId"] == APP_ID
+
+
+def test_golive_manifest_teams_takes_a_version_or_folds_a_build_number(
+        isolated_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.teams.manifest import app_version
+
+    monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
+    assert cli(["manifest", "--teams", "--json", "--version", "2.4.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "2.4.1"
+    major, minor, patch = (int(p) for p in app_version().split(".")[:3])
+    assert cli(["manifest", "--teams", "--json", "--build", "17"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == f"{major}.{minor}.{patch * 1000 + 17}"
+    monkeypatch.setenv("GOLIVE_BUILD_NUMBER", "18")
+    assert cli(["manifest", "--teams", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == f"{major}.{minor}.{patch * 1000 + 18}"
+    assert cli(["manifest", "--teams", "--json", "--version", "1.2"]) == 2
+    assert "MAJOR.MINOR.PATCH" in capsys.readouterr().err
+
+
+def test_golive_manifest_teams_refuses_a_long_name_and_a_url_without_scheme(
+        isolated_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
+    assert cli(["manifest", "--teams", "--json", "--name", "n" * 33]) == 2
+    assert "at most 30" in capsys.readouterr().err
+    assert cli(["manifest", "--teams", "--json", "--url", "bot.example.com"]) == 2
+    assert "https://bot.example.com" in capsys.readouterr().err
+    assert cli(["manifest", "--teams", "--json", "--name", "n" * 30]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["name"]["short"] == "n" * 30 and len(manifest["developer"]["name"]) <= 32

@@ -136,8 +136,8 @@ class DotenvProvider:
 
     def _read(self, names: Sequence[str]) -> dict[str, str | None]:
         path = self._target()
-        if not path.exists():
-            return dict.fromkeys(names)
+        if not path.exists():  # no file is no evidence, never "every flag off"
+            raise ProviderError(f"flag file {self.path} not found")
         try:
             values = dotenv_values(path, interpolate=False)
         except OSError as exc:

@@ -1,8 +1,9 @@
 """Building blocks every view shares, and the limits Slack enforces on what we send.
 
 Blocks are built with slack_sdk models (their validators run on `to_dict`), then `SlackMessage.payload`
-keeps the whole message inside Slack's limits: at most 50 blocks, 3000 characters per section text
-and a blocks JSON well under ~12k characters, trimming the longest text with a note when needed.
+keeps the whole message inside Slack's limits: at most 50 blocks, 3000 characters per section text,
+a `text` far under Slack's 40,000 characters and a blocks JSON well under ~12k characters, trimming
+the longest text when needed with a note saying where the rest is (`golive status --run <id>` for a run).
 Every message carries a top-level `text` fallback (notifications, screen readers).
 """
 
@@ -75,6 +76,11 @@ def when(at: datetime | None) -> str:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def evidence_hint(run_id: str | None) -> str:
+    """What a trimmed message says about the rest: the command that shows a run's evidence in full."""
+    return f"… (full evidence: `golive status --run {run_id}`)" if run_id else "…more not shown (message size limit)"
+
+
 def section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION_TEXT, noted=True)))
 
@@ -131,25 +137,35 @@ class SlackMessage:
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    run_id: str | None = None
+    """The run this message shows, if any: a trimmed message points at `golive status --run <id>`."""
 
     def payload(self) -> dict[str, Any]:
-        return {"text": clip(safe(self.text), MAX_FALLBACK_TEXT), "blocks": fit_blocks(self.blocks)}
+        return {"text": clip(safe(self.text), MAX_FALLBACK_TEXT), "blocks": fit_blocks(self.blocks, self.run_id)}
 
 
-def fit_blocks(blocks: list[Block]) -> list[dict[str, Any]]:
+def fit_blocks(blocks: list[Block], run_id: str | None = None) -> list[dict[str, Any]]:
     """Validate (slack_sdk validators) and fit within our limits, trimming rather than failing."""
     dicts = [b.to_dict() for b in blocks]
+    hint = evidence_hint(run_id)
     if len(dicts) > MAX_BLOCKS:
         dropped = len(dicts) - (MAX_BLOCKS - 1)
-        dicts = [*dicts[:MAX_BLOCKS - 1], context(f"_…{dropped} more blocks not shown_").to_dict()]
+        dicts = [*dicts[:MAX_BLOCKS - 1], context(f"_{dropped} more blocks not shown_ {hint}").to_dict()]
+    noted = False
     while len(json.dumps(dicts)) > BLOCKS_JSON_BUDGET:
         longest = max((d for d in dicts if d.get("type") == "section" and "text" in d),
                       key=lambda d: len(d["text"]["text"]), default=None)
         if longest is None or len(longest["text"]["text"]) <= 200:
             if len(dicts) <= 2:
                 break
-            dicts = [*dicts[:-2], context("_…more not shown (message size limit)_").to_dict()]
+            dicts = [*dicts[:-2], context(hint).to_dict()]
+            noted = True
             continue
         text = longest["text"]["text"]
-        longest["text"]["text"] = clip(text, max(200, len(text) // 2), noted=True)
+        longest["text"]["text"] = clip(text, max(200, len(text) // 2))
+        if not noted:
+            if len(dicts) >= MAX_BLOCKS:
+                dicts = dicts[:MAX_BLOCKS - 1]
+            dicts.append(context(hint).to_dict())
+            noted = True
     return dicts

@@ -18,6 +18,7 @@ from bot.slack.views.blocks import (
     context,
     esc,
     esc_items,
+    evidence_hint,
     header,
     section,
     user,
@@ -55,7 +56,7 @@ def run_progress(run: RunRecord, results: Sequence[CheckResult], total: int) -> 
         line += f"  ({_counts(results)})"
     return SlackMessage(
         text=esc(f"{run.selector}: running, {done}/{total} checks done"),
-        blocks=[section(f"{line}\n`{_bar(done, total)}`"), context(_footer(run))],
+        blocks=[section(f"{line}\n`{_bar(done, total)}`"), context(_footer(run))], run_id=run.id,
     )
 
 
@@ -87,7 +88,7 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
         blocks.append(section(clip(f"{title}: {skipped}", 1500)))
     blocks.append(context(_footer(run)))
     return SlackMessage(text=esc(f"{run.selector}: {verdict.headline()} ({len(problems)} need attention)"),
-                        blocks=blocks)
+                        blocks=blocks, run_id=run.id)
 
 
 def run_report_message(event: RunReported) -> SlackMessage:
@@ -110,6 +111,7 @@ def run_interrupted(run: RunRecord, results: Sequence[CheckResult], total: int) 
             actions(button(f"Re-run {run.selector}", ACTION_RUN_RERUN, run.selector, "primary")),
             context(_footer(run)),
         ],
+        run_id=run.id,
     )
 
 
@@ -135,11 +137,14 @@ def check_reply(result: CheckResult, run_id: str | None = None) -> SlackMessage:
     if raw:
         escaped = esc(raw)
         shown = clip(escaped, EVIDENCE_LIMIT)
-        note = f"\n_evidence truncated: {len(raw):,} characters in full, see `golive run {esc(result.check_id)}`_" \
-            if shown != escaped else ""
+        note = ""
+        if shown != escaped:
+            where = evidence_hint(run_id) if run_id else f"see `golive run {esc(result.check_id)}`"
+            note = f"\n_evidence truncated: {len(raw):,} characters in full_ {where}"
         blocks.append(section(f"```{shown}```{note}"))
     if result.needs_confirmation and run_id:
         blocks.append(actions(button("Confirm", ACTION_CHECK_CONFIRM, confirm_value(run_id, result.check_id),
                                      "primary")))
         blocks.append(context("Any sign-off role member may confirm once they have seen it themselves."))
-    return SlackMessage(text=esc(f"{result.check_id}: {result.status.value} — {result.summary}"), blocks=blocks)
+    return SlackMessage(text=esc(f"{result.check_id}: {result.status.value} — {result.summary}"), blocks=blocks,
+                        run_id=run_id)
