@@ -7,9 +7,11 @@ is reported and the others still run; the exit code is non-zero if any failed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -25,6 +27,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.probe_latency", "probe latency with a CPU-heavy check vs isolated"),
     ("bench.cli_startup", "CLI start-up time and memory"),
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
+    ("bench.demo_server", "demo service start and stop"),
 ]
 
 
@@ -49,6 +52,8 @@ def run_one(module_name: str, title: str) -> bool:
         main: Callable[[], Any] = importlib.import_module(module_name).main
         with plain_argv():
             result = main()
+            if inspect.iscoroutine(result):  # an async benchmark's main
+                result = asyncio.run(result)
     except Exception:
         traceback.print_exc()
         print(f"   FAILED after {time.perf_counter() - started:.1f} s", flush=True)

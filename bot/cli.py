@@ -1,4 +1,5 @@
-"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration.
+"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration, 3 could not decide
+(e.g. the store could not record the run).
 
 Start-up is kept light on purpose (`golive status` runs in CI steps and terminals, where a second of
 imports feels broken): the table below names each verb's module and one-line help, so `golive --help`
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Iterator
 
 EXIT_USAGE = 2
+EXIT_UNDECIDED = 3
 
 # verb -> (module that registers it, its help line). A module may register several verbs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
+    "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
 }
 
 
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     parser = build_parser(verb)
     from bot.commands.common import UsageError
+    from bot.store import StoreUnavailable
     from checks.masking import mask
 
     args = parser.parse_args(argv)
@@ -97,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as exc:
             print(f"golive: {mask(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
+        except StoreUnavailable as exc:  # the store cannot record: nothing is decided (never GO, never a traceback)
+            print(f"golive: could not decide: {mask(str(exc))}", file=sys.stderr)
+            return EXIT_UNDECIDED
         except KeyboardInterrupt:
             print("golive: interrupted", file=sys.stderr)
             return 130

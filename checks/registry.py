@@ -38,6 +38,7 @@ class CheckContext:
     rollout_phase: str | None = None
     flag_reader: FlagReader | None = None
     target_url: str = ""
+    run_id: str = ""  # sent to the target as X-Golive-Run (see checks.kinds.http.RUN_HEADER)
 
     @property
     def base_url(self) -> str:

@@ -10,6 +10,8 @@ is skipped with the reason. Results are masked here, the single exit of the engi
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from checks.target_env import SettingsError, read_target_env
 from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
+log = logging.getLogger("golive.runner")
 
 
 @dataclass
@@ -69,7 +72,9 @@ class Runner:
         return self._env
 
     async def run(self, checks: Sequence[CheckSpec], *, selector: str = "", on_result: ResultCallback | None = None,
-                  ) -> RunReport:
+                  run_id: str = "") -> RunReport:
+        """`run_id` (the stored run's id, else a fresh token) tags every request to the target of this run."""
+        run_id = run_id or secrets.token_hex(8)
         started = time.perf_counter()
         started_at = utcnow()
         env = await self.env()
@@ -100,7 +105,7 @@ class Runner:
                 async with lanes.enter(lane_of(spec)), semaphore:
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
-                                       flag_reader=self.flag_reader, target_url=target_url)
+                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id)
                     result = await execute(spec, ctx)
             results.append(result)
             done[spec.id].set_result(result)
@@ -109,8 +114,9 @@ class Runner:
                     maybe = on_result(result)
                     if asyncio.iscoroutine(maybe):
                         await maybe
-                except Exception:  # a broken progress display never breaks a run
-                    pass
+                except Exception as exc:  # a broken callback never breaks a run, and is never silent: the
+                    # store's side (bot.runs.durable) retries, holds, and checks every result was stored
+                    log.warning("on_result for %s failed: %s", spec.id, mask(f"{type(exc).__name__}: {exc}"))
 
         await asyncio.gather(*(one(c) for c in checks))
         order = {c.id: i for i, c in enumerate(checks)}

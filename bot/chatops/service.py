@@ -41,6 +41,7 @@ from bot.chatops.replies import (
     SignoffOpened,
 )
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import OneRolePerPerson, SignoffRequest, SignoffService
@@ -64,6 +65,13 @@ RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
 Handler = Callable[[Any, Actor, "RunHooks"], Awaitable[Reply]]
 
 
+def store_down(exc: StoreUnavailable) -> Failed:
+    """What a person is told when the store cannot record their request: nothing happened, try again."""
+    if isinstance(exc, RunIncomplete):
+        return Failed(str(exc))
+    return Failed(f"I could not record that, so nothing changed: {exc}. Please try again in a moment.")
+
+
 def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """Transports call these methods directly (not through `execute`): a store outage must come back
     as a Failed reply with the reason, never as an exception the transport drops silently."""
@@ -73,7 +81,7 @@ def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[...,
         try:
             return await method(*args, **kwargs)
         except StoreUnavailable as exc:
-            return Failed(str(exc))
+            return store_down(exc)
 
     return wrapper
 
@@ -117,7 +125,7 @@ class ChatOps:
         try:
             return await handler(command, actor, hooks or RunHooks())
         except StoreUnavailable as exc:
-            return Failed(str(exc))
+            return store_down(exc)
 
     async def allowed(self, actor: Actor, action: str, target: Target = Target()) -> AccessDecision:
         return await authorize(self.store, self.checklist, actor, action, target,
@@ -178,22 +186,10 @@ class ChatOps:
             return Failed(mask(str(exc)))
 
     async def reap_orphaned_runs(self) -> list[RunRecord]:
-        """Mark interrupted the chat runs still 'running' whose lock nobody holds (their process died)."""
-        reaped: list[RunRecord] = []
-        running = await asyncio.to_thread(self.store.runs, status="running", checklist=self.checklist.name,
-                                          limit=500)
-        for run in running:
-            if run.source not in CHAT_SOURCES:
-                continue
-            try:
-                holder = await self.locks.holder(self.run_lock_key(run.selector))
-            except LockUnavailable as exc:
-                log.warning("cannot tell orphaned runs apart: %s", exc)
-                return reaped
-            if holder != run.id and await asyncio.to_thread(self.store.mark_interrupted, run.id):
-                fresh = await asyncio.to_thread(self.store.get_run, run.id)
-                reaped.append(fresh or run)
-        return reaped
+        """Mark interrupted the runs still 'running' whose owner's heartbeat has expired (their process
+        died), whatever started them, the CLI included. Locks play no part: a replica that cannot see
+        Redis (or the lock) never interrupts another replica's live run (bot.store.Store.reap_expired_runs)."""
+        return await reap(self.store, checklist=self.checklist.name)
 
     # -- sign-offs -------------------------------------------------------------------------------
     def signoffs(self) -> SignoffService:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
-from bot.store import Store, StoreUnavailable, open_store
+from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
 
 EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
+EXIT_UNDECIDED = 3  # could not decide: e.g. the store could not record the run (bot.store.StoreUnavailable)
 
 
 class UsageError(Exception):
@@ -40,9 +41,12 @@ class Context:
     def store(self) -> Store:
         try:
             return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path())
-        except StoreUnavailable as exc:
+        except StoreMisconfigured as exc:
             raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
                 from None
+        except StoreUnavailable as exc:  # an outage, a read-only state dir, a full disk: exit 3, not 2
+            raise StoreUnavailable(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite "
+                                   "store.") from None
 
 
 def load_context(args: argparse.Namespace) -> Context:

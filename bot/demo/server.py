@@ -1,32 +1,27 @@
 """Running the demo target on a free loopback port in a background thread.
 
 Tests and the `demo: true` checklist start it many times per process, so starting and stopping
-must be quick and leave nothing behind: the socket is bound here (no port race), uvicorn runs in
-its own thread and event loop, and stopping ends long pauses at once instead of waiting them out.
+must be quick and leave nothing behind: the socket is bound here (no port race), the aiohttp app
+runs in its own thread and event loop, and stopping ends long pauses at once instead of waiting them out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
 from types import TracebackType
 from typing import Any
 
-import uvicorn
+from aiohttp import web
 
 from bot.demo.target import TargetState, create_app
 
-
-class _QuickServer(uvicorn.Server):
-    """uvicorn checks for a stop request every 100 ms; tests stop servers often, so look every 20 ms."""
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864000
-            await asyncio.sleep(0.02)
+# How long a stop waits for an answer still being written before it cuts the connection. Pauses (slow
+# mode, the cold query) end the moment a stop begins, so this only bounds a client that reads slowly.
+SHUTDOWN_GRACE_S = 0.1
 
 
 class DemoServer:
@@ -38,7 +33,9 @@ class DemoServer:
     def __init__(self, state: TargetState, *, host: str = "127.0.0.1", port: int = 0,
                  startup_timeout: float = 5.0) -> None:
         self.state = state
-        self._stopping = threading.Event()
+        self._stop_requested = threading.Event()
+        self._started = threading.Event()
+        self._error: BaseException | None = None
         # proto IPPROTO_TCP, not 0: asyncio only turns Nagle off (TCP_NODELAY) on sockets marked TCP,
         # and without it every answer waits ~40 ms for a delayed ACK.
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
@@ -46,34 +43,48 @@ class DemoServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._sock.bind((host, port))
+            self._sock.listen(128)
         except OSError:
             self._sock.close()
             raise
         self.host, self.port = self._sock.getsockname()[:2]
         shown_host = f"[{self.host}]" if ":" in self.host else self.host
         self.base_url = f"http://{shown_host}:{self.port}"
-        config = uvicorn.Config(
-            create_app(state, self._stopping),
-            lifespan="off",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            loop="asyncio",
-            http="h11",
-            ws="none",
-            timeout_keep_alive=2,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = _QuickServer(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=f"golive-demo-target:{self.port}", daemon=True)
+        self._loop = asyncio.new_event_loop()
+        # Set inside the loop when a stop begins: ends pauses and lets the serving coroutine clean up.
+        self._stopping = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name=f"golive-demo-target:{self.port}", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + startup_timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"demo target did not start on {self.base_url}")
-            time.sleep(0.002)
+        if not self._started.wait(startup_timeout) or self._error is not None:
+            self.stop()
+            raise RuntimeError(f"demo target did not start on {self.base_url}: {self._error or 'timed out'}")
+
+    def _run(self) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported by __init__ when it happens before the start
+            self._error = exc
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            self._started.set()  # a failed start wakes __init__ at once, with the error
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(create_app(self.state, self._stopping), access_log=None, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_GRACE_S, keepalive_timeout=2)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, self._sock).start()
+            self._started.set()
+            if not self._stop_requested.is_set():
+                await self._stopping.wait()
+        finally:
+            self._stopping.set()
+            await runner.cleanup()
 
     def url(self, path: str = "/") -> str:
         return self.base_url + "/" + path.lstrip("/")
@@ -87,8 +98,9 @@ class DemoServer:
         return self.state.set(**changes)
 
     def _request_stop(self) -> None:
-        self._stopping.set()
-        self._server.should_exit = True
+        self._stop_requested.set()
+        with contextlib.suppress(RuntimeError):  # the loop has already finished
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and wait for its thread (blocks at most `timeout`)."""
@@ -98,7 +110,7 @@ class DemoServer:
         self._sock.close()
 
     async def astop(self, timeout: float = 5.0) -> None:
-        """Like stop(), without blocking the caller's event loop while uvicorn shuts down."""
+        """Like stop(), without blocking the caller's event loop while the server shuts down."""
         self._request_stop()
         deadline = time.monotonic() + timeout
         while self._thread.is_alive() and time.monotonic() < deadline:

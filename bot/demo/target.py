@@ -1,4 +1,4 @@
-"""The demo target: a small Starlette app shaped like the service a go-live checklist watches.
+"""The demo target: a small aiohttp app shaped like the service a go-live checklist watches.
 
 It answers the endpoints the go-live plan probes (health, metrics, leads, scan, sales summary,
 legacy routes) and can be switched at run time, from Python (`TargetState`) or over HTTP
@@ -10,6 +10,7 @@ from the traffic it actually served, so a watch over it sees what the checks did
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -20,11 +21,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from aiohttp import web
 
 Mode = Literal["healthy", "degraded", "down", "slow", "ratelimited", "error_rate"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -294,30 +291,42 @@ def _set_path(data: MutableMapping[str, Any], path: str, value: Any) -> None:
 
 # -- endpoints -------------------------------------------------------------------------------------
 
+TARGET: web.AppKey[TargetState] = web.AppKey("target", TargetState)
+STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping", asyncio.Event)
 
-def _state(request: Request) -> TargetState:
-    return request.app.state.target
-
-
-async def _pause(request: Request, ms: float) -> None:
-    await pause(ms, request.app.state.stopping)
-
-
-async def pause(ms: float, stopping: threading.Event) -> None:
-    """Sleep that ends early when the server is stopping, so a hung answer never blocks shutdown."""
-    deadline = time.monotonic() + ms / 1000
-    while not stopping.is_set():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, 0.05))
+# golive tags every request of one run with this header (checks.kinds.http.RUN_HEADER). The demo gives each
+# run a rate-limit window of its own, so the burst of smoke.rate_limit, which uses up its run's window,
+# never starves the next run: a second `golive run` right after the first gets the same verdict.
+RUN_HEADER = "X-Golive-Run"
 
 
-async def live(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
+                        content_type="application/json", headers=headers)
 
 
-async def ready(request: Request) -> Response:
+def _state(request: web.Request) -> TargetState:
+    return request.app[TARGET]
+
+
+async def pause(ms: float, stopping: asyncio.Event) -> None:
+    """Sleep that ends at once when the server is stopping, so a hung answer never blocks shutdown."""
+    if ms <= 0 or stopping.is_set():
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), ms / 1000)
+
+
+async def _read_json(request: web.Request) -> Any:
+    """The body as JSON; raises ValueError (JSONDecodeError, UnicodeDecodeError) when it is not."""
+    return json.loads((await request.read()).decode())
+
+
+async def live(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
     state = _state(request)
     parts = {name: {"status": state._dep_status(name)} for name in ("db", "redis")}
     for name, part in parts.items():
@@ -325,83 +334,83 @@ async def ready(request: Request) -> Response:
             part["error"] = "connection refused" if name == "redis" else "could not connect to server"
     healthy = all(p["status"] == "ok" for p in parts.values())
     body = {"status": "ok" if healthy else "degraded", "environment": state.environment, **parts}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return _json(body, status=200 if healthy else 503)
 
 
-async def startup(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "started": True})
+async def startup(request: web.Request) -> web.Response:
+    return _json({"status": "ok", "started": True})
 
 
-async def metrics(request: Request) -> Response:
-    return JSONResponse(_state(request).metrics())
+async def metrics(request: web.Request) -> web.Response:
+    return _json(_state(request).metrics())
 
 
-async def leads(request: Request) -> Response:
+async def leads(request: web.Request) -> web.Response:
     state = _state(request)
-    raw = request.query_params.get("limit", "10")
+    raw = request.query.get("limit", "10")
     try:
         limit = int(raw)
     except ValueError:
-        return JSONResponse({"detail": "limit must be an integer"}, status_code=400)
+        return _json({"detail": "limit must be an integer"}, status=400)
     if not 1 <= limit <= 100:
-        return JSONResponse({"detail": "limit must be between 1 and 100"}, status_code=400)
-    key = "leads?" + "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
+        return _json({"detail": "limit must be between 1 and 100"}, status=400)
+    key = "leads?" + "&".join(f"{k}={v}" for k, v in sorted(request.query.items()))
     hit = state.cache_lookup(key)
     if not hit:
-        await _pause(request, state.cold_query_ms)  # the "database" answers an uncached query slowly
+        await pause(state.cold_query_ms, request.app[STOPPING])  # the "database" answers an uncached query slowly
     items = _LEADS[:limit]
-    return JSONResponse({"items": items, "count": len(items), "total": len(_LEADS), "limit": limit},
-                        headers={"X-Cache": "HIT" if hit else "MISS"})
+    return _json({"items": items, "count": len(items), "total": len(_LEADS), "limit": limit},
+                 headers={"X-Cache": "HIT" if hit else "MISS"})
 
 
-async def scan(request: Request) -> Response:
+async def scan(request: web.Request) -> web.Response:
     state = _state(request)
-    if request.method == "GET":
-        domain = request.query_params.get("domain", "").strip().lower()
+    if request.method in ("GET", "HEAD"):
+        domain = request.query.get("domain", "").strip().lower()
         if not _DOMAIN.match(domain):
-            return JSONResponse({"detail": "query parameter domain must be a valid domain"}, status_code=400)
+            return _json({"detail": "query parameter domain must be a valid domain"}, status=400)
         known = domain in state.known_domains
-        return JSONResponse({"domain": domain, "status": "scanned" if known else "not_scanned"})
+        return _json({"domain": domain, "status": "scanned" if known else "not_scanned"})
     if request.headers.get("x-api-key") != state.api_key:
-        return JSONResponse({"detail": "missing or invalid API key"}, status_code=401)
+        return _json({"detail": "missing or invalid API key"}, status=401)
     try:
-        payload = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = await _read_json(request)
+    except ValueError:
         payload = None
     domain = str(payload.get("domain", "")).strip().lower() if isinstance(payload, dict) else ""
     if not _DOMAIN.match(domain):
-        return JSONResponse({"detail": "body must be JSON with a valid `domain`"}, status_code=400)
-    return JSONResponse({"status": "queued", "domain": domain}, status_code=202)
+        return _json({"detail": "body must be JSON with a valid `domain`"}, status=400)
+    return _json({"status": "queued", "domain": domain}, status=202)
 
 
-async def sales_summary(request: Request) -> Response:
+async def sales_summary(request: web.Request) -> web.Response:
     state = _state(request)
-    domain = request.path_params["domain"].lower()
+    domain = request.match_info["domain"].lower()
     if domain not in state.known_domains:
-        return JSONResponse({"detail": f"no sales summary for {domain}"}, status_code=404)
+        return _json({"detail": f"no sales summary for {domain}"}, status=404)
     lead = next((item for item in _LEADS if item["domain"] == domain), None)
     score = lead["score"] if lead else 50
-    return JSONResponse({"domain": domain, "score": score, "segment": lead["segment"] if lead else "smb",
-                         "next_action": "call" if score >= 75 else "nurture"})
+    return _json({"domain": domain, "score": score, "segment": lead["segment"] if lead else "smb",
+                  "next_action": "call" if score >= 75 else "nurture"})
 
 
-async def control(request: Request) -> Response:
+async def control(request: web.Request) -> web.Response:
     """GET shows the state; POST changes it: {"mode": "slow", "delay_ms": 800, "metrics": {...}}."""
     state = _state(request)
     if state.control_token and request.headers.get("x-control-token") != state.control_token:
-        return JSONResponse({"detail": "bad control token"}, status_code=403)
+        return _json({"detail": "bad control token"}, status=403)
     if request.method == "POST":
         try:
-            payload = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
+            payload = await _read_json(request)
+        except ValueError:
+            return _json({"detail": "body must be a JSON object"}, status=400)
         if not isinstance(payload, dict):
-            return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
+            return _json({"detail": "body must be a JSON object"}, status=400)
         try:
             apply_control(state, payload)
         except (ValueError, TypeError) as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-    return JSONResponse(state.snapshot())
+            return _json({"detail": str(exc)}, status=400)
+    return _json(state.snapshot())
 
 
 def apply_control(state: TargetState, payload: Mapping[str, Any]) -> None:
@@ -420,12 +429,12 @@ def apply_control(state: TargetState, payload: Mapping[str, Any]) -> None:
         state.set(**payload)
 
 
-async def legacy(request: Request) -> Response:
+async def legacy(request: web.Request) -> web.Response:
     """Legacy routes answer as the recorded decision says: 404 when removed, the v1 answer when kept."""
     state = _state(request)
     if state.legacy == "removed":
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
-    path = request.url.path
+        return _json({"detail": "Not Found"}, status=404)
+    path = request.path
     if path == "/leads":
         return await leads(request)
     if path == "/scan":
@@ -433,92 +442,74 @@ async def legacy(request: Request) -> Response:
     return await sales_summary(request)
 
 
-# -- behaviour switch (pure ASGI, so delays and failures wrap every route alike) ------------------
+# -- behaviour switch (a middleware, so delays and failures wrap every route alike) -----------------
 
 
-class ModeMiddleware:
+def rate_limit_key(request: web.Request) -> str:
+    """Whose window a request counts in: the client's, per golive run when it says which (RUN_HEADER)."""
+    client = request.remote or "unknown"
+    run = request.headers.get(RUN_HEADER, "").strip()
+    return f"{client} run:{run[:64]}" if run else client
+
+
+@web.middleware
+async def mode_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Applies the mode, the rate limiter and error injection, and records traffic for the metrics."""
-
-    def __init__(self, app: ASGIApp, state: TargetState, stopping: threading.Event) -> None:
-        self.app = app
-        self.state = state
-        self.stopping = stopping
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == CONTROL_PATH:
-            await self.app(scope, receive, send)
-            return
-        state, path = self.state, scope["path"]
-        started = time.perf_counter()
-        status_seen: list[int] = []
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_seen.append(message["status"])
-            await send(message)
-
-        is_api = path.startswith("/api/") or path in LEGACY_PATHS or path.startswith("/leads/")
-        counted = not path.startswith("/healthz/")
-        try:
-            await self._dispatch(scope, receive, recording_send, path, is_api)
-        finally:
-            if counted:
-                latency = (time.perf_counter() - started) * 1000
-                state.record(status_seen[0] if status_seen else 500, latency)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str, is_api: bool) -> None:
-        state = self.state
-        if state.mode == "slow":
-            await pause(float(state.delay_ms), self.stopping)
-        if state.mode == "down" and path != "/healthz/live":
-            await _respond(send, 500, {"status": "error", "detail": "service unavailable (demo: down)"})
-            return
-        if path != "/healthz/live":
-            state.note_dependency_use()
-        if is_api:
-            if state.mode == "ratelimited":
-                await _respond(send, 429, {"detail": "rate limit exceeded"}, {"retry-after": "10"})
-                return
-            client = (scope.get("client") or ("unknown", 0))[0]
-            wait = state.take_rate_slot(str(client))
-            if wait is not None:
-                await _respond(send, 429, {"detail": "rate limit exceeded"},
-                               {"retry-after": str(max(1, math.ceil(wait)))})
-                return
-            if state.mode == "error_rate" and state.next_call_fails():
-                await _respond(send, 500, {"detail": "internal server error (demo: error_rate)"})
-                return
-        await self.app(scope, receive, send)
+    path = request.path
+    if path == CONTROL_PATH:
+        return await handler(request)
+    state = request.app[TARGET]
+    started = time.perf_counter()
+    status = 500  # what the metrics count when no answer leaves (an exception, a cancelled request)
+    try:
+        response = await _dispatch(request, handler, state, path)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # aiohttp's own 404 and 405
+        status = exc.status
+        raise
+    finally:
+        if not path.startswith("/healthz/"):
+            state.record(status, (time.perf_counter() - started) * 1000)
 
 
-async def _respond(send: Send, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None,
-                   ) -> None:
-    raw = json.dumps(body).encode()
-    header_list = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    header_list += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": header_list})
-    await send({"type": "http.response.body", "body": raw})
+async def _dispatch(request: web.Request, handler: Any, state: TargetState, path: str) -> web.StreamResponse:
+    if state.mode == "slow":
+        await pause(float(state.delay_ms), request.app[STOPPING])
+    if state.mode == "down" and path != "/healthz/live":
+        return _json({"status": "error", "detail": "service unavailable (demo: down)"}, status=500)
+    if path != "/healthz/live":
+        state.note_dependency_use()
+    if path.startswith("/api/") or path in LEGACY_PATHS or path.startswith("/leads/"):
+        if state.mode == "ratelimited":
+            return _json({"detail": "rate limit exceeded"}, status=429, headers={"Retry-After": "10"})
+        wait = state.take_rate_slot(rate_limit_key(request))
+        if wait is not None:
+            return _json({"detail": "rate limit exceeded"}, status=429,
+                         headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        if state.mode == "error_rate" and state.next_call_fails():
+            return _json({"detail": "internal server error (demo: error_rate)"}, status=500)
+    return await handler(request)
 
 
-def create_app(state: TargetState | None = None, stopping: threading.Event | None = None) -> Starlette:
-    """The ASGI app; `state` is shared with whoever wants to switch it, `stopping` ends long pauses."""
-    state = state or TargetState()
-    stopping = stopping or threading.Event()
-    routes = [
-        Route("/healthz/live", live),
-        Route("/healthz/ready", ready),
-        Route("/healthz/startup", startup),
-        Route("/healthz/metrics", metrics),
-        Route("/api/v1/leads", leads),
-        Route("/api/v1/scan", scan, methods=["GET", "POST"]),
-        Route("/api/v1/leads/{domain}/sales-summary", sales_summary),
-        Route("/leads", legacy),
-        Route("/scan", legacy, methods=["GET", "POST"]),
-        Route("/leads/{domain}/sales-summary", legacy),
-        Route(CONTROL_PATH, control, methods=["GET", "POST"]),
-    ]
-    app = Starlette(routes=routes)
-    app.state.target = state
-    app.state.stopping = stopping
-    app.add_middleware(ModeMiddleware, state=state, stopping=stopping)
+def create_app(state: TargetState | None = None, stopping: asyncio.Event | None = None) -> web.Application:
+    """The aiohttp app; `state` is shared with whoever wants to switch it, setting `stopping` ends long pauses."""
+    app = web.Application(middlewares=[mode_middleware])
+    app[TARGET] = state or TargetState()
+    app[STOPPING] = stopping or asyncio.Event()
+    routes = app.router
+    routes.add_get("/healthz/live", live)
+    routes.add_get("/healthz/ready", ready)
+    routes.add_get("/healthz/startup", startup)
+    routes.add_get("/healthz/metrics", metrics)
+    routes.add_get("/api/v1/leads", leads)
+    routes.add_get("/api/v1/scan", scan)
+    routes.add_post("/api/v1/scan", scan)
+    routes.add_get("/api/v1/leads/{domain}/sales-summary", sales_summary)
+    routes.add_get("/leads", legacy)
+    routes.add_get("/scan", legacy)
+    routes.add_post("/scan", legacy)
+    routes.add_get("/leads/{domain}/sales-summary", legacy)
+    routes.add_get(CONTROL_PATH, control)
+    routes.add_post(CONTROL_PATH, control)
     return app

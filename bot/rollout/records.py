@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
 from bot.store import Store
-from bot.store.store import now_iso, parse_time, register_schema
+from bot.store.store import now_iso, parse_time
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS rollout_events (
@@ -39,13 +39,11 @@ SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS rollout_incidents_by_checklist ON rollout_incidents (checklist, opened_at)",
 )
-register_schema(*SCHEMA)
+# the tables are created by store migration 0001 (bot/store/migrations); SCHEMA documents them
 
 def ensure_schema(store: Store) -> None:
-    """Stores opened before this module was imported lack the tables; CREATE IF NOT EXISTS is idempotent."""
-    if not getattr(store.db, "_rollout_schema", False):
-        store.db.apply_schema(list(SCHEMA))
-        store.db._rollout_schema = True  # type: ignore[attr-defined]
+    """Kept for callers: the tables come from store migration 0001, created under the migration lock
+    by the owner role (a bot role without CREATE rights must not run DDL here)."""
 
 
 class RolloutRecords:

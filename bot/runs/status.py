@@ -3,12 +3,14 @@ the rollout phase. Plain data; each transport renders it its own way."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.degrade import degradations
+from bot.runs.durable import Durability
 from bot.signoff.service import SignoffService, stages
-from bot.store import RunRecord, Store
+from bot.store import RunRecord, Store, StoreUnavailable
 from checks.result import CheckResult, Status, utcnow
 from checks.spec import Checklist, CheckSpec
 from checks.verdict import SignoffState, Verdict, decide
@@ -88,6 +90,8 @@ def role_titles(checklist: Checklist) -> dict[str, str]:
 
 
 def build_status(store: Store, checklist: Checklist) -> StatusOverview:
+    with contextlib.suppress(StoreUnavailable):  # a run whose owner died is not shown as running
+        store.reap_expired_runs(Durability.from_env().heartbeat_ttl, checklist=checklist.name)
     latest = store.latest_results(checklist.name)
     phases = []
     for phase in checklist.phases:

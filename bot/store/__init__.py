@@ -3,7 +3,8 @@
 SQLite is the embedded default; PostgreSQL (psycopg) when GOLIVE_DATABASE_URL is set.
 """
 
-from bot.store.db import Database, StoreUnavailable, open_database
+from bot.store.db import Database, StoreMisconfigured, StoreUnavailable, open_database
 from bot.store.store import MessageRef, RunRecord, Store, open_store
 
-__all__ = ["Database", "MessageRef", "RunRecord", "Store", "StoreUnavailable", "open_database", "open_store"]
+__all__ = ["Database", "MessageRef", "RunRecord", "Store", "StoreMisconfigured", "StoreUnavailable", "open_database",
+           "open_store"]

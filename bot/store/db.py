@@ -19,7 +19,24 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 class StoreUnavailable(RuntimeError):
-    """The store cannot be reached; the message is safe to show (no DSN)."""
+    """The store cannot be reached or written; the message is safe to show (no DSN)."""
+
+
+class StoreMisconfigured(StoreUnavailable):
+    """The store's address itself is wrong (a configuration error, not an outage)."""
+
+
+# sqlite3 errors that mean "the store cannot take writes right now", not "this query is wrong"
+_SQLITE_UNAVAILABLE = ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open",
+                       "database is locked", "no such file", "permission denied", "out of memory")
+
+
+def _sqlite_unavailable(path: str, exc: BaseException) -> StoreUnavailable | None:
+    text = str(exc)
+    if isinstance(exc, OSError) or any(marker in text.lower() for marker in _SQLITE_UNAVAILABLE):
+        return StoreUnavailable(f"the SQLite store at {path} cannot be written ({mask(text)}): make its directory "
+                                "writable (GOLIVE_STATE_DIR) and free some disk space, or set GOLIVE_DATABASE_URL")
+    return None
 
 
 class Cursorish(Protocol):
@@ -44,6 +61,12 @@ class Database:
         raise NotImplementedError
         yield self
 
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        """A transaction that no other process can run at the same time (see bot.store.migrate)."""
+        raise NotImplementedError
+        yield self
+
     def apply_schema(self, statements: Sequence[str]) -> None:
         with self.transaction() as tx:
             for stmt in statements:
@@ -64,44 +87,68 @@ class SQLiteDatabase(Database):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise (_sqlite_unavailable(self.path, exc) or exc) from None
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A read-only directory or a full disk becomes StoreUnavailable: callers tell the person, not crash."""
+        try:
+            yield
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise (_sqlite_unavailable(self.path, exc) or exc) from None
 
     def render_ddl(self, stmt: str) -> str:
         return stmt.replace("{autoid}", "INTEGER PRIMARY KEY AUTOINCREMENT")
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        with self._lock:
+        with self._lock, self._errors():
             return self._conn.execute(sql, dict(params or {})).rowcount
 
     def fetchall(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._errors():
             return [dict(r) for r in self._conn.execute(sql, dict(params or {})).fetchall()]
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self, mode: str = "IMMEDIATE") -> Iterator[Database]:
         with self._lock:
             depth = getattr(self._local, "depth", 0)
             if depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                with self._errors():
+                    self._conn.execute(f"BEGIN {mode}")
             self._local.depth = depth + 1
             try:
                 yield self
             except BaseException:
                 self._local.depth = depth
-                if depth == 0:
+                if depth == 0 and self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
             self._local.depth = depth
             if depth == 0:
-                self._conn.execute("COMMIT")
+                try:
+                    with self._errors():
+                        self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        # EXCLUSIVE: no other connection reads or writes until the schema is settled
+        with self.transaction("EXCLUSIVE") as tx:
+            yield tx
 
     def close(self) -> None:
         with self._lock:
@@ -126,8 +173,13 @@ class PostgresDatabase(Database):
         self.timeout = timeout
         try:
             if schema:
-                with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+                # under a lock: concurrent CREATE SCHEMA IF NOT EXISTS collide on pg_namespace
+                with psycopg.connect(url, autocommit=True, connect_timeout=int(timeout)) as conn, \
+                        conn.transaction():
+                    exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+                    if not exists:  # a bot role without CREATE on the database can use an existing schema
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"golive-schema:{schema}",))
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
             # check: a connection PostgreSQL dropped (restart, failover) is replaced on checkout, so
             # the first commands after the store returns do not fail on stale pooled connections
             self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,
@@ -153,7 +205,7 @@ class PostgresDatabase(Database):
         try:
             with self._pool.connection(timeout=self.timeout) as conn:
                 yield conn
-        except self._psycopg.OperationalError as exc:
+        except (self._psycopg.OperationalError, self._psycopg.errors.ReadOnlySqlTransaction) as exc:
             raise StoreUnavailable(f"the PostgreSQL store is unreachable: {mask(str(exc).splitlines()[0])}") from None
         except Exception as exc:
             if type(exc).__name__ == "PoolTimeout":
@@ -182,6 +234,14 @@ class PostgresDatabase(Database):
             finally:
                 self._local.tx = None
 
+    @contextmanager
+    def migration_lock(self) -> Iterator[Database]:
+        # a transaction-scoped advisory lock, one per schema: released by COMMIT/ROLLBACK, even when
+        # the process dies mid-migration (the server ends its session)
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('golive-migrate:' || coalesce(current_schema(), '')))")
+            yield tx
+
     def close(self) -> None:
         self._pool.close()
 
@@ -196,5 +256,5 @@ def open_database(url: str | None, *, sqlite_path: str | Path = "golive-state/go
     if url and url.startswith("sqlite:///"):
         return SQLiteDatabase(url[len("sqlite:///"):])
     if url:
-        raise StoreUnavailable("GOLIVE_DATABASE_URL must start with postgresql:// or sqlite:///")
+        raise StoreMisconfigured("GOLIVE_DATABASE_URL must start with postgresql:// or sqlite:///")
     return SQLiteDatabase(sqlite_path)

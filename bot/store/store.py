@@ -6,19 +6,21 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.store.audit import GENESIS, ChainBreak, row_hash, verify_chain
 from bot.store.db import Database, open_database
-from bot.store.schema import APPEND_ONLY, CORE
+from bot.store.migrate import migrate
 from checks.masking import masker
 from checks.result import CheckResult
 from checks.spec import CheckSpec
 from checks.verdict import Verdict
 
 EXTRA_SCHEMA: list[str] = []
-"""DDL other domains (rollout, alerts) register at import time; applied by migrate()."""
+"""Deprecated: idempotent DDL registered at import time, applied after the migrations under their lock.
+New tables and columns go in a numbered migration (bot/store/migrations/README in its __init__)."""
 
 
 def register_schema(*statements: str) -> None:
@@ -42,12 +44,14 @@ class RunRecord:
     selector: str
     requested_by: str
     source: str
-    status: str  # running | finished | interrupted
+    status: str  # running | finished | interrupted (its owner died) | incomplete (results not all stored)
     started_at: datetime
     finished_at: datetime | None
     verdict: Verdict | None
     wall_ms: float | None
     expected: list[str] = field(default_factory=list)
+    owner: str = ""  # the process running it (bot.runs.durable.OWNER); its heartbeat keeps the run alive
+    heartbeat_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
@@ -57,6 +61,7 @@ class RunRecord:
             finished_at=parse_time(row["finished_at"]),
             verdict=Verdict.model_validate_json(row["verdict"]) if row["verdict"] else None,
             wall_ms=row["wall_ms"], expected=json.loads(row.get("expected") or "[]"),
+            owner=row.get("owner") or "", heartbeat_at=parse_time(row.get("heartbeat_at")),
         )
 
 
@@ -76,24 +81,33 @@ class Store:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def migrate(self) -> Store:
-        self.db.apply_schema([*CORE, *EXTRA_SCHEMA, *APPEND_ONLY[self.db.dialect]])
+        """Apply the pending numbered migrations (bot/store/migrations) under the migration lock."""
+        migrate(self.db)
+        if EXTRA_SCHEMA:
+            with self.db.migration_lock() as tx:
+                for stmt in EXTRA_SCHEMA:
+                    tx.execute(tx.render_ddl(stmt))
         return self
 
     def ping(self) -> None:
+        """Readiness: the store answers *and takes a write* (a full disk or read-only file answers SELECT)."""
         self.db.ping()
+        self.put("golive:probe:writable", now_iso())
 
     def close(self) -> None:
         self.db.close()
 
     # -- runs and results ----------------------------------------------------------------------
     def create_run(self, *, checklist: str, selector: str, requested_by: str = "", source: str = "cli",
-                   expected: Sequence[CheckSpec] = (), run_id: str | None = None) -> RunRecord:
+                   expected: Sequence[CheckSpec] = (), run_id: str | None = None, owner: str = "") -> RunRecord:
         run_id = run_id or uuid.uuid4().hex[:16]
+        at = now_iso()
         self.db.execute(
-            "INSERT INTO runs (id, checklist, selector, requested_by, source, status, started_at, expected) "
-            "VALUES (:id, :checklist, :selector, :requested_by, :source, 'running', :started_at, :expected)",
+            "INSERT INTO runs (id, checklist, selector, requested_by, source, status, started_at, expected, owner,"
+            " heartbeat_at) VALUES (:id, :checklist, :selector, :requested_by, :source, 'running', :started_at,"
+            " :expected, :owner, :started_at)",
             {"id": run_id, "checklist": checklist, "selector": selector, "requested_by": masker.mask(requested_by),
-             "source": source, "started_at": now_iso(), "expected": json.dumps([c.id for c in expected])},
+             "source": source, "started_at": at, "expected": json.dumps([c.id for c in expected]), "owner": owner},
         )
         run = self.get_run(run_id)
         assert run is not None
@@ -133,6 +147,39 @@ class Store:
             {"id": run_id, "status": status, "at": now_iso(), "verdict": masker.mask(verdict.model_dump_json()),
              "wall_ms": wall_ms},
         )
+
+    def heartbeat(self, run_ids: Sequence[str]) -> int:
+        """The owner of these runs is alive: push their heartbeat forward (only while they are running)."""
+        at, count = now_iso(), 0
+        for run_id in run_ids:
+            count += self.db.execute("UPDATE runs SET heartbeat_at = :at WHERE id = :id AND status = 'running'",
+                                     {"id": run_id, "at": at})
+        return count
+
+    def reap_expired_runs(self, ttl: float, *, checklist: str | None = None) -> list[RunRecord]:
+        """Mark interrupted every run still 'running' whose owner's heartbeat is older than `ttl` seconds,
+        whatever started it (chat, scheduler, CLI). A live run's owner keeps beating, so a replica that
+        cannot see a lock (or Redis) never interrupts it. Concurrent reapers report each run once."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=ttl)).isoformat(timespec="microseconds")
+        where = "status = 'running' AND COALESCE(heartbeat_at, started_at) < :cutoff"
+        params: dict[str, Any] = {"cutoff": cutoff, "at": now_iso()}
+        if checklist:
+            where += " AND checklist = :checklist"
+            params["checklist"] = checklist
+        reaped = []
+        for row in self.db.fetchall(f"SELECT id FROM runs WHERE {where}", params):
+            if self.db.execute(f"UPDATE runs SET status = 'interrupted', finished_at = :at WHERE id = :id AND {where}",
+                               {**params, "id": row["id"]}) > 0:
+                run = self.get_run(row["id"])
+                if run is not None:
+                    reaped.append(run)
+        return reaped
+
+    def mark_incomplete(self, run_id: str) -> bool:
+        """Results of this run could not all be stored: it decides nothing (never GO)."""
+        return self.db.execute(
+            "UPDATE runs SET status = 'incomplete', finished_at = :at, verdict = NULL WHERE id = :id "
+            "AND status = 'running'", {"id": run_id, "at": now_iso()}) > 0
 
     def mark_interrupted(self, run_id: str) -> bool:
         """Flag a run that was still 'running' when its process died; True if it changed."""
@@ -194,10 +241,21 @@ class Store:
 
     # -- audit log (append-only) ---------------------------------------------------------------
     def audit(self, *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
-        self.db.execute(
-            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (:at, :actor, :action, :subject, :detail)",
-            {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
-             "detail": json.dumps(masker.mask_data(detail or {}), default=str)})
+        """Append one row to the hash chain: it carries the previous row's hash and a hash of its own."""
+        row = {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
+               "detail": json.dumps(masker.mask_data(detail or {}), default=str)}
+        with self.db.transaction() as tx:
+            if tx.dialect == "postgres":  # one writer at the tail at a time (SQLite's write lock already is)
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext('golive-audit:' || coalesce(current_schema(), '')))")
+            last = tx.fetchone("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
+            prev = last["hash"] if last else GENESIS
+            tx.execute("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) "
+                       "VALUES (:at, :actor, :action, :subject, :detail, :prev_hash, :hash)",
+                       {**row, "prev_hash": prev, "hash": row_hash(prev, row)})
+
+    def verify_audit(self) -> tuple[int, ChainBreak | None]:
+        """Walk the whole chain in seq order: (rows checked, first break or None)."""
+        return verify_chain(self.db.fetchall("SELECT * FROM audit ORDER BY seq"))
 
     def audit_log(self, *, subject: str | None = None, action: str | None = None, limit: int = 100,
                   ) -> list[dict[str, Any]]:

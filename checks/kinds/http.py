@@ -66,10 +66,19 @@ def make_client(ctx: CheckContext, *, follow_redirects: bool = False, max_connec
     )
 
 
+# Every request of one run to the target carries the run's id: the target's operators can tell golive's
+# traffic from real users' and find the run in their logs, and a test service can give each run a rate-limit
+# window of its own (the bundled demo does, so the burst of smoke.rate_limit never starves the next run).
+RUN_HEADER = "X-Golive-Run"
+
+
 def request_headers(ctx: CheckContext, url: str, *extra: dict[str, str]) -> dict[str, str]:
-    """Target headers (only toward the target itself, never to a third-party URL), then the check's own."""
+    """The run's id and the target headers (only toward the target itself, never to a third-party URL),
+    then the check's own."""
     headers: dict[str, str] = {}
     if _same_origin(url, ctx.base_url):
+        if ctx.run_id:
+            headers[RUN_HEADER] = ctx.run_id
         headers.update(ctx.checklist.target.headers)
     for more in extra:
         headers.update(more)

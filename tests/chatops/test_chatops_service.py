@@ -57,15 +57,20 @@ async def test_second_run_of_the_same_selector_is_busy(store, checklist, monkeyp
     assert isinstance(await ops.run(TEAMS_USER, "day1"), RunOutcome)  # free again afterwards
 
 
-async def test_reap_only_orphaned_chat_runs(store, checklist) -> None:
+async def test_reap_only_runs_whose_owner_heartbeat_expired(store, checklist) -> None:
+    """Any source (the CLI included) is reaped once its heartbeat expired; a live run is never reaped,
+    even when nobody holds its lock here (another replica, or this one degraded to local locks)."""
     ops = chatops(store, checklist)
     orphan = store.create_run(checklist="slacktest", selector="day1", source="teams")
-    held = store.create_run(checklist="slacktest", selector="day2", source="slack")
-    cli = store.create_run(checklist="slacktest", selector="day1", source="cli")
-    await ops.locks.acquire(ops.run_lock_key("day2"), held.id)
+    cli_orphan = store.create_run(checklist="slacktest", selector="day1", source="cli")
+    live = store.create_run(checklist="slacktest", selector="day2", source="slack")  # no lock held anywhere
+    for dead in (orphan.id, cli_orphan.id):
+        store.db.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id", {"id": dead})
     reaped = await ops.reap_orphaned_runs()
-    assert [r.id for r in reaped] == [orphan.id]
-    assert [store.get_run(r).status for r in (orphan.id, held.id, cli.id)] == ["interrupted", "running", "running"]
+    assert sorted(r.id for r in reaped) == sorted([orphan.id, cli_orphan.id])
+    assert [store.get_run(r).status for r in (orphan.id, cli_orphan.id, live.id)] == \
+        ["interrupted", "interrupted", "running"]
+    assert await ops.reap_orphaned_runs() == []  # reported once
 
 
 async def signoff_flow(store, checklist) -> None:  # type: ignore[no-untyped-def]

@@ -214,7 +214,7 @@ async def test_failure_excerpt_is_masked_and_short(target: DemoServer) -> None:
 
 
 async def test_non_json_body_fails_json_valid(target: DemoServer) -> None:
-    # the demo 404 for an unknown path is Starlette's plain-text "Not Found"
+    # the demo 404 for an unknown path is aiohttp's plain-text "404: Not Found"
     result = await run_one(target.base_url, """
         - id: x
           kind: http

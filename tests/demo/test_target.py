@@ -222,3 +222,24 @@ async def test_async_context_manager_and_shared_state() -> None:
         results = await asyncio.gather(*(client.get("/healthz/live") for _ in range(10)))
         assert {r.status_code for r in results} == {200}
     assert not server.running and not _demo_threads()
+
+
+def test_each_golive_run_gets_a_rate_limit_window_of_its_own(demo: DemoServer, client: httpx.Client) -> None:
+    demo.state.set(rate_limit=2)
+    url = "/api/v1/leads/example.com/sales-summary"
+    first = [client.get(url, headers={"X-Golive-Run": "run-1"}).status_code for _ in range(3)]
+    second = [client.get(url, headers={"X-Golive-Run": "run-2"}).status_code for _ in range(3)]
+    untagged = [client.get(url).status_code for _ in range(3)]
+    assert first == second == untagged == [200, 200, 429]
+
+
+def test_a_failed_start_says_why_at_once_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_app(*args: object, **kwargs: object) -> None:
+        raise OSError("no app today")
+
+    monkeypatch.setattr("bot.demo.server.create_app", broken_app)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"did not start on http://127\.0\.0\.1:\d+: no app today"):
+        serve_target()
+    assert time.perf_counter() - started < 1  # not the 5 s start-up timeout
+    assert not _demo_threads()

@@ -93,10 +93,12 @@ def fresh_database(server: PostgresServer) -> str:
 
 
 async def test_store_dies_during_a_run(pg_server: PostgresServer) -> None:
-    """The run's requester is told; once the store is back the run is marked interrupted (not left
-    'running'), its message says so with a Re-run button, and the phase runs again normally."""
+    """The run's requester is told (after the retries and the hold window); once the store is back the
+    run is marked interrupted by the sweep, since its heartbeat stopped (not left 'running'), its message
+    says so with a Re-run button, and the phase runs again normally."""
     url = fresh_database(pg_server)
-    with running_bot(database_url=url) as (bot, stub):
+    with running_bot(database_url=url, extra_env={"GOLIVE_STORE_HOLD_SECONDS": "3", "GOLIVE_HEARTBEAT_SECONDS": "0.5",
+                                                  "GOLIVE_HEARTBEAT_TTL_SECONDS": "3"}) as (bot, stub):
         async with ClientSession(timeout=ClientTimeout(total=30)) as http:
             user = SlackUser(http, bot, stub)
             key = await user.command("run slow")

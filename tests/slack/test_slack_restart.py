@@ -77,7 +77,8 @@ async def test_run_left_running_by_a_dead_process_is_reaped_on_start(stub: Slack
                             expected=checklist.phase("day1").checks)
     store.remember_message(subject=dead.id, transport=TRANSPORT, purpose="parent", channel=CHANNEL,
                            ts="1690000000.000100")
-    cli_run = store.create_run(checklist=checklist.name, selector="day2", source="cli")  # not ours: left alone
+    store.db.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id", {"id": dead.id})
+    cli_run = store.create_run(checklist=checklist.name, selector="day2", source="cli")  # alive: left alone
     async with running_bot(stub, checklist, store):
         assert store.get_run(dead.id).status == "interrupted"
         update = stub.latest("1690000000.000100")
@@ -87,27 +88,32 @@ async def test_run_left_running_by_a_dead_process_is_reaped_on_start(stub: Slack
     stub.assert_clean()
 
 
-async def test_with_redis_a_live_holder_is_left_alone_until_its_lock_expires(
-        stub: SlackStub, checklist, store, redis_prefix: str) -> None:
-    import redis.asyncio as aioredis
-
+async def test_a_live_run_is_left_alone_until_its_owner_heartbeat_expires(
+        stub: SlackStub, checklist, store, redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another replica runs it and keeps beating: the sweep leaves it alone, lock or no lock (the lock
+    is gone from Redis here, as after a Redis blip). Its replica dies: the sweep interrupts it."""
+    monkeypatch.setenv("GOLIVE_HEARTBEAT_TTL_SECONDS", "0.5")
     run = store.create_run(checklist=checklist.name, selector="day1", source=TRANSPORT)
     store.remember_message(subject=run.id, transport=TRANSPORT, purpose="parent", channel=CHANNEL, ts="1.000200")
-    client = aioredis.Redis.from_url(REDIS_URL)
-    key = f"{redis_prefix}lock:run:{checklist.name}:day1"
-    await client.set(key, run.id, px=60_000)  # another replica is running it right now
+
+    async def beating() -> None:
+        while True:
+            await asyncio.to_thread(store.heartbeat, [run.id])
+            await asyncio.sleep(0.1)
+
+    beat = asyncio.create_task(beating())
     try:
         async with running_bot(stub, checklist, store, redis_url=REDIS_URL, redis_prefix=redis_prefix,
                                start=False) as bot:
             bot.bot.sweep_interval = 0.1
             await bot.bot.start()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)  # two TTLs, ten sweeps
             assert store.get_run(run.id).status == "running"
-            await client.delete(key)  # that replica died; its lock expired
+            beat.cancel()  # that replica died
             await stub.wait_for(lambda: store.get_run(run.id).status == "interrupted", what="the sweep")
             await stub.wait_for(lambda: stub.latest("1.000200"), what="repaint")
     finally:
-        await client.aclose()
+        beat.cancel()
 
 
 def free_port() -> int:
@@ -140,6 +146,7 @@ async def test_sigkill_mid_run_then_restart_updates_the_same_message(
         "GOLIVE_SLACK_API_URL": stub.api_url, "GOLIVE_SLACK_CHANNEL": CHANNEL, "GOLIVE_STATE_DIR": str(tmp_path),
         "GOLIVE_CHECKLIST": str(checklist_path), "GOLIVE_PROGRESS_INTERVAL": "0.2", "TEST_SLOW_SECONDS": "15",
         "PYTHONPATH": str(REPO), "GOLIVE_LOG_LEVEL": "DEBUG",
+        "GOLIVE_HEARTBEAT_SECONDS": "0.2", "GOLIVE_HEARTBEAT_TTL_SECONDS": "1",
     })
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -160,6 +167,7 @@ async def test_sigkill_mid_run_then_restart_updates_the_same_message(
         out, err = await asyncio.to_thread(proc.communicate, timeout=10)
         logs += [out, err]
         assert "interrupted" not in stub.latest(parent).text  # it died without a word
+        await asyncio.sleep(1.2)  # its heartbeat expires (TTL 1 s): the successor reaps it at start
 
         proc = spawn()
         await wait_started(url, proc)

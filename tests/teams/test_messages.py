@@ -135,6 +135,8 @@ async def test_a_run_card_left_running_by_a_dead_process_is_repainted(client: Te
     await client.reply_cards(message("help", connector.url, user(OUTSIDER)))  # the channel's reference is known
     run = bot.chatops.store.create_run(checklist="teams-test", selector="day1", requested_by=TECH_LEAD,
                                        source="teams", expected=bot.chatops.checklist.phases[0].checks)
+    bot.chatops.store.db.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id",
+                                 {"id": run.id})  # its process died: no heartbeat for long
     thread = f"{CHANNEL};messageid=42"
     remember_run_card(bot, run, thread, "msg-card-1")
     await bot.start()

@@ -1,6 +1,13 @@
-"""Tables of the bot's store. Portable SQL: TEXT/INTEGER/REAL only, times as ISO-8601 UTC text."""
+"""0001: the schema of release v0.1.0 (before versioning), rollout tables included.
+
+A v0.1.0 database already has these tables: every statement is IF NOT EXISTS, and a table that lacks
+a column declared here gets it added, so such a store is adopted (stamped 0001) with its rows intact.
+"""
 
 from __future__ import annotations
+
+from bot.store.db import Database
+from bot.store.migrate import create_tables
 
 CORE = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -77,7 +84,34 @@ CORE = [
     )""",
 ]
 
-# The audit log is append-only: the database itself refuses UPDATE and DELETE.
+ROLLOUT = [
+    """CREATE TABLE IF NOT EXISTS rollout_events (
+        seq {autoid},
+        checklist TEXT NOT NULL,
+        action TEXT NOT NULL,
+        phase TEXT,
+        from_phase TEXT,
+        actor TEXT NOT NULL DEFAULT '',
+        ok INTEGER NOT NULL,
+        flags TEXT NOT NULL DEFAULT '{}',
+        reasons TEXT NOT NULL DEFAULT '[]',
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS rollout_events_by_checklist ON rollout_events (checklist, seq)",
+    """CREATE TABLE IF NOT EXISTS rollout_incidents (
+        id TEXT PRIMARY KEY,
+        checklist TEXT NOT NULL,
+        level TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        message TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        escalated_at TEXT,
+        resolved_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS rollout_incidents_by_checklist ON rollout_incidents (checklist, opened_at)",
+]
+
 APPEND_ONLY = {
     "sqlite": [
         """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
@@ -93,3 +127,9 @@ APPEND_ONLY = {
            FOR EACH ROW EXECUTE FUNCTION golive_audit_append_only()""",
     ],
 }
+
+
+def upgrade(db: Database) -> None:
+    create_tables(db, [*CORE, *ROLLOUT])
+    for stmt in APPEND_ONLY[db.dialect]:
+        db.execute(stmt)
