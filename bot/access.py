@@ -31,6 +31,8 @@ class Action(StrEnum):
     ROLLOUT_ROLLBACK = "rollout.rollback"
     ROLLOUT_KEEP_GOING = "rollout.keep_going"
     CHECK_CONFIRM = "check.confirm"
+    CHECK_WAIVE = "check.waive"  # grant or revoke a waiver
+    ROLLOUT_FREEZE = "rollout.freeze"  # declare or lift an ad-hoc release freeze
 
 
 class Who(StrEnum):
@@ -59,6 +61,8 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.ROLLOUT_ROLLBACK: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_KEEP_GOING: Rule(Who.ANY_ROLE_MEMBER),
     Action.CHECK_CONFIRM: Rule(Who.ANY_ROLE_MEMBER),
+    Action.CHECK_WAIVE: Rule(Who.ANY_ROLE_MEMBER),
+    Action.ROLLOUT_FREEZE: Rule(Who.ANY_ROLE_MEMBER),
 })
 """The access table. Read-only at runtime; change it here, in review."""
 

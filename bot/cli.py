@@ -1,5 +1,5 @@
-"""The `golive` command line. Exit codes: 0 GO, 1 NO-GO, 2 bad usage or configuration, 3 could not decide
-(e.g. the store could not record the run).
+"""The `golive` command line. Exit codes: 0 GO / done, 1 NO-GO / refused, 2 bad usage or configuration,
+3 could not decide / failed (the store or other infrastructure is down: never reported as NO-GO).
 
 Start-up is kept light on purpose (`golive status` runs in CI steps and terminals, where a second of
 imports feels broken): the table below names each verb's module and one-line help, so `golive --help`
@@ -16,22 +16,25 @@ import logging
 import sys
 from collections.abc import Iterator
 
-EXIT_USAGE = 2
-EXIT_UNDECIDED = 3
+EXIT_USAGE, EXIT_UNDECIDED = 2, 3
 
 # verb -> (module that registers it, its help line). A module may register several verbs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.commands.run", "run a phase, a check (or glob) or all, and print the verdict"),
     "status": ("bot.commands.status", "latest result of each phase, the verdict, missing sign-offs"),
-    "checks": ("bot.commands.status", "list the phases and checks a checklist contains"),
+    "checks": ("bot.commands.status", "list the phases and checks a checklist contains, and the watch rules "
+               "that cannot be evaluated against the target (blind)"),
     "history": ("bot.commands.status", "recent runs"),
     "serve": ("bot.commands.serve", "run the Slack bot (Socket Mode, or --http with a signing secret)"),
     "manifest": ("bot.commands.manifest", "print the Slack app manifest with the request URLs filled in"),
     "promote": ("bot.commands.rollout", "flip the flags of the next rollout phase, if the gate holds"),
     "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
+    "resume": ("bot.commands.rollout", "clear a pause (after an all-clear); refused while a P0 is open"),
+    "waive": ("bot.commands.waive", "waive a failing check for a while (role-checked, audited, revocable)"),
+    "freeze": ("bot.commands.freeze", "show, declare, lift or override a release freeze"),
+    "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
-    "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
 }
 
 
@@ -101,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as exc:
             print(f"golive: {mask(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
-        except StoreUnavailable as exc:  # the store cannot record: nothing is decided (never GO, never a traceback)
-            print(f"golive: could not decide: {mask(str(exc))}", file=sys.stderr)
+        except StoreUnavailable as exc:
+            print(f"golive: could not decide: {mask(str(exc))}. Nothing was concluded about the target; fix the "
+                  "store (GOLIVE_DATABASE_URL) and run again.", file=sys.stderr)
             return EXIT_UNDECIDED
         except KeyboardInterrupt:
             print("golive: interrupted", file=sys.stderr)

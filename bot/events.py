@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 from checks.result import CheckResult, utcnow
 from checks.verdict import Verdict
 
-AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed"]
+AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed", "blind"]
 AlertLevel = Literal["P0", "P1", "P2"]
 AlertState = Literal["opened", "escalated", "resolved"]
 

@@ -16,6 +16,7 @@ class Status(StrEnum):
     SKIP = "skip"
     ERROR = "error"
     PENDING = "pending"  # never run, or awaiting a person (e.g. a manual confirmation)
+    NA = "n/a"  # its `when:` does not hold for this target: not part of the verdict
 
     @property
     def ok(self) -> bool:
@@ -38,6 +39,7 @@ STATUS_ICON = {
     Status.SKIP: "⏭️",
     Status.ERROR: "💥",
     Status.PENDING: "⏳",
+    Status.NA: "🚫",
 }
 
 
@@ -65,6 +67,32 @@ class Outcome(BaseModel):
     @classmethod
     def skipped(cls, summary: str, **evidence: Any) -> Outcome:
         return cls(status=Status.SKIP, summary=summary, evidence=evidence)
+
+    @classmethod
+    def not_applicable(cls, summary: str, **evidence: Any) -> Outcome:
+        return cls(status=Status.NA, summary=summary, evidence=evidence)
+
+
+def server_error_status(evidence: Any) -> int | None:
+    """The first HTTP 5xx status found anywhere in a check's evidence (`status`, `status_code`, or a
+    `statuses` histogram), so a check can weigh more when the target answers with a server error."""
+    if isinstance(evidence, dict):
+        for key, value in evidence.items():
+            if key in ("status", "status_code") and isinstance(value, int) and 500 <= value <= 599:
+                return value
+            if key == "statuses" and isinstance(value, dict):
+                for code in value:
+                    if str(code).isdigit() and 500 <= int(code) <= 599:
+                        return int(code)
+            found = server_error_status(value)
+            if found is not None:
+                return found
+    elif isinstance(evidence, list):
+        for item in evidence:
+            found = server_error_status(item)
+            if found is not None:
+                return found
+    return None
 
 
 def utcnow() -> datetime:

@@ -94,12 +94,17 @@ class Runner:
             for dep in spec.after:
                 if dep in done:
                     await asyncio.shield(done[dep])
-            blocking = []
+            blocking, inapplicable = [], []
             for dep in spec.needs:
                 dep_result = await done[dep] if dep in done else None
-                if dep_result is not None and dep_result.status not in (Status.PASS, Status.WARN):
+                if dep_result is not None and dep_result.status is Status.NA:
+                    inapplicable.append(dep)
+                elif dep_result is not None and dep_result.status not in (Status.PASS, Status.WARN):
                     blocking.append(f"{dep} {dep_result.status.value}")
-            if blocking:
+            if inapplicable and not blocking:
+                result = _result(spec, Outcome.not_applicable(f"not applicable: needs {', '.join(inapplicable)} "
+                                                              "(n/a)"), 0.0)
+            elif blocking:
                 result = _result(spec, Outcome.skipped(f"skipped: needs {', '.join(blocking)}"), 0.0)
             else:
                 async with lanes.enter(lane_of(spec)), semaphore:
@@ -147,7 +152,7 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
             unmet = {k: v for k, v in spec.when.items() if ctx.env.get(k, "") != v}
             if unmet:
                 reason = ", ".join(f"{k} is {ctx.env.get(k, '') or 'unset'} (runs when {v})" for k, v in unmet.items())
-                return _result(spec, Outcome.skipped(f"not applicable: {reason}"), 0.0)
+                return _result(spec, Outcome.not_applicable(f"not applicable: {reason}"), 0.0)
         try:
             params = kind.params.model_validate(interpolate(spec.params, ctx.env))
         except MissingVariable as exc:
@@ -181,7 +186,7 @@ def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResul
         title=spec.title,
         kind=spec.kind,
         phase=spec.phase,
-        criticality=spec.criticality,
+        criticality=spec.weight(outcome.status, outcome.evidence),
         status=outcome.status,
         summary=mask(outcome.summary),
         evidence=masker.mask_data(outcome.evidence),

@@ -3,11 +3,12 @@ and the rollout plan. Validated on load by `checks.loader`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from checks.result import Criticality
+from checks.result import Criticality, Status, server_error_status
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 
@@ -45,6 +46,9 @@ class CheckSpec(Strict):
     kind: str
     title: str = ""
     criticality: Criticality = Criticality.HIGH
+    criticality_when_5xx: Criticality | None = Field(
+        None, description="the criticality when the check fails because the target answered HTTP 5xx")
+    waivable: bool = Field(False, description="a critical check may be waived (non-critical ones always may)")
     timeout: float = Field(30.0, gt=0, le=3600)
     needs: list[str] = Field(default_factory=list)
     after: list[str] = Field(default_factory=list, description="run after these (if selected), whatever their result")
@@ -54,6 +58,14 @@ class CheckSpec(Strict):
         None, description="changes the target (default: per kind, e.g. POST/PUT/PATCH/DELETE http); "
                           "never runs alongside other checks")
     phase: str = Field("", exclude=True)
+
+    def weight(self, status: Status, evidence: dict[str, Any]) -> Criticality:
+        """This check's criticality for one result: `criticality_when_5xx` when it failed because the
+        target answered a server error, its declared criticality otherwise."""
+        if self.criticality_when_5xx is not None and status in (Status.FAIL, Status.ERROR) \
+                and server_error_status(evidence) is not None:
+            return self.criticality_when_5xx
+        return self.criticality
 
 
 class PhaseSpec(Strict):
@@ -101,6 +113,8 @@ class RolloutPhase(Strict):
     on_p0: Literal["rollback", "pause"] = "pause"
     requires_checks: list[str] = Field(default_factory=list)
     requires_signoff: list[str] = Field(default_factory=lambda: ["pre"])
+    requires_phases: list[str] = Field(default_factory=list, description="checklist phases whose verdict must "
+                                       "be GO (or conditional, if allowed) before promoting; default: all")
 
 
 class Rollout(Strict):
@@ -110,6 +124,7 @@ class Rollout(Strict):
     watch: dict[str, Any] = Field(default_factory=dict)
     max_check_age_minutes: float = Field(
         60.0, gt=0, description="promote only on required check results younger than this")
+    allow_conditional: bool = Field(True, description="promote on GO (conditional), repeating its conditions")
     effective: dict[str, Any] | None = Field(
         None, description="what the running service reports it uses: {url, path, names} or {command}")
     apply: dict[str, Any] | None = Field(
@@ -117,6 +132,36 @@ class Rollout(Strict):
 
     def phase(self, phase_id: str) -> RolloutPhase | None:
         return next((p for p in self.phases if p.id == phase_id), None)
+
+
+class FreezeWindow(Strict):
+    """A release freeze: a recurring window (`cron` start + `duration`) or a date range (`start`/`end`)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    reason: str = ""
+    cron: str | None = Field(None, description="when the window opens, e.g. '0 16 * * FRI' (UTC)")
+    duration: str | None = Field(None, description="how long it lasts from each cron start, e.g. 64h")
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> FreezeWindow:
+        if self.cron and self.duration and not (self.start or self.end):
+            return self
+        if self.start and self.end and not (self.cron or self.duration):
+            if self.start.tzinfo is None or self.end.tzinfo is None:
+                raise ValueError(f"freeze window {self.id}: start and end need a time zone, e.g. 2026-12-24T00:00Z")
+            if self.end <= self.start:
+                raise ValueError(f"freeze window {self.id}: end must be after start")
+            return self
+        raise ValueError(f"freeze window {self.id}: give either cron + duration (e.g. cron: '0 16 * * FRI', "
+                         "duration: 64h) or start + end")
+
+
+class Freeze(Strict):
+    windows: list[FreezeWindow] = Field(default_factory=list)
+    override_roles: list[str] = Field(default_factory=list, description="sign-off roles (`role` or `stage:role`) "
+                                      "whose members may override a freeze for one promotion window")
 
 
 class Checklist(Strict):
@@ -129,6 +174,7 @@ class Checklist(Strict):
     phases: list[PhaseSpec] = Field(min_length=1)
     signoffs: dict[str, SignoffStage] = Field(default_factory=dict)
     rollout: Rollout | None = None
+    freeze: Freeze = Field(default_factory=Freeze)
     demo: bool = Field(False, description="start the bundled demo target before running")
     source_path: str = Field("", exclude=True)
 

@@ -41,6 +41,36 @@ class RollbackCommand(Command):
 
 
 @dataclass(frozen=True)
+class ResumeCommand(Command):
+    """Clear a rollout pause once the P0 is over (the chat twin of `golive resume`)."""
+
+
+@dataclass(frozen=True)
+class WaiveCommand(Command):
+    """Accept a failing check for a while: `waive <check> <duration> <reason>`."""
+
+    check_id: str
+    duration: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UnwaiveCommand(Command):
+    """Revoke the live waivers of a check: `unwaive <check>`."""
+
+    check_id: str
+
+
+@dataclass(frozen=True)
+class FreezeCommand(Command):
+    """`freeze` shows; `freeze <until> <reason>` declares; `freeze lift`; `freeze override <reason>`."""
+
+    action: str = "show"  # show | declare | lift | override
+    until: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class HistoryCommand(Command):
     limit: int = 10
 
@@ -83,6 +113,35 @@ def _promote(args: list[str]) -> Command:
     return PromoteCommand(phase=args[0])
 
 
+def _waive(args: list[str]) -> Command:
+    if len(args) < 3:
+        return HelpCommand(unknown=" ".join(["waive", *args]),
+                           problem="`waive` takes a check, a duration and a reason, e.g. "
+                                   "`waive smoke.cache 2h cache warms up after the deploy`")
+    return WaiveCommand(check_id=args[0], duration=args[1], reason=" ".join(args[2:]))
+
+
+def _unwaive(args: list[str]) -> Command:
+    if len(args) != 1:
+        return HelpCommand(unknown=" ".join(["unwaive", *args]), problem="`unwaive` takes one check, e.g. "
+                           "`unwaive smoke.cache`")
+    return UnwaiveCommand(check_id=args[0])
+
+
+def _freeze(args: list[str]) -> Command:
+    if not args:
+        return FreezeCommand()
+    if args[0].lower() == "lift" and len(args) == 1:
+        return FreezeCommand(action="lift")
+    if args[0].lower() == "override" and len(args) > 1:
+        return FreezeCommand(action="override", reason=" ".join(args[1:]))
+    if len(args) >= 2 and args[0].lower() not in ("lift", "override"):
+        return FreezeCommand(action="declare", until=args[0], reason=" ".join(args[1:]))
+    return HelpCommand(unknown=" ".join(["freeze", *args]),
+                       problem="`freeze` alone shows the freezes; `freeze 2h <reason>` declares one; `freeze lift`; "
+                               "`freeze override <reason>`")
+
+
 def _history(args: list[str]) -> Command:
     if not args:
         return HistoryCommand()
@@ -109,7 +168,15 @@ for _verb in (
          _promote),
     Verb("rollback", "[reason]", "turn the current phase's flags back off and announce it",
          lambda args: RollbackCommand(reason=" ".join(args))),
+    Verb("resume", "", "clear a rollout pause after the all-clear (refused while a P0 is open)",
+         lambda args: ResumeCommand() if not args else HelpCommand(unknown="resume " + " ".join(args),
+                                                                   problem="`resume` takes no argument")),
+    Verb("waive", "<check> <duration> <reason>", "accept a failing check until the waiver expires (e.g. 2h)",
+         _waive),
+    Verb("unwaive", "<check>", "revoke a check's waiver", _unwaive),
     Verb("history", "[n]", "the most recent runs", _history),
+    Verb("freeze", "[<until> <reason> | lift | override <reason>]",
+         "show, declare, lift or override a release freeze (promotions are refused during one)", _freeze),
     Verb("help", "", "this help", lambda args: HelpCommand()),
 ):
     register_verb(_verb)

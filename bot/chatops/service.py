@@ -18,13 +18,17 @@ from bot.access import AccessDecision, Action, Target, authorize
 from bot.chatops.actor import Actor
 from bot.chatops.commands import (
     Command,
+    FreezeCommand,
     HelpCommand,
     HistoryCommand,
     PromoteCommand,
+    ResumeCommand,
     RollbackCommand,
     RunCommand,
     SignoffCommand,
     StatusCommand,
+    UnwaiveCommand,
+    WaiveCommand,
     usage,
 )
 from bot.chatops.directory import Directory
@@ -40,12 +44,14 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
+from bot.freeze import FreezeError, FreezeService, parse_until
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
 from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import OneRolePerPerson, SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
+from bot.waivers import WaiverError, WaiverService, active_waivers
 from checks.loader import select_checks
 from checks.masking import mask
 from checks.result import utcnow
@@ -111,6 +117,10 @@ class ChatOps:
             SignoffCommand: lambda c, a, h: self.open_signoff(a, c.stage),
             PromoteCommand: lambda c, a, h: self.rollout_not_configured(),
             RollbackCommand: lambda c, a, h: self.rollout_not_configured(),
+            ResumeCommand: lambda c, a, h: self.rollout_not_configured(),
+            WaiveCommand: lambda c, a, h: self.waive(a, c.check_id, c.duration, c.reason),
+            UnwaiveCommand: lambda c, a, h: self.unwaive(a, c.check_id),
+            FreezeCommand: lambda c, a, h: self.freeze(a, c),
         }
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -260,6 +270,57 @@ class ChatOps:
         return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,
                               recorded=recorded)
 
+    # -- waivers (bot.waivers: the rules; here: access, then the reply) ---------------------------
+    @store_down_is_failed
+    async def waive(self, actor: Actor, check_id: str, duration: str, reason: str) -> Reply:
+        subject = f"{self.checklist.name}:{check_id}"
+        if denied := await self._denied(actor, Action.CHECK_WAIVE, Target(subject=subject)):
+            return denied
+        try:
+            waiver = await asyncio.to_thread(WaiverService(self.store, self.checklist).grant, check_id, duration,
+                                             reason, by=actor.user_id, transport=actor.transport)
+        except WaiverError as exc:
+            return Failed(str(exc))
+        return Notice(f"{check_id} {waiver.text()}. It is not a condition of the verdict until then; "
+                      f"`unwaive {check_id}` revokes it.")
+
+    @store_down_is_failed
+    async def unwaive(self, actor: Actor, check_id: str) -> Reply:
+        subject = f"{self.checklist.name}:{check_id}"
+        if denied := await self._denied(actor, Action.CHECK_WAIVE, Target(subject=subject)):
+            return denied
+        try:
+            await asyncio.to_thread(WaiverService(self.store, self.checklist).revoke, check_id, by=actor.user_id,
+                                    transport=actor.transport)
+        except WaiverError as exc:
+            return Failed(str(exc))
+        return Notice(f"the waiver of {check_id} is revoked by {actor.user_id}: it counts in the verdict again.")
+
+    # -- release freezes (bot.freeze: the rules; here: access, then the reply) --------------------
+    @store_down_is_failed
+    async def freeze(self, actor: Actor, command: FreezeCommand) -> Reply:
+        try:
+            service = FreezeService(self.store, self.checklist)
+            if command.action == "show":
+                active = await asyncio.to_thread(service.active)
+                lines = [f.text() + (" (overridden)" if service.overridden(f) else "") for f in active]
+                return Notice("; ".join(lines) if lines else "no release freeze is in force")
+            if command.action == "override":
+                done = await service.override(actor, command.reason, directory=self.directories.get(actor.transport))
+                return Notice(f"override signed by {actor.user_id}: promotions allowed during "
+                              + "; ".join(f.text() for f in done))
+            if denied := await self._denied(actor, Action.ROLLOUT_FREEZE, Target(subject=self.checklist.name)):
+                return denied
+            if command.action == "lift":
+                await asyncio.to_thread(service.lift, by=actor.user_id, transport=actor.transport)
+                return Notice(f"declared freeze lifted by {actor.user_id}")
+            until = parse_until(command.until, utcnow())
+            declared = await asyncio.to_thread(service.declare, until, command.reason, by=actor.user_id,
+                                               transport=actor.transport)
+            return Notice(f"{declared.text()}: promotions are refused until then")
+        except FreezeError as exc:
+            return Failed(str(exc))
+
     # -- manual confirmation (a check that needs a person, e.g. "the Sentry event arrived") --------
     @store_down_is_failed
     async def confirm_check(self, actor: Actor, run_id: str, check_id: str) -> Reply:
@@ -284,7 +345,8 @@ class ChatOps:
         verdict = None
         if run.status == "finished":  # a run still going counts the confirmation in its own verdict
             expected = [spec for cid in run.expected if (spec := self.checklist.check(cid)) is not None]
-            verdict = decide(expected, {r.check_id: r for r in results})  # from the results, never stale
+            waivers = await asyncio.to_thread(active_waivers, self.store, self.checklist)
+            verdict = decide(expected, {r.check_id: r for r in results}, waivers=waivers)  # never stale
             if recorded:
                 await asyncio.to_thread(self.store.finish_run, run_id, verdict, wall_ms=run.wall_ms)
         fresh = await asyncio.to_thread(self.store.get_run, run_id)

@@ -15,9 +15,18 @@ from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
+from checks.verdict import Decision, Verdict
 
-EXIT_GO, EXIT_NO_GO, EXIT_USAGE = 0, 1, 2
-EXIT_UNDECIDED = 3  # could not decide: e.g. the store could not record the run (bot.store.StoreUnavailable)
+EXIT_GO, EXIT_NO_GO, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
+"""The exit codes (README "Exit codes"): run/status 0 GO, 1 NO-GO, 2 usage/config, 3 could not decide;
+promote/rollback/resume/waive/freeze 0 done, 1 refused, 2 usage/config, 3 failed."""
+
+
+def verdict_exit(verdict: Verdict, *, strict: bool = False) -> int:
+    """0 GO (conditional too, unless strict), 1 NO-GO: how `run` and `status` end."""
+    if verdict.decision is Decision.NO_GO or (strict and verdict.decision is Decision.CONDITIONAL):
+        return EXIT_NO_GO
+    return EXIT_GO
 
 
 class UsageError(Exception):

@@ -1,5 +1,6 @@
-"""`golive promote <phase>`, `golive rollback`, `golive watch`: the rollout from a terminal.
-Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration."""
+"""`golive promote <phase>`, `golive rollback`, `golive resume`, `golive watch`: the rollout from a terminal.
+Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration, 3 when it
+failed (the flag provider or the store)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable
 
-from bot.commands.common import EXIT_GO, EXIT_NO_GO, Context, UsageError, add_checklist_arg, load_context
+from bot.commands.common import (
+    EXIT_GO,
+    EXIT_NO_GO,
+    EXIT_UNDECIDED,
+    Context,
+    UsageError,
+    add_checklist_arg,
+    load_context,
+)
 from bot.rollout.models import RolloutResult
 from bot.rollout.providers import ProviderError
 from bot.rollout.runtime import RolloutRuntime
@@ -28,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", default="", help="why (recorded and announced)")
     _common(p)
     p.set_defaults(func=rollback)
+    p = sub.add_parser("resume", help="clear a pause (after an all-clear); refused while a P0 is open")
+    _common(p)
+    p.set_defaults(func=resume)
     p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
     add_checklist_arg(p)
     p.add_argument("--interval", type=_positive, help="seconds between samples (default: rollout.watch)")
@@ -76,11 +88,15 @@ def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Await
                           "reasons": result.reasons}, indent=2))
     elif result.ok:
         print(f"✅ {result.message}")
+        for condition in result.reasons:  # a conditional promotion repeats its conditions
+            print(f"   - {condition}")
     else:
         print(f"⛔ {result.message.split(': ', 1)[0]}:")
         for reason in result.reasons:
             print(f"   - {reason}")
-    return EXIT_GO if result.ok else EXIT_NO_GO
+    if result.ok:
+        return EXIT_GO
+    return EXIT_UNDECIDED if result.failed else EXIT_NO_GO
 
 
 async def _with_runtime(ctx: Context, store: Store, body: Callable[[RolloutRuntime], Awaitable[RolloutResult]],
@@ -99,6 +115,10 @@ def promote(args: argparse.Namespace) -> int:
 
 def rollback(args: argparse.Namespace) -> int:
     return _change(args, lambda service, actor: service.rollback(actor=actor, reason=args.reason))
+
+
+def resume(args: argparse.Namespace) -> int:
+    return _change(args, lambda service, actor: service.resume(actor=actor))
 
 
 def watch(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO, 1 on NO-GO."""
+"""`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO (conditional too unless
+--strict), 1 on NO-GO, 3 when the store failed (could not decide)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import sys
 from typing import TextIO
 
 from bot.commands.common import (
-    EXIT_GO,
-    EXIT_NO_GO,
     Context,
     UsageError,
     add_checklist_arg,
     demo_target,
     load_context,
+    verdict_exit,
 )
 from bot.runs.runner import make_runner
 from bot.runs.service import RunOutcome, execute_run
@@ -91,6 +91,4 @@ def main(args: argparse.Namespace) -> int:
         style = Style(color=sys.stdout.isatty() and not args.no_color)
         print(render_report(report, style))
         print(f"  Run {outcome.run.id} stored; `golive status` shows the overall picture.")
-    if not report.verdict.go or (args.strict and report.verdict.conditions):
-        return EXIT_NO_GO
-    return EXIT_GO
+    return verdict_exit(report.verdict, strict=args.strict)

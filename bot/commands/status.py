@@ -1,27 +1,39 @@
-"""`golive status`, `golive checks`, `golive history`: what the store and the checklist say."""
+"""`golive status`, `golive checks`, `golive history`: what the store and the checklist say.
+`status` exits like `run`: 0 GO, 1 NO-GO, 3 could not decide."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bot.commands.common import add_checklist_arg, load_context
+from bot.commands.common import add_checklist_arg, load_context, verdict_exit
 from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
+from checks.interpolate import MissingVariable, interpolate
 from checks.masking import mask
+from checks.spec import Checklist
+from checks.target_env import SettingsError, read_target_env
+
+if TYPE_CHECKING:
+    from bot.rollout.rules import BlindRule
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="latest result of each phase, the verdict, missing sign-offs")
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true", help="treat GO (conditional) as failure (exit 1)")
     p.add_argument("--run", metavar="ID", help="one run in full: its verdict and every check's whole evidence "
                                               "(the chat messages trim long evidence and point here)")
     p.set_defaults(func=status)
-    p = sub.add_parser("checks", help="list the phases and checks a checklist contains")
+    p = sub.add_parser("checks", help="list the phases and checks a checklist contains, and the watch rules "
+                       "that cannot be evaluated against the target (blind)")
     add_checklist_arg(p)
+    p.add_argument("--offline", action="store_true", help="do not contact the target (no watch preflight)")
     p.set_defaults(func=checks)
     p = sub.add_parser("history", help="recent runs")
     add_checklist_arg(p)
@@ -46,10 +58,11 @@ def status(args: argparse.Namespace) -> int:
                         if p.last_run_at else None} for p in overview.phases],
             "missing_signoffs": overview.missing_signoffs,
             "rollout_phase": overview.rollout_phase,
+            "waivers": [w.model_dump(mode="json") for w in overview.waivers],
         }, indent=2))
     else:
         print(render_status(overview, Style(sys.stdout.isatty())))
-    return 0
+    return verdict_exit(overview.verdict, strict=args.strict)
 
 
 def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
@@ -91,7 +104,32 @@ def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
 def checks(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     print(render_checklist(ctx.checklist))
+    if ctx.checklist.rollout is not None and ctx.checklist.rollout.phases and not args.offline:
+        print("\n" + "\n".join(watch_preflight_lines(ctx.checklist)))
     return 0
+
+
+def watch_preflight_lines(checklist: Checklist) -> list[str]:
+    """The rollout watch's rules evaluated once against the target: which ones are blind."""
+    from bot.rollout.models import watch_config
+    from bot.rollout.watch import preflight
+
+    async def blind() -> tuple[str, list[BlindRule]]:
+        workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
+        env = await read_target_env(checklist, workdir)
+        url = str(interpolate(checklist.target.base_url, env))
+        return url, await preflight(watch_config(checklist), url)
+
+    try:
+        url, rules = asyncio.run(blind())
+    except (SettingsError, MissingVariable, ValueError) as exc:
+        return [f"  Watch preflight skipped: {exc}"]
+    if not rules:
+        return [f"  Watch preflight against {url}: every rule can be evaluated"]
+    return [f"  Watch preflight against {url}: {len(rules)} rule(s) blind, they cannot raise an alert:",
+            *(f"    blind: {r.line()}" for r in rules),
+            "    publish the metric, point rollout.watch.metrics at it, or list the rule in "
+            "rollout.watch.optional_rules"]
 
 
 def history(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
-"""The handlers of `promote <phase>` and `rollback [reason]`, for every transport at once.
+"""The handlers of `promote <phase>`, `rollback [reason]` and `resume`, for every transport at once.
 
-The shared parser knows both verbs; these handlers check the access table, then call the rollout
+The shared parser knows the verbs; these handlers check the access table, then call the rollout
 service, whose notifier announces the change in the release channel (Slack, Teams or both).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.access import Action, Target
 from bot.chatops.actor import Actor
-from bot.chatops.commands import PromoteCommand, RollbackCommand
+from bot.chatops.commands import PromoteCommand, ResumeCommand, RollbackCommand
 from bot.chatops.replies import Denied, Failed, Reply
 from bot.chatops.service import ChatOps, RunHooks
 from bot.rollout.models import RolloutResult
@@ -34,5 +34,13 @@ def install(chatops: ChatOps, service: RolloutService) -> None:
             return Denied(str(Action.ROLLOUT_ROLLBACK), decision.reason)
         return await service.rollback(actor=actor.user_id, reason=command.reason)
 
+    async def resume(command: ResumeCommand, actor: Actor, hooks: RunHooks) -> Reply | RolloutResult:
+        current = await service.current_phase()
+        decision = await chatops.allowed(actor, Action.ROLLOUT_KEEP_GOING, Target(subject=current or ""))
+        if not decision.allowed:
+            return Denied(str(Action.ROLLOUT_KEEP_GOING), decision.reason)
+        return await service.resume(actor=actor.user_id)
+
+    chatops.register_handler(ResumeCommand, resume)  # type: ignore[arg-type]
     chatops.register_handler(PromoteCommand, promote)  # type: ignore[arg-type]
     chatops.register_handler(RollbackCommand, rollback)  # type: ignore[arg-type]

@@ -2,8 +2,10 @@
 
 An incident is per alert level (one P0 incident may name several broken rules). It opens after
 `consecutive` breaching samples, escalates once past `escalate_after_seconds`, and clears after
-`recover_after` healthy samples. An inconclusive sample keeps the breach count and breaks a healthy
-streak. The open incident lives in Redis and every transition is a compare-and-set there (SET NX to
+`recover_after` healthy samples. Healthy means: nothing at the level breaches and the rules that
+raised the incident read ok; a rule that cannot be read (blind, inconclusive) and did not raise it
+never holds an incident open. Before an incident, an inconclusive sample keeps the breach count.
+The open incident lives in Redis and every transition is a compare-and-set there (SET NX to
 open and to escalate, compare-and-delete to clear), so two replicas can never both post it, and a new
 leader continues the incident the old one opened.
 """
@@ -155,18 +157,23 @@ class IncidentTracker:
         now = self.clock()
         for level in LEVELS:
             state = self.levels[level]
+            if state.open and level not in open_now:  # closed elsewhere (a rollback): count afresh
+                state = self.levels[level] = LevelState()
             mine = [r for r in readings if r.level == level]
             breaching = [r for r in mine if r.state == "breach"]
+            incident = open_now.get(level)
+            # While an incident is open only the rules that raised it can hold it open when unreadable;
+            # before one, any unreadable rule of the level keeps the breach count (unknown is not healthy).
+            watched = [r for r in mine if r.rule in incident.rules] if incident is not None else mine
             if breaching:
                 state.breaches += 1
                 state.healthy = 0
                 state.breaching = breaching
-            elif any(r.state == "inconclusive" for r in mine):
-                state.healthy = 0  # unknown is not healthy; the breach count stands
+            elif any(r.state == "inconclusive" for r in watched):
+                state.healthy = 0
             else:
                 state.breaches = 0
                 state.healthy += 1
-            incident = open_now.get(level)
             state.open = incident is not None
             if incident is None:
                 if breaching and state.breaches >= self.config.consecutive:

@@ -59,6 +59,8 @@ class RuleSpec(_Strict):
     label: str = ""
     unit: Literal["", "%", "ms"] = ""
     per_integration: bool = Field(False, description="apply only to integrations enabled in the current phase")
+    optional: bool = Field(False, description="the target may not publish this metric: do not report the rule "
+                           "as blind when it cannot be evaluated")
 
 
 class PrometheusSpec(_Strict):
@@ -93,6 +95,8 @@ class WatchConfig(_Strict):
                                          "enables it (default: the plan's flag whose name contains it)")
     prometheus: PrometheusSpec | None = None
     rules: list[RuleSpec] = Field(default_factory=list, description="extra rules, or replacements by id")
+    optional_rules: list[str] = Field(default_factory=list, description="rule ids (defaults included) whose "
+                                      "blindness is expected: never reported")
     disable_rules: list[str] = Field(default_factory=list)
     lease_seconds: float = Field(15.0, gt=0)
     incident_ttl_seconds: float = Field(7 * 86400.0, gt=0)
@@ -161,6 +165,7 @@ class RolloutResult:
     reasons: list[str] = field(default_factory=list)
     flags: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    failed: bool = False  # tried and failed (the flag provider), as opposed to refused by the gate
 
 
 def phase_key(checklist: str) -> str:

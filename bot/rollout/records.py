@@ -104,6 +104,11 @@ class RolloutRecords:
                               {"id": incident_id, "at": now_iso()})
         self.publish_deployment()
 
+    def open_incidents(self, *, phase: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
+        """Incidents not yet resolved, optionally of one phase or one level."""
+        return [row for row in self.incidents() if not row["resolved_at"]
+                and (phase is None or row["phase"] == phase) and (level is None or row["level"] == level)]
+
     def incidents(self) -> list[dict[str, Any]]:
         return self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
                                       "ORDER BY opened_at", {"checklist": self.checklist})

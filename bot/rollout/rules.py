@@ -6,6 +6,11 @@ P2 — the phase's softer success criteria (p95 over target, cache hit rate low)
 
 Each rule turns a sample into a Reading: breach (with the value and the threshold it broke), ok, or
 inconclusive (the value could not be read — never treated as healthy).
+
+A rule that cannot be evaluated against the target at all (no source publishes its metric, the path is
+missing from the metrics document, the Prometheus query returns nothing) is *blind*: `blind_rules`
+lists them so the watch can say so at its start instead of staying silent. `optional: true` (or
+`watch.optional_rules`) marks a rule whose blindness is expected.
 """
 
 from __future__ import annotations
@@ -59,10 +64,47 @@ def default_rules(c: Criteria) -> list[RuleSpec]:
 
 
 def rules_for(config: WatchConfig, criteria: Criteria) -> list[RuleSpec]:
-    """Defaults from the criteria, replaced/extended by `watch.rules`, minus `watch.disable_rules`."""
+    """Defaults from the criteria, replaced/extended by `watch.rules`, minus `watch.disable_rules`;
+    `watch.optional_rules` marks rules optional."""
     rules = {r.id: r for r in default_rules(criteria)}
     rules.update({r.id: r for r in config.rules})
-    return [r for r in rules.values() if r.id not in config.disable_rules]
+    return [r.model_copy(update={"optional": True}) if r.id in config.optional_rules else r
+            for r in rules.values() if r.id not in config.disable_rules]
+
+
+@dataclass(frozen=True)
+class BlindRule:
+    """A rule the watch cannot evaluate against this target, and why."""
+
+    rule: str
+    level: AlertLevel
+    metric: str
+    why: str
+
+    def line(self) -> str:
+        return f"{self.level} {self.rule} ({self.metric}): {self.why}"
+
+
+def blind_rules(sample: Sample, rules: list[RuleSpec], has_source: Callable[[str], bool] | None = None,
+                ) -> list[BlindRule]:
+    """The rules this sample could not evaluate (optional ones left out): the watch's blind spots."""
+    blind = []
+    for rule in rules:
+        if rule.optional:
+            continue
+        if has_source is not None and not has_source(rule.metric):
+            blind.append(BlindRule(rule.id, rule.level, rule.metric, "no source publishes this metric "
+                                   "(set watch.metrics or watch.prometheus.queries)"))
+            continue
+        values = sample.metrics.get(rule.metric)
+        if not values:
+            blind.append(BlindRule(rule.id, rule.level, rule.metric,
+                                   sample.unread.get(rule.metric, f"{rule.metric} was not read")))
+        elif rule.op in ("gt", "ge", "lt", "le") and not any(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
+            blind.append(BlindRule(rule.id, rule.level, rule.metric,
+                                   f"{rule.metric} is {describe(next(iter(values.values())))}, not a number"))
+    return blind
 
 
 def integration_flags(config: WatchConfig, plan: Mapping[str, bool | str], names: list[str]) -> dict[str, str]:

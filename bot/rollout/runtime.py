@@ -45,6 +45,10 @@ class RolloutRuntime:
     config: WatchConfig
     target_url: str
     env: dict[str, str]
+    _incidents: IncidentStore | None = None
+
+    def __post_init__(self) -> None:
+        self.service.incidents = self.incidents()
 
     @classmethod
     async def create(cls, checklist: Checklist, store: Store, notifier: Notifier, *, redis_url: str | None = None,
@@ -76,10 +80,15 @@ class RolloutRuntime:
         return inner if isinstance(inner, RedisLocks) else None
 
     def incidents(self) -> IncidentStore:
-        if self.shared is not None:
-            return RedisIncidentStore(self.shared.client, self.prefix, self.checklist.name,
-                                      self.config.incident_ttl_seconds)
-        return MemoryIncidentStore()
+        """One store of open incidents per runtime, shared by its watch and its service (a rollback closes
+        the incidents the watch opened): Redis when shared, else in this process's memory."""
+        if self._incidents is None:
+            if self.shared is not None:
+                self._incidents = RedisIncidentStore(self.shared.client, self.prefix, self.checklist.name,
+                                                     self.config.incident_ttl_seconds)
+            else:
+                self._incidents = MemoryIncidentStore()
+        return self._incidents
 
     def watch(self, scheduler: Any = None, on_phase: Callable[[str | None], None] | None = None) -> Watch:
         return Watch(self.checklist, self.store, self.notifier, config=self.config, target_url=self.target_url,

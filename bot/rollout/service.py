@@ -12,21 +12,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.events import Announcement, AnnouncementKind, Notifier
+from bot.events import AlertEvent, Announcement, AnnouncementKind, Notifier
 from bot.events import rollout_subject as subject_of
+from bot.freeze import freeze_reasons
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
-from bot.rollout.gate import gate_reasons
+from bot.rollout.gate import gate_reasons, phase_verdict
+from bot.rollout.incidents import IncidentStore
 from bot.rollout.models import NO_PHASE, RolloutResult, apply_spec
 from bot.rollout.providers import FlagProvider, ProviderError, apply_flags, flag_reader, flag_text
 from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
+from bot.waivers import active_waivers
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.flags import EffectiveError, effective_probe, normalise_flag, read_effective, shown
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import FlagReader
 from checks.spec import Checklist, Rollout, RolloutPhase
+from checks.verdict import Decision
 
 AfterChange = Callable[[str | None], Awaitable[None]]
 log = logging.getLogger("golive.rollout")
@@ -49,7 +53,8 @@ class RolloutService:
     def __init__(self, store: Store, checklist: Checklist, provider: FlagProvider, *,
                  notifier: Notifier | None = None, locks: Locks | None = None,
                  max_check_age: timedelta | None = None, after_change: AfterChange | None = None,
-                 env: Mapping[str, str] | None = None, target_url: str = "") -> None:
+                 env: Mapping[str, str] | None = None, target_url: str = "",
+                 incidents: IncidentStore | None = None) -> None:
         if checklist.rollout is None or not checklist.rollout.phases:
             raise LookupError(f"{checklist.source_path or checklist.name} has no `rollout.phases`")
         self.store = store
@@ -61,6 +66,7 @@ class RolloutService:
         self.max_check_age = max_check_age or timedelta(minutes=self.rollout.max_check_age_minutes)
         self.after_change = after_change
         self.records = RolloutRecords(store, checklist.name)
+        self.incidents: IncidentStore | None = incidents  # the watch's open incidents (Redis when shared)
         self.env = dict(env or {})
         self.target_url = target_url or checklist.target.base_url
         self.workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
@@ -95,6 +101,15 @@ class RolloutService:
     async def rollback(self, *, actor: str, reason: str = "") -> RolloutResult:
         """Back to the previous phase's flags (all off before the first phase)."""
         return await self._locked("rollback", None, actor, lambda: self._rollback(actor, reason))
+
+    async def resume(self, *, actor: str) -> RolloutResult:
+        """Clear a pause (`golive resume`, chat `resume`): refused while a P0 incident is still open."""
+
+        async def act() -> RolloutResult:
+            current = await self.current_phase()
+            return await self._resume(actor, current or NO_PHASE)
+
+        return await self._locked("resume", None, actor, act)
 
     async def handle_rollout_action(self, action: str, phase: str, user: str) -> RolloutResult:
         """What an alert's button does: `rollback` or `keep_going`, only while `phase` is still current."""
@@ -145,10 +160,16 @@ class RolloutService:
         signoffs = await asyncio.to_thread(SignoffService(self.store, self.checklist).state,
                                            list(phase.requires_signoff))
         paused = await asyncio.to_thread(self.records.paused)
-        reasons = gate_reasons(self.checklist, phase, current=current, latest=latest, signoffs=signoffs,
-                               paused=paused, max_age=self.max_check_age, now=datetime.now(UTC))
+        waivers = await asyncio.to_thread(active_waivers, self.store, self.checklist)
+        now = datetime.now(UTC)
+        verdict = phase_verdict(self.checklist, phase, latest, signoffs, waivers, now)
+        frozen = await asyncio.to_thread(freeze_reasons, self.store, self.checklist, now)
+        reasons = gate_reasons(self.checklist, phase, current=current, verdict=verdict, latest=latest,
+                               signoffs=signoffs, paused=paused, max_age=self.max_check_age, now=now, frozen=frozen)
         if reasons:
             return await self._refuse("promote", phase.id, current, actor, reasons)
+        conditions = [f"{verdict.decision.label}: {c}" for c in verdict.conditions] \
+            if verdict.decision is Decision.CONDITIONAL else []
         flags, problems = await self._flip(phase.flags)
         if not problems:
             problems = await self._apply(phase.flags)
@@ -166,15 +187,16 @@ class RolloutService:
                                     actor=actor, ok=False, flags=flags, reasons=problems)
             await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
             await self._announce("refused", phase.id, actor, reasons=problems, previous=current, flags=flags)
-            return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags,
+            return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags, failed=True,
                                  message=f"promotion to {phase.id} failed: " + "; ".join(problems))
         await asyncio.to_thread(self.records.set_phase, phase.id)
         await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                 actor=actor, ok=True, flags=flags)
-        await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags})
-        await self._announce("promoted", phase.id, actor, previous=current, flags=flags)
+        await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags,
+                                                                "conditions": conditions})
+        await self._announce("promoted", phase.id, actor, previous=current, flags=flags, reasons=conditions)
         await self._changed(phase.id)
-        return RolloutResult(True, "promote", phase.id, current, flags=flags,
+        return RolloutResult(True, "promote", phase.id, current, flags=flags, reasons=conditions,
                              message=f"promoted {phase.id}: " + ", ".join(f"{k}={v}" for k, v in flags.items()))
 
     async def _rollback(self, actor: str, reason: str) -> RolloutResult:
@@ -194,13 +216,15 @@ class RolloutService:
             await self._audit(actor, "rollout.rollback_failed", current, {"to": new_phase, "reasons": problems})
             await self._announce("refused", current, actor, reasons=[f"rollback failed: {p}" for p in problems],
                                  flags=flags)
-            return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags,
+            return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags, failed=True,
                                  message="rollback failed: " + "; ".join(problems))
         await asyncio.to_thread(self.records.set_phase, new_phase)
         await asyncio.to_thread(self.records.set_paused, None)
         await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
                                 actor=actor, ok=True, flags=flags, reasons=reasons)
-        await self._audit(actor, "rollout.rolled_back", current, {"to": new_phase, "flags": flags, "reason": reason})
+        closed = await self._close_incidents(current, actor, new_phase)
+        await self._audit(actor, "rollout.rolled_back", current, {"to": new_phase, "flags": flags, "reason": reason,
+                                                                  "closed_incidents": closed})
         await self._announce("rolled_back", new_phase or NO_PHASE, actor, previous=current, flags=flags,
                              reasons=reasons)
         await self._changed(new_phase)
@@ -212,12 +236,40 @@ class RolloutService:
         paused = await asyncio.to_thread(self.records.paused)
         if not paused:
             return RolloutResult(True, "keep_going", phase, phase, message=f"{phase} was not paused")
+        p0 = await asyncio.to_thread(self.records.open_incidents, level="P0")
+        if p0:
+            reasons = [f"P0 incident {row['id']} on {row['phase']} is still open ({row['message']}): wait for its "
+                       "all-clear, or roll back" for row in p0]
+            return await self._refuse("resume", phase, phase, actor, reasons)
         await asyncio.to_thread(self.records.set_paused, None)
         await asyncio.to_thread(self.records.add_event, "resume", phase=phase, from_phase=phase, actor=actor, ok=True)
         await self._audit(actor, "rollout.resumed", phase, {"was": paused})
         await self._announce("resumed", phase, actor, reasons=[f"{actor} chose to keep going"])
         await self._changed(phase)
         return RolloutResult(True, "keep_going", phase, phase, message=f"{phase} continues; promotions allowed again")
+
+    async def _close_incidents(self, phase: str, actor: str, new_phase: str | None) -> list[str]:
+        """A rollback ends the phase: its open incidents close, with a note in their threads (the alert's
+        buttons go away as on an all-clear), so the next promotion starts counting afresh."""
+        rows = {row["id"]: row for row in await asyncio.to_thread(self.records.open_incidents, phase=phase)}
+        shared = await self.incidents.current() if self.incidents is not None else {}
+        for incident in shared.values():
+            if incident.phase == phase:
+                if incident.id not in rows:
+                    rows[incident.id] = {"id": incident.id, "level": incident.level, "phase": incident.phase,
+                                         "rules": ",".join(incident.rules), "message": incident.message}
+                await self.incidents.resolve(incident)  # type: ignore[union-attr]
+        for row in rows.values():
+            await asyncio.to_thread(self.records.incident_resolved, row["id"])
+            event = AlertEvent(incident_id=row["id"], state="resolved", level=row["level"], rule=row["rules"],
+                               message=f"closed by the rollback of {phase} to {new_phase or NO_PHASE} by {actor} "
+                               f"(was: {row['message']})", checklist=self.checklist.name, phase=phase)
+            if self.notifier is not None:
+                try:
+                    await self.notifier.publish(event)
+                except Exception as exc:
+                    log.warning("announcing the close of %s failed: %s", row["id"], mask(str(exc)))
+        return sorted(rows)
 
     async def _flip(self, plan: dict[str, bool | str]) -> tuple[dict[str, str], list[str]]:
         try:

@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.events import AlertEvent, Notifier
+from bot.events import AlertEvent, Announcement, Notifier
 from bot.rollout.incidents import IncidentStore, IncidentTracker, MemoryIncidentStore
 from bot.rollout.metrics import Collector, Sample
-from bot.rollout.models import NO_PHASE, WatchConfig
+from bot.rollout.models import NO_PHASE, RuleSpec, WatchConfig
 from bot.rollout.records import RolloutRecords
-from bot.rollout.rules import Reading, evaluate, rules_for
+from bot.rollout.rules import BlindRule, Reading, blind_rules, evaluate, rules_for
 from bot.rollout.service import RolloutService
 from bot.scheduler import create_scheduler
 from bot.store import Store
@@ -33,6 +33,17 @@ from checks.spec import Checklist, Criteria, RolloutPhase
 
 log = logging.getLogger("golive.watch")
 WATCH_ACTOR = "golive-watch"
+
+
+async def preflight(config: WatchConfig, target_url: str, criteria: Criteria | None = None) -> list[BlindRule]:
+    """One sample against the target, every rule evaluated once: the rules it cannot evaluate (blind).
+    For `golive checks` and `golive watch`, before any rollout thread exists."""
+    collector = Collector(config, target_url)
+    try:
+        sample = await collector.collect()
+        return blind_rules(sample, rules_for(config, criteria or Criteria()), collector.has_source)
+    finally:
+        await collector.close()
 
 
 class Watch:
@@ -57,6 +68,8 @@ class Watch:
         self._phase_seen: str | bool | None = False  # False: nothing seen yet
         self.last_sample: Sample | None = None
         self.last_readings: list[Reading] = []
+        self.blind: list[BlindRule] = []
+        self._blind_told: str | None = None  # the phase whose thread was told about the blind rules
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -91,6 +104,34 @@ class Watch:
         if job is not None and (job.next_run_time is None or job.next_run_time > when):
             job.modify(next_run_time=when)
 
+    # -- preflight -----------------------------------------------------------------------------
+    async def preflight(self) -> list[BlindRule]:
+        """Evaluate every rule once against the target: the ones it cannot evaluate are blind."""
+        phase_id = await asyncio.to_thread(self.records.phase)
+        phase = self.checklist.rollout.phase(phase_id) if phase_id and self.checklist.rollout else None
+        sample = await self.collector.collect()
+        self.blind = blind_rules(sample, rules_for(self.config, phase.criteria if phase else Criteria()),
+                                 self.collector.has_source)
+        return self.blind
+
+    async def _tell_blind(self, phase: RolloutPhase, sample: Sample, rules: list[RuleSpec]) -> None:
+        """Once per phase (its thread), say which rules this watch cannot evaluate."""
+        if self._blind_told == phase.id:
+            return
+        self._blind_told = phase.id
+        self.blind = blind_rules(sample, rules, self.collector.has_source)
+        if not self.blind:
+            return
+        reasons = [b.line() for b in self.blind]
+        reasons.append("a blind rule cannot raise an alert; publish the metric, point watch.metrics at it, or "
+                       "mark the rule optional (watch.optional_rules)")
+        event = Announcement(kind="blind", checklist=self.checklist.name, phase=phase.id, actor=WATCH_ACTOR,
+                             reasons=reasons)
+        try:
+            await self.notifier.publish(event)
+        except Exception as exc:
+            log.warning("publishing the blind rules failed: %s", mask(str(exc)))
+
     # -- one sample ----------------------------------------------------------------------------
     async def tick(self) -> list[AlertEvent]:
         """Take one sample and publish what it causes; never raises (the job must keep running).
@@ -120,6 +161,8 @@ class Watch:
         readings = evaluate(sample, self.config, rules, phase.flags if phase else {}, self.collector.has_source)
         self.samples += 1
         self.last_sample, self.last_readings = sample, readings
+        if phase is not None:
+            await self._tell_blind(phase, sample, rules)
         events = await self.tracker.observe(readings, phase.id if phase else NO_PHASE)
         for event in events:
             await self._handle(event, phase)
@@ -130,6 +173,9 @@ class Watch:
         if event.level == "P2":  # P2 is log only
             log.info("P2 %s: %s", event.state, event.message)
             return
+        if event.state == "resolved" and (paused := await asyncio.to_thread(self.records.paused)):
+            event.message += (f" — the rollout is still paused at {paused.get('phase')}: resume with `golive resume` "
+                              "(terminal) or `/golive resume` (chat), or roll back")
         current = phase is not None and phase.id == event.phase and self.service is not None
         if event.level == "P0" and event.state != "resolved" and current:
             assert phase is not None

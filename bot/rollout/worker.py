@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from bot.events import FanoutNotifier, Notifier
 from bot.rollout.notify import JsonlNotifier, TerminalNotifier, run_reporter
 from bot.rollout.runtime import RolloutRuntime
+from bot.rollout.watch import preflight
 from bot.settings import Settings
 from bot.store import Store
 from checks.spec import Checklist
@@ -95,6 +96,16 @@ async def run_watch(settings: Settings, store: Store, checklist: Checklist, opti
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    blind = await preflight(config, runtime.target_url)
+    if blind:
+        say(f"watch preflight: {len(blind)} rule(s) are blind (cannot be evaluated against {runtime.target_url}); "
+            "they cannot raise an alert:")
+        for rule in blind:
+            say(f"  blind: {rule.line()}")
+        say("  publish the metric, point rollout.watch.metrics at it, or list the rule in "
+            "rollout.watch.optional_rules")
+    else:
+        say("watch preflight: every rule can be evaluated against the target")
     await supervisor.start()
     try:
         await stop.wait()

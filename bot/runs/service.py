@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.runs.durable import OWNER, Durability, ResultWriter, RunIncomplete, heartbeat, patiently, reap
 from bot.store import RunRecord, Store, StoreUnavailable
+from bot.waivers import active_waivers
 from checks.loader import select_checks
 from checks.result import CheckResult
 from checks.runner import Runner, RunReport
@@ -53,7 +54,7 @@ async def execute_run(
                                   owner=OWNER)
     beat = asyncio.create_task(heartbeat(store, run.id, policy.heartbeat))
     try:
-        return await _run(store, run, checks, selector, runner, policy, on_created, on_result)
+        return await _run(store, run, checks, selector, runner, policy, on_created, on_result, checklist)
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -62,7 +63,7 @@ async def execute_run(
 
 async def _run(store: Store, run: RunRecord, checks: list[CheckSpec], selector: str, runner: Runner,
                policy: Durability, on_created: Callable[[RunRecord], Awaitable[None]] | None,
-               on_result: ProgressCallback | None) -> RunOutcome:
+               on_result: ProgressCallback | None, checklist: Checklist) -> RunOutcome:
     if on_created is not None:
         await on_created(run)
     writer = ResultWriter(store, run.id, policy)
@@ -88,7 +89,8 @@ async def _run(store: Store, run: RunRecord, checks: list[CheckSpec], selector: 
         if lost:  # e.g. a write that raised something the runner swallowed
             raise RunIncomplete(run.id, lost, "some results never reached the store")
         report.results = [stored.get(r.check_id, r) for r in report.results]
-        report.verdict = decide(checks, {r.check_id: r for r in report.results})
+        waivers = await patiently(lambda: active_waivers(store, checklist), policy)
+        report.verdict = decide(checks, {r.check_id: r for r in report.results}, waivers=waivers)
         await patiently(lambda: store.finish_run(run.id, report.verdict, wall_ms=report.wall_ms), policy)
         final = await patiently(lambda: store.get_run(run.id), policy)
     except RunIncomplete:

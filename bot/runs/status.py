@@ -11,9 +11,10 @@ from bot.degrade import degradations
 from bot.runs.durable import Durability
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store, StoreUnavailable
+from bot.waivers import WaiverService
 from checks.result import CheckResult, Status, utcnow
 from checks.spec import Checklist, CheckSpec
-from checks.verdict import SignoffState, Verdict, decide
+from checks.verdict import SignoffState, Verdict, Waiver, decide
 
 ROLLOUT_PHASE_KEY = "rollout:{checklist}:phase"
 
@@ -44,6 +45,7 @@ class StatusOverview:
     generated_at: datetime = field(default_factory=utcnow)
     deployment: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
+    waivers: list[Waiver] = field(default_factory=list)  # live waivers (expired ones are in the deployment record)
 
 
 def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
@@ -64,7 +66,11 @@ def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
             facts.append(("Promotion success rate",
                           f"{float(rate):.0%} of {record.get('promotions', 0)} promotion(s)"))
         if record.get("paused"):
-            facts.append(("Paused", "yes: waiting for a person to roll back or keep going"))
+            facts.append(("Paused", "yes: roll back, or keep going (`golive resume` or Keep going on the alert)"))
+    for waiver in record.get("waivers") or []:  # type: ignore[union-attr]
+        state = "until" if waiver["live"] else "expired"
+        facts.append((f"Waiver {waiver['check_id']}", f"by {waiver['by']}, {state} {waiver['until'][:16]}: "
+                      f"{waiver['reason']}"))
     return facts
 
 
@@ -108,13 +114,21 @@ def build_status(store: Store, checklist: Checklist) -> StatusOverview:
                                   total=len(phase.checks), last_run_at=last, checks=rows))
     signoffs = SignoffService(store, checklist).state()
     titles = role_titles(checklist)
-    verdict = decide(checklist.all_checks(), latest, signoffs)
+    waivers = WaiverService(store, checklist)
+    granted = waivers.all()
+    now = utcnow()
+    live = [w for w in granted if w.active(now)]
+    verdict = decide(checklist.all_checks(), latest, signoffs, waivers=live, now=now)
+    deployment = dict(store.get(f"deployment:{checklist.name}", {}) or {})
+    if granted:
+        deployment["waivers"] = [{"check_id": w.check_id, "by": w.by, "until": w.until.isoformat(),
+                                  "reason": w.reason, "live": w.active(now)} for w in granted]
     return StatusOverview(
-        checklist=checklist.name, phases=phases, verdict=verdict, signoffs=signoffs,
+        checklist=checklist.name, phases=phases, verdict=verdict, signoffs=signoffs, waivers=live,
         missing_signoffs=[titles.get(k, k) for k in signoffs.missing],
         rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
         running=store.runs(status="running", checklist=checklist.name),
-        deployment=store.get(f"deployment:{checklist.name}", {}) or {},
+        deployment=deployment,
         warnings=degradations.messages(),
     )
 

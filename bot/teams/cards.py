@@ -58,6 +58,9 @@ def verdict_blocks(verdict: Verdict) -> list[ck.Element]:
     if verdict.conditions:
         items.append(ck.text("Conditions", weight="Bolder", spacing="Small"))
         items += ck.bullets(verdict.conditions)
+    if verdict.waived:
+        items.append(ck.text("Waived", weight="Bolder"))
+        items += ck.bullets(verdict.waived)
     return [ck.container(items, style=DECISION_STYLE[verdict.decision])]
 
 

@@ -17,6 +17,7 @@ ANNOUNCE: dict[str, tuple[str, ck.Color]] = {
     "refused": ("⛔ Promotion to {phase} refused", "attention"),
     "paused": ("⏸️ Rollout paused at {phase}", "warning"),
     "resumed": ("▶️ Rollout resumed at {phase}", "good"),
+    "blind": ("🙈 The watch of {phase} cannot evaluate some rules", "warning"),
 }
 LEVEL_COLOR: dict[str, ck.Color] = {"P0": "attention", "P1": "warning", "P2": "default"}
 LEVEL_STYLE: dict[str, ck.Style] = {"P0": "attention", "P1": "warning", "P2": "emphasis"}

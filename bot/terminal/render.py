@@ -12,9 +12,9 @@ from checks.spec import Checklist
 from checks.verdict import Decision, Verdict
 
 ICON = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN", Status.SKIP: "SKIP",
-        Status.ERROR: "ERR ", Status.PENDING: "WAIT"}
+        Status.ERROR: "ERR ", Status.PENDING: "WAIT", Status.NA: "N/A "}
 COLOR = {Status.PASS: "32", Status.FAIL: "31", Status.WARN: "33", Status.SKIP: "90", Status.ERROR: "35",
-         Status.PENDING: "90"}
+         Status.PENDING: "90", Status.NA: "90"}
 DECISION_COLOR = {Decision.GO: "32", Decision.CONDITIONAL: "33", Decision.NO_GO: "31"}
 
 
@@ -53,6 +53,9 @@ def render_verdict(verdict: Verdict, style: Style) -> list[str]:
     if verdict.conditions:
         lines.append("  Conditions:")
         lines += [f"    - {c}" for c in verdict.conditions]
+    if verdict.waived:
+        lines.append("  Waived:")
+        lines += [f"    - {w}" for w in verdict.waived]
     if verdict.notes:
         lines.append("  Notes (low, informational):")
         lines += [f"    - {n}" for n in verdict.notes]
@@ -83,7 +86,8 @@ def render_status(status: StatusOverview, style: Style) -> str:
     for phase in status.phases:
         c = phase.counts
         lines.append(f"  {phase.id:<10} {phase.title[:36]:<36} {c['pass']:>3} pass {c['fail'] + c['error']:>3} fail "
-                     f"{c['warn']:>3} warn {phase.pending + c['skip']:>3} pending   last run {age(phase.last_run_at)}")
+                     f"{c['warn']:>3} warn {phase.pending + c['skip']:>3} pending {c['n/a']:>3} n/a   "
+                     f"last run {age(phase.last_run_at)}")
     lines += render_verdict(status.verdict, style)
     lines.append("  Missing sign-offs: " + (", ".join(status.missing_signoffs) or "none"))
     lines.append(f"  Rollout phase: {status.rollout_phase or 'not started'}")

@@ -46,21 +46,22 @@ def test_anything_else_is_help(text: str) -> None:
 
 def test_usage_lists_each_verb_once() -> None:
     verbs = [u[0].split()[0] for u in usage()]
-    assert verbs == ["status", "run", "signoff", "promote", "rollback", "history", "help"]
+    assert verbs == ["status", "run", "signoff", "promote", "rollback", "resume", "waive", "unwaive", "history",
+                     "freeze", "help"]
 
 
 def test_other_areas_can_add_verbs() -> None:
     from dataclasses import dataclass
 
     @dataclass(frozen=True)
-    class FreezeCommand(Command):
+    class SnoozeCommand(Command):
         until: str
 
     try:
-        register_verb(Verb("freeze", "<until>", "hold all deploys", lambda a: FreezeCommand(a[0])))
-        assert parse_command("freeze friday") == FreezeCommand("friday")
+        register_verb(Verb("snooze", "<until>", "hold the alerts", lambda a: SnoozeCommand(a[0])))
+        assert parse_command("snooze friday") == SnoozeCommand("friday")
     finally:
-        VERBS.pop("freeze", None)
+        VERBS.pop("snooze", None)
 
 
 def test_run_alone_runs_every_phase_as_in_a_terminal() -> None:

@@ -133,10 +133,11 @@ def test_status_and_checks_and_history_read_the_store_and_checklist(tmp_path: Pa
     checklist = write_checklist(tmp_path, "status")
     env = {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "SENTRY_DSN": DSN}
     before = golive("status", "--checklist", str(checklist), env=env, cwd=tmp_path)
-    assert before.returncode == 0 and "NO-GO" in before.stdout and "has not run" in before.stdout
+    assert before.returncode == 1 and "NO-GO" in before.stdout and "has not run" in before.stdout  # exits as it says
     golive("run", "day1", "--checklist", str(checklist), env=env, cwd=tmp_path)
     after = golive("status", "--checklist", str(checklist), "--json", env=env, cwd=tmp_path)
     data = json.loads(after.stdout)
+    assert after.returncode == (1 if data["verdict"]["decision"] == "no_go" else 0)
     assert data["phases"][0]["counts"]["pass"] == 3
     assert "sign-off" in " ".join(data["verdict"]["conditions"])
     listing = golive("checks", "--checklist", str(checklist), cwd=tmp_path)

@@ -96,11 +96,23 @@ async def test_missing_variable_fails_the_check_saying_which_variable() -> None:
     assert "WHICH_VAR is not set" in report.results[0].summary
 
 
-async def test_when_condition_skips_a_check_that_does_not_apply() -> None:
-    cl = checklist("      - {id: g, kind: env, when: {ENVIRONMENT: production}, params: {var: X}}\n")
-    report = await Runner(cl, env={"ENVIRONMENT": "staging"}).run(cl.all_checks())
-    assert report.results[0].status is Status.SKIP
+async def test_when_condition_makes_a_check_that_does_not_apply_na_and_out_of_the_verdict() -> None:
+    cl = checklist("      - {id: g, kind: env, criticality: critical, when: {ENVIRONMENT: production}, "
+                   "params: {var: X}}\n"
+                   "      - {id: h, kind: env, criticality: critical, needs: [g], params: {var: X}}\n")
+    report = await Runner(cl, env={"ENVIRONMENT": "staging", "X": "1"}).run(cl.all_checks())
+    assert [r.status for r in report.results] == [Status.NA, Status.NA]
     assert "ENVIRONMENT is staging" in report.results[0].summary
+    assert report.verdict.decision.label == "GO" and report.verdict.counts["n/a"] == 2
+
+
+async def test_a_critical_check_skipped_after_a_failed_dependency_has_not_run_and_is_no_go() -> None:
+    cl = checklist("      - {id: g, kind: env, criticality: critical, params: {var: MISSING_VAR}}\n"
+                   "      - {id: h, kind: env, criticality: critical, needs: [g], params: {var: X}}\n")
+    report = await Runner(cl, env={"X": "1"}).run(cl.all_checks())
+    assert report.results[1].status is Status.SKIP
+    assert report.verdict.decision.label == "NO-GO"
+    assert any(r.startswith("h: skipped: needs g") for r in report.verdict.reasons)
 
 
 async def test_progress_callback_sees_every_result_and_a_broken_callback_is_harmless() -> None:

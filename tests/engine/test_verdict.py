@@ -70,3 +70,37 @@ def test_a_critical_check_awaiting_manual_confirmation_does_not_count_as_passed(
     r = result("c1", "critical", "warn", "confirm in Sentry")
     r.needs_confirmation = True
     assert decide(specs, {"c1": r}).decision is Decision.NO_GO
+
+
+def test_na_is_counted_but_never_part_of_the_verdict() -> None:
+    results = {s.id: result(s.id, s.criticality.value, "pass") for s in SPECS}
+    results["c1"] = result("c1", "critical", "n/a", "not applicable: ENVIRONMENT is development")
+    v = decide(SPECS, results)
+    assert v.decision is Decision.GO and v.counts["n/a"] == 1 and not v.reasons[1:]
+
+
+def test_a_high_check_failing_on_a_5xx_weighs_as_its_criticality_when_5xx() -> None:
+    api = CheckSpec(id="api.v1", kind="api.v1", criticality=Criticality.HIGH, criticality_when_5xx=Criticality.CRITICAL)
+    on_500 = CheckResult(check_id="api.v1", kind="api.v1", criticality=Criticality.HIGH, status=Status.FAIL,
+                         summary="1 of 1 v1 endpoint(s) wrong", evidence={"endpoints": [{"status": 500}]})
+    on_404 = on_500.model_copy(update={"evidence": {"endpoints": [{"status": 404}]}})
+    assert decide([api], {"api.v1": on_500}).decision is Decision.NO_GO
+    assert decide([api], {"api.v1": on_404}).decision is Decision.CONDITIONAL
+
+
+def test_required_checks_weigh_as_critical_and_live_waivers_lift_a_condition_until_they_expire() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from checks.verdict import Waiver
+
+    results = {s.id: result(s.id, s.criticality.value, "pass") for s in SPECS}
+    results["h1"] = result("h1", "high", "fail", "Sentry event not seen")
+    assert decide(SPECS, results, require={"h1"}).decision is Decision.NO_GO
+    now = datetime.now(UTC)
+    waiver = Waiver(check_id="h1", by="U1", until=now + timedelta(minutes=5), reason="Sentry outage")
+    v = decide(SPECS, results, waivers=[waiver], now=now)
+    assert v.decision is Decision.GO and v.waived and "waived by U1" in v.waived[0]
+    assert decide(SPECS, results, waivers=[waiver], now=now + timedelta(minutes=6)).decision is Decision.CONDITIONAL
+    critical = {**results, "c1": result("c1", "critical", "fail")}
+    c_waiver = waiver.model_copy(update={"check_id": "c1"})
+    assert decide(SPECS, critical, waivers=[c_waiver], now=now).decision is Decision.NO_GO  # not waivable

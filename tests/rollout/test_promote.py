@@ -53,7 +53,7 @@ async def test_promote_refuses_with_reasons_then_promotes_and_rollback_restores_
     assert not refused.ok and "promote phase-1 before phase-2" in refused.reasons[0]
     refused = await service.promote("phase-1", actor="U_ENG")
     assert not refused.ok
-    assert any(r.startswith("required check health.ready is fail") for r in refused.reasons), refused.reasons
+    assert any(r.startswith("verdict NO-GO: health.ready: HTTP 503") for r in refused.reasons), refused.reasons
     assert "sign-off missing: Tech Lead (pre)" in refused.reasons
     assert "sign-off missing: DevOps Lead (pre)" in refused.reasons
     assert env_file.read_bytes() == original and await service.current_phase() is None
@@ -109,7 +109,7 @@ async def test_stale_results_rejected_signoffs_and_rollback_to_nothing(
     sign(store, checklist, "tech_lead", decision="reject")
     runtime.service.max_check_age = timedelta(hours=1)
     rejected = await runtime.service.promote("phase-1", actor="U")
-    assert "sign-off rejected: Tech Lead (pre) — U_TECH_LEAD: not yet" in rejected.reasons
+    assert "verdict NO-GO: sign-off pre:tech_lead rejected by U_TECH_LEAD: not yet" in rejected.reasons
 
     sign(store, checklist, "tech_lead", "devops_lead")
     assert (await runtime.service.promote("phase-1", actor="U")).ok
@@ -165,7 +165,7 @@ def test_cli_promote_and_rollback_exit_codes(write_checklist: Callable[..., Chec
         assert "unknown rollout phase 'phase-9'" in capsys.readouterr().err
         assert main(["promote", "phase-1", "--checklist", path, "--by", "U_CLI"]) == 1
         out = capsys.readouterr().out
-        assert "refused" in out and "required check health.ready has not run" in out
+        assert "refused" in out and "verdict NO-GO: health.ready: has not run" in out
         assert main(["run", "health.ready", "--checklist", path]) == 0
         store = open_store(sqlite_path=tmp_path / "state" / "golive.db")
         sign(store, checklist, "tech_lead", "devops_lead")

@@ -79,7 +79,8 @@ async def test_alert_lifecycle_and_rollback_button_through_slack(
     in_thread = [c.text for c in stub.posts(thread_ts=thread)]
     assert sum("P0 alert" in t for t in in_thread) == 1 and sum("escalated" in t for t in in_thread) == 1
     assert sum("All clear" in t for t in in_thread) == 1
-    assert sum("paused" in t for t in in_thread) == 1  # phase-2 pauses on P0 (on_p0: pause)
+    assert sum("paused" in t and "All clear" not in t for t in in_thread) == 1  # phase-2 pauses (on_p0: pause)
+    assert any("All clear" in t and "golive resume" in t for t in in_thread)  # and says how to resume
     assert buttons(stub.latest(alert.payload["ts"]).payload) == {}  # the cleared alert lost its buttons
 
     async with running_bot(stub, checklist, store, on_rollout_action=runtime.service.action_hook) as bot:

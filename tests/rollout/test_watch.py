@@ -156,10 +156,13 @@ async def test_on_p0_rollback_rolls_back_by_itself(write_checklist: Callable[...
     assert (await runtime.provider.read(["APP_PC_ENABLED"])) == {"APP_PC_ENABLED": "false"}
     rolled = [e for e in notifier.events if isinstance(e, Announcement)]
     assert [(e.kind, e.actor, e.previous_phase) for e in rolled] == [("rolled_back", "golive-watch", "phase-2")]
+    # the rollback ended phase-2, so it closed the incident in the same thread (no all-clear to wait for)
+    closed = [e for e in notifier.events if isinstance(e, AlertEvent) and e.state == "resolved"]
+    assert len(closed) == 1 and closed[0].incident_id == opened.incident_id and closed[0].phase == "phase-2"
+    assert "closed by the rollback of phase-2 to phase-1 by golive-watch" in closed[0].message
     target.set(mode="healthy")
     await watch.tick()
-    (resolved,) = await watch.tick()
-    assert resolved.state == "resolved" and resolved.phase == "phase-2"  # the all-clear goes to the same thread
+    assert await watch.tick() == []
     await watch.stop()
     await runtime.close()
 

@@ -64,8 +64,10 @@ signoffs:
 rollout:
   provider: {{kind: dotenv, path: target.env}}
   phases:
-    - {{id: phase-1, title: core only, flags: {{APP_PC_ENABLED: false}}, requires_checks: [db.connect]}}
-    - {{id: phase-2, title: Partner Center on, flags: {{APP_PC_ENABLED: true}}, requires_checks: [db.connect]}}
+    - {{id: phase-1, title: core only, flags: {{APP_PC_ENABLED: false}}, requires_phases: [day1],
+       requires_checks: [db.connect]}}
+    - {{id: phase-2, title: Partner Center on, flags: {{APP_PC_ENABLED: true}}, requires_phases: [day1],
+       requires_checks: [db.connect]}}
 """
 
 

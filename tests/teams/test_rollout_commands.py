@@ -35,7 +35,7 @@ async def test_promote_and_rollback_from_teams(client: TeamsClient, connector: C
     url = client.service_url
     [refused] = await client.reply_cards(message("promote phase-1", url, user(TECH_LEAD)))
     assert "⛔ promote phase-1 refused" in card_text(refused)
-    assert "- required check db.connect has not run" in card_text(refused)
+    assert "- verdict NO-GO: db.connect: has not run" in card_text(refused)
     [denied] = await client.reply_cards(message("promote phase-1", url, user(OUTSIDER)))
     assert "Not allowed" in card_text(denied)
 

@@ -30,6 +30,7 @@ ANNOUNCE = {
     "refused": ("🚫", "promotion refused"),
     "paused": ("⏸️", "paused"),
     "resumed": ("▶️", "resumed"),
+    "blind": ("🙈", "watch cannot evaluate some rules"),
 }
 LEVEL_ICON = {"P0": "🔴", "P1": "🟠", "P2": "🟡"}
 _MENTION = re.compile(r"^<(@[UW][A-Z0-9]+|!subteam\^[A-Z0-9]+(\|[^<>]*)?|!here|!channel)>$")

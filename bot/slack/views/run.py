@@ -73,6 +73,8 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
         blocks.append(section("*Why*\n" + bullet_list(esc_items(verdict.reasons))))
     if verdict.conditions:
         blocks.append(section("*Conditions*\n" + bullet_list(esc_items(verdict.conditions))))
+    if verdict.waived:
+        blocks.append(section("*Waived*\n" + bullet_list(esc_items(verdict.waived))))
     problems = [r for r in results if r.status in NOTEWORTHY]
     if problems:
         lines = [f"{r.icon} `{esc(r.check_id)}` — {esc(r.summary, ITEM_LIMIT)}" for r in problems]
@@ -81,7 +83,7 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
     if passed:
         blocks.append(section(clip(f"{STATUS_ICON[Status.PASS]} *Passed ({len(passed)})*: "
                                    + ", ".join(f"`{esc(c)}`" for c in passed), 1500)))
-    others = [r for r in results if r.status in (Status.SKIP, Status.PENDING)]
+    others = [r for r in results if r.status in (Status.SKIP, Status.PENDING, Status.NA)]
     if others:
         skipped = "; ".join(f"`{esc(r.check_id)}` {esc(r.summary, ITEM_LIMIT)}" for r in others)
         title = f"{STATUS_ICON[Status.SKIP]} *Skipped or pending ({len(others)})*"

@@ -38,6 +38,8 @@ def status_message(overview: StatusOverview) -> SlackMessage:
     ]
     if verdict.conditions:
         blocks.append(section("*Conditions*\n" + bullet_list(esc_items(verdict.conditions), limit=12)))
+    if verdict.waived:
+        blocks.append(section("*Waived*\n" + bullet_list(esc_items(verdict.waived), limit=12)))
     blocks.append(divider())
     blocks.append(section("*Phases*\n" + "\n".join(_phase_line(p) for p in overview.phases)))
     missing = ", ".join(esc(m) for m in overview.missing_signoffs) or "none"
