@@ -200,6 +200,7 @@ class BotProcess:
             "GOLIVE_SLACK_API_URL": stub.url, "GOLIVE_STATE_DIR": str(state_dir),
             "GOLIVE_CHECKLIST": str(checklist), "GOLIVE_LOG_FORMAT": "json", "GOLIVE_LOG_LEVEL": "WARNING",
             "GOLIVE_SLACK_CHANNEL": CHANNEL, "GOLIVE_PROGRESS_INTERVAL": "0.5", "PYTHONUNBUFFERED": "1",
+            "GOLIVE_POST_INTERVAL": "0",  # the stand-in enforces no per-channel limit: measure the bot, not pacing
             "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         })
         if database_url:

@@ -13,9 +13,11 @@ breach is visible even where the scale makes every bar tall.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from checks.spec import Criteria
 
 BARS = "▁▂▃▄▅▆▇█"
 GAP = "·"  # a sample that could not be read
@@ -31,6 +33,8 @@ class Series:
     threshold: float | None = None
     unit: str = ""
     up_is_bad: bool = True
+    legend: str = ""  # shown instead of "(alert > threshold)", e.g. for an up/down series
+    breach_word: str = ""  # "not ready" instead of "over"/"under"
 
     def breaches(self) -> list[bool]:
         if self.threshold is None:
@@ -69,13 +73,15 @@ def chart_lines(series: Iterable[Series]) -> list[str]:
         latest = next((v for v in reversed(s.values) if v is not None), None)
         breaches = s.breaches()
         parts = [sparkline(s.values, threshold=s.threshold)]
-        if latest is not None:
+        if latest is not None and not s.legend:
             parts.append(_number(latest))
-        if s.threshold is not None:
+        if s.legend:
+            parts.append(f"({s.legend})")
+        elif s.threshold is not None:
             parts.append(f"(alert {'>' if s.up_is_bad else '<'} {_number(s.threshold)})")
         if any(breaches):
-            parts.append(f"▲ {sum(breaches)} of {len(breaches)} over" if s.up_is_bad
-                         else f"▼ {sum(breaches)} of {len(breaches)} under")
+            word = s.breach_word or ("over" if s.up_is_bad else "under")
+            parts.append(f"{'▲' if s.up_is_bad else '▼'} {sum(breaches)} of {len(breaches)} {word}")
         label = f"{s.label} {s.unit}".strip()
         rows.append((label, "  ".join(parts)))
     width = max((len(label) for label, _ in rows), default=0)
@@ -108,20 +114,32 @@ def timeline(moments: Iterable[Moment], *, limit: int = 20) -> str:
     return "\n".join(f"{m.at:%m-%d %H:%M} {_MARK.get(m.kind, '•')} {m.text}" for m in ordered)
 
 
-@dataclass
-class History:
-    """The watched metrics sample by sample, kept short (the window a person wants to glance at)."""
+# -- the rollout watch's chart: p95 latency, 5xx error rate, readiness over the stored window ----------
+CHART_KEY = "watch:{checklist}:chart"
+WINDOW = 30  # samples kept (at the default 30 s interval, the last quarter of an hour)
 
-    limit: int = 30
-    points: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, point: dict[str, Any]) -> None:
-        self.points.append(point)
-        del self.points[:-self.limit]
+def stored_points(store: Any, checklist: str) -> list[dict[str, Any]]:
+    return list(store.get(CHART_KEY.format(checklist=checklist)) or [])
 
-    def values(self, key: str) -> list[float | None]:
-        out: list[float | None] = []
-        for point in self.points:
-            value = point.get(key)
-            out.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
-        return out
+
+def watch_series(points: list[dict[str, Any]], criteria: Criteria | None = None) -> list[Series]:
+    c = criteria or Criteria()
+
+    def values(key: str) -> list[float | None]:
+        return [p.get(key) for p in points]
+
+    out = [Series("p95 latency", values("p95_ms"), threshold=c.p95_latency_ms_alert, unit="ms"),
+           Series("5xx error rate", values("error_pct"), threshold=c.error_rate_max * 100, unit="%")]
+    if any(p.get("ready") is not None for p in points):
+        out.append(Series("readiness", values("ready"), threshold=1.0, up_is_bad=False, legend="█ ready, ▁ not",
+                          breach_word="not ready"))
+    return out
+
+
+def watch_chart(points: list[dict[str, Any]], criteria: Criteria | None = None) -> str:
+    """The chart as text ("" when nothing has been sampled yet)."""
+    if not points:
+        return ""
+    first, last = points[0].get("at", "")[11:16], points[-1].get("at", "")[11:16]
+    return f"last {len(points)} samples, {first} to {last} UTC\n" + chart_text(watch_series(points, criteria))

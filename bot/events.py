@@ -11,6 +11,9 @@ from typing import Literal, Protocol
 from checks.result import CheckResult, utcnow
 from checks.verdict import Verdict
 
+NO_PHASE = "none"
+"""The phase name events carry when no rollout phase is active (as bot.rollout.models.NO_PHASE)."""
+
 AnnouncementKind = Literal["promoted", "rolled_back", "refused", "paused", "resumed", "blind"]
 AlertLevel = Literal["P0", "P1", "P2"]
 AlertState = Literal["opened", "escalated", "resolved"]
@@ -26,6 +29,26 @@ class Announcement:
     reasons: list[str] = field(default_factory=list)
     previous_phase: str | None = None
     at: datetime = field(default_factory=utcnow)
+
+    @property
+    def headline(self) -> str:
+        """What happened, as a sentence every transport shows the same way ("none" is no phase at all)."""
+        phase = None if self.phase == NO_PHASE else self.phase
+        previous = None if self.previous_phase in (None, NO_PHASE) else self.previous_phase
+        if self.kind == "promoted":
+            return f"promoted to {phase}" + (f" (was {previous})" if previous else "")
+        if self.kind == "rolled_back":
+            rolled = f"{previous} rolled back" if previous else "rolled back"
+            return rolled + (f" to {phase}" if phase else ": every rollout flag is off")
+        if self.kind == "refused":
+            if phase and previous != phase:
+                return f"promotion to {phase} refused"
+            return f"rollout change at {phase} refused" if phase else "rollout change refused"
+        if self.kind == "blind":
+            return f"the watch of {phase} cannot evaluate some rules" if phase else \
+                "the watch cannot evaluate some rules"
+        verb = {"paused": "paused", "resumed": "resumed"}.get(self.kind, self.kind.replace("_", " "))
+        return f"rollout {verb}" + (f" at {phase}" if phase else "")
 
     @property
     def subject(self) -> str:
@@ -48,6 +71,7 @@ class AlertEvent:
     mention: str | None = None  # who to page on escalation (e.g. "<!subteam^S123>" or an on-call user)
     actions: list[Literal["rollback", "keep_going"]] = field(default_factory=list)
     at: datetime = field(default_factory=utcnow)
+    chart: str = ""  # the watched metrics over the window, as text (bot.rollout.chart), threshold drawn
 
     @property
     def subject(self) -> str:

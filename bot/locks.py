@@ -158,3 +158,39 @@ async def holding(locks: Locks, key: str, token: str, *, ttl: float = LOCK_TTL) 
             await refresher
         with contextlib.suppress(LockUnavailable):
             await asyncio.shield(locks.release(key, token))
+
+
+@contextlib.asynccontextmanager
+async def holding_all(locks: Locks, keys: list[str], token: str, *, ttl: float = LOCK_TTL) -> AsyncIterator[None]:
+    """Hold every key (a run's selector and each of its checks) or none: two runs that share a check never
+    run at once. Keys are taken in sorted order without waiting, so two runs cannot deadlock; `LockBusy`
+    names the first key someone else holds, and its holder."""
+    acquired: list[str] = []
+    try:
+        for key in sorted(set(keys)):
+            if not await locks.acquire(key, token, ttl):
+                raise LockBusy(key, await locks.holder(key))
+            acquired.append(key)
+    except BaseException:
+        for key in acquired:
+            with contextlib.suppress(LockUnavailable):
+                await asyncio.shield(locks.release(key, token))
+        raise
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            for key in acquired:
+                with contextlib.suppress(LockUnavailable):
+                    await locks.refresh(key, token, ttl)
+
+    refresher = asyncio.create_task(keep_alive())
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        for key in acquired:
+            with contextlib.suppress(LockUnavailable):
+                await asyncio.shield(locks.release(key, token))

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     slack_channel: str | None = Field(None, description="release channel for announcements and alerts")
     slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally)")
     progress_interval: float = Field(1.2, description="min seconds between progress updates of one message")
+    post_interval: float | None = Field(None, description="seconds between posts in one channel once the burst "
+                                        "is spent (default: each transport's own, Slack 1.1)")
+    post_burst: int = Field(4, description="posts one channel may take at once before pacing starts")
 
     teams_app_id: str | None = Field(None, validation_alias=AliasChoices("TEAMS_APP_ID", "GOLIVE_TEAMS_APP_ID"))
     teams_app_password: SecretStr | None = Field(None, validation_alias=AliasChoices(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.charts import BARS, GAP, History, Moment, Series, breached, chart_lines, sparkline, timeline
+from bot.charts import BARS, GAP, Moment, Series, breached, chart_lines, sparkline, timeline
 
 
 def test_a_breach_reaches_the_top_and_is_counted() -> None:
@@ -39,10 +39,3 @@ def test_timeline_is_in_time_order_with_marks() -> None:
     text = timeline([Moment(t0 + timedelta(minutes=5), "rollback", "rollback to phase-1"),
                      Moment(t0, "promote", "promote phase-2 (alice)")])
     assert text.splitlines() == ["11-29 14:00 ▲ promote phase-2 (alice)", "11-29 14:05 ▼ rollback to phase-1"]
-
-
-def test_history_keeps_the_last_points_and_reads_missing_values_as_gaps() -> None:
-    history = History(limit=3)
-    for i in range(5):
-        history.add({"p95": i * 10 if i != 3 else None})
-    assert history.values("p95") == [20.0, None, 40.0]

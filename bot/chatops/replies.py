@@ -59,6 +59,20 @@ class RunBusy:
     selector: str
     running: RunRecord | None = None
 
+    @property
+    def where(self) -> str:
+        """Where the running run was started, as a person says it."""
+        source = self.running.source if self.running else ""
+        return {"cli": "from a terminal", "schedule": "by the scheduler"}.get(source, f"from {source}" if source
+                                                                            else "elsewhere")
+
+    @property
+    def overlap(self) -> str | None:
+        """The other selector when the run refused is not the one running but shares checks with it."""
+        if self.running is not None and self.running.selector != self.selector:
+            return self.running.selector
+        return None
+
 
 @dataclass
 class Denied:

@@ -7,6 +7,7 @@ never runs twice at once, whichever transport or replica asked.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import logging
 import uuid
@@ -45,7 +46,7 @@ from bot.chatops.replies import (
     SignoffOpened,
 )
 from bot.freeze import FreezeError, FreezeService, parse_until
-from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
 from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
@@ -61,9 +62,6 @@ from checks.target_env import SettingsError
 from checks.verdict import decide
 
 log = logging.getLogger("golive.chatops")
-
-CHAT_SOURCES = frozenset({"slack", "teams"})
-"""Run sources ChatOps owns (run.source is the transport); only these are reaped after a crash."""
 
 RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
 """(action, phase, user_id) → an optional message for the clicker; supplied by the rollout area."""
@@ -166,22 +164,41 @@ class ChatOps:
         return HistoryReply(checklist=self.checklist.name, runs=runs)
 
     # -- runs ------------------------------------------------------------------------------------
+    def unknown_selector(self, selector: str) -> str:
+        """What to say about a selector that names nothing, for any transport (no terminal command in it)."""
+        phases = [p.id for p in self.checklist.phases]
+        names = ["all", *phases, *(c.id for c in self.checklist.all_checks())]
+        hint = difflib.get_close_matches(selector, names, n=3)
+        suggestion = f" Did you mean {', '.join(f'`{h}`' for h in hint)}?" if hint else ""
+        return (f"`{selector}` is neither a phase nor a check of {self.checklist.name}.{suggestion} Run a phase "
+                f"({', '.join(f'`{p}`' for p in phases)}), `all`, a check id or a glob like `smoke.*`.")
+
     def run_lock_key(self, selector: str) -> str:
         return f"run:{self.checklist.name}:{selector}"
 
+    def run_lock_keys(self, selector: str, check_ids: list[str]) -> list[str]:
+        """The selector's lock and one per check: `run all` and `run day3` share checks, so they exclude
+        each other, whichever transport (or terminal) started either."""
+        return [self.run_lock_key(selector), *(f"check:{self.checklist.name}:{c}" for c in check_ids)]
+
     @store_down_is_failed
     async def run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
-        """Run a selector unless it is already running; the run id doubles as the lock token."""
+        """Run a selector unless a run sharing its checks is going; a store outage is a Failed reply."""
+        return await self.start_run(actor, selector, hooks)
+
+    async def start_run(self, actor: Actor, selector: str, hooks: RunHooks | None = None) -> Reply:
+        """`run`, but a store outage raises StoreUnavailable (the terminal exits 3 on it: nothing decided).
+        The run id doubles as the lock token."""
         if denied := await self._denied(actor, Action.RUN, Target(subject=selector)):
             return denied
         try:
-            select_checks(self.checklist, selector)
-        except LookupError as exc:
-            return Failed(str(exc).strip("'\""))
+            checks = select_checks(self.checklist, selector)
+        except LookupError:
+            return Failed(self.unknown_selector(selector))
         hooks = hooks or RunHooks()
         run_id = uuid.uuid4().hex[:16]
         try:
-            async with holding(self.locks, self.run_lock_key(selector), run_id):
+            async with holding_all(self.locks, self.run_lock_keys(selector, [c.id for c in checks]), run_id):
                 return await execute_run(self.store, self.checklist, selector, requested_by=actor.user_id,
                                          source=actor.transport, runner=self.runner_factory(), run_id=run_id,
                                          on_created=hooks.on_created, on_result=hooks.on_result)

@@ -19,11 +19,12 @@ from bot.commands.common import (
     add_checklist_arg,
     load_context,
 )
+from bot.notifiers import build_notifier
 from bot.rollout.models import RolloutResult
 from bot.rollout.providers import ProviderError
 from bot.rollout.runtime import RolloutRuntime
 from bot.rollout.service import RolloutService
-from bot.rollout.worker import WatchOptions, build_notifier, run_watch
+from bot.rollout.worker import WatchOptions, run_watch
 from bot.store import Store
 from checks.target_env import SettingsError
 
@@ -130,7 +131,8 @@ def watch(args: argparse.Namespace) -> int:
                            escalate_after=args.escalate_after, events_file=args.events_file,
                            schedules=not args.no_schedules)
     try:
-        return asyncio.run(run_watch(ctx.settings, store, ctx.checklist, options))
+        return asyncio.run(run_watch(ctx.settings, store, ctx.checklist, options,
+                                     build_notifier(ctx.settings, store, events_file=options.events_file)))
     except (LookupError, ValueError, ProviderError, SettingsError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     finally:

@@ -1,15 +1,21 @@
 """`golive run <phase|check|all>`: run checks from a terminal or CI; exit 0 on GO (conditional too unless
---strict), 1 on NO-GO, 3 when the store failed (could not decide)."""
+--strict), 1 on NO-GO, 3 when the store failed (could not decide), 4 when not started because a run
+sharing its checks is going (started from a chat, or another terminal)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 from typing import TextIO
 
+from bot.chatops.actor import Actor
+from bot.chatops.replies import Denied, Failed, Reply, RunBusy
+from bot.chatops.service import ChatOps, RunHooks
 from bot.commands.common import (
+    EXIT_UNDECIDED,
     Context,
     UsageError,
     add_checklist_arg,
@@ -17,12 +23,16 @@ from bot.commands.common import (
     load_context,
     verdict_exit,
 )
+from bot.locks import build_locks
 from bot.runs.runner import make_runner
-from bot.runs.service import RunOutcome, execute_run
+from bot.runs.service import RunOutcome
 from bot.store import RunRecord
 from bot.terminal.render import ICON, Style, render_report
 from checks.result import CheckResult
-from checks.target_env import SettingsError
+
+EXIT_BUSY = EXIT_UNDECIDED
+"""The run was not started: a run sharing its checks is going (from a chat or another terminal). That is
+"could not decide" (3), as PRODUCT.md's exit codes say: no verdict now, try again when it has finished."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,15 +66,39 @@ class Progress:
         self.stream.flush()
 
 
-async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url: str | None = None) -> RunOutcome:
+def cli_user() -> str:
+    """Who runs the CLI, as the run's requester: the login name (a CI job's user)."""
+    try:
+        return getpass.getuser() or "cli"
+    except Exception:  # no login name (some containers)
+        return "cli"
+
+
+async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url: str | None = None) -> Reply:
+    """The run goes through ChatOps like a chat command: the same access rule and the same run locks (in
+    Redis when configured, so a terminal and the bot agree), so two runs sharing a check never overlap."""
     store = ctx.store()
+    settings = ctx.settings
+    locks = build_locks(settings.secret("redis_url"), settings.redis_prefix)
     try:
         overrides = {"GOLIVE_DEMO_URL": demo_url} if demo_url else None
-        runner = make_runner(ctx.checklist, store, concurrency=ctx.settings.concurrency, overrides=overrides)
-        return await execute_run(store, ctx.checklist, selector, requested_by="cli", source="cli", runner=runner,
-                                 on_result=progress.update)
+        chatops = ChatOps(store, ctx.checklist, locks=locks, runner_factory=lambda: make_runner(
+            ctx.checklist, store, concurrency=settings.concurrency, overrides=overrides))
+        return await chatops.start_run(Actor(user_id=cli_user(), transport="cli"), selector,
+                                       RunHooks(on_result=progress.update))
     finally:
+        await locks.close()
         store.close()
+
+
+def refused(reply: RunBusy) -> str:
+    running = reply.running
+    who = f" (run {running.id}, started by {running.requested_by} {reply.where} at {running.started_at:%H:%M:%S} UTC)" \
+        if running else ""
+    if reply.overlap:
+        return (f"golive: not started: {reply.selector} shares checks with {reply.overlap}, which is running{who}. "
+                "Run it again once that run has finished.")
+    return f"golive: not started: {reply.selector} is already running{who}; `golive status` shows its verdict."
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,13 +106,14 @@ def main(args: argparse.Namespace) -> int:
     if ctx.is_demo:
         print("golive: running the bundled demo checklist against an embedded demo service "
               "(use --checklist or GOLIVE_CHECKLIST for a real one)\n", file=sys.stderr)
-    try:
-        with demo_target(ctx) as demo_url:
-            outcome = asyncio.run(run_selector(ctx, args.selector, Progress(enabled=not args.json), demo_url))
-    except LookupError as exc:
-        raise UsageError(str(exc).strip("'\"")) from None
-    except SettingsError as exc:
-        raise UsageError(f"cannot read the target's settings: {exc}") from None
+    with demo_target(ctx) as demo_url:
+        outcome = asyncio.run(run_selector(ctx, args.selector, Progress(enabled=not args.json), demo_url))
+    if isinstance(outcome, RunBusy):
+        print(refused(outcome), file=sys.stderr)
+        return EXIT_BUSY
+    if isinstance(outcome, Failed | Denied):
+        raise UsageError(outcome.message if isinstance(outcome, Failed) else f"not allowed: {outcome.reason}")
+    assert isinstance(outcome, RunOutcome), outcome
     report = outcome.report
     if args.json:
         payload = {

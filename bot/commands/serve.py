@@ -100,9 +100,11 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     health_redis = redis_client(redis_url) if redis_url else None
     chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
                       runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
-    rollout = await start_rollout(ctx, store, chatops)
+    pacers = transport_pacers(settings)  # one per transport: runs, answers and announcements pace together
+    rollout = await start_rollout(ctx, store, chatops, pacers)
     rollout_hook = rollout.service.action_hook if rollout else None
-    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook) if slack_enabled(ctx) else None
+    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook, pacer=pacers.get("slack")) \
+        if slack_enabled(ctx) else None
     health = Health(store, health_redis)
     if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
         health.probes["locks"] = locks.check
@@ -112,7 +114,7 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
         from bot.teams.app import TeamsConfigError, build_teams, teams_routes
 
         try:
-            teams = build_teams(settings, chatops, rollout_hook=rollout_hook)
+            teams = build_teams(settings, chatops, rollout_hook=rollout_hook, pacer=pacers.get("teams"))
         except TeamsConfigError as exc:
             raise UsageError(str(exc)) from None
         routes.append(teams_routes(teams))
@@ -195,17 +197,24 @@ async def _until_stopped(stop: asyncio.Event, socket_mode: SocketModeConnection 
         raise UsageError(str(socket_mode.fatal))
 
 
-async def start_rollout(ctx: Context, store: Any, chatops: ChatOps) -> Any:
+def transport_pacers(settings: Any) -> dict[str, Any]:
+    from bot.conversation.pacing import SLACK_PACING, TEAMS_PACING, pacer_for
+
+    return {name: pacer_for(default, interval=settings.post_interval, burst=settings.post_burst)
+            for name, default in (("slack", SLACK_PACING), ("teams", TEAMS_PACING))}
+
+
+async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict[str, Any] | None = None) -> Any:
     """The rollout runtime when the checklist has a plan: `/golive promote|rollback` and alert buttons
     act through it, announcements and alerts go to every configured channel (Slack, Teams)."""
+    from bot.notifiers import build_notifier
     from bot.rollout import RolloutRuntime
     from bot.rollout.chat import install
-    from bot.rollout.worker import build_notifier
 
     if ctx.checklist.rollout is None or not ctx.checklist.rollout.phases:
         return None  # ChatOps answers promote/rollback with how to add a rollout plan
     settings = ctx.settings
-    notifier = build_notifier(settings, store, terminal=False)
+    notifier = build_notifier(settings, store, terminal=False, pacers=pacers)
     try:
         runtime = await RolloutRuntime.create(ctx.checklist, store, notifier, redis_url=settings.secret("redis_url"),
                                               prefix=settings.redis_prefix)

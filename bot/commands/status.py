@@ -112,7 +112,7 @@ def checks(args: argparse.Namespace) -> int:
 def watch_preflight_lines(checklist: Checklist) -> list[str]:
     """The rollout watch's rules evaluated once against the target: which ones are blind."""
     from bot.rollout.models import watch_config
-    from bot.rollout.watch import preflight
+    from bot.rollout.preflight import preflight
 
     async def blind() -> tuple[str, list[BlindRule]]:
         workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()

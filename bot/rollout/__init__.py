@@ -9,11 +9,25 @@
     Runner(checklist, flag_reader=runtime.service.flag_reader())   # `flags` check reads the provider
 """
 
-from bot.rollout.models import RolloutResult, WatchConfig, watch_config
-from bot.rollout.providers import FlagProvider, ProviderError, build_provider, flag_reader
-from bot.rollout.runtime import RolloutRuntime, RolloutSupervisor
-from bot.rollout.service import RolloutService
-from bot.rollout.watch import Watch
+from __future__ import annotations
 
-__all__ = ["FlagProvider", "ProviderError", "RolloutResult", "RolloutRuntime", "RolloutService", "RolloutSupervisor",
-           "Watch", "WatchConfig", "build_provider", "flag_reader", "watch_config"]
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562): `golive status` and `golive checks` need the models and the watch's
+# preflight, not Redis, apscheduler and the providers that the runtime pulls in.
+_EXPORTS = {
+    "RolloutResult": "bot.rollout.models", "WatchConfig": "bot.rollout.models", "watch_config": "bot.rollout.models",
+    "FlagProvider": "bot.rollout.providers", "ProviderError": "bot.rollout.providers",
+    "build_provider": "bot.rollout.providers", "flag_reader": "bot.rollout.providers",
+    "RolloutRuntime": "bot.rollout.runtime", "RolloutSupervisor": "bot.rollout.runtime",
+    "RolloutService": "bot.rollout.service", "Watch": "bot.rollout.watch",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot.rollout' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

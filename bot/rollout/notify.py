@@ -27,11 +27,10 @@ def render_event(event: Event) -> str:
         icon = {"opened": "🔴" if event.level == "P0" else "🟠", "escalated": "📣", "resolved": "✅"}[event.state]
         actions = f"  [{' / '.join(event.actions)}]" if event.actions else ""
         mention = f" {event.mention}" if event.mention else ""
-        return (f"{stamp} {icon} {event.level} {event.state} on {event.phase}{mention}: {event.message}"
+        line = (f"{stamp} {icon} {event.level} {event.state} on {event.phase}{mention}: {event.message}"
                 f"  ({event.incident_id}){actions}")
-    line = f"{stamp} 📣 {event.checklist}: {event.phase} {event.kind.replace('_', ' ')} by {event.actor}"
-    if event.previous_phase:
-        line += f" (was {event.previous_phase})"
+        return line + ("\n" + "\n".join(f"    {row}" for row in event.chart.splitlines()) if event.chart else "")
+    line = f"{stamp} 📣 {event.checklist}: {event.headline} by {event.actor}"
     if event.flags:
         line += " — " + ", ".join(f"{k}={v}" for k, v in event.flags.items())
     if event.reasons:

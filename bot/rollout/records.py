@@ -144,8 +144,27 @@ class RolloutRecords:
             "paused": self.paused(),
             "last_event": {k: last[k] for k in ("action", "phase", "from_phase", "actor", "ok", "at")}
             if last else None,
+            "timeline": self.timeline(events),
             "updated_at": now.isoformat(),
         }
+
+    def timeline(self, events: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+        """Promotions, rollbacks and incidents in time order ({at, kind, text}), for the record's timeline."""
+        moments = []
+        for e in events if events is not None else self.events():
+            if e["action"] == "promote" and e["ok"]:
+                moments.append({"at": e["at"], "kind": "promote", "text": f"promoted to {e['phase']} by {e['actor']}"})
+            elif e["action"] == "rollback" and e["ok"]:
+                moments.append({"at": e["at"], "kind": "rollback",
+                                "text": f"rolled back {e['from_phase'] or ''} to {e['phase'] or 'no phase'} "
+                                        f"by {e['actor']}".replace("  ", " ")})
+        for incident in self.incidents():
+            moments.append({"at": incident["opened_at"], "kind": "incident",
+                            "text": f"{incident['level']} {incident['rules']} on {incident['phase']}"})
+            if incident["resolved_at"]:
+                moments.append({"at": incident["resolved_at"], "kind": "resolved",
+                                "text": f"{incident['level']} {incident['rules']} resolved"})
+        return sorted(moments, key=lambda m: m["at"])[-40:]
 
     def publish_deployment(self) -> dict[str, Any]:
         record = self.deployment()

@@ -20,6 +20,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.events import AlertEvent, Announcement, Notifier
+from bot.rollout.chart import remember, watch_chart
 from bot.rollout.incidents import IncidentStore, IncidentTracker, MemoryIncidentStore
 from bot.rollout.metrics import Collector, Sample
 from bot.rollout.models import NO_PHASE, RuleSpec, WatchConfig
@@ -33,17 +34,6 @@ from checks.spec import Checklist, Criteria, RolloutPhase
 
 log = logging.getLogger("golive.watch")
 WATCH_ACTOR = "golive-watch"
-
-
-async def preflight(config: WatchConfig, target_url: str, criteria: Criteria | None = None) -> list[BlindRule]:
-    """One sample against the target, every rule evaluated once: the rules it cannot evaluate (blind).
-    For `golive checks` and `golive watch`, before any rollout thread exists."""
-    collector = Collector(config, target_url)
-    try:
-        sample = await collector.collect()
-        return blind_rules(sample, rules_for(config, criteria or Criteria()), collector.has_source)
-    finally:
-        await collector.close()
 
 
 class Watch:
@@ -68,6 +58,7 @@ class Watch:
         self._phase_seen: str | bool | None = False  # False: nothing seen yet
         self.last_sample: Sample | None = None
         self.last_readings: list[Reading] = []
+        self.chart = ""  # the latest chart of the watched metrics (bot.rollout.chart)
         self.blind: list[BlindRule] = []
         self._blind_told: str | None = None  # the phase whose thread was told about the blind rules
 
@@ -161,6 +152,8 @@ class Watch:
         readings = evaluate(sample, self.config, rules, phase.flags if phase else {}, self.collector.has_source)
         self.samples += 1
         self.last_sample, self.last_readings = sample, readings
+        points = await asyncio.to_thread(remember, self.records.store, self.checklist.name, sample)
+        self.chart = watch_chart(points, phase.criteria if phase else None)
         if phase is not None:
             await self._tell_blind(phase, sample, rules)
         events = await self.tracker.observe(readings, phase.id if phase else NO_PHASE)
@@ -169,6 +162,7 @@ class Watch:
         return events
 
     async def _handle(self, event: AlertEvent, phase: RolloutPhase | None) -> None:
+        event.chart = event.chart or self.chart
         await asyncio.to_thread(self._record, event)
         if event.level == "P2":  # P2 is log only
             log.info("P2 %s: %s", event.state, event.message)

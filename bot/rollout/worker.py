@@ -1,7 +1,7 @@
 """A watch process: `python -m bot.rollout.worker --checklist X` (the same as `golive watch`).
 
 Run one per replica: they agree through the leader lease in Redis which one watches and runs the
-schedules; the others stand by. Alerts and announcements go to Slack when it is configured, and
+schedules; the others stand by. Alerts and announcements go to every configured chat transport, and
 always to stdout (and to `--events-file` as JSON lines). SIGTERM/SIGINT stop it cleanly, handing
 the lease back so a standby takes over at once.
 """
@@ -15,10 +15,10 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.events import FanoutNotifier, Notifier
-from bot.rollout.notify import JsonlNotifier, TerminalNotifier, run_reporter
+from bot.events import Notifier
+from bot.rollout.notify import run_reporter
+from bot.rollout.preflight import preflight
 from bot.rollout.runtime import RolloutRuntime
-from bot.rollout.watch import preflight
 from bot.settings import Settings
 from bot.store import Store
 from checks.spec import Checklist
@@ -38,38 +38,10 @@ def say(text: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S.%f}"[:-3] + f" {text}", flush=True)
 
 
-def build_notifier(settings: Settings, store: Store, *, events_file: str | None = None,
-                   terminal: bool = True) -> FanoutNotifier:
-    """stdout, the optional JSON-lines file, Slack when a bot token and a channel are configured, and Teams
-    when TEAMS_CHANNEL and the bot's credentials are."""
-    notifiers: list[Notifier] = [TerminalNotifier()] if terminal else []
-    if events_file:
-        notifiers.append(JsonlNotifier(events_file))
-    if settings.secret("slack_bot_token") and settings.slack_channel:
-        try:
-            from bot.slack.client import client_from_settings
-            from bot.slack.notifier import SlackNotifier
-            from bot.slack.poster import SlackPoster
-        except ImportError as exc:  # the Slack transport is optional
-            say(f"Slack is configured but cannot be loaded ({exc}); events go to the terminal only")
-        else:
-            notifiers.append(SlackNotifier(SlackPoster(client_from_settings(settings), store), settings.slack_channel))
-    if settings.teams_channel:
-        try:
-            from bot.teams.app import notifier_from_settings
-
-            teams = notifier_from_settings(settings, store)
-        except (ImportError, RuntimeError) as exc:  # the Teams transport is optional too
-            say(f"Teams is configured but cannot be loaded ({exc}); events are not posted to Teams")
-        else:
-            if teams is not None:
-                notifiers.append(teams)
-    return FanoutNotifier(notifiers)
-
-
-async def run_watch(settings: Settings, store: Store, checklist: Checklist, options: WatchOptions) -> int:
-    """Stand by / watch until SIGTERM or SIGINT."""
-    notifier = build_notifier(settings, store, events_file=options.events_file)
+async def run_watch(settings: Settings, store: Store, checklist: Checklist, options: WatchOptions,
+                    notifier: Notifier) -> int:
+    """Stand by / watch until SIGTERM or SIGINT; events go to `notifier` (bot.notifiers.build_notifier
+    assembles the configured transports: the rollout itself knows none)."""
     runtime = await RolloutRuntime.create(
         checklist, store, notifier, redis_url=settings.secret("redis_url"), prefix=settings.redis_prefix,
         interval_seconds=options.interval, lease_seconds=options.lease_seconds, consecutive=options.consecutive,

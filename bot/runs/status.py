@@ -7,16 +7,20 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.charts import Moment, stored_points, timeline, watch_chart
 from bot.degrade import degradations
 from bot.runs.durable import Durability
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store, StoreUnavailable
+from bot.store.store import parse_time
 from bot.waivers import WaiverService
 from checks.result import CheckResult, Status, utcnow
 from checks.spec import Checklist, CheckSpec
 from checks.verdict import SignoffState, Verdict, Waiver, decide
 
 ROLLOUT_PHASE_KEY = "rollout:{checklist}:phase"
+DELIVERY_FAILURES_KEY = "delivery-failures:{run_id}"
+"""Messages of a run a transport could not post, even after retries: [{transport, what, checks, error}]."""
 
 
 @dataclass
@@ -46,6 +50,8 @@ class StatusOverview:
     deployment: dict[str, object] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
     waivers: list[Waiver] = field(default_factory=list)  # live waivers (expired ones are in the deployment record)
+    chart: str = ""  # the watched metrics over the window while a rollout phase is active (bot.charts)
+    timeline: str = ""  # phase runs, promotions, incidents, rollbacks (bot.charts.timeline)
 
 
 def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
@@ -124,13 +130,51 @@ def build_status(store: Store, checklist: Checklist) -> StatusOverview:
         deployment["waivers"] = [{"check_id": w.check_id, "by": w.by, "until": w.until.isoformat(),
                                   "reason": w.reason, "live": w.active(now)} for w in granted]
     return StatusOverview(
+        chart=rollout_chart(store, checklist), timeline=deployment_timeline(store, checklist, deployment),
         checklist=checklist.name, phases=phases, verdict=verdict, signoffs=signoffs, waivers=live,
         missing_signoffs=[titles.get(k, k) for k in signoffs.missing],
         rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
         running=store.runs(status="running", checklist=checklist.name),
         deployment=deployment,
-        warnings=degradations.messages(),
+        warnings=degradations.messages() + undelivered(store, checklist),
     )
+
+
+def undelivered(store: Store, checklist: Checklist, *, runs: int = 10) -> list[str]:
+    """'2 evidence replies could not be posted' for the recent runs that lost some: nothing is lost quietly."""
+    lines = []
+    for run in store.runs(checklist=checklist.name, limit=runs):
+        failures = store.get(DELIVERY_FAILURES_KEY.format(run_id=run.id)) or []
+        if not failures:
+            continue
+        by_transport: dict[str, list[dict[str, object]]] = {}
+        for failure in failures:
+            by_transport.setdefault(str(failure.get("transport", "?")), []).append(failure)
+        for transport, lost in by_transport.items():
+            checks = [str(c) for f in lost for c in f.get("checks", [])]  # type: ignore[attr-defined]
+            replies = "reply" if len(lost) == 1 else "replies"
+            lines.append(f"{len(lost)} evidence {replies} could not be posted in {transport} for run {run.id} "
+                         f"({run.selector}: {', '.join(checks)})")
+    return lines
+
+
+def rollout_chart(store: Store, checklist: Checklist) -> str:
+    """The watch's chart while a rollout phase is active ("" otherwise)."""
+    phase_id = store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name))
+    phase = checklist.rollout.phase(phase_id) if phase_id and checklist.rollout else None
+    if phase is None:
+        return ""
+    return watch_chart(stored_points(store, checklist.name), phase.criteria)
+
+
+def deployment_timeline(store: Store, checklist: Checklist, deployment: dict[str, object]) -> str:
+    """Phase runs, promotions, incidents and rollbacks in time order, as text lines."""
+    moments = [Moment(at, str(m["kind"]), str(m["text"])) for m in deployment.get("timeline") or []  # type: ignore[union-attr]
+               if isinstance(m, dict) and (at := parse_time(str(m.get("at")))) is not None]
+    for run in store.runs(checklist=checklist.name, limit=10):
+        if run.verdict is not None and run.finished_at is not None:
+            moments.append(Moment(run.finished_at, "run", f"run {run.selector}: {run.verdict.decision.label}"))
+    return timeline(moments)
 
 
 def age(when: datetime | None, now: datetime | None = None) -> str:

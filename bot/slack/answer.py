@@ -7,27 +7,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.chatops.replies import (
-    Denied,
-    Failed,
-    HelpReply,
-    HistoryReply,
-    Notice,
-    Reply,
-    RunBusy,
-    SignoffDecided,
-    SignoffOpened,
-)
-from bot.rollout.models import RolloutResult
-from bot.runs.status import StatusOverview
+from bot.chatops.replies import Reply, SignoffDecided, SignoffOpened
+from bot.conversation.replies import is_private, public_place
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import TRANSPORT
 from bot.slack.poster import not_posted_note
+from bot.slack.render import render
 from bot.slack.views.blocks import SlackMessage
-from bot.slack.views.help import help_message, history_message
-from bot.slack.views.notices import notice_message, rollout_result_message
 from bot.slack.views.signoff import moved_card, signoff_card
-from bot.slack.views.status import status_message
 from bot.store import MessageRef
 
 log = logging.getLogger("golive.slack")
@@ -57,28 +44,28 @@ async def publish_or_tell(deps: SlackDeps, message: SlackMessage, *, channel: st
 
 
 async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, respond: Respond | None) -> None:
-    if isinstance(reply, StatusOverview):
-        await publish_or_tell(deps, status_message(reply), channel=channel, user=user,
-                              subject=f"status:{reply.checklist}", purpose="latest", respond=respond)
-    elif isinstance(reply, SignoffOpened):
-        previous = await deps.poster.find(reply.request.id, "card") if reply.reopened else None
-        await publish_or_tell(deps, signoff_card(reply.request, reply.stage), channel=channel, user=user,
-                              subject=reply.request.id, purpose="card", respond=respond)
-        current = await deps.poster.find(reply.request.id, "card")
-        if previous is not None and current is not None and current.ts != previous.ts:
-            await deps.poster.update(previous, moved_card(reply.request, reply.stage, current))
-    elif isinstance(reply, SignoffDecided):
+    """Who sees what is the conversation layer's rule (bot.conversation.replies); how it looks is the
+    renderer's (bot.slack.render)."""
+    if isinstance(reply, SignoffDecided):
         await refresh_card(deps, reply, fallback_channel=channel)
-    elif isinstance(reply, HelpReply):
-        await tell(deps, help_message(reply), channel=channel, user=user, respond=respond)
-    elif isinstance(reply, HistoryReply):
-        await tell(deps, history_message(reply), channel=channel, user=user, respond=respond)
-    elif isinstance(reply, RolloutResult):
-        await tell(deps, rollout_result_message(reply), channel=channel, user=user, respond=respond)
-    elif isinstance(reply, Denied | Failed | Notice | RunBusy):
-        await tell(deps, notice_message(reply), channel=channel, user=user, respond=respond)
-    else:
+        return
+    try:
+        message = render(reply)
+    except TypeError:
         log.warning("no Slack rendering for %s", type(reply).__name__)
+        return
+    if is_private(reply):
+        await tell(deps, message, channel=channel, user=user, respond=respond)
+        return
+    subject, purpose = public_place(reply) or ("", "reply")
+    reposted = isinstance(reply, SignoffOpened) and reply.reopened
+    previous = await deps.poster.find(subject, purpose) if reposted else None
+    await publish_or_tell(deps, message, channel=channel, user=user, subject=subject, purpose=purpose,
+                          respond=respond)
+    if previous is not None and isinstance(reply, SignoffOpened):  # the older card now points to the new one
+        current = await deps.poster.find(subject, purpose)
+        if current is not None and current.ts != previous.ts:
+            await deps.poster.update(previous, moved_card(reply.request, reply.stage, current))
 
 
 async def refresh_card(deps: SlackDeps, reply: SignoffDecided, *, fallback_channel: str | None = None,

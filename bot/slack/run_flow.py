@@ -9,9 +9,9 @@ from bot.runs.service import RunOutcome
 from bot.slack.answer import Respond, answer, tell
 from bot.slack.deps import SlackDeps
 from bot.slack.poster import not_posted_note
+from bot.slack.render import render
 from bot.slack.run_presenter import RunPresenter
 from bot.slack.views.blocks import SlackMessage
-from bot.slack.views.run import run_verdict
 
 
 async def run_in_channel(deps: SlackDeps, selector: str, *, channel: str, actor: Actor,
@@ -28,7 +28,7 @@ async def run_in_channel(deps: SlackDeps, selector: str, *, channel: str, actor:
         return
     await presenter.finish(reply)
     if presenter.parent is None:  # nowhere to show it in the channel: tell the requester at least
-        final = run_verdict(reply.run, reply.report.results, reply.report.verdict, reply.report.wall_ms)
+        final = render(presenter.final_view(reply))
         note = not_posted_note(presenter.post_error) + "\n"
         await tell(deps, SlackMessage(text=note + final.text, blocks=final.blocks), channel=channel,
                    user=actor.user_id, respond=respond)

@@ -14,14 +14,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
+from bot.conversation.pacing import Pacer
 from bot.locks import LOCK_TTL
 from bot.netreason import network_reason
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, install, new_slack_app
+from bot.slack.conversation import SlackConversation, slack_pacer
 from bot.slack.deps import SlackDeps
 from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
-from bot.slack.poster import SlackPoster, slack_error
+from bot.slack.poster import slack_error
 from bot.slack.recovery import recover_interrupted_runs
 
 log = logging.getLogger("golive.slack")
@@ -65,7 +67,9 @@ class SlackBot:
 
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
-                    on_rollout_action: RolloutHook | None = None) -> SlackBot:
+                    on_rollout_action: RolloutHook | None = None, pacer: Pacer | None = None) -> SlackBot:
+    """`pacer`: shared with the notifier of the same process (bot.notifiers), so they pace together."""
+    pacer = pacer or slack_pacer(settings)
     app = None
     if client is None:  # Bolt builds the Web API client from the token; the bot uses that one
         app = new_slack_app(token=settings.secret("slack_bot_token"),
@@ -73,7 +77,8 @@ def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebCli
         client = app.client
     directory = SlackDirectory(client)
     chatops.directories[TRANSPORT] = directory
-    deps = SlackDeps(chatops=chatops, client=client, poster=SlackPoster(client, chatops.store), directory=directory,
+    poster = SlackConversation(client, chatops.store, pacer=pacer)
+    deps = SlackDeps(chatops=chatops, client=client, poster=poster, directory=directory,
                      channel=settings.slack_channel, progress_interval=settings.progress_interval,
                      on_rollout_action=on_rollout_action)
     app = install(app, deps) if app is not None else build_slack_app(

@@ -28,11 +28,13 @@ from microsoft_agents.hosting.core import (
 )
 
 from bot.chatops.service import ChatOps, RolloutHook
+from bot.conversation.pacing import Pacer
 from bot.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled
 from bot.teams.auth import GuardedClientFactory, host_validator, service_hosts, token_shape_middleware
+from bot.teams.conversation import TeamsConversation, teams_pacer
 from bot.teams.ids import MESSAGES_PATH, VERB_PREFIX
 from bot.teams.notifier import TeamsNotifier
 from bot.teams.proactive import Proactive
@@ -108,14 +110,18 @@ def adapter_for(settings: Settings, manager: Connections) -> CloudAdapter:
 
 
 def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None,
-                provider_factory: ProviderFactory | None = None) -> TeamsTransport:
+                provider_factory: ProviderFactory | None = None, pacer: Pacer | None = None) -> TeamsTransport:
     """The Teams transport over an existing ChatOps (shared with Slack: one engine, one store)."""
     config = auth_configuration(settings)
     manager = connections(config, provider_factory)
     adapter = adapter_for(settings, manager)
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
-    bot = TeamsBot(chatops, References(chatops.store), proactive, rollout_hook=rollout_hook,
-                   progress_interval=settings.progress_interval)
+    references = References(chatops.store)
+    conversation = TeamsConversation(proactive, references, pacer=pacer or teams_pacer(settings),
+                                     service_url=settings.teams_service_url,
+                                     tenant_id=settings.teams_tenant_id)
+    bot = TeamsBot(chatops, references, proactive, rollout_hook=rollout_hook,
+                   progress_interval=settings.progress_interval, conversation=conversation)
     agent = AgentApplication[TurnState](
         ApplicationOptions(storage=MemoryStorage(), bot_app_id=settings.teams_app_id or "",
                            start_typing_timer=False, remove_recipient_mention=True),
@@ -149,7 +155,7 @@ def teams_routes(transport: TeamsTransport) -> RouteAdder:
     return add
 
 
-def notifier_from_settings(settings: Settings, store: Store) -> TeamsNotifier | None:
+def notifier_from_settings(settings: Settings, store: Store, *, pacer: Pacer | None = None) -> TeamsNotifier | None:
     """A TeamsNotifier for processes that only speak (the watch worker): an adapter for proactive posts,
     no endpoint. None unless TEAMS_CHANNEL and the bot's credentials are configured."""
     if not settings.teams_channel or not teams_enabled(settings):
@@ -157,5 +163,6 @@ def notifier_from_settings(settings: Settings, store: Store) -> TeamsNotifier | 
     config = auth_configuration(settings)
     adapter = adapter_for(settings, connections(config))
     proactive = Proactive(adapter, app_id=settings.teams_app_id, anonymous=not config.CLIENT_SECRET)
-    return TeamsNotifier(proactive, References(store), channel=settings.teams_channel,
-                         service_url=settings.teams_service_url, tenant_id=settings.teams_tenant_id)
+    conversation = TeamsConversation(proactive, References(store), pacer=pacer or teams_pacer(settings),
+                                     service_url=settings.teams_service_url, tenant_id=settings.teams_tenant_id)
+    return TeamsNotifier(conversation, channel=settings.teams_channel)

@@ -106,6 +106,12 @@ def text(value: str, *, size: str | None = None, weight: str | None = None, colo
     return block
 
 
+def monospace(value: str) -> list[Element]:
+    """Preformatted text (a chart): one monospace line per TextBlock, since Teams folds newlines in one."""
+    return [{"type": "TextBlock", "text": clip(line) or " ", "fontType": "Monospace", "wrap": False,
+             "spacing": "None", "size": "Small"} for line in value.splitlines()]
+
+
 def heading(value: str, color: Color | None = None) -> Element:
     return text(value, size="Large", weight="Bolder", color=color)
 

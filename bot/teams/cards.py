@@ -83,6 +83,9 @@ def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
     extra += [("Running", f"{r.selector} (run {r.id}, by {names(r.requested_by)})") for r in reply.running]
     extra += deployment_facts(reply)
     body.append(ck.facts(extra))
+    for title, text in (("Watch", reply.chart), ("Timeline", reply.timeline)):
+        if text:
+            body += [ck.text(title, weight="Bolder", separator=True), *ck.monospace(text)]
     return ck.card(body, fallback=f"{reply.checklist}: {reply.verdict.headline()}")
 
 
@@ -183,8 +186,12 @@ def run_confirmer(reply: CheckConfirmed) -> str:
 
 @render.register
 def busy_card(reply: RunBusy, names: Names = same) -> ck.Card:
-    who = f" (run {reply.running.id}, requested by {names(reply.running.requested_by)})" if reply.running else ""
-    message = f"{reply.selector} is already running{who}; its card updates as checks finish."
+    who = f" (run {reply.running.id}, requested by {names(reply.running.requested_by)} {reply.where})" \
+        if reply.running else ""
+    message = f"{reply.selector} is already running{who}; it will end with the verdict."
+    if reply.overlap:
+        message = (f"{reply.selector} shares checks with {reply.overlap}, which is running{who}; nothing was "
+                   "started. Run it again once that run has finished.")
     return ck.card([ck.text(message, color="warning")], fallback=message)
 
 

@@ -31,14 +31,13 @@ def render_event(event: Any, names: Names = same) -> ck.Card:
 @render_event.register
 def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
     template, color = ANNOUNCE.get(event.kind, ("{kind} {phase}", "default"))
-    title = template.format(phase=event.phase, previous=event.previous_phase or event.phase, kind=event.kind)
+    icon = template.split(" ", 1)[0]
+    title = f"{icon} {event.headline[:1].upper()}{event.headline[1:]}"
     body: list[ck.Element] = [ck.heading(title, color=color),
                               ck.text(f"{event.checklist} — by {names(event.actor)}", subtle=True)]
     body += ck.bullets(event.reasons)
     if event.flags:
         body.append(ck.facts(event.flags.items()))
-    if event.kind == "rolled_back" and event.phase != (event.previous_phase or event.phase):
-        body.append(ck.text(f"Now at {event.phase}.", subtle=True))
     return ck.card(body, fallback=f"{title} ({event.checklist})")
 
 
@@ -46,7 +45,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
 def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     if event.state == "resolved":
         title = f"✅ All clear: {event.rule} ({event.level}) on {event.phase}"
-        body = [ck.text(title, weight="Bolder", color="good"), ck.text(event.message, subtle=True)]
+        body = [ck.text(title, weight="Bolder", color="good"), ck.text(event.message, subtle=True),
+                *ck.monospace(event.chart)]
         return ck.card(body, fallback=title)
     verb = "escalated" if event.state == "escalated" else "alert"
     title = f"🚨 {event.level} {verb}: {event.rule} on {event.phase}"
@@ -56,7 +56,7 @@ def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     details.append(("Incident", event.incident_id))
     if event.mention and not event.mention.startswith("<"):  # Slack mention syntax means nothing here
         details.append(("Paging", names(event.mention)))
-    body = [ck.container(items, style=LEVEL_STYLE.get(event.level)), ck.facts(details)]
+    body = [ck.container(items, style=LEVEL_STYLE.get(event.level)), ck.facts(details), *ck.monospace(event.chart)]
     labels = {"rollback": ("Roll back", "destructive"), "keep_going": ("Keep going", "default")}
     actions = [ck.execute(labels[a][0], VERB_ROLLOUT, {"action": a, "phase": event.phase},
                           style=labels[a][1])  # type: ignore[arg-type]

@@ -13,30 +13,27 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from microsoft_agents.activity import (
-    Activity,
-    AdaptiveCardInvokeResponse,
-    ChannelAccount,
-    ConversationReference,
-    DeliveryModes,
-)
+from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse, ChannelAccount, DeliveryModes
 from microsoft_agents.hosting.core import TurnContext, TurnState
 from microsoft_agents.hosting.core.app.adaptive_card import factory
 
 from bot.chatops.actor import Actor
-from bot.chatops.commands import Command, HelpCommand, RunCommand, parse_command
+from bot.chatops.commands import HelpCommand, RunCommand, parse_command
 from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, SignoffOpened
-from bot.chatops.service import ChatOps, RolloutHook, RunHooks
+from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
-from bot.locks import LOCK_TTL, LockUnavailable
+from bot.conversation.dedupe import first_delivery
+from bot.conversation.follower import RunFollower
+from bot.conversation.replies import is_private
+from bot.conversation.tasks import TaskTracker
+from bot.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
-from bot.store import RunRecord
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
+from bot.teams.conversation import TeamsConversation
 from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_CONFIRM, VERB_ROLLOUT, VERB_SIGNOFF
-from bot.teams.live import LiveCard
 from bot.teams.proactive import Proactive
-from bot.teams.recovery import mark_final, recover_interrupted_runs, remember_run_card
+from bot.teams.recovery import recover_interrupted_runs
 from bot.teams.references import References, user_id_of
 from checks.masking import mask
 
@@ -76,13 +73,15 @@ def invoke_verb(activity: Activity) -> str:
 
 class TeamsBot:
     def __init__(self, chatops: ChatOps, references: References, proactive: Proactive, *,
-                 rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2) -> None:
+                 rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2,
+                 conversation: TeamsConversation | None = None) -> None:
         self.chatops = chatops
         self.references = references
         self.proactive = proactive
         self.rollout_hook = rollout_hook
         self.progress_interval = progress_interval
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks = TaskTracker()
+        self.conversation = conversation or TeamsConversation(proactive, references)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- every turn ---------------------------------------------------------------------------------------
@@ -98,10 +97,7 @@ class TeamsBot:
         """False for a redelivery of an activity already handled (Teams retries slow requests)."""
         if not activity.id or activity.conversation is None:
             return True
-        try:
-            return await self.chatops.locks.claim_once(f"teams:activity:{activity.conversation.id}:{activity.id}")
-        except LockUnavailable:
-            return True
+        return await first_delivery(self.chatops.locks, TRANSPORT, f"activity:{activity.conversation.id}:{activity.id}")
 
     # -- messages: `golive <command>` ----------------------------------------------------------------------
     async def on_message(self, context: TurnContext, state: TurnState) -> None:
@@ -115,68 +111,38 @@ class TeamsBot:
         if isinstance(command, RunCommand) and not expects_replies(activity):
             await self.start_run(context, command, actor)
             return
-        await self.send(context, await self.chatops.execute(command, actor))
+        reply = await self.chatops.execute(command, actor)
+        if is_private(reply) and not expects_replies(activity) and activity.conversation is not None \
+                and await self.conversation.notice(reply, channel=activity.conversation.id, user=actor.user_id):
+            return  # said to the asker alone (expectReplies answers only the asker anyway)
+        await self.send(context, reply)
 
     async def start_run(self, context: TurnContext, command: RunCommand, actor: Actor) -> None:
-        """Answer at once with a card, then run in the background and update that card as checks finish:
-        a phase can take longer than Teams waits for an HTTP answer."""
-        started = await self.render_card(cards.run_started_card, command.selector, actor.user_id)
-        response = await context.send_activity(card_message(started))
-        reference = context.activity.get_conversation_reference()
-        reference.activity_id = None
-        task = asyncio.create_task(self.follow_run(reference, command, actor, response.id if response else None))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        """Run in the background (a phase can take longer than Teams waits for an HTTP answer): the shared
+        follower posts the run's card in this thread once the run exists and updates it as checks finish;
+        a refusal (unknown phase, already running) goes to the asker alone."""
+        conversation = context.activity.conversation.id if context.activity.conversation else ""
+        self.tasks.spawn(self.follow_run(context, conversation, command, actor))
 
-    async def follow_run(self, reference: ConversationReference, command: Command, actor: Actor,
-                         card_id: str | None) -> None:
-        runs: list[RunRecord] = []
-
-        async def created(run: RunRecord) -> None:
-            runs.append(run)
-            if card_id:  # so a restarted bot can repaint the card if this process dies mid-run
-                await asyncio.to_thread(remember_run_card, self, run, reference.conversation.id, card_id)
-
-        async def turn(context: TurnContext) -> None:
-            live = LiveCard(context, card_id, self.references.name, interval=self.progress_interval)
-            reply = await self.chatops.execute(command, actor, RunHooks(on_created=created, on_result=live.on_result))
-            try:
-                await live.finish(await self.render(reply))
-            except Exception as exc:  # e.g. 413 MessageSizeTooBig: the result is recorded, say so briefly
-                await self.final_not_posted(context, card_id, reply, exc)
-            for run in runs:
-                await asyncio.to_thread(mark_final, self, run.id)
-
+    async def follow_run(self, context: TurnContext, conversation: str, command: RunCommand, actor: Actor) -> None:
+        follower = RunFollower(self.conversation, conversation, interval=self.progress_interval)
         try:
-            await self.proactive.run(reference, turn)
+            reply = await self.chatops.run(actor, command.selector, follower.hooks())
+            if isinstance(reply, RunOutcome):
+                await follower.finish(reply)
+                if follower.parent is None:  # the card could not be posted: the verdict, at least
+                    await self.conversation.post(follower.final_view(reply), channel=conversation)
+            elif not await self.conversation.notice(reply, channel=conversation, user=actor.user_id):
+                await self.conversation.post(reply, channel=conversation)
+        except asyncio.CancelledError:
+            await follower.interrupted()
+            raise
         except Exception as exc:
-            log.error("Teams run of %s failed: %s", getattr(command, "selector", command), mask(str(exc)))
-
-    async def final_not_posted(self, context: TurnContext, card_id: str | None, reply: Reply,
-                               error: Exception) -> None:
-        """The final card of a run could not be posted. Log it (masked) and end the run's message with the
-        smallest final card (verdict and `golive status --run <id>`), or a plain line if even that fails:
-        never the exception text, never a card left "Running"."""
-        log.error("could not post the final Teams card: %s: %s", type(error).__name__, mask(str(error)))
-        if isinstance(reply, RunOutcome):
-            summary = await self.render_card(cards.run_summary_card, reply)
-            with contextlib.suppress(Exception):
-                if card_id:
-                    await context.update_activity(card_message(summary, activity_id=card_id))
-                else:
-                    await context.send_activity(card_message(summary))
-                return
-            line = (f"golive could not post the result of run {reply.run.id} here "
-                    f"({reply.report.verdict.decision.label}); it is recorded: `golive status --run {reply.run.id}`.")
-        else:
-            line = "golive could not post its answer here; it is logged and nothing changed."
-        with contextlib.suppress(Exception):
-            await context.send_activity(line)
+            log.error("Teams run of %s failed: %s", command.selector, mask(f"{type(exc).__name__}: {exc}"))
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.tasks.drain()
 
     async def start(self, sweep_interval: float = LOCK_TTL) -> None:
         """Repaint the cards of runs a dead process left behind, now and then periodically."""
@@ -190,8 +156,7 @@ class TeamsBot:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for task in list(self.tasks):
-            task.cancel()
+        await self.tasks.cancel_all()
         await self.drain()
 
     # -- card actions ---------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ from microsoft_agents.activity import Activity, ChannelAccount, ConversationAcco
 from bot.store import Store
 from bot.teams.ids import CHANNEL_ID, REFERENCE_KEY, USER_NAME_KEY
 
+ACCOUNT_KEY = "teams:account:{user}"
+"""A user's Teams channel account id (29:…), the one a 1:1 chat is opened with, by the id roles use."""
+
 
 def base_conversation(conversation_id: str) -> str:
     """A channel thread's conversation id is `<channel>;messageid=<root>`; the channel itself is the part
@@ -37,6 +40,7 @@ class References:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._names: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}
 
     # -- writing (every incoming activity) --------------------------------------------------------------
     async def remember(self, activity: Activity) -> None:
@@ -55,11 +59,22 @@ class References:
         if user and name and self.name(user) != name:
             self._names[user] = name
             self.store.put(USER_NAME_KEY.format(user=user), name)
+        account = activity.from_property.id if activity.from_property else None
+        if user and account and self._accounts.get(user) != account:
+            self._accounts[user] = account
+            if self.store.get(ACCOUNT_KEY.format(user=user)) != account:
+                self.store.put(ACCOUNT_KEY.format(user=user), account)
 
     # -- reading ----------------------------------------------------------------------------------------
     def reference(self, conversation_id: str) -> ConversationReference | None:
         data = self.store.get(REFERENCE_KEY.format(conversation=base_conversation(conversation_id)))
         return ConversationReference.model_validate(data) if data else None
+
+    def account(self, user_id: str) -> str | None:
+        """The channel account id to open a private chat with; None for a user never heard from."""
+        if user_id.startswith("29:"):
+            return user_id
+        return self._accounts.get(user_id) or self.store.get(ACCOUNT_KEY.format(user=user_id))
 
     def name(self, user_id: str) -> str:
         """A display name seen for this user, else the id itself. Only names are cached, never a miss: a

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Sequence
 
 from bot.runs.status import StatusOverview, age, deployment_facts
@@ -27,6 +29,10 @@ class Style:
 
 
 def _width() -> int:
+    """The terminal's width (80 to 160); off a terminal (a CI log, a pipe) the widest, so summaries are
+    not cut where nobody can widen the window."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return 160
     return max(80, min(shutil.get_terminal_size((120, 20)).columns, 160))
 
 
@@ -92,6 +98,10 @@ def render_status(status: StatusOverview, style: Style) -> str:
     lines.append("  Missing sign-offs: " + (", ".join(status.missing_signoffs) or "none"))
     lines.append(f"  Rollout phase: {status.rollout_phase or 'not started'}")
     lines += [f"  {label}: {value}" for label, value in deployment_facts(status)]
+    if status.chart:
+        lines += ["  Watch:"] + [f"    {row}" for row in status.chart.splitlines()]
+    if status.timeline:
+        lines += ["  Timeline:"] + [f"    {row}" for row in status.timeline.splitlines()]
     lines += [f"  WARNING: {warning}" for warning in status.warnings]
     if status.running:
         running = ", ".join(f"{r.selector} (by {r.requested_by or '?'})" for r in status.running)

@@ -15,9 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-import redis.asyncio as aioredis
 from pydantic import Field, field_validator
-from redis.exceptions import RedisError
 
 from checks.jsonpath import MISSING, get_path
 from checks.kinds.http import (
@@ -186,7 +184,21 @@ async def _metric(ctx: CheckContext, client: httpx.AsyncClient, spec: CacheMetri
     return float(value), ""
 
 
+class _RedisFailed(Exception):
+    """A Redis error from the cache-key probe (redis is imported only when a check asks for that probe)."""
+
+
 async def _redis_keys(spec: CacheRedis) -> set[bytes]:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    try:
+        return await _scan(aioredis, spec)
+    except RedisError as exc:
+        raise _RedisFailed(str(exc)) from exc
+
+
+async def _scan(aioredis: Any, spec: CacheRedis) -> set[bytes]:
     client = aioredis.Redis.from_url(spec.url, socket_connect_timeout=spec.connect_timeout,
                                      socket_timeout=spec.connect_timeout, retry_on_timeout=False)
     try:
@@ -220,7 +232,7 @@ async def check_cache(ctx: CheckContext, p: CacheParams) -> Outcome:
         if p.redis is not None:
             try:
                 keys_before = await _redis_keys(p.redis)
-            except (RedisError, OSError, ValueError) as exc:
+            except (_RedisFailed, OSError, ValueError) as exc:
                 problems.append(f"redis {redact_url(p.redis.url)}: {_redis_error(exc)}")
         answers: list[Answer] = []
         async with make_client(ctx, max_connections=1) as client:
@@ -269,7 +281,7 @@ async def check_cache(ctx: CheckContext, p: CacheParams) -> Outcome:
     if p.redis is not None and keys_before is not None:
         try:
             keys_after = await _redis_keys(p.redis)
-        except (RedisError, OSError, ValueError) as exc:
+        except (_RedisFailed, OSError, ValueError) as exc:
             problems.append(f"redis {redact_url(p.redis.url)}: {_redis_error(exc)}")
         else:
             new = keys_after - keys_before

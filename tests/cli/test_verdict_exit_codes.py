@@ -30,6 +30,7 @@ def test_a_check_whose_when_does_not_hold_is_na_and_the_verdict_is_go(
         isolated_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@localhost/db")
+    monkeypatch.setenv("COLUMNS", "160")  # the summary column is cut to the terminal's width (xdist sets 80)
     assert main(["run", "guard.localhost", "--checklist", HUNTER, "--no-color"]) == 0
     out = capsys.readouterr().out
     assert "N/A" in out and "not applicable: ENVIRONMENT is development" in out

@@ -52,7 +52,7 @@ async def test_alert_lifecycle_and_rollback_button_through_slack(
     assert (await runtime.service.promote("phase-1", actor="U0TECH")).ok
     assert (await runtime.service.promote("phase-2", actor="U0TECH")).ok
     parent = stub.posts(top_level=True)[-1]
-    assert "phase-2 promoted" in parent.text and "APP_PC_ENABLED=true" in parent.blocks_json
+    assert "promoted to phase-2 (was phase-1)" in parent.text and "APP_PC_ENABLED=true" in parent.blocks_json
     thread = parent.payload["ts"]
 
     watch = runtime.watch()

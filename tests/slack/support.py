@@ -83,8 +83,12 @@ def block_problems(where: str, payload: dict[str, Any], *, view: bool = False) -
 
 
 class SlackStub:
-    def __init__(self, *, groups: dict[str, list[str]] | None = None, secrets: Iterable[str] = SECRETS) -> None:
+    def __init__(self, *, groups: dict[str, list[str]] | None = None, secrets: Iterable[str] = SECRETS,
+                 post_limit: tuple[int, float] | None = None) -> None:
         self.groups = groups or {}
+        self.post_limit = post_limit  # (burst, seconds per message) per channel for chat.postMessage, like Slack
+        self.refuse_replies: str | None = None  # a Slack error code every thread reply gets
+        self._tat: dict[str, float] = {}
         self.secrets = [s for s in secrets if s]
         self.calls: list[Call] = []
         self.problems: list[str] = []
@@ -211,6 +215,12 @@ class SlackStub:
                     payload[key] = json.loads(payload[key])
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" and method != "apps.connections.open":
             self.problems.append(f"{method}: called without the bot token")
+        if method == "chat.postMessage" and self._throttled(str(payload.get("channel"))):
+            self.calls.append(Call(f"{method}!429", payload))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        if method == "chat.postMessage" and self.refuse_replies and payload.get("thread_ts"):
+            self.calls.append(Call(f"{method}!{self.refuse_replies}", payload))
+            return web.json_response({"ok": False, "error": self.refuse_replies})
         queued = self._failures.get(method)
         if queued:
             status, headers, body = queued.pop(0)
@@ -220,6 +230,18 @@ class SlackStub:
         self._check(method, raw, payload)
         return web.json_response(self._answer(method, payload),
                                  headers={"x-oauth-scopes": ",".join(bot_scopes())} if method == "auth.test" else {})
+
+    def _throttled(self, channel: str) -> bool:
+        """Slack's per-channel posting limit: a burst, then one message per interval (GCRA)."""
+        if self.post_limit is None:
+            return False
+        burst, per = self.post_limit
+        now = time.monotonic()
+        tat = max(self._tat.get(channel, now), now)
+        if tat - now > (burst - 1) * per + 0.02:  # 20 ms of slack for the time on the wire
+            return True
+        self._tat[channel] = tat + per
+        return False
 
     def _answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
@@ -392,18 +414,20 @@ class RunningBot:
 
 
 def bot_settings(stub: SlackStub, *, redis_url: str | None = None, redis_prefix: str = "golive:",
-                 progress_interval: float = 0.2, channel: str = CHANNEL, checklist: Path | None = None) -> Any:
+                 progress_interval: float = 0.2, channel: str = CHANNEL, checklist: Path | None = None,
+                 **extra: Any) -> Any:
     from bot.settings import Settings
 
     return Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                     slack_api_url=stub.api_url, slack_channel=channel, progress_interval=progress_interval,
-                    redis_url=redis_url, redis_prefix=redis_prefix, checklist=checklist)
+                    redis_url=redis_url, redis_prefix=redis_prefix, checklist=checklist, **extra)
 
 
 @contextlib.asynccontextmanager
 async def running_bot(stub: SlackStub, checklist: Any, store: Any, *, redis_url: str | None = None,
                       redis_prefix: str = "golive:", progress_interval: float = 0.2,
-                      on_rollout_action: Any = None, start: bool = True) -> AsyncIterator[RunningBot]:
+                      on_rollout_action: Any = None, start: bool = True, **settings: Any,
+                      ) -> AsyncIterator[RunningBot]:
     """Start the bot as `golive serve --http` does (same builders), on a free port, against `stub`."""
     from bot.chatops.service import ChatOps
     from bot.locks import build_locks, redis_client
@@ -413,7 +437,8 @@ async def running_bot(stub: SlackStub, checklist: Any, store: Any, *, redis_url:
     from checks.masking import masker
 
     masker.add(*SECRETS)
-    settings = bot_settings(stub, redis_url=redis_url, redis_prefix=redis_prefix, progress_interval=progress_interval)
+    settings = bot_settings(stub, redis_url=redis_url, redis_prefix=redis_prefix, progress_interval=progress_interval,
+                            **settings)
     locks = build_locks(redis_url, redis_prefix)
     chatops = ChatOps(store, checklist, locks=locks)
     bot = build_slack_bot(settings, chatops, on_rollout_action=on_rollout_action)

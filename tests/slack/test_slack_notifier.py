@@ -35,7 +35,7 @@ async def test_announcement_then_alert_lifecycle_in_one_thread(stub: SlackStub, 
     await slack.publish(Announcement(kind="promoted", checklist="hunter", phase="phase-2", actor="U0TECH",
                                      flags={"HUNTER_PARTNER_CENTER_ENABLED": "true"}, previous_phase="phase-1"))
     parent = stub.posts(top_level=True)[0]
-    assert parent.payload["channel"] == CHANNEL and "phase-2 promoted" in parent.text
+    assert parent.payload["channel"] == CHANNEL and "promoted to phase-2 (was phase-1)" in parent.text
     assert "HUNTER_PARTNER_CENTER_ENABLED=true" in parent.blocks_json
     ref = store.message("rollout:hunter:phase-2", TRANSPORT, "parent")
     assert ref.ts == parent.payload["ts"]

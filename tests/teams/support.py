@@ -7,6 +7,7 @@ import asyncio
 import copy
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class ConnectorCall:
     conversation: str
     activity_id: str | None
     body: dict[str, Any]
+    answered: str | None = None  # the id the connector gave the message
+
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Connector:
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    limit: tuple[int, float] | None = None
+    """(burst, seconds per message): posts beyond it in one conversation get 429 with Retry-After, like Teams."""
+    _tat: dict[str, float] = field(default_factory=dict)
+    personal: dict[str, str] = field(default_factory=dict)  # 1:1 conversation id -> member id
 
     @property
     def url(self) -> str:
@@ -51,6 +58,7 @@ class Connector:
 
     async def start(self) -> Connector:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
         app.router.add_route("*", "/v3/conversations/{conversation}/activities", self._handle)
         app.router.add_route("*", "/v3/conversations/{conversation}/activities/{activity}", self._handle)
         self.server = TestServer(app, host="127.0.0.1")
@@ -61,14 +69,43 @@ class Connector:
         if self.server is not None:
             await self.server.close()
 
+    async def _create(self, request: web.Request) -> web.Response:
+        """POST /v3/conversations: the bot opens (or finds) its 1:1 chat with one member."""
+        body = await request.json()
+        member = (body.get("members") or [{}])[0].get("id", "")
+        conversation = f"a:personal-{member}"
+        self.personal[conversation] = member
+        self.calls.append(ConnectorCall("CREATE", request.path, conversation, None, body))
+        return web.json_response({"id": conversation})
+
+    def _throttled(self, conversation: str) -> bool:
+        if self.limit is None:
+            return False
+        burst, per = self.limit
+        now = time.monotonic()
+        tat = max(self._tat.get(conversation, now), now)
+        if tat - now > (burst - 1) * per + 0.02:  # 20 ms of slack for the time on the wire
+            return True
+        self._tat[conversation] = tat + per
+        return False
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         activity_id = request.match_info.get("activity")
-        self.calls.append(ConnectorCall(request.method, request.path, request.match_info["conversation"],
-                                        activity_id, body))
-        self.changed.set()
+        if request.method == "POST" and self._throttled(request.match_info["conversation"]):
+            self.calls.append(ConnectorCall("POST!429", request.path, request.match_info["conversation"],
+                                            activity_id, body))
+            return web.json_response({"error": {"code": "throttled"}}, status=429, headers={"Retry-After": "0.2"})
         new_id = activity_id if request.method == "PUT" else f"msg-{next(self._ids)}"
+        self.calls.append(ConnectorCall(request.method, request.path, request.match_info["conversation"],
+                                        activity_id, body, new_id))
+        self.changed.set()
         return web.json_response({"id": new_id})
+
+    def private(self, member: str) -> list[dict[str, Any]]:
+        """The cards posted in the bot's 1:1 chat with `member`."""
+        return [card for call in self.calls if call.method == "POST" and self.personal.get(call.conversation) == member
+                for card in cards_of(call.body)]
 
     def cards(self, method: str | None = None) -> list[dict[str, Any]]:
         return [card for call in self.calls if method in (None, call.method) for card in cards_of(call.body)]

@@ -52,7 +52,7 @@ async def posted_card(client: TeamsClient, connector: Connector, text: str,
     status, _ = await client.post(message(text, client.service_url, user(sender, sender)))
     assert status in (200, 202)
     await client.transport.bot.drain()
-    [post] = [c for c in connector.calls if c.method == "POST"]
+    post = next(c for c in connector.calls if c.method == "POST")  # the card (evidence replies follow it)
     card_id = "msg-1000"  # the stand-in numbers the messages it is sent from 1000; this is the first
     updates = [c.body for c in connector.calls if c.method == "PUT" and c.activity_id == card_id]
     return card_id, cards_of(updates[-1] if updates else post.body)[0]

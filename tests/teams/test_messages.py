@@ -55,16 +55,16 @@ async def test_run_day1_yields_a_card_with_the_verdict(client: TeamsClient) -> N
 
 
 async def test_run_over_the_bot_connector_updates_its_card_in_place(client: TeamsClient, connector: Connector) -> None:
-    """Normal delivery: 202 at once, a "running" card posted to the serviceUrl, then the same message updated
-    (PUT) until it shows the verdict — a phase may outlast Teams' HTTP timeout."""
+    """Normal delivery: 202 at once, a "running" card posted to the command's thread through the serviceUrl,
+    then the same message updated (PUT) until it shows the verdict — a phase may outlast Teams' HTTP timeout."""
     activity = message("run day3", client.service_url, user(TECH_LEAD, "Tess Lead"))
     status, _ = await client.post(activity)
     assert status == 202
     await client.transport.bot.drain()
     posts = [c for c in connector.calls if c.method == "POST"]
-    assert len(posts) == 1 and posts[0].conversation == activity["conversation"]["id"]
-    assert posts[0].activity_id == activity["id"]  # a reply to the command
+    assert len(posts) == 2 and {p.conversation for p in posts} == {activity["conversation"]["id"]}
     assert "Running day3" in card_text(cards_of(posts[0].body))
+    assert "cache.ping" in card_text(cards_of(posts[1].body))  # the failed check's evidence, in the thread
     updates = [c for c in connector.calls if c.method == "PUT"]
     assert updates and all(u.activity_id == "msg-1000" for u in updates)
     final = card_text(cards_of(updates[-1].body))

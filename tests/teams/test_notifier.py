@@ -127,7 +127,8 @@ async def test_slack_and_teams_show_one_rollout(client: TeamsClient, connector: 
             ("slack", "parent"), ("teams", "parent"), ("slack", "alert:inc-1"), ("teams", "alert:inc-1")}
         # the rollback is announced in both threads
         assert len(slack.posts(thread_ts=slack_parent[0].payload["ts"])) == 2
-        assert "Rolled back phase-1" in posts(connector)[-1][1] and posts(connector)[-1][0] == thread
+        assert "Phase-1 rolled back: every rollout flag is off" in posts(connector)[-1][1]
+        assert posts(connector)[-1][0] == thread
         slack.assert_clean()
     finally:
         await runtime.close()
@@ -136,7 +137,7 @@ async def test_slack_and_teams_show_one_rollout(client: TeamsClient, connector: 
 
 async def test_the_watch_worker_fans_out_to_teams(settings: Any, store: Any, connector: Connector) -> None:
     """`golive watch` builds its notifier from settings: with TEAMS_CHANNEL set, Teams is one of its targets."""
-    from bot.rollout.worker import build_notifier
+    from bot.notifiers import build_notifier
 
     configured = settings.model_copy(update={"teams_channel": CHANNEL, "teams_service_url": connector.url})
     fanout = build_notifier(configured, store, terminal=False)

@@ -51,4 +51,4 @@ async def test_promote_and_rollback_from_teams(client: TeamsClient, connector: C
     assert "✅ rolled back phase-1 → none" in card_text(rolled) and await runtime.service.current_phase() is None
 
     announced = [card_text(cards_of(c.body)) for c in connector.calls if c.method == "POST"]
-    assert any("Promoted to phase-1" in t for t in announced) and any("Rolled back phase-1" in t for t in announced)
+    assert any("Promoted to phase-1" in t for t in announced) and any("Phase-1 rolled back" in t for t in announced)

@@ -14,9 +14,13 @@ def notice_message(reply: Denied | Failed | Notice | RunBusy) -> SlackMessage:
         text = f"⚠️ {esc(reply.message)}"
     elif isinstance(reply, RunBusy):
         running = reply.running
-        by = f", started by {user(running.requested_by)} {when(running.started_at)}" if running else ""
-        text = (f"⏳ `{esc(reply.selector)}` is already running{by}. Its message in the channel will end with "
-                f"the verdict.")
+        by = f", started by {user(running.requested_by)} {reply.where} {when(running.started_at)}" if running else ""
+        if reply.overlap:
+            text = (f"⏳ `{esc(reply.selector)}` shares checks with `{esc(reply.overlap)}`, which is running{by}; "
+                    f"nothing was started. Run it again once that run has finished.")
+        else:
+            text = (f"⏳ `{esc(reply.selector)}` is already running{by}. It will end with the verdict "
+                    f"(`/golive status` shows it).")
     else:
         text = esc(reply.message)
     return SlackMessage(text=text, blocks=[section(text)])

@@ -44,10 +44,10 @@ def mention(text: str | None) -> str:
 
 
 def announcement_message(event: Announcement) -> SlackMessage:
-    icon, verb = ANNOUNCE.get(event.kind, ("📣", event.kind.replace("_", " ")))
-    blocks = [header(f"{icon} {event.checklist}: {event.phase} {verb}"),
-              section(f"*{esc(event.phase)}* {verb} by {user(event.actor)} {when(event.at)}"
-                      + (f" (was `{esc(event.previous_phase)}`)" if event.previous_phase else ""))]
+    icon, _ = ANNOUNCE.get(event.kind, ("📣", event.kind.replace("_", " ")))
+    headline = event.headline
+    blocks = [header(f"{icon} {event.checklist}: {headline}"),
+              section(f"{esc(headline[:1].upper() + headline[1:])} by {user(event.actor)} {when(event.at)}")]
     if event.flags:
         flags = [f"`{esc(k, ITEM_LIMIT)}={esc(v, ITEM_LIMIT)}`" for k, v in event.flags.items()]
         blocks.append(section("*Flags*\n" + bullet_list(flags,
@@ -55,7 +55,7 @@ def announcement_message(event: Announcement) -> SlackMessage:
     if event.reasons:
         blocks.append(section("*Why*\n" + bullet_list(esc_items(event.reasons), limit=15)))
     blocks.append(context("alerts for this phase are posted in this thread"))
-    text = f"{event.checklist}: {event.phase} {verb} by {event.actor}"
+    text = f"{event.checklist}: {headline} by {event.actor}"
     return SlackMessage(text=esc(text), blocks=blocks)
 
 
@@ -89,6 +89,8 @@ def alert_message(event: AlertEvent) -> SlackMessage:
         text = f"{event.level} alert: {event.rule} on {event.phase} — {event.message}"
         blocks = [section(f"{icon} *{event.level} alert* — `{esc(event.rule)}` on *{esc(event.phase)}*: "
                           f"{esc(event.message)}{measured}")]
+    if event.chart:
+        blocks.append(section(f"```{esc(event.chart)}```"))
     if event.state != "resolved" and (buttons := _alert_buttons(event)):
         blocks.append(actions(*buttons, block_id=f"alert:{event.incident_id}"[:255]))
     blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}"))

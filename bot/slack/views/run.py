@@ -61,7 +61,7 @@ def run_progress(run: RunRecord, results: Sequence[CheckResult], total: int) -> 
 
 
 def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict,
-                wall_ms: float | None) -> SlackMessage:
+                wall_ms: float | None, *, evidence_note: str = "evidence in the thread") -> SlackMessage:
     icon = DECISION_ICON[verdict.decision]
     took = f" in {wall_ms / 1000:.1f}s" if wall_ms is not None else ""
     blocks = [
@@ -78,7 +78,7 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
     problems = [r for r in results if r.status in NOTEWORTHY]
     if problems:
         lines = [f"{r.icon} `{esc(r.check_id)}` — {esc(r.summary, ITEM_LIMIT)}" for r in problems]
-        blocks.append(section("*Needs attention* (evidence in the thread)\n" + bullet_list(lines, limit=15)))
+        blocks.append(section(f"*Needs attention* ({esc(evidence_note, 600)})\n" + bullet_list(lines, limit=15)))
     passed = [r.check_id for r in results if r.status is Status.PASS]
     if passed:
         blocks.append(section(clip(f"{STATUS_ICON[Status.PASS]} *Passed ({len(passed)})*: "
@@ -129,7 +129,8 @@ def confirm_value(run_id: str, check_id: str) -> str:
     return f"{run_id}|{check_id}"
 
 
-def check_reply(result: CheckResult, run_id: str | None = None) -> SlackMessage:
+def check_reply(result: CheckResult, run_id: str | None = None, *, evidence_limit: int = EVIDENCE_LIMIT,
+                ) -> SlackMessage:
     """The threaded reply of one failed/warned check: what, how bad, and its (truncated) evidence; a
     check that needs a person (e.g. "is the Sentry event there?") gets a Confirm button."""
     title = f" — {esc(result.title)}" if result.title else ""
@@ -138,7 +139,7 @@ def check_reply(result: CheckResult, run_id: str | None = None) -> SlackMessage:
     raw = _evidence_text(result)
     if raw:
         escaped = esc(raw)
-        shown = clip(escaped, EVIDENCE_LIMIT)
+        shown = clip(escaped, evidence_limit)
         note = ""
         if shown != escaped:
             where = evidence_hint(run_id) if run_id else f"see `golive run {esc(result.check_id)}`"

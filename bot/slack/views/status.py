@@ -53,6 +53,10 @@ def status_message(overview: StatusOverview) -> SlackMessage:
     if facts:
         rollout += "\n" + "\n".join(f"{esc(label)}: {esc(value)}" for label, value in facts)
     blocks.append(section(rollout))
+    if overview.chart:
+        blocks.append(section(f"*Watch*\n```{esc(overview.chart)}```"))
+    if overview.timeline:
+        blocks.append(section(f"*Timeline*\n```{esc(overview.timeline)}```"))
     if overview.running:
         blocks.append(section("*Running now:* " + ", ".join(
             f"`{esc(r.selector)}` by {user(r.requested_by)}" for r in overview.running)))

@@ -14,6 +14,7 @@ from bot.slack.deps import SlackDeps
 from bot.slack.ids import ACTION_SIGNOFF_APPROVE, ACTION_SIGNOFF_REJECT, ACTION_SIGNOFF_WITHDRAW
 from bot.slack.payloads import read_click
 from bot.slack.poster import slack_error
+from bot.slack.views.blocks import SlackMessage, esc, section, user
 from bot.slack.views.notices import notice_message
 from bot.slack.views.signoff import parse_button_value, reject_modal
 
@@ -33,9 +34,11 @@ async def decide(deps: SlackDeps, body: dict[str, Any], respond: AsyncRespond,
             await refresh_card(deps, reply, fallback_channel=channel, fallback_ts=ts)
         else:
             done = reply.request.decisions.get(role)
-            what = f"already {PAST[done.decision]} by <@{done.user_id}>" if done else "already withdrawn"
-            await tell(deps, notice_message(Notice(f"{role} was {what}; nothing changed.")), channel=channel,
-                       user=actor.user_id, respond=respond)
+            title = next((r.title for r in reply.stage.roles if r.id == role), role)
+            what = f"already {PAST[done.decision]} by {user(done.user_id)}" if done else "already withdrawn"
+            text = f"{esc(title)} was {what}; nothing changed."
+            await tell(deps, SlackMessage(text=text, blocks=[section(text)]), channel=channel, user=actor.user_id,
+                       respond=respond)
         return
     await answer(deps, reply, channel=channel or "", user=actor.user_id, respond=respond)
 

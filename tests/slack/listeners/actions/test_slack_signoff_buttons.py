@@ -73,6 +73,10 @@ async def test_twenty_distinct_clicks_by_a_group_member_record_one(stub: SlackSt
         assert len(stub.of("usergroups.users.list")) == 1
         assert stub.of("usergroups.users.list")[0].payload["usergroup"] == "S0DEVOPS"
         assert all("already approved" in c.text for c in stub.of("response_url"))
+        # the role by its title, the approver as a real mention (not an escaped `&lt;@…&gt;` shown as text)
+        assert all("DevOps Lead was already approved by <@U0DEVOPS" in c.text for c in stub.of("response_url")), \
+            stub.of("response_url")[0].text
+        assert not any("&lt;@" in c.text or "&lt;@" in c.blocks_json for c in stub.of("response_url"))
         stub.assert_clean()
 
 

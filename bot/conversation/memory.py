@@ -1,0 +1,178 @@
+"""The in-memory transport (like errbot's testbot): a whole conversation held in lists, so the shared
+workflows can be exercised without any chat service, and so a new transport has a small model to copy.
+It renders every view to plain text; `fail_posts` makes the next posts fail like a service would."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import singledispatch
+from typing import Any
+
+from bot.chatops.actor import Actor
+from bot.chatops.commands import RunCommand, parse_command
+from bot.chatops.replies import Denied, Failed, HelpReply, Notice, RunBusy
+from bot.conversation.base import Conversation, DeliveryError
+from bot.conversation.dedupe import first_delivery
+from bot.conversation.follower import RunFollower
+from bot.conversation.pacing import Pacer
+from bot.conversation.replies import deliver_reply
+from bot.conversation.tasks import TaskTracker
+from bot.conversation.views import (
+    AlertClosed,
+    EvidenceReply,
+    Line,
+    RunFinal,
+    RunInterrupted,
+    RunProgress,
+    RunStarted,
+)
+from bot.events import AlertEvent, Announcement, RunReported
+from bot.runs.service import RunOutcome
+from bot.store import MessageRef, Store
+
+TRANSPORT = "memory"
+
+
+@dataclass
+class Said:
+    id: str
+    channel: str
+    text: str
+    thread: str | None = None
+    private_to: str | None = None
+    broadcast: bool = False
+    edits: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> str:
+        return self.edits[-1] if self.edits else self.text
+
+
+@singledispatch
+def render(view: Any) -> str:
+    return type(view).__name__
+
+
+@render.register
+def _(view: RunStarted) -> str:
+    return f"started {view.selector}"
+
+
+@render.register
+def _(view: RunProgress) -> str:
+    return f"running {view.run.selector} {len(view.results)}/{view.total}"
+
+
+@render.register
+def _(view: RunFinal) -> str:
+    return f"verdict {view.run.selector} {view.verdict.decision.label} ({view.evidence_note})"
+
+
+@render.register
+def _(view: Line) -> str:
+    return view.text
+
+
+@render.register
+def _(view: RunInterrupted) -> str:
+    return f"interrupted {view.run.selector} [Re-run]"
+
+
+@render.register
+def _(view: EvidenceReply) -> str:
+    return "evidence " + ", ".join(f"{r.check_id} {r.status.value}" for r in view.results)
+
+
+@render.register
+def _(view: Announcement) -> str:
+    return f"announce {view.headline}" + (f": {'; '.join(view.reasons)}" if view.reasons else "")
+
+
+@render.register
+def _(view: AlertEvent) -> str:
+    buttons = " [Roll back] [Keep going]" if view.actions and view.state != "resolved" else ""
+    return f"alert {view.state} {view.incident_id}{buttons}"
+
+
+@render.register
+def _(view: AlertClosed) -> str:
+    return f"alert closed {view.incident_id}"
+
+
+@render.register
+def _(view: RunReported) -> str:
+    return f"scheduled {view.selector} {view.verdict.decision.label}"
+
+
+@render.register
+def _(view: HelpReply) -> str:
+    return "help: " + (view.problem or view.unknown or "commands")
+
+
+@render.register(Denied)
+@render.register(Failed)
+@render.register(Notice)
+@render.register(RunBusy)
+def _(view: Any) -> str:
+    return f"{type(view).__name__}: {getattr(view, 'reason', '') or getattr(view, 'message', '') or view}"
+
+
+class MemoryConversation(Conversation):
+    transport = TRANSPORT
+
+    def __init__(self, store: Store, *, pacer: Pacer | None = None) -> None:
+        super().__init__(store, pacer=pacer)
+        self.said: list[Said] = []
+        self._ids = itertools.count(1)
+        self.fail_posts = 0
+
+    async def render(self, view: Any) -> str:
+        return render(view)
+
+    async def deliver_post(self, message: Any, *, channel: str, thread: MessageRef | None,
+                           broadcast: bool) -> tuple[str, str]:
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise DeliveryError("the channel refused the message")
+        said = Said(id=f"m{next(self._ids)}", channel=channel, text=message, thread=thread.ts if thread else None,
+                    broadcast=broadcast)
+        self.said.append(said)
+        return channel, said.id
+
+    async def deliver_update(self, ref: MessageRef, message: Any) -> None:
+        said = next((s for s in self.said if s.id == ref.ts), None)
+        if said is None:
+            raise DeliveryError(f"no message {ref.ts}")
+        said.edits.append(message)
+
+    async def deliver_notice(self, message: Any, *, channel: str, user: str) -> None:
+        self.said.append(Said(id=f"m{next(self._ids)}", channel=channel, text=message, private_to=user))
+
+
+class MemoryBot:
+    """Receives commands as text, the way a transport would: dedupes redeliveries by their key, follows a
+    run with the shared follower, and answers through the shared reply rule (private or public)."""
+
+    def __init__(self, chatops: Any, conversation: MemoryConversation, channel: str, *, interval: float = 0.0) -> None:
+        self.chatops = chatops
+        self.conversation = conversation
+        self.channel = channel
+        self.interval = interval
+        self.tasks = TaskTracker()
+
+    async def receive(self, text: str, *, user: str, key: str) -> None:
+        if not await first_delivery(self.chatops.locks, TRANSPORT, key):
+            return
+        self.tasks.track_current()
+        command = parse_command(text)
+        actor = Actor(user_id=user, transport=TRANSPORT)
+        if isinstance(command, RunCommand):
+            follower = RunFollower(self.conversation, self.channel, interval=self.interval)
+            reply = await self.chatops.run(actor, command.selector, follower.hooks())
+            if isinstance(reply, RunOutcome):
+                await follower.finish(reply)
+                return
+        else:
+            reply = await self.chatops.execute(command, actor)
+        await deliver_reply(self.conversation, reply, channel=self.channel, user=user)

@@ -1,0 +1,20 @@
+"""The watch's preflight: one sample against the target, every rule evaluated once, the blind ones listed.
+Its own module so `golive checks` can run it without loading the scheduler, Redis or the providers."""
+
+from __future__ import annotations
+
+from bot.rollout.metrics import Collector
+from bot.rollout.models import WatchConfig
+from bot.rollout.rules import BlindRule, blind_rules, rules_for
+from checks.spec import Criteria
+
+
+async def preflight(config: WatchConfig, target_url: str, criteria: Criteria | None = None) -> list[BlindRule]:
+    """One sample against the target, every rule evaluated once: the rules it cannot evaluate (blind).
+    For `golive checks` and `golive watch`, before any rollout thread exists."""
+    collector = Collector(config, target_url)
+    try:
+        sample = await collector.collect()
+        return blind_rules(sample, rules_for(config, criteria or Criteria()), collector.has_source)
+    finally:
+        await collector.close()
