@@ -256,12 +256,12 @@ class PostgresDatabase(Database):
 
 
 def open_database(url: str | None, *, sqlite_path: str | Path = "golive-state/golive.db",
-                  schema: str | None = None) -> Database:
+                  schema: str | None = None, timeout: float | None = None) -> Database:
     """PostgreSQL when a postgres URL is given, otherwise the embedded SQLite file."""
     if url and url.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
         if url.startswith("postgresql+psycopg://"):
             url = "postgresql://" + url.split("://", 1)[1]
-        return PostgresDatabase(url, schema=schema)
+        return PostgresDatabase(url, schema=schema, timeout=timeout)
     if url and url.startswith("sqlite:///"):
         return SQLiteDatabase(url[len("sqlite:///"):])
     if url:
