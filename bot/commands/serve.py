@@ -137,11 +137,13 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     try:
         try:
             if bot is not None:
+                bot.sweep_interval = settings.sweep_seconds
                 await bot.start()
         except SlackStartupError as exc:
             raise UsageError(str(exc)) from None
         if teams is not None:
-            await teams.bot.start()  # repaint Teams run cards a dead process left behind
+            # repaint Teams run cards a dead process left behind
+            await teams.bot.start(sweep_interval=settings.sweep_seconds)
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
             supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
             await supervisor.start()
