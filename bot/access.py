@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -39,12 +39,14 @@ class Who(StrEnum):
     ANYONE = "anyone"
     ROLE_MEMBER = "role_member"  # a member of the sign-off role the action is about
     ANY_ROLE_MEMBER = "any_role_member"  # a member of any sign-off role of the checklist
+    DECIDER = "decider"  # the person who made the decision the action is about (withdraw)
 
 
 @dataclass(frozen=True)
 class Rule:
     who: Who
-    not_requester: bool = False  # the requester (of the sign-off or its run) is refused unless the stage allows it
+    not_requester: bool = False  # the card's requester is refused when the stage says no_self_approval
+    one_role_per_person: bool = False  # refused to whoever already decided another role of the stage
 
 
 ACCESS: Mapping[str, Rule] = MappingProxyType({
@@ -53,8 +55,8 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.HISTORY: Rule(Who.ANYONE),
     Action.RUN: Rule(Who.ANYONE),
     Action.SIGNOFF_REQUEST: Rule(Who.ANYONE),
-    Action.SIGNOFF_DECIDE: Rule(Who.ROLE_MEMBER, not_requester=True),
-    Action.SIGNOFF_WITHDRAW: Rule(Who.ROLE_MEMBER),
+    Action.SIGNOFF_DECIDE: Rule(Who.ROLE_MEMBER, not_requester=True, one_role_per_person=True),
+    Action.SIGNOFF_WITHDRAW: Rule(Who.DECIDER),
     Action.ROLLOUT_PROMOTE: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_ROLLBACK: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_KEEP_GOING: Rule(Who.ANY_ROLE_MEMBER),
@@ -67,12 +69,14 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
 
 @dataclass(frozen=True)
 class Target:
-    """What the action is about: the audit subject, and for sign-offs the stage, role and requesters."""
+    """What the action is about: the audit subject, and for sign-offs the stage, role, the card's requester
+    and who decided which role so far (role -> user id)."""
 
     subject: str = ""
     stage: str | None = None
     role: str | None = None
     requested_by: frozenset[str] = frozenset()
+    decided_by: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,12 +124,26 @@ async def _decide(checklist: Checklist, actor: Actor, action: str, target: Targe
     role = next((r for r in stage.roles if r.id == target.role), None) if stage else None
     if stage is None or role is None:
         return AccessDecision(False, f"unknown sign-off role {target.stage}:{target.role}")
+    if rule.who is Who.DECIDER:
+        decider = target.decided_by.get(role.id)
+        if decider is None:
+            return AccessDecision(False, f"{role.title} has no decision to withdraw")
+        if decider != actor.user_id:
+            return AccessDecision(False, f"only the person who decided for {role.title} can withdraw that "
+                                         f"decision; you can withdraw only your own")
+        return AccessDecision(True)
     if not role.members and not role.groups:
         return AccessDecision(False, f"nobody is mapped to {role.title} yet: add user ids under "
                                      f"signoffs.{target.stage} role `{role.id}` (members or groups) in the checklist")
     if not await is_member(role, actor.user_id, directory):
         return AccessDecision(False, f"only people mapped to {role.title} may sign off for it")
-    if rule.not_requester and actor.user_id in target.requested_by and not stage.allow_self_signoff:
-        return AccessDecision(False, f"you requested this sign-off (or its run); someone else must sign off "
-                                     f"as {role.title}")
+    if rule.one_role_per_person:
+        other = next((r for r in stage.roles if r.id != role.id and target.decided_by.get(r.id) == actor.user_id),
+                     None)
+        if other is not None:
+            return AccessDecision(False, f"you already signed off as {other.title} on this stage; one person fills "
+                                         f"at most one role per stage, so someone else must sign as {role.title}")
+    if rule.not_requester and actor.user_id in target.requested_by and stage.no_self_approval:
+        return AccessDecision(False, f"you asked for this sign-off and the checklist says no_self_approval: "
+                                     f"someone else must approve as {role.title}")
     return AccessDecision(True)

@@ -7,8 +7,12 @@ runs on the same event loop. A burst of 50 commands therefore queues the 50th ac
 other requests' work. For the two request kinds whose ack is always an empty 200 (`/golive` slash
 commands and block_actions clicks) this endpoint verifies the signature itself, answers 200 at once,
 and hands the request to Bolt in a background task once the burst has passed (no Slack request for
-`quiet` seconds, never later than `max_wait`). Everything else (view submissions, which may answer
-with validation errors; bad signatures; url_verification) goes through Bolt unchanged.
+`quiet` seconds, never later than `max_wait`). Everything else that is signed (view submissions, which
+may answer with validation errors; url_verification) goes through Bolt unchanged.
+
+A request without a valid signature (missing, wrong, stale, or a timestamp that is not a number) is
+answered 401 here and never reaches Bolt: Bolt answered a non-numeric timestamp with a 500 (one Sentry
+event per request) and logged refused bodies whole. One short line is logged instead: size and reason.
 """
 
 from __future__ import annotations
@@ -45,6 +49,14 @@ def acks_empty(body: str) -> bool:
         return False
 
 
+def refuse_unsigned(size: int, timestamp: str) -> web.Response:
+    """401 for a request Slack did not sign; logs its size and timestamp header, never its body."""
+    shown = timestamp if timestamp.isdigit() and len(timestamp) <= 12 else f"{len(timestamp)} chars, not a number"
+    log.warning("refused a Slack request without a valid signature (%d bytes, timestamp %s)", size,
+                shown if timestamp else "missing")
+    return web.json_response({"error": "invalid or missing Slack signature"}, status=401)
+
+
 class AckFirst:
     """Acknowledges commands and clicks before Bolt sees them; see the module docstring for why."""
 
@@ -66,13 +78,13 @@ class AckFirst:
             return None
         body = await request.text()  # aiohttp caches it: Bolt can read it again on the fallback path
         headers = request.headers
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
         try:
-            valid = self.verifier.is_valid(body, headers.get("X-Slack-Request-Timestamp", ""),
-                                           headers.get("X-Slack-Signature", ""))
-        except (ValueError, TypeError):  # malformed timestamp header
+            valid = self.verifier.is_valid(body, timestamp, headers.get("X-Slack-Signature", ""))
+        except (ValueError, TypeError):  # a timestamp that is not a number
             valid = False
         if not valid:
-            return None  # Bolt answers 401 the usual way
+            return refuse_unsigned(len(body), timestamp)
         if not acks_empty(body):
             return None
         bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers))

@@ -10,8 +10,11 @@ that the table agrees with what the modules register.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
+from collections.abc import Iterator
 
 EXIT_USAGE, EXIT_UNDECIDED = 2, 3
 
@@ -95,18 +98,40 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    with masked_output():
+        try:
+            return int(args.func(args) or 0)
+        except UsageError as exc:
+            print(f"golive: {mask(str(exc))}", file=sys.stderr)
+            return EXIT_USAGE
+        except StoreUnavailable as exc:
+            print(f"golive: could not decide: {mask(str(exc))}. Nothing was concluded about the target; fix the "
+                  "store (GOLIVE_DATABASE_URL) and run again.", file=sys.stderr)
+            return EXIT_UNDECIDED
+        except KeyboardInterrupt:
+            print("golive: interrupted", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def masked_output() -> Iterator[None]:
+    """Every verb prints and logs through the masker: stdout/stderr masked, logging set up (WARNING)."""
+    from bot.observability import MaskedStream, remove_logging, setup_cli_logging
+    from bot.settings import get_settings
+
     try:
-        return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"golive: {mask(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreUnavailable as exc:
-        print(f"golive: could not decide: {mask(str(exc))}. Nothing was concluded about the target; fix the "
-              "store (GOLIVE_DATABASE_URL) and run again.", file=sys.stderr)
-        return EXIT_UNDECIDED
-    except KeyboardInterrupt:
-        print("golive: interrupted", file=sys.stderr)
-        return 130
+        settings = get_settings()
+    except Exception:  # a bad setting is reported by the verb that needs it, with its own message
+        settings = None
+    out, err, level = sys.stdout, sys.stderr, logging.getLogger().level
+    sys.stdout, sys.stderr = MaskedStream(out), MaskedStream(err)  # type: ignore[assignment]
+    setup_cli_logging(settings, stream=sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+        remove_logging()
+        logging.getLogger().setLevel(level)
 
 
 if __name__ == "__main__":

@@ -77,8 +77,15 @@ class ResilientLocks:
 
     Every Redis lock and claim is mirrored locally, so when Redis dies mid-hold this replica still
     refuses a second run of the same phase and a redelivered click still acts once. While degraded,
-    calls never wait on Redis: a background ping (every `retry_interval` s) decides when it is back,
-    and then the locks taken meanwhile are written to Redis so other replicas see them.
+    calls never wait on Redis: a background task pings it every `retry_interval` s, whether or not
+    anyone uses the locks (on a failed ping it drops the pooled connections, which a restarted Redis
+    has closed), and once it answers, the locks taken meanwhile are written to Redis so other replicas
+    see them, and this replica is back on shared locks. So shared locks return within
+    `retry_interval` + one ping of Redis coming back.
+
+    While degraded, each replica only knows its own locks and claims: two replicas can each start the
+    same phase, and a click redelivered to the other replica acts twice. The warning, `/golive status`
+    and /healthz/ready (check `locks`) say so until it is over.
     """
 
     def __init__(self, redis: RedisLocks, *, retry_interval: float = 2.0, probe_timeout: float = 2.0,
@@ -91,6 +98,7 @@ class ResilientLocks:
         self.degraded = False
         self._last_probe = 0.0
         self._probe_task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._local_only: dict[str, tuple[str, float]] = {}  # locks taken while degraded: key -> (token, ttl)
 
     # -- state --------------------------------------------------------------------------------------
@@ -98,10 +106,33 @@ class ResilientLocks:
         self.degraded = True
         self._last_probe = time.monotonic()
         self.registry.degrade("redis", REDIS_DEGRADED, cause=str(exc))
+        self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._recovery is not None and not self._recovery.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): the next lock call starts it
+            return
+        self._recovery = loop.create_task(self._recover(), name="golive redis lock recovery")
+
+    async def _recover(self) -> None:
+        """Ping Redis every `retry_interval` until it answers and the local locks are shared again."""
+        while self.degraded:
+            await asyncio.sleep(self.retry_interval)
+            self._last_probe = time.monotonic()
+            await self._probe()
+
+    @property
+    def state(self) -> str:
+        """The lock layer's own state, for readiness and status: shared (Redis) or in-process."""
+        return "in-process (Redis unreachable)" if self.degraded else "shared (Redis)"
 
     def _use_redis(self) -> bool:
         if not self.degraded:
             return True
+        self._start_recovery()  # in case it was degraded outside a running loop
         if (self._probe_task is None or self._probe_task.done()) and \
                 time.monotonic() - self._last_probe >= self.retry_interval:
             self._last_probe = time.monotonic()
@@ -109,17 +140,28 @@ class ResilientLocks:
         return False
 
     async def _probe(self) -> None:
+        if not self.degraded:
+            return
         try:
             async with asyncio.timeout(self.probe_timeout):
                 await self.redis.client.ping()
         except Exception:
+            await self._drop_connections()
             return
-        await self._resync()
-        self.degraded = False
-        self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
+        if self.degraded and await self._resync():
+            self.degraded = False
+            self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
 
-    async def _resync(self) -> None:
-        """Write the locks taken while degraded to Redis, so other replicas respect them."""
+    async def _drop_connections(self) -> None:
+        """A restarted Redis closed our pooled sockets: start the next ping on a fresh connection."""
+        pool = getattr(self.redis.client, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.disconnect()
+
+    async def _resync(self) -> bool:
+        """Write the locks taken while degraded to Redis, so other replicas respect them; False when Redis
+        failed meanwhile (still degraded)."""
         for key, (token, ttl) in list(self._local_only.items()):
             if self.local._held.get(key) != token:
                 continue
@@ -128,8 +170,9 @@ class ResilientLocks:
                     log.warning("lock %s was taken elsewhere while Redis was down; keeping ours locally", key,
                                 extra={"lock": key})
             except LockUnavailable:
-                return
+                return False
         self._local_only.clear()
+        return True
 
     async def check(self) -> None:
         """Probe Redis now (readiness uses it); raises LockUnavailable when it does not answer."""
@@ -139,9 +182,13 @@ class ResilientLocks:
         except Exception as exc:
             if not self.degraded:
                 self._degrade(exc)
-            raise LockUnavailable(f"Redis does not answer: {mask(str(exc) or type(exc).__name__)}") from None
+            else:
+                await self._drop_connections()
+            raise LockUnavailable(f"Redis does not answer: {mask(str(exc) or type(exc).__name__)}; "
+                                  f"locks are in-process (this replica only)") from None
         if self.degraded:
-            await self._resync()
+            if not await self._resync():
+                raise LockUnavailable("Redis answers but the locks taken meanwhile could not be shared yet")
             self.degraded = False
             self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
 
@@ -209,10 +256,11 @@ class ResilientLocks:
         return await self.local.claim_once(key, ttl)
 
     async def close(self) -> None:
-        if self._probe_task is not None:
-            self._probe_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._probe_task
+        for task in (self._probe_task, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self.local.close()
         await self.redis.close()
 

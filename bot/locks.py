@@ -140,24 +140,8 @@ def build_locks(redis_url: str | None, prefix: str = "golive:") -> Locks:
 @contextlib.asynccontextmanager
 async def holding(locks: Locks, key: str, token: str, *, ttl: float = LOCK_TTL) -> AsyncIterator[None]:
     """Hold `key` for the duration of the block, refreshing it so it only expires if we die."""
-    if not await locks.acquire(key, token, ttl):
-        raise LockBusy(key, await locks.holder(key))
-
-    async def keep_alive() -> None:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            with contextlib.suppress(LockUnavailable):
-                await locks.refresh(key, token, ttl)
-
-    refresher = asyncio.create_task(keep_alive())
-    try:
+    async with holding_all(locks, [key], token, ttl=ttl):
         yield
-    finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
-        with contextlib.suppress(LockUnavailable):
-            await asyncio.shield(locks.release(key, token))
 
 
 @contextlib.asynccontextmanager

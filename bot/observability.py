@@ -123,6 +123,38 @@ def setup_logging(settings: Settings | None = None, *, stream: IO[str] | None = 
     return chosen
 
 
+class MaskedStream:
+    """A text stream that masks what is written to it: the CLI's stdout and stderr, so no verb's output
+    (text, --json, tracebacks printed by a library) shows a secret, whichever code printed it."""
+
+    def __init__(self, inner: IO[str]) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(masker.mask(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding...
+        return getattr(self.inner, name)
+
+
+def setup_cli_logging(settings: Settings | None, *, stream: IO[str] | None = None) -> None:
+    """What every CLI command gets before it runs: the secrets of the settings known to the masker, and
+    library warnings (psycopg_pool quoting GOLIVE_DATABASE_URL) logged through the masking handler
+    instead of Python's unformatted last-resort handler."""
+    if settings is not None:
+        register_secrets(settings)
+    setup_logging(settings, stream=stream, fmt="text", level="WARNING")
+
+
+def remove_logging() -> None:
+    """Take our root handler off again (the CLI run in-process, e.g. by tests, leaves no trace)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+
+
 # -- Sentry ---------------------------------------------------------------------------------------
 def scrub_event(event: dict[str, Any], hint: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """before_send: no request bodies, cookies or auth headers; every remaining string masked."""

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
                                                                                   "GOLIVE_SLACK_APP_TOKEN"))
     slack_channel: str | None = Field(None, description="release channel for announcements and alerts")
     slack_api_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally)")
+    store_timeout: float = Field(5.0, ge=1, description="seconds one store operation waits for a PostgreSQL "
+                                 "connection before it is retried")
+    sweep_seconds: float = Field(30.0, gt=0, description="how often a replica looks for runs whose owner died "
+                                 "(their heartbeat expired) and repaints them as interrupted")
     progress_interval: float = Field(1.2, description="min seconds between progress updates of one message")
     post_interval: float | None = Field(None, description="seconds between posts in one channel once the burst "
                                         "is spent (default: each transport's own, Slack 1.1)")

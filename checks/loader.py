@@ -14,6 +14,13 @@ from checks.interpolate import has_reference
 from checks.registry import get_kind, known_kinds
 from checks.spec import Checklist, CheckSpec
 
+MAX_CHECKLIST_BYTES = 1_000_000
+"""A checklist is a config file: anything bigger is refused before it is parsed."""
+MAX_DEPTH = 50
+"""Nesting deeper than this is refused while composing (PyYAML's composer recurses)."""
+MAX_ALIAS_EXPANSION = 10_000
+"""Values that YAML aliases may add once expanded (a billion-laughs file adds 10^9)."""
+
 
 class ChecklistError(ValueError):
     """A checklist that cannot be used. `str()` is the message a user should read."""
@@ -48,11 +55,86 @@ def _value_at(data: Any, parts: tuple[Any, ...]) -> Any:
     return data
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses deep nesting while composing and counts what aliases expand to, so a
+    hostile file costs neither the recursion limit nor gigabytes of memory."""
+
+    def __init__(self, stream: str, name: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._name = name
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ChecklistError(self._name, f"line {mark.line + 1}",
+                                     f"nested deeper than {MAX_DEPTH} levels; a checklist never needs that much "
+                                     f"nesting, so flatten it")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values `node` stands for once every alias is expanded (memoised: linear in distinct nodes)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a self-referencing alias counts once instead of looping
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
+def _distinct_size(node: yaml.Node, seen: set[int]) -> int:
+    if id(node) in seen:
+        return 0
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        return 1 + sum(_distinct_size(child, seen) for child in node.value)
+    if isinstance(node, yaml.MappingNode):
+        return 1 + sum(_distinct_size(k, seen) + _distinct_size(v, seen) for k, v in node.value)
+    return 1
+
+
+def _safe_yaml(text: str, name: str) -> Any:
+    """yaml.safe_load within bounds: size, nesting depth and alias expansion."""
+    if len(text) > MAX_CHECKLIST_BYTES or len(text.encode("utf-8")) > MAX_CHECKLIST_BYTES:
+        raise ChecklistError(name, "", f"the file is larger than {MAX_CHECKLIST_BYTES // 1_000_000} MB; a checklist "
+                                       f"is a config file, split it or remove generated content")
+    loader = _BoundedLoader(text, name)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        added = _expanded_size(node, {}) - _distinct_size(node, set())
+        if added > MAX_ALIAS_EXPANSION:
+            raise ChecklistError(name, "", f"YAML aliases (*name) expand to more than {MAX_ALIAS_EXPANSION} "
+                                           f"extra values; write the values out or use fewer nested aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_checklist(path: str | Path) -> Checklist:
     path = Path(path)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CHECKLIST_BYTES + 1)
+        if len(raw) > MAX_CHECKLIST_BYTES:
+            raise ChecklistError(name, "", f"the file is larger than {MAX_CHECKLIST_BYTES // 1_000_000} MB; a "
+                                           f"checklist is a config file, split it or remove generated content")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ChecklistError(name, "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except FileNotFoundError:
         raise ChecklistError(name, "", "file not found; pass --checklist PATH or set GOLIVE_CHECKLIST") from None
     except OSError as exc:
@@ -62,7 +144,9 @@ def load_checklist(path: str | Path) -> Checklist:
 
 def parse_checklist(text: str, name: str = "<checklist>") -> Checklist:
     try:
-        data = yaml.safe_load(text)
+        data = _safe_yaml(text, name)
+    except RecursionError:
+        raise ChecklistError(name, "", f"nested too deeply; keep nesting under {MAX_DEPTH} levels") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -86,7 +86,11 @@ class Role(Strict):
 class SignoffStage(Strict):
     title: str = ""
     roles: list[Role] = Field(min_length=1)
-    allow_self_signoff: bool = False
+    no_self_approval: bool = Field(
+        False, description="whoever asked for the sign-off card may not approve on it (four-eyes on the request)")
+    allow_self_signoff: bool = Field(
+        True, description="deprecated, no effect: requesting a card never disqualifies anyone unless "
+                          "no_self_approval is true")
 
 
 class Criteria(Strict):

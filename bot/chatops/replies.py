@@ -32,8 +32,12 @@ class HistoryReply:
 
 @dataclass
 class SignoffOpened:
+    """A card for the stage's request; `reopened` when the request existed (decisions kept): transports
+    point the previous card to the new one."""
+
     request: SignoffRequest
     stage: SignoffStage
+    reopened: bool = False
 
 
 @dataclass

@@ -50,7 +50,7 @@ from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
 from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
-from bot.signoff.service import SignoffRequest, SignoffService
+from bot.signoff.service import OneRolePerPerson, SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
 from bot.waivers import WaiverError, WaiverService, active_waivers
 from checks.loader import select_checks
@@ -232,9 +232,9 @@ class ChatOps:
         except LookupError as exc:
             return Failed(str(exc).strip("'\""))
         latest = await asyncio.to_thread(self.store.runs, checklist=self.checklist.name, limit=1)
-        request = await asyncio.to_thread(service.open_request, stage, requested_by=actor.user_id,
-                                          run_id=latest[0].id if latest else None)
-        return SignoffOpened(request=request, stage=stage_spec)
+        request, reopened = await asyncio.to_thread(service.request_card, stage, requested_by=actor.user_id,
+                                                    run_id=latest[0].id if latest else None)
+        return SignoffOpened(request=request, stage=stage_spec, reopened=reopened)
 
     async def signoff_request(self, request_id: str) -> SignoffRequest | None:
         return await asyncio.to_thread(self.signoffs().get, request_id)
@@ -254,13 +254,10 @@ class ChatOps:
         latest = await asyncio.to_thread(service.latest, request.stage)
         if latest is not None and latest.id != request.id:
             return Failed("a newer sign-off card replaced this one; use the latest card")
-        requesters = {request.requested_by}
-        if request.run_id:
-            run = await asyncio.to_thread(self.store.get_run, request.run_id)
-            if run is not None and run.requested_by:
-                requesters.add(run.requested_by)
         action = Action.SIGNOFF_WITHDRAW if decision == "withdraw" else Action.SIGNOFF_DECIDE
-        target = Target(subject=request.id, stage=request.stage, role=role, requested_by=frozenset(requesters))
+        target = Target(subject=request.id, stage=request.stage, role=role,
+                        requested_by=frozenset({request.requested_by}),
+                        decided_by={r: d.user_id for r, d in request.decisions.items()})
         return await self._denied(actor, action, target)
 
     @store_down_is_failed
@@ -275,8 +272,16 @@ class ChatOps:
         elif decision == "reject" and not reason.strip():
             return Failed("a reject needs a reason")
         else:
-            recorded = await asyncio.to_thread(service.record, request_id, role, decision, user_id=actor.user_id,
-                                               reason=reason.strip())
+            try:
+                recorded = await asyncio.to_thread(service.record, request_id, role, decision, user_id=actor.user_id,
+                                                   reason=reason.strip())
+            except OneRolePerPerson as exc:  # a simultaneous click for another role won the race
+                reason = (f"you already signed off as {exc.role} on this stage; one person fills at most one role "
+                          f"per stage")
+                await asyncio.to_thread(self.store.audit, actor=actor.user_id, action="access.denied",
+                                        subject=request_id, detail={"action": "signoff.decide", "reason": reason,
+                                                                    "role": role, "transport": actor.transport})
+                return Denied(str(Action.SIGNOFF_DECIDE), reason)
         fresh = await asyncio.to_thread(service.get, request_id)
         assert fresh is not None
         return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,

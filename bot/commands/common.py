@@ -49,7 +49,8 @@ class Context:
 
     def store(self) -> Store:
         try:
-            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path())
+            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path(),
+                              timeout=self.settings.store_timeout)
         except StoreMisconfigured as exc:
             raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
                 from None

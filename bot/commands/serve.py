@@ -106,6 +106,8 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook, pacer=pacers.get("slack")) \
         if slack_enabled(ctx) else None
     health = Health(store, health_redis)
+    if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
+        health.probes["locks"] = locks.check
     routes = [slack_routes(bot.app)] if bot is not None and http else []
     teams = None
     if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
@@ -135,11 +137,13 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     try:
         try:
             if bot is not None:
+                bot.sweep_interval = settings.sweep_seconds
                 await bot.start()
         except SlackStartupError as exc:
             raise UsageError(str(exc)) from None
         if teams is not None:
-            await teams.bot.start()  # repaint Teams run cards a dead process left behind
+            # repaint Teams run cards a dead process left behind
+            await teams.bot.start(sweep_interval=settings.sweep_seconds)
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
             supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
             await supervisor.start()

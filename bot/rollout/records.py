@@ -12,38 +12,7 @@ from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
 from bot.store import Store
 from bot.store.store import now_iso, parse_time
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS rollout_events (
-        seq {autoid},
-        checklist TEXT NOT NULL,
-        action TEXT NOT NULL,
-        phase TEXT,
-        from_phase TEXT,
-        actor TEXT NOT NULL DEFAULT '',
-        ok INTEGER NOT NULL,
-        flags TEXT NOT NULL DEFAULT '{}',
-        reasons TEXT NOT NULL DEFAULT '[]',
-        at TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS rollout_events_by_checklist ON rollout_events (checklist, seq)",
-    """CREATE TABLE IF NOT EXISTS rollout_incidents (
-        id TEXT PRIMARY KEY,
-        checklist TEXT NOT NULL,
-        level TEXT NOT NULL,
-        phase TEXT NOT NULL,
-        rules TEXT NOT NULL,
-        message TEXT NOT NULL,
-        opened_at TEXT NOT NULL,
-        escalated_at TEXT,
-        resolved_at TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS rollout_incidents_by_checklist ON rollout_incidents (checklist, opened_at)",
-)
-# the tables are created by store migration 0001 (bot/store/migrations); SCHEMA documents them
-
-def ensure_schema(store: Store) -> None:
-    """Kept for callers: the tables come from store migration 0001, created under the migration lock
-    by the owner role (a bot role without CREATE rights must not run DDL here)."""
+# The tables (rollout_events, rollout_incidents) are created by store migration 0001 (bot/store/migrations).
 
 
 class RolloutRecords:
@@ -52,7 +21,6 @@ class RolloutRecords:
     def __init__(self, store: Store, checklist: str) -> None:
         self.store = store
         self.checklist = checklist
-        ensure_schema(store)
 
     # -- current phase and pause ---------------------------------------------------------------
     def phase(self) -> str | None:

@@ -13,6 +13,8 @@ from bot.signoff.service import DEFAULT_STAGES
 from checks.spec import Checklist
 
 _SLACK_GROUP = re.compile(r"^S[A-Z0-9]{6,}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
+"""A Slack user/group id, an Entra object id or a Teams user id: no spaces, no wildcards."""
 
 
 class RoleConfigError(ValueError):
@@ -29,6 +31,11 @@ def parse_roles(spec: str) -> dict[str, tuple[list[str], list[str]]]:
             raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} must look like role_id=U123,S456")
         members, groups = roles.setdefault(role, ([], []))
         for ident in filter(None, (i.strip() for i in ids.split(","))):
+            if not _ID.match(ident):
+                raise RoleConfigError(
+                    f"GOLIVE_ROLES entry {entry!r}: {ident!r} is not a user or group id. Separate ids with commas "
+                    f"(tech_lead=U01ABC,U02DEF); wildcards such as * are not supported, list the people or a "
+                    f"Slack user group (S…) instead")
             (groups if _SLACK_GROUP.match(ident) else members).append(ident)
     return roles
 

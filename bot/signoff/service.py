@@ -16,6 +16,14 @@ from checks.verdict import SignoffState
 
 Decision = Literal["approve", "reject"]
 
+
+class OneRolePerPerson(ValueError):
+    """The person already holds another role's decision on this stage: four-eyes needs distinct people."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
+
 DEFAULT_STAGES: dict[str, SignoffStage] = {
     "pre": SignoffStage(title="Before deploy", roles=[
         Role(id="tech_lead", title="Tech Lead"), Role(id="devops_lead", title="DevOps Lead"),
@@ -74,6 +82,18 @@ class SignoffService:
         assert request is not None
         return request
 
+    def request_card(self, stage: str, *, requested_by: str, run_id: str | None = None
+                     ) -> tuple[SignoffRequest, bool]:
+        """The stage's sign-off request for a (new) card: the existing one with its decisions kept, else a
+        new one. (request, True) when it already existed: asking again never voids a decision."""
+        self.stage(stage)
+        existing = self.latest(stage)
+        if existing is None:
+            return self.open_request(stage, requested_by=requested_by, run_id=run_id), False
+        self.store.audit(actor=requested_by, action="signoff.card_reposted", subject=existing.id,
+                         detail={"stage": stage, "decisions": len(existing.decisions)})
+        return existing, True
+
     def get(self, request_id: str) -> SignoffRequest | None:
         row = self.store.db.fetchone("SELECT * FROM signoff_requests WHERE id = :id", {"id": request_id})
         if row is None:
@@ -92,8 +112,16 @@ class SignoffService:
         return self.get(row["id"]) if row else None
 
     def record(self, request_id: str, role: str, decision: Decision, *, user_id: str, reason: str = "") -> bool:
-        """Record a decision; False when this role was already decided on this request (a double click)."""
+        """Record a decision; False when this role was already decided on this request (a double click).
+        Raises OneRolePerPerson when `user_id` already decided another role of this request: checked and
+        written under a lock on the request, so two simultaneous clicks for two roles cannot both land."""
         with self.store.db.transaction() as tx:
+            if tx.dialect == "postgres":  # SQLite's BEGIN IMMEDIATE already serialises writers
+                tx.fetchone("SELECT id FROM signoff_requests WHERE id = :id FOR UPDATE", {"id": request_id})
+            other = tx.fetchone("SELECT role FROM signoffs WHERE request_id = :rid AND user_id = :user AND "
+                                "role <> :role", {"rid": request_id, "user": user_id, "role": role})
+            if other is not None:
+                raise OneRolePerPerson(other["role"])
             inserted = tx.execute(
                 "INSERT INTO signoffs (request_id, role, decision, user_id, reason, decided_at) "
                 "VALUES (:rid, :role, :decision, :user, :reason, :at) ON CONFLICT (request_id, role) DO NOTHING",
@@ -105,10 +133,11 @@ class SignoffService:
         return inserted
 
     def withdraw(self, request_id: str, role: str, *, user_id: str) -> bool:
-        """Take back a decision (a reject that has been resolved); the audit log keeps the history."""
+        """Take back your own decision; the audit log keeps the history. Someone else's decision is never
+        removed (False), whatever the click says."""
         with self.store.db.transaction() as tx:
-            removed = tx.execute("DELETE FROM signoffs WHERE request_id = :rid AND role = :role",
-                                 {"rid": request_id, "role": role}) > 0
+            removed = tx.execute("DELETE FROM signoffs WHERE request_id = :rid AND role = :role AND user_id = :user",
+                                 {"rid": request_id, "role": role, "user": user_id}) > 0
             if removed:
                 self.store.audit(actor=user_id, action="signoff.withdrawn", subject=request_id, detail={"role": role})
         return removed
@@ -120,10 +149,17 @@ class SignoffService:
             if stage_names is not None and name not in stage_names:
                 continue
             request = self.latest(name)
+            counted: set[str] = set()  # one person fills at most one role per stage, even in old rows
+            decisions = sorted(request.decisions.values(), key=lambda d: d.decided_at) if request else []
+            valid = {}
+            for d in decisions:
+                if d.user_id not in counted:
+                    counted.add(d.user_id)
+                    valid[d.role] = d
             for role in stage.roles:
                 key = f"{name}:{role.id}"
                 state.required.append(key)
-                decision = request.decisions.get(role.id) if request else None
+                decision = valid.get(role.id)
                 if decision and decision.decision == "approve":
                     state.approved[key] = decision.user_id
                 elif decision:

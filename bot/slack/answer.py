@@ -7,14 +7,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.chatops.replies import Reply, SignoffDecided
+from bot.chatops.replies import Reply, SignoffDecided, SignoffOpened
 from bot.conversation.replies import is_private, public_place
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import TRANSPORT
 from bot.slack.poster import not_posted_note
 from bot.slack.render import render
 from bot.slack.views.blocks import SlackMessage
-from bot.slack.views.signoff import signoff_card
+from bot.slack.views.signoff import moved_card, signoff_card
 from bot.store import MessageRef
 
 log = logging.getLogger("golive.slack")
@@ -58,8 +58,14 @@ async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, resp
         await tell(deps, message, channel=channel, user=user, respond=respond)
         return
     subject, purpose = public_place(reply) or ("", "reply")
+    reposted = isinstance(reply, SignoffOpened) and reply.reopened
+    previous = await deps.poster.find(subject, purpose) if reposted else None
     await publish_or_tell(deps, message, channel=channel, user=user, subject=subject, purpose=purpose,
                           respond=respond)
+    if previous is not None and isinstance(reply, SignoffOpened):  # the older card now points to the new one
+        current = await deps.poster.find(subject, purpose)
+        if current is not None and current.ts != previous.ts:
+            await deps.poster.update(previous, moved_card(reply.request, reply.stage, current))
 
 
 async def refresh_card(deps: SlackDeps, reply: SignoffDecided, *, fallback_channel: str | None = None,

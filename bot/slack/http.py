@@ -6,7 +6,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.ackfirst import AckFirst
+from bot.ackfirst import AckFirst, refuse_unsigned
 from bot.server import RouteAdder
 
 SLACK_PATH = "/slack/events"
@@ -18,8 +18,8 @@ def slack_routes(bolt_app: AsyncApp, path: str = SLACK_PATH) -> RouteAdder:
     async def slack_events(request: web.Request) -> web.Response:
         try:
             early = await ack_first.try_ack(request)
-        except ValueError:  # malformed signature headers (e.g. no timestamp): Bolt answers 401 below
-            early = None
+        except ValueError:  # malformed headers: refused here, Bolt never sees (nor logs) the body
+            early = refuse_unsigned(request.content_length or 0, request.headers.get("X-Slack-Request-Timestamp", ""))
         if early is not None:
             return early
         bolt_response = await bolt_app.async_dispatch(await to_bolt_request(request))

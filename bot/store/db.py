@@ -5,6 +5,7 @@ Queries use `:name` placeholders; DDL may use {autoid} and {now} which each dial
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -159,11 +160,19 @@ class PostgresDatabase(Database):
     dialect = "postgres"
 
     def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8,
-                 timeout: float = 5.0) -> None:
+                 timeout: float | None = None) -> None:
+        """`timeout`: how long one operation waits for a connection (GOLIVE_STORE_TIMEOUT, default 5 s);
+        with the store down, each write attempt costs this much before its retry."""
         import psycopg
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
+        if timeout is None:
+            try:
+                timeout = float(os.environ.get("GOLIVE_STORE_TIMEOUT", "") or 5.0)
+            except ValueError:
+                timeout = 5.0
+        timeout = max(1.0, timeout)
         self._psycopg = psycopg
         self.schema = schema
         kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "connect_timeout": int(timeout)}
@@ -247,12 +256,12 @@ class PostgresDatabase(Database):
 
 
 def open_database(url: str | None, *, sqlite_path: str | Path = "golive-state/golive.db",
-                  schema: str | None = None) -> Database:
+                  schema: str | None = None, timeout: float | None = None) -> Database:
     """PostgreSQL when a postgres URL is given, otherwise the embedded SQLite file."""
     if url and url.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
         if url.startswith("postgresql+psycopg://"):
             url = "postgresql://" + url.split("://", 1)[1]
-        return PostgresDatabase(url, schema=schema)
+        return PostgresDatabase(url, schema=schema, timeout=timeout)
     if url and url.startswith("sqlite:///"):
         return SQLiteDatabase(url[len("sqlite:///"):])
     if url:

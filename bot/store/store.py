@@ -295,8 +295,8 @@ def _result_from_row(row: dict[str, Any]) -> CheckResult:
 
 
 def open_store(url: str | None = None, *, sqlite_path: str | Path = "golive-state/golive.db",
-               schema: str | None = None) -> Store:
-    return Store(open_database(url, sqlite_path=sqlite_path, schema=schema)).migrate()
+               schema: str | None = None, timeout: float | None = None) -> Store:
+    return Store(open_database(url, sqlite_path=sqlite_path, schema=schema, timeout=timeout)).migrate()
 
 
 def ids(items: Iterable[CheckSpec]) -> list[str]:

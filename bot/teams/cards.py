@@ -233,6 +233,15 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage, names: Names = sa
     return ck.card(body, fallback=f"Sign-off {request.stage}: {decided}/{len(stage.roles)} decided")
 
 
+def signoff_moved_card(request: SignoffRequest, stage: SignoffStage, names: Names = same) -> ck.Card:
+    """An older card of a request once a newer one is posted: a pointer, no buttons."""
+    title = stage.title or request.stage
+    return ck.card([ck.heading(f"Sign-off: {title} ({request.stage})"),
+                    ck.text("This card moved: the current sign-off card is further down in this conversation. "
+                            "Decisions made so far are kept there.", color="warning")],
+                   fallback=f"Sign-off {request.stage}: this card moved to a newer one")
+
+
 @render.register
 def signoff_opened_card(reply: SignoffOpened, names: Names = same) -> ck.Card:
     return signoff_card(reply.request, reply.stage, names)

@@ -244,7 +244,33 @@ class TeamsBot:
         return await asyncio.to_thread(builder, *args, self.references.name)
 
     async def send(self, context: TurnContext, reply: Reply) -> None:
+        if isinstance(reply, SignoffOpened):
+            await self.send_signoff_card(context, reply)
+            return
         await context.send_activity(card_message(await self.render(reply)))
+
+    async def send_signoff_card(self, context: TurnContext, reply: SignoffOpened) -> None:
+        """Post the card and remember it; a card posted before for the same request becomes a pointer."""
+        store = self.chatops.store
+        previous = await asyncio.to_thread(store.message, reply.request.id, TRANSPORT, "card") \
+            if reply.reopened else None
+        response = await context.send_activity(card_message(await self.render(reply)))
+        conversation = context.activity.conversation.id if context.activity.conversation else ""
+        if response is None or not response.id:
+            return
+        await asyncio.to_thread(store.remember_message, subject=reply.request.id, transport=TRANSPORT,
+                                purpose="card", channel=conversation, ts=response.id)
+        if previous is None or previous.ts == response.id:
+            return
+        reference = await asyncio.to_thread(self.references.reference, previous.channel)
+        if reference is None:
+            return
+        reference.conversation.id = previous.channel  # the old card's own thread
+        moved = await self.render_card(cards.signoff_moved_card, reply.request, reply.stage)
+        try:
+            await self.proactive.update(reference, previous.ts, moved)
+        except Exception as exc:
+            log.warning("could not point the old sign-off card to the new one: %s", mask(str(exc)))
 
 
 async def quiet_turn_error(context: TurnContext, error: Exception) -> None:

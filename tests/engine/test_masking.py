@@ -48,3 +48,22 @@ def test_masking_long_unbroken_text_does_not_stall() -> None:
     masked = m.mask(text)
     assert time.thread_time() - started < 3, "masking went quadratic"
     assert "Long-Pw-1" not in masked and "app:***@db/x" in masked
+
+
+def test_name_and_shape_masking_stays_linear_on_hostile_text() -> None:
+    """Text built to make the name, URL and token patterns backtrack: each must still mask quickly."""
+    import time
+
+    m = Masker()
+    for text in ("a:" * 50_000, "password=" * 20_000, "eyJ" * 30_000, '"token": "' * 10_000, "Basic " * 20_000,
+                 "b://a:" * 20_000, "x@" * 50_000, "-----BEGIN PRIVATE KEY-----" + "A" * 100_000):
+        started = time.perf_counter()
+        m.mask(text)
+        assert time.perf_counter() - started < 3, f"masking {text[:12]!r}... went superlinear"
+
+
+def test_harmless_words_next_to_secret_words_stay_readable() -> None:
+    m = Masker()
+    text = 'Basic checks passed; author: Jane; {"pass": 3, "fail": 0}; https://example.com/a@b'
+    assert m.mask(text) == text
+    assert m.mask('{"refresh_token": 12345678, "SMTP_PASS": "x"}') == '{"refresh_token": "***", "SMTP_PASS": "***"}'

@@ -32,3 +32,20 @@ def test_a_checklist_without_signoffs_gets_the_default_roles() -> None:
     checklist = load_checklist(bundled_checklist("demo"))
     apply_roles(checklist, "product_owner=U9")
     assert [r.members for r in checklist.signoffs["pre"].roles if r.id == "product_owner"] == [["U9"]]
+
+
+@pytest.mark.parametrize("spec", ["tech_lead=U1 U2", "tech_lead=*", "tech_lead=U1,*", "tech_lead=U1;qa_lead=U2\tU3"])
+def test_ids_with_spaces_or_wildcards_are_refused_instead_of_matching_nobody(spec: str) -> None:
+    with pytest.raises(RoleConfigError, match="not a user or group id") as caught:
+        parse_roles(spec)
+    assert "Separate ids with commas" in str(caught.value) and "wildcards" in str(caught.value)
+
+
+def test_the_cli_refuses_a_bad_golive_roles_at_start_up_with_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                                    isolated_env: None,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("GOLIVE_ROLES", "tech_lead=U1 U2")
+    assert main(["status"]) == 2
+    assert "'U1 U2' is not a user or group id" in capsys.readouterr().err

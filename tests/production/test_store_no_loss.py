@@ -89,7 +89,7 @@ def test_postgres_never_comes_back_the_run_is_incomplete_exit_3_then_reaped(
     path = write_checklist(tmp_path / "c.yml", [0.1, 1.5, 1.5, 1.5, 1.5])
     for name, value in {"GOLIVE_DATABASE_URL": url, "GOLIVE_STORE_RETRIES": "2", "GOLIVE_STORE_BACKOFF": "0.05",
                         "GOLIVE_STORE_HOLD_SECONDS": "1", "GOLIVE_HEARTBEAT_SECONDS": "0.1",
-                        "GOLIVE_HEARTBEAT_TTL_SECONDS": "0.5"}.items():
+                        "GOLIVE_HEARTBEAT_TTL_SECONDS": "0.5", "GOLIVE_STORE_TIMEOUT": "1"}.items():
         monkeypatch.setenv(name, value)
     stop = stop_after_first_result(pg_server, url)
     started = time.monotonic()

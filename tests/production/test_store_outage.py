@@ -40,7 +40,8 @@ async def wait_for(predicate, timeout: float = 20.0, what: str = "condition") ->
 
 async def test_store_outage_is_reported_and_recovered(pg_server: PostgresServer, redis_server: RedisServer) -> None:
     url = fresh_database(pg_server)
-    with running_bot(database_url=url, redis_url=redis_server.url) as (bot, stub):
+    with running_bot(database_url=url, redis_url=redis_server.url,
+                     extra_env={"GOLIVE_STORE_TIMEOUT": "1", "GOLIVE_STORE_BACKOFF": "0.2"}) as (bot, stub):
         async with ClientSession(timeout=ClientTimeout(total=30)) as http:
             user = SlackUser(http, bot, stub)
             assert (await user.ready())[0] == 200
@@ -98,7 +99,9 @@ async def test_store_dies_during_a_run(pg_server: PostgresServer) -> None:
     says so with a Re-run button, and the phase runs again normally."""
     url = fresh_database(pg_server)
     with running_bot(database_url=url, extra_env={"GOLIVE_STORE_HOLD_SECONDS": "3", "GOLIVE_HEARTBEAT_SECONDS": "0.5",
-                                                  "GOLIVE_HEARTBEAT_TTL_SECONDS": "3"}) as (bot, stub):
+                                                  "GOLIVE_HEARTBEAT_TTL_SECONDS": "3",
+                                                  "GOLIVE_SWEEP_SECONDS": "1", "GOLIVE_STORE_TIMEOUT": "1",
+                                                  "GOLIVE_STORE_BACKOFF": "0.2"}) as (bot, stub):
         async with ClientSession(timeout=ClientTimeout(total=30)) as http:
             user = SlackUser(http, bot, stub)
             key = await user.command("run slow")
@@ -116,9 +119,10 @@ async def test_store_dies_during_a_run(pg_server: PostgresServer) -> None:
             await user.wait_ready(200)
             store = open_store(url)
             try:
-                # the bot's periodic sweep (every 30 s) finds the orphaned run once the store answers
+                # the bot's periodic sweep (GOLIVE_SWEEP_SECONDS, 30 s by default; 1 s here) finds the
+                # orphaned run once the store answers and its heartbeat has expired
                 await wait_for(lambda: store.get_run(run_id).status == "interrupted",  # type: ignore[union-attr]
-                               timeout=45, what="run marked interrupted")
+                               timeout=20, what="run marked interrupted")
                 await wait_for(lambda: any(": interrupted" in flatten(a) for a in stub.methods("chat.update")),
                                timeout=10, what="run message repainted")
                 await user.command("run slow")

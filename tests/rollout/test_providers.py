@@ -43,7 +43,7 @@ async def test_dotenv_rewrites_only_the_flag_lines_keeping_quotes_comments_and_o
         (b'APP_PC_ENABLED="false"     # Partner Center\n', b'APP_PC_ENABLED="true"     # Partner Center\n')]
     assert len(after) == len(ENV_FILE.encode()) - 1  # "false" → "true", nothing else moved
     assert oct(path.stat().st_mode & 0o777) == "0o640"
-    assert [p.name for p in tmp_path.iterdir()] == [".env"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["..env.lock", ".env"]  # no temp file left behind
 
     await provider.write({"APP_PC_ENABLED": False, "APP_NEW_ENABLED": True})
     final = path.read_bytes()

@@ -14,25 +14,10 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.slack.test_slack_restart import free_port
+from tests.slack.test_slack_restart import free_port, wait_started
 from tests.teams.support import Connector, assert_valid_card, card_text, cards_of, message, user
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
-            try:
-                async with http.get(f"{url}/healthz/startup") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("golive serve did not start")
 
 
 async def test_serve_http_teams_only_runs_the_demo_and_updates_its_card(tmp_path: Path) -> None:
@@ -46,7 +31,7 @@ async def test_serve_http_teams_only_runs_the_demo_and_updates_its_card(tmp_path
                              str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        await _wait_ready(url, proc)
+        await wait_started(url, proc)
         activity = message("run", connector.url, user("aad-release", "Rel Eng"))
         async with aiohttp.ClientSession() as http, http.post(f"{url}/api/messages", json=activity) as response:
             assert response.status in (200, 201, 202)

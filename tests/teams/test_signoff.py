@@ -81,12 +81,69 @@ async def test_an_unauthorised_click_is_refused_and_audited(client: TeamsClient)
                                 "transport": "teams", "stage": "pre", "role": "devops_lead"}
 
 
-async def test_the_requester_cannot_sign_off_their_own_request(client: TeamsClient) -> None:
+async def test_requesting_the_card_disqualifies_only_with_no_self_approval(client: TeamsClient) -> None:
     card = await open_card(client, requester=TECH_LEAD)
     verb, data = pressed(button(card, "tech_lead", "approve"))
-    _, body = await client.post(execute(verb, data, client.service_url, user(TECH_LEAD)))
-    assert "you requested this sign-off" in body["value"] and decisions(client) == []
-    assert audit(client, "access.denied")[0]["actor"] == TECH_LEAD
+    _, body = await client.post(execute(verb, data, client.service_url, user(TECH_LEAD, "Tess Lead")))
+    assert "Tech Lead — approved by Tess Lead" in card_text(body["value"])  # asking is no disqualification
+
+    client.transport.bot.chatops.checklist.signoffs["pre"].no_self_approval = True
+    verb, data = pressed(button(card, "devops_lead", "approve"))
+    client.transport.bot.chatops.store.db.execute("UPDATE signoff_requests SET requested_by = :u", {"u": DEVOPS})
+    _, body = await client.post(execute(verb, data, client.service_url, user(DEVOPS)))
+    assert "no_self_approval" in body["value"] and len(decisions(client)) == 1
+    assert audit(client, "access.denied")[0]["actor"] == DEVOPS
+
+
+async def test_one_person_fills_at_most_one_role_per_stage(client: TeamsClient) -> None:
+    client.transport.bot.chatops.checklist.signoffs["pre"].roles[1].members.append(TECH_LEAD)  # two roles
+    card = await open_card(client)
+    _, body = await client.post(execute(*pressed(button(card, "tech_lead", "approve")), client.service_url,
+                                        user(TECH_LEAD)))
+    _, body = await client.post(execute(*pressed(button(card, "devops_lead", "approve")), client.service_url,
+                                        user(TECH_LEAD)))
+    assert body["type"] == MESSAGE_TYPE and "one person fills at most one role per stage" in body["value"]
+    assert [d["role"] for d in decisions(client)] == ["tech_lead"]
+    assert audit(client, "access.denied")[0]["detail"]["role"] == "devops_lead"
+
+
+async def test_a_forged_withdraw_of_someone_elses_approval_is_refused_and_audited(client: TeamsClient) -> None:
+    card = await open_card(client)
+    _, body = await client.post(execute(*pressed(button(card, "tech_lead", "approve")), client.service_url,
+                                        user(TECH_LEAD)))
+    withdraw = next(a for a in find_actions(body["value"]) if a["title"] == "Withdraw")
+    _, body = await client.post(execute(*pressed(withdraw), client.service_url, user(DEVOPS)))
+    assert body["type"] == MESSAGE_TYPE and "only your own" in body["value"]
+    assert [(d["role"], d["user_id"]) for d in decisions(client)] == [("tech_lead", TECH_LEAD)]
+    assert audit(client, "access.denied")[0]["actor"] == DEVOPS and audit(client, "signoff.withdrawn") == []
+
+
+async def test_asking_again_keeps_the_decisions_and_points_the_old_card_to_the_new_one(
+        client: TeamsClient, connector: Connector) -> None:
+    """Normal delivery (no expectReplies): cards go through the Bot Connector, so the old one can be edited."""
+    status, _ = await client.post(message("signoff pre", client.service_url, user(OUTSIDER)))
+    assert status in (200, 202)
+
+    def posts(c: Connector) -> list[Any]:
+        return [call for call in c.calls if call.method == "POST"]
+
+    await connector.wait_for(lambda c: len(posts(c)) == 1)
+    [first] = posts(connector)
+    first_id = "msg-1000"  # the connector's first id
+    await client.post(execute(*pressed(button(cards_of(first.body)[0], "tech_lead", "approve")),
+                                        client.service_url, user(TECH_LEAD, "Tess Lead")))
+    await client.post(message("signoff pre", client.service_url, user(DEVOPS)))
+    def moved_cards(c: Connector) -> list[Any]:
+        return [call for call in c.calls
+                if call.method == "PUT" and "This card moved" in card_text(cards_of(call.body))]
+
+    await connector.wait_for(lambda c: len(posts(c)) == 2 and moved_cards(c))
+    new_card = card_text(cards_of(posts(connector)[1].body))
+    assert "1/2 decided" in new_card and "Tech Lead — approved by Tess Lead" in new_card
+    [moved] = moved_cards(connector)
+    assert moved.activity_id == first_id
+    assert find_actions(cards_of(moved.body)[0]) == []
+    assert len(decisions(client)) == 1 and len(audit(client, "signoff.card_reposted")) == 1
 
 
 async def test_reject_needs_the_reason_typed_into_the_card(client: TeamsClient) -> None:

@@ -1,7 +1,14 @@
 """Flags in the service's dotenv file. A rewrite touches only the flag lines: every other byte (comments,
 order, blank lines, quoting, line endings) stays, missing flags are appended, and the new file
 replaces the old one atomically (temp file in the same directory + os.replace), so the service never
-reads a half-written file."""
+reads a half-written file.
+
+The read-modify-write runs under a cross-process file lock (`filelock`, the maintained library for
+it: flock on POSIX, the Windows equivalent elsewhere, a timeout built in) on `.<name>.lock` beside the
+file, so two replicas (or a replica and `golive promote` in a terminal) flipping flags at once never
+lose one another's change. Temp files are created 0600 in the same directory; any left behind by a
+writer that died (they hold the whole env file, secrets included) are removed when the provider starts,
+under the same lock, so a concurrent writer's temp file is never touched."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dotenv import dotenv_values
+from filelock import FileLock, Timeout
 
 from bot.rollout.providers import ProviderError, flag_text
 
@@ -90,16 +98,41 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+LOCK_TIMEOUT = 10.0
+"""Seconds a write waits for another process's write to the same file before giving up."""
+
+
 class DotenvProvider:
     """Flags as KEY=value lines of a dotenv file (the one the service loads its settings from)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = Path(path)
         self.description = f"dotenv file {self.path}"
+        self.lock_timeout = lock_timeout
+        self.removed_stale = self._remove_stale_temp_files()
 
     def _target(self) -> Path:
         # A symlinked .env is rewritten where it points, not replaced by a regular file.
         return self.path.resolve() if self.path.is_symlink() else self.path
+
+    def _lock(self, path: Path) -> FileLock:
+        return FileLock(path.parent / f".{path.name}.lock", timeout=self.lock_timeout, mode=0o600)
+
+    def _remove_stale_temp_files(self) -> list[Path]:
+        """Delete `.<name>.*.tmp` copies a dead writer left (a writer holds the lock while its copy exists)."""
+        path = self._target()
+        if not path.parent.is_dir():
+            return []
+        removed = []
+        try:
+            with self._lock(path):
+                for stale in path.parent.glob(f".{path.name}.*.tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        stale.unlink()
+                        removed.append(stale)
+        except (Timeout, OSError):  # another writer is busy or the directory is read-only: try next start
+            return removed
+        return removed
 
     def _read(self, names: Sequence[str]) -> dict[str, str | None]:
         path = self._target()
@@ -114,11 +147,16 @@ class DotenvProvider:
     def _write(self, values: Mapping[str, bool | str]) -> None:
         path = self._target()
         try:
-            raw = path.read_bytes() if path.exists() else b""
-            text = raw.decode("utf-8", errors="surrogateescape")
-            new = rewrite(text, {k: flag_text(v) or "" for k, v in values.items()})
-            if new != text:
-                atomic_write(path, new.encode("utf-8", errors="surrogateescape"))
+            with self._lock(path):
+                raw = path.read_bytes() if path.exists() else b""
+                text = raw.decode("utf-8", errors="surrogateescape")
+                new = rewrite(text, {k: flag_text(v) or "" for k, v in values.items()})
+                if new != text:
+                    atomic_write(path, new.encode("utf-8", errors="surrogateescape"))
+        except Timeout:
+            raise ProviderError(f"{self.path} is being rewritten by another process (its lock "
+                                f".{path.name}.lock was held for over {self.lock_timeout:.0f} s); nothing "
+                                f"changed, try again") from None
         except OSError as exc:
             raise ProviderError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 

@@ -16,6 +16,7 @@ from bot.slack.ids import (
     VIEW_SIGNOFF_REJECT,
 )
 from bot.slack.views.blocks import SlackMessage, actions, button, clip, context, esc, header, section, user, when
+from bot.store import MessageRef
 from checks.spec import SignoffStage
 
 
@@ -49,6 +50,8 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage) -> SlackMessage:
             approved.append(role.title)
             blocks.append(section(f"✅ *{esc(role.title)}* — approved by {user(decision.user_id)} "
                                   f"{when(decision.decided_at)}"))
+            blocks.append(actions(button("Withdraw approval", ACTION_SIGNOFF_WITHDRAW, value),
+                                  block_id=f"signoff:{role.id}"))
         else:
             rejected.append(role.title)
             blocks.append(section(f"❌ *{esc(role.title)}* — rejected by {user(decision.user_id)} "
@@ -66,6 +69,16 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage) -> SlackMessage:
             + (f", rejected by {', '.join(rejected)}" if rejected else "")
             + (f", waiting for {', '.join(waiting)}" if waiting else ""))
     return SlackMessage(text=esc(text), blocks=blocks)
+
+
+def moved_card(request: SignoffRequest, stage: SignoffStage, current: MessageRef) -> SlackMessage:
+    """What an older card of the same request becomes once a newer one is posted: a pointer, no buttons."""
+    title = stage.title or request.stage
+    link = f"https://slack.com/archives/{current.channel}/p{current.ts.replace('.', '')}"
+    text = f"This sign-off card for {title} moved: the current card is <{link}|here>. Decisions made so far are kept."
+    return SlackMessage(text=f"Sign-off {esc(title)}: this card moved to a newer one",
+                        blocks=[header(f"Sign-off: {title}"), section(f"➡️ {text}"),
+                                context(f"request `{esc(request.id)}`")])
 
 
 def reject_modal(*, role_title: str, stage_title: str, private_metadata: str) -> View:

@@ -48,7 +48,8 @@ async def test_twenty_identical_clicks_record_one_approval(stub: SlackStub, chec
         assert "approved by <@U0TECH>" in card.blocks_json
         tech_buttons = [e for b in card.payload["blocks"] for e in b.get("elements", [])
                         if e.get("value") == values["tech_lead"]]
-        assert tech_buttons == []  # the role's buttons are replaced by the decision
+        # the role's Approve/Reject are replaced by the decision; only its Withdraw (for the decider) stays
+        assert [b["action_id"] for b in tech_buttons] == ["signoff_withdraw"]
         assert "1/3 approved" in card.blocks_json
         stub.assert_clean()
 
@@ -107,27 +108,84 @@ async def test_unauthorised_click_changes_nothing_and_is_audited(stub: SlackStub
         stub.assert_clean()
 
 
-async def test_requester_cannot_sign_off_for_their_own_request(stub: SlackStub, checklist, store) -> None:
+async def test_requesting_the_card_disqualifies_only_with_no_self_approval(stub: SlackStub, checklist, store) -> None:
     async with running_bot(stub, checklist, store) as bot:
         card_ts, values = await open_card(bot, stub, by="U0PO")
         await bot.click(ACTION_SIGNOFF_APPROVE, values["product_owner"], user="U0PO", message_ts=card_ts)
-        refusal = await stub.wait_for(lambda: stub.of("response_url"), what="self sign-off refusal")
-        assert "you requested this sign-off" in refusal[0].text
-        assert decisions(store, values["product_owner"].split(":")[0]) == []
-        # someone else mapped to another role is fine
-        await bot.click(ACTION_SIGNOFF_APPROVE, values["tech_lead"], user="U0TECH", message_ts=card_ts)
         await stub.wait_for(lambda: stub.updates(card_ts), what="card update")
+        request_id = values["product_owner"].split(":")[0]
+        assert [r["user_id"] for r in decisions(store, request_id)] == ["U0PO"]  # asking is no disqualification
+
+        checklist.signoffs["post"].no_self_approval = True
+        before = len(stub.posts(top_level=True))
+        await bot.command("signoff post", user="U0QA")
+        card = (await stub.wait_for(lambda: stub.posts(top_level=True)[before:], what="post card"))[-1]
+        qa = next(e["value"] for b in card.payload["blocks"] for e in b.get("elements", [])
+                  if e.get("action_id") == ACTION_SIGNOFF_APPROVE)
+        await bot.click(ACTION_SIGNOFF_APPROVE, qa, user="U0QA", message_ts=card.payload["ts"], response="self")
+        refusal = await stub.wait_for(lambda: [c for c in stub.of("response_url")
+                                               if c.payload["response_url_name"] == "self"], what="refusal")
+        assert "no_self_approval" in refusal[0].text and decisions(store, qa.split(":")[0]) == []
+        assert store.audit_log(action="access.denied")[0]["actor"] == "U0QA"
         stub.assert_clean()
 
 
-async def test_old_card_is_refused_once_a_newer_one_exists(stub: SlackStub, checklist, store) -> None:
+async def test_one_person_fills_at_most_one_role_per_stage(stub: SlackStub, checklist, store) -> None:
+    checklist.signoffs["pre"].roles[2].members.append("U0TECH")  # U0TECH may act as Product Owner too
+    async with running_bot(stub, checklist, store) as bot:
+        card_ts, values = await open_card(bot, stub)
+        await bot.click(ACTION_SIGNOFF_APPROVE, values["tech_lead"], user="U0TECH", message_ts=card_ts)
+        await stub.wait_for(lambda: stub.updates(card_ts), what="card update")
+        await bot.click(ACTION_SIGNOFF_APPROVE, values["product_owner"], user="U0TECH", message_ts=card_ts,
+                        response="second")
+        refusal = await stub.wait_for(lambda: [c for c in stub.of("response_url")
+                                               if c.payload["response_url_name"] == "second"], what="refusal")
+        assert "one person fills at most one role per stage" in refusal[0].text
+        request_id = values["tech_lead"].split(":")[0]
+        assert [(r["role"], r["user_id"]) for r in decisions(store, request_id)] == [("tech_lead", "U0TECH")]
+        assert store.audit_log(action="access.denied")[0]["detail"]["role"] == "product_owner"
+        stub.assert_clean()
+
+
+async def test_a_forged_withdraw_of_someone_elses_approval_is_refused_and_audited(stub: SlackStub, checklist,
+                                                                                  store) -> None:
+    async with running_bot(stub, checklist, store) as bot:
+        card_ts, values = await open_card(bot, stub)
+        await bot.click(ACTION_SIGNOFF_APPROVE, values["tech_lead"], user="U0TECH", message_ts=card_ts)
+        await stub.wait_for(lambda: stub.updates(card_ts), what="card update")
+        # U0PO crafts a Withdraw click carrying the Tech Lead's button value
+        await bot.click(ACTION_SIGNOFF_WITHDRAW, values["tech_lead"], user="U0PO", message_ts=card_ts,
+                        response="forged")
+        refusal = await stub.wait_for(lambda: [c for c in stub.of("response_url")
+                                               if c.payload["response_url_name"] == "forged"], what="refusal")
+        assert "only your own" in refusal[0].text
+        request_id = values["tech_lead"].split(":")[0]
+        assert [(r["role"], r["user_id"]) for r in decisions(store, request_id)] == [("tech_lead", "U0TECH")]
+        denied = store.audit_log(action="access.denied")
+        assert denied[0]["actor"] == "U0PO" and denied[0]["detail"]["action"] == "signoff.withdraw"
+        assert store.audit_log(action="signoff.withdrawn") == []
+        stub.assert_clean()
+
+
+async def test_asking_again_keeps_the_decisions_and_points_the_old_card_to_the_new_one(stub: SlackStub, checklist,
+                                                                                       store) -> None:
     async with running_bot(stub, checklist, store) as bot:
         old_ts, old_values = await open_card(bot, stub)
-        await open_card(bot, stub)
         await bot.click(ACTION_SIGNOFF_APPROVE, old_values["tech_lead"], user="U0TECH", message_ts=old_ts)
-        reply = await stub.wait_for(lambda: stub.of("response_url"))
-        assert "newer sign-off card" in reply[0].text
-        assert decisions(store, old_values["tech_lead"].split(":")[0]) == []
+        await stub.wait_for(lambda: stub.updates(old_ts), what="card update")
+        new_ts, new_values = await open_card(bot, stub, by="U0DEVOPS2")
+        new_card = stub.latest(new_ts)
+        assert "1/3 approved" in new_card.blocks_json and "approved by <@U0TECH>" in new_card.blocks_json
+        assert set(new_values) == {"devops_lead", "product_owner"}  # the decided role keeps its decision
+        old = await stub.wait_for(lambda: [c for c in stub.updates(old_ts) if "moved" in c.text], what="pointer")
+        assert f"p{new_ts.replace('.', '')}" in old[-1].blocks_json and "signoff_approve" not in old[-1].blocks_json
+        # the status and the gate still count the approval
+        request_id = old_values["tech_lead"].split(":")[0]
+        assert new_values["devops_lead"].split(":")[0] == request_id
+        assert [r["role"] for r in decisions(store, request_id)] == ["tech_lead"]
+        await bot.click(ACTION_SIGNOFF_APPROVE, new_values["devops_lead"], user="U0DEVOPS", message_ts=new_ts)
+        await stub.wait_for(lambda: [c for c in stub.updates(new_ts) if "2/3 approved" in c.text], what="new card")
+        stub.assert_clean()
 
 
 async def test_withdraw_brings_the_buttons_back(stub: SlackStub, checklist, store) -> None:
