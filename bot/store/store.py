@@ -275,9 +275,9 @@ class Store:
     # -- key/value state (current rollout phase, leases' bookkeeping, ...) ---------------------
     def put(self, key: str, value: Any) -> None:
         params = {"key": key, "value": json.dumps(masker.mask_data(value), default=str), "at": now_iso()}
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM kv WHERE key = :key", params)
-            tx.execute("INSERT INTO kv (key, value, updated_at) VALUES (:key, :value, :at)", params)
+        # one statement (an upsert, in both SQLite and PostgreSQL): two writers of one key never collide
+        self.db.execute("INSERT INTO kv (key, value, updated_at) VALUES (:key, :value, :at) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at", params)
 
     def get(self, key: str, default: Any = None) -> Any:
         row = self.db.fetchone("SELECT value FROM kv WHERE key = :key", {"key": key})

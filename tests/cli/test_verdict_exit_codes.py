@@ -120,6 +120,7 @@ def test_conditional_promotion_refused_when_the_checklist_forbids_it(
 def test_an_unreachable_store_is_could_not_decide_never_no_go(
         isolated_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GOLIVE_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/test?connect_timeout=1")
+    monkeypatch.setenv("GOLIVE_STORE_TIMEOUT", "1")
     from bot.settings import get_settings
 
     get_settings.cache_clear()

@@ -161,3 +161,18 @@ def test_postgres_schema_isolation(pg_schema: str) -> None:
         assert count == (1,)
     finally:
         s.close()
+
+
+def test_concurrent_writes_of_one_key_never_collide(pg_schema: str) -> None:
+    """Readiness pings and the watch write the same key/value rows from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import PG_URL
+
+    store = open_store(PG_URL, schema=pg_schema)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: store.put("ping", i), range(200)))
+        assert store.get("ping") in range(200)
+    finally:
+        store.close()
