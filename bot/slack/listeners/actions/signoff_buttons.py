@@ -21,7 +21,7 @@ from bot.slack.views.signoff import parse_button_value, reject_modal
 PAST = {"approve": "approved", "reject": "rejected"}
 
 
-async def decide(deps: SlackDeps, body: dict[str, Any], respond: AsyncRespond,
+async def record_decision(deps: SlackDeps, body: dict[str, Any], respond: AsyncRespond,
                  decision: Literal["approve", "withdraw"]) -> None:
     click = read_click(body)
     if not await deps.first_delivery(click.delivery_key):
@@ -71,10 +71,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await ack()
 
     async def approve(body: dict[str, Any], respond: AsyncRespond) -> None:
-        await decide(deps, body, respond, "approve")
+        await record_decision(deps, body, respond, "approve")
 
     async def withdraw(body: dict[str, Any], respond: AsyncRespond) -> None:
-        await decide(deps, body, respond, "withdraw")
+        await record_decision(deps, body, respond, "withdraw")
 
     async def reject(body: dict[str, Any], respond: AsyncRespond) -> None:
         await open_reject_modal(deps, body, respond)
