@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.slack.scopes import METHOD_SCOPES, bot_scopes
+from tests.post_limit import PostLimit
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-golivetestbottoken"
 SIGNING_SECRET = "8f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -86,9 +87,8 @@ class SlackStub:
     def __init__(self, *, groups: dict[str, list[str]] | None = None, secrets: Iterable[str] = SECRETS,
                  post_limit: tuple[int, float] | None = None) -> None:
         self.groups = groups or {}
-        self.post_limit = post_limit  # (burst, seconds per message) per channel for chat.postMessage, like Slack
         self.refuse_replies: str | None = None  # a Slack error code every thread reply gets
-        self._tat: dict[str, float] = {}
+        self._limit = PostLimit(post_limit)  # (burst, seconds per message) per channel for chat.postMessage
         self.secrets = [s for s in secrets if s]
         self.calls: list[Call] = []
         self.problems: list[str] = []
@@ -215,7 +215,7 @@ class SlackStub:
                     payload[key] = json.loads(payload[key])
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" and method != "apps.connections.open":
             self.problems.append(f"{method}: called without the bot token")
-        if method == "chat.postMessage" and self._throttled(str(payload.get("channel"))):
+        if method == "chat.postMessage" and self._limit.throttled(str(payload.get("channel"))):
             self.calls.append(Call(f"{method}!429", payload))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
         if method == "chat.postMessage" and self.refuse_replies and payload.get("thread_ts"):
@@ -230,18 +230,6 @@ class SlackStub:
         self._check(method, raw, payload)
         return web.json_response(self._answer(method, payload),
                                  headers={"x-oauth-scopes": ",".join(bot_scopes())} if method == "auth.test" else {})
-
-    def _throttled(self, channel: str) -> bool:
-        """Slack's per-channel posting limit: a burst, then one message per interval (GCRA)."""
-        if self.post_limit is None:
-            return False
-        burst, per = self.post_limit
-        now = time.monotonic()
-        tat = max(self._tat.get(channel, now), now)
-        if tat - now > (burst - 1) * per + 0.02:  # 20 ms of slack for the time on the wire
-            return True
-        self._tat[channel] = tat + per
-        return False
 
     def _answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"

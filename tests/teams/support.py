@@ -7,7 +7,6 @@ import asyncio
 import copy
 import itertools
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.post_limit import PostLimit
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "adaptive-cards" / "adaptive-card-1.5.0.json"
 """shared/ sits beside the repository (here and in CI)."""
@@ -48,8 +49,10 @@ class Connector:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     limit: tuple[int, float] | None = None
     """(burst, seconds per message): posts beyond it in one conversation get 429 with Retry-After, like Teams."""
-    _tat: dict[str, float] = field(default_factory=dict)
     personal: dict[str, str] = field(default_factory=dict)  # 1:1 conversation id -> member id
+
+    def __post_init__(self) -> None:
+        self._post_limit = PostLimit(self.limit)
 
     @property
     def url(self) -> str:
@@ -78,21 +81,10 @@ class Connector:
         self.calls.append(ConnectorCall("CREATE", request.path, conversation, None, body))
         return web.json_response({"id": conversation})
 
-    def _throttled(self, conversation: str) -> bool:
-        if self.limit is None:
-            return False
-        burst, per = self.limit
-        now = time.monotonic()
-        tat = max(self._tat.get(conversation, now), now)
-        if tat - now > (burst - 1) * per + 0.02:  # 20 ms of slack for the time on the wire
-            return True
-        self._tat[conversation] = tat + per
-        return False
-
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         activity_id = request.match_info.get("activity")
-        if request.method == "POST" and self._throttled(request.match_info["conversation"]):
+        if request.method == "POST" and self._post_limit.throttled(request.match_info["conversation"]):
             self.calls.append(ConnectorCall("POST!429", request.path, request.match_info["conversation"],
                                             activity_id, body))
             return web.json_response({"error": {"code": "throttled"}}, status=429, headers={"Retry-After": "0.2"})

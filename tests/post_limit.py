@@ -1,0 +1,25 @@
+"""The per-channel posting limit both chat stand-ins enforce (Slack's and Teams'): a burst, then one
+message per interval, per channel (GCRA). One implementation, so the Slack and Teams delivery tests
+face the same rule."""
+
+from __future__ import annotations
+
+import time
+
+
+class PostLimit:
+    def __init__(self, limit: tuple[int, float] | None) -> None:
+        self.limit = limit  # (burst, seconds per message), or None for no limit
+        self._tat: dict[str, float] = {}
+
+    def throttled(self, channel: str) -> bool:
+        """True when a post to `channel` now would exceed the limit (and then it does not count)."""
+        if self.limit is None:
+            return False
+        burst, per = self.limit
+        now = time.monotonic()
+        tat = max(self._tat.get(channel, now), now)
+        if tat - now > (burst - 1) * per + 0.02:  # 20 ms of slack for the time on the wire
+            return True
+        self._tat[channel] = tat + per
+        return False
