@@ -44,7 +44,7 @@ def acks_empty(body: str) -> bool:
     if not payload:
         return False
     try:
-        return json.loads(payload[0]).get("type") == "block_actions"
+        return bool(json.loads(payload[0]).get("type") == "block_actions")
     except (ValueError, AttributeError):
         return False
 

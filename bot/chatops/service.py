@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from bot.access import AccessDecision, Action, Target, authorize
 from bot.chatops.actor import Actor
@@ -62,6 +62,8 @@ from checks.target_env import SettingsError
 from checks.verdict import decide
 
 log = logging.getLogger("golive.chatops")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RolloutHook = Callable[[str, str, str], Awaitable[str | None]]
 """(action, phase, user_id) → an optional message for the clicker; supplied by the rollout area."""
@@ -76,12 +78,12 @@ def store_down(exc: StoreUnavailable) -> Failed:
     return Failed(f"I could not record that, so nothing changed: {exc}. Please try again in a moment.")
 
 
-def store_down_is_failed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def store_down_is_failed(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Failed]]:
     """Transports call these methods directly (not through `execute`): a store outage must come back
     as a Failed reply with the reason, never as an exception the transport drops silently."""
 
     @functools.wraps(method)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Failed:
         try:
             return await method(*args, **kwargs)
         except StoreUnavailable as exc:

@@ -24,13 +24,15 @@ class RolloutRecords:
 
     # -- current phase and pause ---------------------------------------------------------------
     def phase(self) -> str | None:
-        return self.store.get(phase_key(self.checklist))
+        phase = self.store.get(phase_key(self.checklist))
+        return phase if isinstance(phase, str) else None
 
     def set_phase(self, phase: str | None) -> None:
         self.store.put(phase_key(self.checklist), phase)
 
     def paused(self) -> dict[str, Any] | None:
-        return self.store.get(PAUSED_KEY.format(checklist=self.checklist))
+        paused = self.store.get(PAUSED_KEY.format(checklist=self.checklist))
+        return paused if isinstance(paused, dict) else None
 
     def set_paused(self, value: dict[str, Any] | None) -> None:
         self.store.put(PAUSED_KEY.format(checklist=self.checklist), value)

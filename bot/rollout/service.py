@@ -174,7 +174,8 @@ class RolloutService:
         if not problems:
             problems = await self._apply(phase.flags)
         if problems:
-            restore = self.rollout.phase(current).flags if current else {n: False for n in phase.flags}
+            previous = self.rollout.phase(current) if current else None
+            restore = previous.flags if previous else {n: False for n in phase.flags}
             try:
                 await self.provider.write(restore)
             except ProviderError as exc:

@@ -4,7 +4,7 @@ answered without acting (a retry of a slow request must never start a second run
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -29,9 +29,9 @@ async def skip_retried_deliveries(req: AsyncBoltRequest, next: Callable[[], Awai
     return await next()
 
 
-def retry_number(values: list[str] | str | None) -> int:
+def retry_number(values: Sequence[str] | str | None) -> int:
     """The retry number of a delivery from its header values; 0 for a first delivery or an unreadable value."""
-    value = values[0] if isinstance(values, list) and values else values
+    value = values if isinstance(values, str) or values is None else (values[0] if values else None)
     try:
         return int(str(value).strip()) if value not in (None, "") else 0
     except ValueError:

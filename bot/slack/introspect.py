@@ -30,7 +30,7 @@ def registered_handlers(app: AsyncApp) -> Registered:
     found = Registered()
     for listener in app._async_listeners:
         primary = listener.matchers[0]
-        inner = _closure(primary.func).get("func")  # bolt wraps the sync matcher in an async one
+        inner = _closure(primary.func).get("func")  # type: ignore[attr-defined]  # bolt's matcher internals: its async wrapper keeps the sync matcher as `func`
         kind = getattr(inner, "__qualname__", "").split(".")[0]
         if kind not in _KINDS:
             continue

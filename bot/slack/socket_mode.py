@@ -301,7 +301,7 @@ class SocketModeConnection:
         self.client.wss_uri = response["url"]
         try:
             async with asyncio.timeout(self.timing.hello_timeout):
-                await self.client.connect()
+                await self.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk leaves SocketModeClient untyped
                 await self._hello.wait()
         except TimeoutError:
             what = "no hello from Slack" if self.client.current_session is not None else "no WebSocket"
@@ -341,7 +341,7 @@ class SocketModeConnection:
         self.last_error = reason
         processor = self.client.message_processor
         if processor is not None and processor.done():  # a new session would queue into a dead consumer
-            self.client.message_processor = asyncio.ensure_future(self.client.process_messages())
+            self.client.message_processor = asyncio.ensure_future(self.client.process_messages())  # type: ignore[no-untyped-call]  # slack_sdk leaves SocketModeClient untyped
         self.registry.degrade("slack_socket", f"Slack Socket Mode reconnecting: {reason}", cause=reason)
         log.warning("Slack Socket Mode connection dropped (%s); reconnecting now", reason,
                     extra={"event": "socket_dropped", "drops": self.drops})
@@ -357,7 +357,7 @@ class SocketModeConnection:
         await self._drop_session()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
-                await self.client.close()
+                await self.client.close()  # type: ignore[no-untyped-call]  # slack_sdk leaves SocketModeClient untyped
         if not self.client.aiohttp_client_session.closed:
             await self.client.aiohttp_client_session.close()
         self.registry.recover("slack_socket", "Slack Socket Mode closed")

@@ -41,7 +41,8 @@ def retryable(exc: BaseException) -> BaseException:
     """The connector's 429 and 5xx answers, and dropped connections, become `Retryable`."""
     if isinstance(exc, aiohttp.ClientResponseError):
         if exc.status == 429:
-            return Retryable("throttled (429)", after=retry_after((exc.headers or {}).get("Retry-After")))
+            wait = exc.headers.get("Retry-After") if exc.headers else None
+            return Retryable("throttled (429)", after=retry_after(wait))
         if exc.status >= 500:
             return Retryable(f"connector error {exc.status}")
     if isinstance(exc, aiohttp.ClientConnectionError | asyncio.TimeoutError):

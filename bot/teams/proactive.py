@@ -94,7 +94,8 @@ class Proactive:
         ids: list[str] = []
 
         async def send(context: TurnContext) -> None:
-            connector = context.turn_state.get(getattr(self.adapter, "_AGENT_CONNECTOR_CLIENT_KEY", "ConnectorClient"))
+            key = getattr(self.adapter, "_AGENT_CONNECTOR_CLIENT_KEY", "ConnectorClient")
+            connector: Any = context.turn_state.get(key)
             if connector is None:
                 raise RuntimeError("no connector client in this turn")
             tenant = reference.conversation.tenant_id if reference.conversation else None

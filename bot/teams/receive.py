@@ -10,7 +10,7 @@ import contextlib
 import html
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse, ChannelAccount, DeliveryModes
@@ -67,8 +67,8 @@ def expects_replies(activity: Activity) -> bool:
 
 def invoke_verb(activity: Activity) -> str:
     value = activity.value if isinstance(activity.value, Mapping) else {}
-    action = value.get("action") if isinstance(value.get("action"), Mapping) else {}
-    return str(action.get("verb") or "")
+    action = value.get("action")
+    return str(action.get("verb") or "") if isinstance(action, Mapping) else ""
 
 
 class TeamsBot:
@@ -161,13 +161,14 @@ class TeamsBot:
 
     # -- card actions ---------------------------------------------------------------------------------
     async def on_execute(self, context: TurnContext, state: TurnState,
-                         data: dict[str, Any]) -> AdaptiveCardInvokeResponse:
+                         data: object) -> AdaptiveCardInvokeResponse:
         """Action.Execute: the invoke response carries the updated card for the clicker, and the message
         itself is edited through the connector so everyone else sees it too; a refusal or a problem is a
         message for the clicker only, and the card stays as it is."""
         if not await self.first_delivery(context.activity):
             return factory.message("Already handled.")
-        reply = await self.card_action(context.activity, invoke_verb(context.activity), data)
+        values = data if isinstance(data, Mapping) else {}
+        reply = await self.card_action(context.activity, invoke_verb(context.activity), values)
         if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
             card = await self.render(reply)
             await self.edit_for_everyone(context, card)
@@ -239,7 +240,7 @@ class TeamsBot:
     async def render(self, reply: Reply) -> Card:
         return await self.render_card(cards.render, reply)
 
-    async def render_card(self, builder: Any, *args: Any) -> Card:
+    async def render_card(self, builder: Callable[..., Card], *args: Any) -> Card:
         """Cards look names up in the store, so they are built off the event loop."""
         return await asyncio.to_thread(builder, *args, self.references.name)
 

@@ -32,7 +32,7 @@ async def check_postgres(ctx: CheckContext, p: PostgresParams) -> Outcome:
         return Outcome.failed(f"cannot connect to {shown}: {first_line(exc)}", url=shown)
     try:
         async with conn:
-            cur = await conn.execute(p.query)  # type: ignore[arg-type]
+            cur = await conn.execute(p.query)
             row = await cur.fetchone()
             version = conn.info.server_version
     except psycopg.Error as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import Block
+
 from bot.chatops.replies import Denied, Failed, Notice, RunBusy
 from bot.rollout.models import RolloutResult
 from bot.slack.views.blocks import SlackMessage, bullet_list, esc, esc_items, section, user, when
@@ -32,7 +34,7 @@ def rollout_result_message(result: RolloutResult) -> SlackMessage:
     if (result.reasons or result.flags) and ": " in summary:  # the details follow below
         summary = summary.split(": ", 1)[0]
     headline = f"{'✅' if result.ok else '⛔'} {esc(summary)}"
-    blocks = [section(headline)]
+    blocks: list[Block] = [section(headline)]
     if result.reasons:
         blocks.append(section(bullet_list(esc_items(result.reasons))))
     if result.flags:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from slack_sdk.models.blocks import ButtonElement, ConfirmObject, PlainTextObject
+from slack_sdk.models.blocks import Block, ButtonElement, ConfirmObject, PlainTextObject
 
 from bot.events import AlertEvent, Announcement
 from bot.slack.ids import ACTION_ROLLOUT_KEEP_GOING, ACTION_ROLLOUT_ROLLBACK
@@ -77,6 +77,7 @@ def alert_message(event: AlertEvent) -> SlackMessage:
     measured = ""
     if event.value is not None or event.threshold is not None:
         measured = f"\nvalue `{esc(event.value)}` · threshold `{esc(event.threshold)}`"
+    blocks: list[Block]
     if event.state == "resolved":
         text = f"✅ All clear: {event.rule} on {event.phase} — {event.message}"
         blocks = [section(f"✅ *All clear* — `{esc(event.rule)}` on *{esc(event.phase)}*: {esc(event.message)}")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from slack_sdk.models.blocks import Block
+
 from bot.events import RunReported
 from bot.slack.ids import ACTION_CHECK_CONFIRM, ACTION_RUN_RERUN
 from bot.slack.views.blocks import (
@@ -134,7 +136,7 @@ def check_reply(result: CheckResult, run_id: str | None = None, *, evidence_limi
     """The threaded reply of one failed/warned check: what, how bad, and its (truncated) evidence; a
     check that needs a person (e.g. "is the Sentry event there?") gets a Confirm button."""
     title = f" — {esc(result.title)}" if result.title else ""
-    blocks = [section(f"{result.icon} *{esc(result.check_id)}*{title}\n{result.criticality.value} · "
+    blocks: list[Block] = [section(f"{result.icon} *{esc(result.check_id)}*{title}\n{result.criticality.value} · "
                       f"{result.status.value} · {result.duration_ms:.0f} ms\n{esc(result.summary)}")]
     raw = _evidence_text(result)
     if raw:
