@@ -72,7 +72,7 @@ class RedisProvider:
             return
         async with self.client.pipeline(transaction=True) as pipe:
             if self.config.hash:
-                pipe.hset(self.config.hash, mapping=text)
+                pipe.hset(self.config.hash, mapping=dict[Any, Any](text))  # redis-py's key type is invariant
             else:
                 pipe.mset({f"{self.config.prefix}{n}": v for n, v in text.items()})
             await self._call(pipe.execute())
