@@ -85,7 +85,7 @@ class PruneReport:
     other_rows: int = 0  # posted-message references and delivery-failure notes of pruned runs
     events: int = 0
     incidents: int = 0
-    kept_runs: int = 0  # older than the cutoff, kept because the verdict, the gate or a sign-off needs them
+    kept_runs: int = 0  # older than the cutoff but kept: still running, or the verdict, gate or a sign-off needs them
     batches: list[int] = field(default_factory=list)  # rows deleted per transaction
 
     @property
@@ -131,12 +131,12 @@ def prune(store: Store, older_than: timedelta, *, dry_run: bool = True, batch_si
     old = "started_at < :cutoff AND status <> 'running'"
     where = old
     if keep:
-        listed = _placeholders(keep, params)
-        where += f" AND id NOT IN ({listed})"
-        report.kept_runs = int(db.fetchone(  # type: ignore[index]
-            f"SELECT count(*) AS n FROM runs WHERE {old} AND id IN ({listed})", params)["n"])
+        where += f" AND id NOT IN ({_placeholders(keep, params)})"
+    prunable = int(db.fetchone(f"SELECT count(*) AS n FROM runs WHERE {where}", params)["n"])  # type: ignore[index]
+    report.kept_runs = int(db.fetchone("SELECT count(*) AS n FROM runs WHERE started_at < :cutoff",  # type: ignore[index]
+                                       params)["n"]) - prunable
     if dry_run:
-        report.runs = int(db.fetchone(f"SELECT count(*) AS n FROM runs WHERE {where}", params)["n"])  # type: ignore[index]
+        report.runs = prunable
         report.results = int(db.fetchone(  # type: ignore[index]
             f"SELECT count(*) AS n FROM results WHERE run_id IN (SELECT id FROM runs WHERE {where})", params)["n"])
         report.events = int(db.fetchone("SELECT count(*) AS n FROM rollout_events WHERE at < :cutoff",  # type: ignore[index]
