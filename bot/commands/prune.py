@@ -19,7 +19,7 @@ from bot.store.retention import DEFAULT_BATCH, MAX_BATCH, MIN_BATCH, PruneReport
 from checks.masking import masker
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("prune", help="delete history older than an age (dry run unless --yes)",
                        description="Delete runs, results and rollout events older than an age. The latest result "
                        "of each check, runs a sign-off refers to, the deployment record and the audit log are kept.")

@@ -51,7 +51,7 @@ def sqlite_steps(store: Store, sql: str, params: dict[str, Any]) -> int:
         steps += 1
         return 0
 
-    conn = store.db._conn  # type: ignore[attr-defined]  (the SQLite connection itself: only it can count)
+    conn = store.db._conn  # type: ignore[attr-defined]  # the SQLite connection itself: only it counts steps
     conn.set_progress_handler(tick, 10)
     try:
         store.db.fetchall(sql, params)
