@@ -222,6 +222,8 @@ def run_backend(kind: str, runs: int, trials: int, do_prune: bool, workdir: Path
         q = query_figures(big)
         print(f"{kind:<9} latest result of each check on {runs * CHECKS:,} results: indexed query "
               f"{q['indexed']:.1f} ms; one pass ({ONE_PASS[kind][0]}) {q['one_pass']:.1f} ms")
+        if QUICK and kind != "sqlite":  # the smoke run starts one bot, not one per store
+            return misses
         s = serve_figures(big, checklist)
         print(f"{kind:<9} golive serve on {runs * CHECKS:,} results: {CONCURRENT} concurrent /golive status, "
               f"every reply posted within {s['reply_max_s']:.2f} s (median {s['reply_p50_s']:.2f} s); RSS idle "

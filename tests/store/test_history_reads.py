@@ -129,3 +129,41 @@ def test_the_newest_result_of_each_check_wins_whatever_the_order_of_runs(store: 
     assert store.latest_results("nothing-here") == {}
     stored = store.db.fetchone("SELECT checklist FROM results WHERE run_id = :id", {"id": other.id})
     assert stored == {"checklist": "elsewhere"}  # add_result copies the run's checklist onto the result
+
+
+def test_the_whole_status_card_does_the_same_work_with_ten_times_the_history(tmp_path: Path) -> None:
+    """Every query `golive status` makes (latest results, running runs, recent runs, sign-offs, waivers,
+    the deployment record), counted together in SQLite steps."""
+    from bot.runs.status import build_status
+
+    store = open_store(None, sqlite_path=tmp_path / "golive.db")
+    checklist = history_checklist(checks=CHECKS, phases=3)
+    conn = store.db._conn  # type: ignore[attr-defined]  # the SQLite connection itself: only it counts steps
+    steps = 0
+
+    def tick() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    def status_steps() -> int:
+        nonlocal steps
+        build_status(store, checklist)  # once to settle what a first call writes (the reaper's sweep)
+        steps = 0
+        conn.set_progress_handler(tick, 10)
+        try:
+            overview = build_status(store, checklist)
+        finally:
+            conn.set_progress_handler(None, 10)
+        assert sum(p.total - p.pending for p in overview.phases) == CHECKS
+        return steps
+
+    try:
+        end = datetime.now(UTC).replace(microsecond=0)
+        fill_history(store.db, checklist, 10, end=end - timedelta(days=1))
+        small = status_steps()
+        fill_history(store.db, checklist, 90, end=end, first=10)
+        big = status_steps()
+    finally:
+        store.close()
+    assert big <= 1.3 * small + 20, (small, big)

@@ -15,6 +15,8 @@ from bot.store.migrate import columns
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS results_latest ON results (checklist, check_id, finished_at, run_id)",
     "CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)",
+    # the runs still running of a checklist (status card, reaper) without walking its finished ones
+    "CREATE INDEX IF NOT EXISTS runs_by_checklist_status ON runs (checklist, status, started_at)",
     "CREATE INDEX IF NOT EXISTS signoff_requests_by_stage ON signoff_requests (checklist, stage, created_at)",
     "CREATE INDEX IF NOT EXISTS signoff_requests_by_run ON signoff_requests (run_id)",
     "CREATE INDEX IF NOT EXISTS rollout_events_by_action ON rollout_events (checklist, action, ok, at)",
