@@ -109,6 +109,11 @@ def protected_runs(db: Database) -> set[str]:
     return keep
 
 
+def _count(db: Database, sql: str, params: dict[str, Any]) -> int:
+    row = db.fetchone(sql, params)
+    return int(row["n"]) if row else 0
+
+
 def _placeholders(values: Iterable[str], params: dict[str, Any]) -> str:
     """':keep0, :keep1, ...' with the values put in params ('' when there are none)."""
     names = []
@@ -132,18 +137,15 @@ def prune(store: Store, older_than: timedelta, *, dry_run: bool = True, batch_si
     where = old
     if keep:
         where += f" AND id NOT IN ({_placeholders(keep, params)})"
-    prunable = int(db.fetchone(f"SELECT count(*) AS n FROM runs WHERE {where}", params)["n"])  # type: ignore[index]
-    report.kept_runs = int(db.fetchone("SELECT count(*) AS n FROM runs WHERE started_at < :cutoff",  # type: ignore[index]
-                                       params)["n"]) - prunable
+    prunable = _count(db, f"SELECT count(*) AS n FROM runs WHERE {where}", params)
+    report.kept_runs = _count(db, "SELECT count(*) AS n FROM runs WHERE started_at < :cutoff", params) - prunable
     if dry_run:
         report.runs = prunable
-        report.results = int(db.fetchone(  # type: ignore[index]
-            f"SELECT count(*) AS n FROM results WHERE run_id IN (SELECT id FROM runs WHERE {where})", params)["n"])
-        report.events = int(db.fetchone("SELECT count(*) AS n FROM rollout_events WHERE at < :cutoff",  # type: ignore[index]
-                                        params)["n"])
-        report.incidents = int(db.fetchone(  # type: ignore[index]
-            "SELECT count(*) AS n FROM rollout_incidents WHERE resolved_at IS NOT NULL AND resolved_at < :cutoff",
-            params)["n"])
+        report.results = _count(db, f"SELECT count(*) AS n FROM results WHERE run_id IN (SELECT id FROM runs "
+                                    f"WHERE {where})", params)
+        report.events = _count(db, "SELECT count(*) AS n FROM rollout_events WHERE at < :cutoff", params)
+        report.incidents = _count(db, "SELECT count(*) AS n FROM rollout_incidents WHERE resolved_at IS NOT NULL "
+                                      "AND resolved_at < :cutoff", params)
         return report
 
     def done(size: int) -> None:
@@ -173,8 +175,8 @@ def _prune_runs_batch(db: Database, where: str, params: dict[str, Any], batch_si
                            {**params, "limit": batch_size})
         for row in rows:
             run = {"id": row["id"], "note": f"delivery-failures:{row['id']}"}
-            extra = int(tx.fetchone("SELECT count(*) AS n FROM messages WHERE subject = :id", run)["n"])  # type: ignore[index]
-            extra += int(tx.fetchone("SELECT count(*) AS n FROM kv WHERE key = :note", run)["n"])  # type: ignore[index]
+            extra = _count(tx, "SELECT count(*) AS n FROM messages WHERE subject = :id", run)
+            extra += _count(tx, "SELECT count(*) AS n FROM kv WHERE key = :note", run)
             room = budget - extra - 1  # what is left for results once the run and its extras are counted
             if room < 0:
                 break
