@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "freeze": ("bot.commands.freeze", "show, declare, lift or override a release freeze"),
     "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
+    "prune": ("bot.commands.prune", "delete history older than an age (dry run unless --yes)"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
 }
 

@@ -10,7 +10,11 @@ from typing import Any
 
 from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
 from bot.store import Store
+from bot.store.retention import PRUNED_EVENTS_KEY, first_promotion
 from bot.store.store import now_iso, parse_time
+
+TIMELINE = 40
+"""Moments kept in the deployment record's timeline (the newest)."""
 
 # The tables (rollout_events, rollout_incidents) are created by store migration 0001 (bot/store/migrations).
 
@@ -75,9 +79,11 @@ class RolloutRecords:
         self.publish_deployment()
 
     def open_incidents(self, *, phase: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
-        """Incidents not yet resolved, optionally of one phase or one level."""
-        return [row for row in self.incidents() if not row["resolved_at"]
-                and (phase is None or row["phase"] == phase) and (level is None or row["level"] == level)]
+        """Incidents not yet resolved, optionally of one phase or one level (index rollout_incidents_open)."""
+        rows = self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist AND "
+                                      "resolved_at IS NULL ORDER BY opened_at", {"checklist": self.checklist})
+        return [row for row in rows if (phase is None or row["phase"] == phase)
+                and (level is None or row["level"] == level)]
 
     def incidents(self) -> list[dict[str, Any]]:
         return self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
@@ -85,56 +91,84 @@ class RolloutRecords:
 
     # -- the deployment record -----------------------------------------------------------------
     def deployment(self) -> dict[str, Any]:
-        """Started, duration, downtime (P0 incident time), rollback count, promotion success rate."""
-        events = self.events()
-        promotions = [e for e in events if e["action"] == "promote"]
-        succeeded = [e for e in promotions if e["ok"]]
-        rollbacks = [e for e in events if e["action"] == "rollback" and e["ok"]]
+        """Started, duration, downtime (P0 incident time), rollback count, promotion success rate.
+
+        Computed from indexed queries (counts by action, the first promotion, the last event, the recent
+        moments), never by reading every event, plus what retention folded in before pruning old rows
+        (bot.store.retention.PRUNED_EVENTS_KEY), so the figures survive the rows they came from."""
+        db, params = self.store.db, {"checklist": self.checklist}
+        pruned = dict(self.store.get(PRUNED_EVENTS_KEY.format(checklist=self.checklist)) or {})
+        counts = {(r["action"], bool(r["ok"])): int(r["n"]) for r in db.fetchall(
+            "SELECT action, ok, count(*) AS n FROM rollout_events WHERE checklist = :checklist GROUP BY action, ok",
+            params)}
+        promotions = counts.get(("promote", True), 0) + counts.get(("promote", False), 0) \
+            + int(pruned.get("promotions", 0))
+        succeeded = counts.get(("promote", True), 0) + int(pruned.get("promotions_succeeded", 0))
+        rollbacks = counts.get(("rollback", True), 0) + int(pruned.get("rollback_count", 0))
+        refusals = counts.get(("refused", True), 0) + counts.get(("refused", False), 0) + int(pruned.get("refusals", 0))
         now = datetime.now(UTC)
-        started = parse_time(succeeded[0]["at"]) if succeeded else None
-        downtime = 0.0
-        for incident in self.incidents():
+        started = first_promotion(db, self.checklist, pruned)
+        downtime = float(pruned.get("downtime_seconds", 0.0))
+        where = " AND opened_at >= :started" if started else ""
+        for incident in db.fetchall(f"SELECT opened_at, resolved_at FROM rollout_incidents WHERE checklist = "
+                                    f":checklist AND level = 'P0'{where}",
+                                    {**params, "started": started.isoformat() if started else None}):
             opened = parse_time(incident["opened_at"])
-            if incident["level"] != "P0" or opened is None or (started and opened < started):
+            if opened is None or (started and opened < started):
                 continue
             downtime += ((parse_time(incident["resolved_at"]) or now) - opened).total_seconds()
-        good = max(0, len(succeeded) - len(rollbacks))
-        last = events[-1] if events else None
+        good = max(0, succeeded - rollbacks)
+        last_row = db.fetchone("SELECT * FROM rollout_events WHERE checklist = :checklist ORDER BY seq DESC LIMIT 1",
+                               params)
+        last = pruned.get("last_event")
+        if last_row:
+            last = {k: (bool(last_row[k]) if k == "ok" else last_row[k])
+                    for k in ("action", "phase", "from_phase", "actor", "ok", "at")}
         return {
             "checklist": self.checklist,
             "current_phase": self.phase(),
             "started_at": started.isoformat() if started else None,
             "duration_seconds": round((now - started).total_seconds(), 1) if started else 0.0,
             "downtime_seconds": round(downtime, 1),
-            "promotions": len(promotions),
-            "promotions_succeeded": len(succeeded),
-            "rollback_count": len(rollbacks),
-            "refusals": sum(e["action"] == "refused" for e in events),
-            "success_rate": round(good / len(promotions), 4) if promotions else None,
+            "promotions": promotions,
+            "promotions_succeeded": succeeded,
+            "rollback_count": rollbacks,
+            "refusals": refusals,
+            "success_rate": round(good / promotions, 4) if promotions else None,
             "paused": self.paused(),
-            "last_event": {k: last[k] for k in ("action", "phase", "from_phase", "actor", "ok", "at")}
-            if last else None,
-            "timeline": self.timeline(events),
+            "last_event": last,
+            "timeline": self.timeline(),
             "updated_at": now.isoformat(),
         }
 
-    def timeline(self, events: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
-        """Promotions, rollbacks and incidents in time order ({at, kind, text}), for the record's timeline."""
+    def timeline(self, events: list[dict[str, Any]] | None = None, *, limit: int = TIMELINE) -> list[dict[str, str]]:
+        """Promotions, rollbacks and incidents in time order ({at, kind, text}), for the record's timeline:
+        the last `limit` moments, read newest-first by index (or from `events` when given)."""
+        if events is None:
+            events = self.store.db.fetchall(
+                "SELECT * FROM rollout_events WHERE checklist = :checklist AND ok = 1 AND action IN ('promote', "
+                "'rollback') ORDER BY seq DESC LIMIT :limit", {"checklist": self.checklist, "limit": limit})
+            for row in events:
+                row["ok"] = bool(row["ok"])
         moments = []
-        for e in events if events is not None else self.events():
+        for e in events:
             if e["action"] == "promote" and e["ok"]:
                 moments.append({"at": e["at"], "kind": "promote", "text": f"promoted to {e['phase']} by {e['actor']}"})
             elif e["action"] == "rollback" and e["ok"]:
                 moments.append({"at": e["at"], "kind": "rollback",
                                 "text": f"rolled back {e['from_phase'] or ''} to {e['phase'] or 'no phase'} "
                                         f"by {e['actor']}".replace("  ", " ")})
-        for incident in self.incidents():
+        params = {"checklist": self.checklist, "limit": limit}
+        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
+                                               "ORDER BY opened_at DESC LIMIT :limit", params):
             moments.append({"at": incident["opened_at"], "kind": "incident",
                             "text": f"{incident['level']} {incident['rules']} on {incident['phase']}"})
-            if incident["resolved_at"]:
-                moments.append({"at": incident["resolved_at"], "kind": "resolved",
-                                "text": f"{incident['level']} {incident['rules']} resolved"})
-        return sorted(moments, key=lambda m: m["at"])[-40:]
+        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist AND "
+                                               "resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT :limit",
+                                               params):
+            moments.append({"at": incident["resolved_at"], "kind": "resolved",
+                            "text": f"{incident['level']} {incident['rules']} resolved"})
+        return sorted(moments, key=lambda m: m["at"])[-limit:]
 
     def publish_deployment(self) -> dict[str, Any]:
         record = self.deployment()

@@ -75,6 +75,28 @@ class MessageRef:
     thread_ts: str | None
 
 
+# "The latest result of each check" without reading the history. PostgreSQL's DISTINCT ON (and SQLite's
+# GROUP BY with max()) would still walk every index entry of the checklist: O(history). Instead, a loose
+# index scan: the recursive part jumps from one check_id to the next in results_latest (one seek each),
+# and each check's newest row is one backward seek in the same index. Cost: O(checks x log(rows)).
+_NEXT_CHECK = """WITH RECURSIVE ids(check_id) AS (
+    SELECT (SELECT min(f.check_id) FROM results f WHERE f.checklist = :checklist)
+    UNION ALL
+    SELECT (SELECT min(n.check_id) FROM results n WHERE n.checklist = :checklist AND n.check_id > ids.check_id)
+    FROM ids WHERE ids.check_id IS NOT NULL
+)"""
+LATEST_SQL = {
+    "postgres": _NEXT_CHECK + """
+SELECT r.* FROM ids CROSS JOIN LATERAL (
+    SELECT * FROM results l WHERE l.checklist = :checklist AND l.check_id = ids.check_id
+    ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1) r""",
+    "sqlite": _NEXT_CHECK + """
+SELECT r.* FROM ids JOIN results r ON r.rowid = (
+    SELECT l.rowid FROM results l WHERE l.checklist = :checklist AND l.check_id = ids.check_id
+    ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1)""",
+}
+
+
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -124,11 +146,13 @@ class Store:
         }
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM results WHERE run_id = :run_id AND check_id = :check_id", params)
+            # the run's checklist is copied onto the result: the latest-result index is keyed by it
             tx.execute(
                 "INSERT INTO results (run_id, check_id, phase, kind, title, criticality, status, summary, evidence,"
-                " duration_ms, started_at, finished_at, needs_confirmation) VALUES (:run_id, :check_id, :phase,"
-                " :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms, :started_at,"
-                " :finished_at, :needs_confirmation)", params)
+                " duration_ms, started_at, finished_at, needs_confirmation, checklist) VALUES (:run_id, :check_id,"
+                " :phase, :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms, :started_at,"
+                " :finished_at, :needs_confirmation, COALESCE((SELECT checklist FROM runs WHERE id = :run_id), ''))",
+                params)
 
     def confirm_result(self, run_id: str, check_id: str, *, summary: str, evidence: dict[str, Any]) -> bool:
         """Turn a result awaiting a person's confirmation into a pass; False when it no longer awaits one
@@ -208,14 +232,10 @@ class Store:
         return [_result_from_row(r) for r in rows]
 
     def latest_results(self, checklist: str) -> dict[str, CheckResult]:
-        """The most recent result of every check ever run for this checklist."""
-        rows = self.db.fetchall(
-            "SELECT r.* FROM results r JOIN runs u ON u.id = r.run_id WHERE u.checklist = :checklist "
-            "ORDER BY r.finished_at", {"checklist": checklist})
-        latest: dict[str, CheckResult] = {}
-        for row in rows:
-            latest[row["check_id"]] = _result_from_row(row)
-        return latest
+        """The most recent result of every check ever run for this checklist: one indexed query whose cost
+        grows with the number of checks, not with the history (see LATEST_SQL)."""
+        rows = self.db.fetchall(LATEST_SQL[self.db.dialect], {"checklist": checklist})
+        return {row["check_id"]: _result_from_row(row) for row in rows}
 
     # -- posted messages -----------------------------------------------------------------------
     def remember_message(self, *, subject: str, transport: str, purpose: str, channel: str, ts: str,

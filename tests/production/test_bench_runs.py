@@ -24,6 +24,8 @@ EXPECTED = {
     "cli_startup": ["golive --help", "peak"],
     "socket_reconnect": ["Socket Mode reconnects", "apps.connections.open"],
     "demo_server": ["demo service x", "start", "stop"],
+    "history_scale": ["golive status, 1 run", "golive serve on", "every reply posted within", "prune --older-than",
+                      "targets:"],
 }
 
 

@@ -42,6 +42,8 @@ def assert_v010_rows_intact(store: Store) -> None:
     assert store.db.fetchone("SELECT decision, user_id FROM signoffs") == {"decision": "approve", "user_id": "U1"}
     assert store.get("rollout:fixture:phase") == "phase-1"
     assert store.db.fetchone("SELECT action FROM rollout_events") == {"action": "promote"}
+    # 0006: results carry their run's checklist, so the indexed latest-result query finds the old rows
+    assert {c: r.status.value for c, r in store.latest_results(first.checklist).items()} == {"a": "pass", "b": "fail"}
     # upgraded: stamped with the newest version, the old rows chained, new columns usable
     assert current_version(store.db) == LATEST
     assert store.verify_audit() == (2, None)
@@ -116,7 +118,7 @@ def test_six_concurrent_starts_on_postgres_all_succeed(pg_schema: str, existing:
     store = open_store(PG_URL, schema=pg_schema)
     try:
         versions = [r["version"] for r in store.db.fetchall("SELECT version FROM schema_migrations ORDER BY 1")]
-        assert versions == list(range(1, LATEST + 1))  # each step applied exactly once
+        assert versions == [m.version for m in discover()]  # each step applied exactly once
     finally:
         store.close()
 
@@ -150,7 +152,7 @@ def test_a_database_from_before_a_column_is_repaired_not_opened_as_is(tmp_path: 
 def test_a_new_step_adds_its_column_to_a_stamped_database(tmp_path: Path) -> None:
     db = SQLiteDatabase(tmp_path / "golive.db")
     try:
-        assert migrate(db) == list(range(1, LATEST + 1))
+        assert migrate(db) == [m.version for m in discover()]
 
         def add_note(tx) -> None:  # type: ignore[no-untyped-def]
             tx.execute("ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT ''")
