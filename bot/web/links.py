@@ -2,7 +2,7 @@
 message that trims evidence, every sign-off card and alert carries a link to its page when
 GOLIVE_PUBLIC_URL is set (without it the `golive status --run <id>` pointer stays).
 
-A link carries only what it points to: `/view/<kind>/<object id>?exp=<unix time>&sig=<HMAC>`, the
+A link carries only what it points to: `/view/<kind>/<object id>?exp=<unix time>&mac=<HMAC>`, the
 HMAC-SHA256 covering the path (kind and object id) and the expiry, under a key kept outside the
 database (GOLIVE_LINK_KEY, GOLIVE_LINK_KEY_FILE, or `link.key` generated 0600 in the state dir), so a
 copy of the store cannot mint links. Light on purpose: chat renderers import it.
@@ -110,13 +110,14 @@ class Linker:
     def url(self, kind: Kind, object_id: str) -> str:
         expires = int(self.clock() + self.ttl)
         return (f"{self.base_url.rstrip('/')}{object_path(kind, object_id)}"
-                f"?exp={expires}&sig={self.signature(kind, object_id, expires)}")
+                f"?exp={expires}&mac={self.signature(kind, object_id, expires)}")
 
-    def refusal(self, kind: str, object_id: str, exp: str | None, sig: str | None) -> str | None:
-        """Why a link is refused ("altered", "expired"), or None when it is good."""
-        if kind not in KINDS or not exp or not sig or not exp.isdigit() or len(exp) > 12:
+    def refusal(self, kind: str, object_id: str, exp: str | None, mac: str | None) -> str | None:
+        """Why a link is refused ("altered", "expired"), or None when it is good. (The parameter is `mac`,
+        not `sig`: `sig=` is an Azure SAS secret the masker may hide, and a masked link would not work.)"""
+        if kind not in KINDS or not exp or not mac or not exp.isdigit() or len(exp) > 12:
             return "altered"
-        if not hmac.compare_digest(sig.encode(), self.signature(kind, object_id, int(exp)).encode()):
+        if not hmac.compare_digest(mac.encode(), self.signature(kind, object_id, int(exp)).encode()):
             return "altered"
         if int(exp) < self.clock():
             return "expired"

@@ -1,4 +1,4 @@
-"""The web view on the bot's aiohttp server: `/view/<kind>/<id>?exp=&sig=` pages (links checked before
+"""The web view on the bot's aiohttp server: `/view/<kind>/<id>?exp=&mac=` pages (links checked before
 anything is read) and `/view/static/golive.css`. Every answer carries a strict Content-Security-Policy
 (no script at all, no external origin) and no-sniff / no-referrer headers: the evidence shown comes
 from the target, which is untrusted."""
@@ -55,7 +55,7 @@ def view_app(store: Any, checklist: Any, linker_of: Callable[[], Linker | None])
         if linker is None or kind not in KINDS:
             result = await asyncio.to_thread(pages.not_found, "this page does not exist (the web view needs "
                                              "GOLIVE_PUBLIC_URL and a link from chat or `golive link`)")
-        elif (refusal := linker.refusal(kind, object_id, request.query.get("exp"), request.query.get("sig"))):
+        elif (refusal := linker.refusal(kind, object_id, request.query.get("exp"), request.query.get("mac"))):
             result = await asyncio.to_thread(pages.denied_page, refusal)
         else:
             result = await asyncio.to_thread(pages.render_page, kind, object_id, store, checklist, linker)

@@ -19,6 +19,7 @@ from bot.slack.views.blocks import (
     esc,
     esc_items,
     header,
+    page_link,
     section,
     user,
     when,
@@ -94,7 +95,8 @@ def alert_message(event: AlertEvent) -> SlackMessage:
         blocks.append(section(f"```{esc(event.chart)}```"))
     if event.state != "resolved" and (buttons := _alert_buttons(event)):
         blocks.append(actions(*buttons, block_id=f"alert:{event.incident_id}"[:255]))
-    blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}"))
+    page = page_link("rollout", event.checklist, "rollout page: charts and timeline")
+    blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}" + (f" · {page}" if page else "")))
     return SlackMessage(text=esc(text), blocks=blocks)
 
 
