@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "freeze": ("bot.commands.freeze", "show, declare, lift or override a release freeze"),
     "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
+    "link": ("bot.commands.link", "print a fresh signed link to a web view page: a run ID, record, audit, status, "
+             "rollout, or signoff <request ID>"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
 }
 
