@@ -23,7 +23,7 @@ def parts(url: str) -> tuple[str, str, str]:
 def test_a_fresh_link_is_accepted_and_carries_only_its_page_and_expiry() -> None:
     linker = Linker("https://golive.example.com/", LINK_KEY, ttl=3600, clock=Clock(1000.0))
     url = linker.url("run", "4c6fb00410a04de4")
-    path, exp, mac = parts(url)
+    _, exp, mac = parts(url)
     assert url.startswith("https://golive.example.com/view/run/4c6fb00410a04de4?")
     assert set(parse_qs(urlsplit(url).query)) == {"exp", "mac"}
     assert exp == "4600"
