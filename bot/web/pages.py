@@ -103,6 +103,8 @@ def status_page(store: Any, checklist: Any, linker: Linker | None) -> Page:
 
 
 def run_page(store: Any, checklist: Any, run_id: str, linker: Linker | None) -> Page:
+    from checks.masking import masker  # evidence masked by its keys too (a `token` key loses its value), as in chat
+
     run = store.get_run(run_id)
     if run is None:
         return not_found(f"no run {run_id!r} in the store")
@@ -110,7 +112,7 @@ def run_page(store: Any, checklist: Any, run_id: str, linker: Linker | None) -> 
     order = {"fail": 0, "error": 1, "warn": 2, "pending": 3, "skip": 4, "pass": 5}
     checks = [{"id": r.check_id, "title": r.title or r.check_id, "status": r.status.value, "summary": r.summary,
                "criticality": r.criticality.value, "kind": r.kind, "duration_ms": round(r.duration_ms),
-               "evidence": [{"key": str(k), **_value(v)} for k, v in r.evidence.items()]}
+               "evidence": [{"label": str(k), **_value(v)} for k, v in masker.mask_data(r.evidence).items()]}
               for r in sorted(results, key=lambda r: order.get(r.status.value, 9))]
     verdict = run.verdict
     html = render("run.html", linker=linker, checklist=run.checklist, title=f"run {run.id} — {run.selector}",

@@ -3,6 +3,7 @@ evidence stays inert text, masked, under a strict CSP, and that a bad link gets 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -43,11 +44,16 @@ async def test_a_run_page_shows_every_checks_evidence_masked_and_escaped(view_ur
                 "note": f"the key was {secret}"}
     run_id = store_run(store, checklist, checks=3, evidence=evidence)
     masker.add(secret)  # learned after the row was stored: the page masks on the way out, as chat does
+    stored = store.results(run_id)[0].evidence  # and a value under a secret's name, stored unmasked by someone
+    store.db.execute("UPDATE results SET evidence = :e WHERE run_id = :r AND check_id = 'hostile.output'",
+                     {"e": json.dumps({**stored, "api_token": "plain-token-value"}), "r": run_id})
     status, headers, html = await get(local(linker, view_url, "run", run_id))
     assert status == 200, html
     assert_strict_headers(headers)
     assert "NO-GO" in html and "hostile.output" in html and "relation &#34;orders&#34; is locked" in html
     assert "check.02" in html and "https://app.example.com/health/2" in html  # passing checks' evidence too
+    assert "plain-token-value" not in html and "<dt>api_token</dt><dd><pre>***</pre>" in html
+    assert "<dt>output_tail</dt>" in html and "<dt>connection</dt>" in html
     assert secret not in html and "postgresql://app:***@db.internal/app" in html and "the key was ***" in html
     assert "&lt;script&gt;document.title=" in html and "&lt;svg onload=" in html
     assert not re.search(r"<(script|img|svg|iframe|object)\b", html, re.I), "markup from the target reached the page"
