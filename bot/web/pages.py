@@ -56,12 +56,14 @@ def _json(value: Any) -> str:
         return str(value)
 
 
-def render(template: str, **context: Any) -> str:
+def render(template: str, *, premasked: bool = False, **context: Any) -> str:
+    """Render with every string of `context` masked (unless the page masked its target text itself:
+    `premasked`, for the run page, whose evidence is most of the work); links and charts added after."""
     from checks.masking import masker
 
     linker = context.pop("linker", None)
     charts = context.pop("_charts", [])  # drawn by bot.web.svg from numbers and our own labels
-    masked = masker.mask_data(context)  # everything from the store or the target; links and charts added after
+    masked = context if premasked else masker.mask_data(context)
     return environment().get_template(template).render(**masked, links=_Links(linker, context.get("checklist")),
                                                        charts=charts)
 
@@ -103,25 +105,31 @@ def status_page(store: Any, checklist: Any, linker: Linker | None) -> Page:
 
 
 def run_page(store: Any, checklist: Any, run_id: str, linker: Linker | None) -> Page:
-    from checks.masking import masker  # evidence masked by its keys too (a `token` key loses its value), as in chat
+    # Masked here, once, what came from the target or a person: summaries, the verdict's reasons and each
+    # evidence dict (by its keys too: a `token` key loses its value, as in chat). The rest is the
+    # checklist's own ids and the engine's enums.
+    from checks.masking import masker
 
+    mask = masker.mask
     run = store.get_run(run_id)
     if run is None:
         return not_found(f"no run {run_id!r} in the store")
     results = store.results(run_id)
     order = {"fail": 0, "error": 1, "warn": 2, "pending": 3, "skip": 4, "pass": 5}
-    checks = [{"id": r.check_id, "title": r.title or r.check_id, "status": r.status.value, "summary": r.summary,
-               "criticality": r.criticality.value, "kind": r.kind, "duration_ms": round(r.duration_ms),
-               "evidence": [{"label": str(k), **_value(v)} for k, v in masker.mask_data(r.evidence).items()]}
+    checks = [{"id": mask(r.check_id), "status": r.status.value, "summary": mask(r.summary),
+               "criticality": r.criticality.value,
+               "evidence": [{"label": mask(str(k)), **_value(v)} for k, v in masker.mask_data(r.evidence).items()]}
               for r in sorted(results, key=lambda r: order.get(r.status.value, 9))]
     verdict = run.verdict
-    html = render("run.html", linker=linker, checklist=run.checklist, title=f"run {run.id} — {run.selector}",
-                  run={"id": run.id, "selector": run.selector, "status": run.status, "by": run.requested_by or "?",
-                       "started": _when(run.started_at), "finished": _when(run.finished_at)},
+    html = render("run.html", premasked=True, linker=linker, checklist=mask(run.checklist),
+                  title=mask(f"run {run.id} — {run.selector}"),
+                  run={"id": mask(run.id), "selector": mask(run.selector), "status": run.status,
+                       "by": mask(run.requested_by or "?"), "started": _when(run.started_at),
+                       "finished": _when(run.finished_at)},
                   decision=verdict.decision.value if verdict else "", risk=verdict.risk.value if verdict else "",
                   decision_label=verdict.decision.label if verdict else "no verdict yet",
-                  reasons=verdict.reasons if verdict else [], conditions=verdict.conditions if verdict else [],
-                  checks=checks)
+                  reasons=[mask(r) for r in verdict.reasons] if verdict else [],
+                  conditions=[mask(c) for c in verdict.conditions] if verdict else [], checks=checks)
     return Page(200, html)
 
 
