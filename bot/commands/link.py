@@ -10,7 +10,7 @@ from bot.commands.common import UsageError, add_checklist_arg, load_context
 PAGES = ("status", "rollout", "record", "audit")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("link", help="print a fresh signed link to a web view page: a run ID, record, audit, status, "
                        "rollout, or signoff <request ID>")
     add_checklist_arg(p)
