@@ -38,6 +38,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
     body += ck.bullets(event.reasons)
     if event.flags:
         body.append(ck.facts(event.flags.items()))
+    if record := ck.page_link("record", event.checklist, "Deployment record"):
+        body.append(ck.text(record, subtle=True))
     return ck.card(body, fallback=f"{title} ({event.checklist})")
 
 

@@ -9,15 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.events import AlertEvent
+from bot.events import AlertEvent, Announcement
+from bot.runs.status import build_status
 from bot.signoff.service import SignoffService
 from bot.slack.views.blocks import evidence_hint
-from bot.slack.views.rollout import alert_message
+from bot.slack.views.rollout import alert_closed_message, alert_message, announcement_message
 from bot.slack.views.run import check_reply
 from bot.slack.views.signoff import signoff_card
+from bot.slack.views.status import status_message
 from bot.teams import cardkit
 from bot.teams.cards import signoff_card as teams_signoff_card
-from bot.teams.event_cards import alert_card
+from bot.teams.cards import status_card
+from bot.teams.event_cards import alert_card, announcement_card
 from bot.web import links
 from bot.web.links import Linker
 from checks.result import CheckResult, Criticality, Status
@@ -72,6 +75,18 @@ def test_signoff_cards_and_alerts_link_to_their_pages(linker: Linker, store: Any
                        message="p95 latency 2430 ms > 2000 ms", checklist="webtest", phase="phase-2")
     assert verified(linker, json.dumps(alert_message(alert).payload())) == [("rollout", "webtest")]
     assert verified(linker, json.dumps(alert_card(alert))) == [("rollout", "webtest")]
+    assert verified(linker, json.dumps(alert_closed_message(alert).payload())) == [("rollout", "webtest")]
+    promoted = Announcement(kind="promoted", checklist="webtest", phase="phase-2", actor="U0DEVOPS")
+    assert verified(linker, json.dumps(announcement_message(promoted).payload())) == [("record", "webtest")]
+    assert verified(linker, json.dumps(announcement_card(promoted))) == [("record", "webtest")]
+
+
+def test_golive_status_in_slack_and_teams_posts_fresh_links_to_every_page(linker: Linker, store: Any,
+                                                                          checklist: Checklist) -> None:
+    overview = build_status(store, checklist)
+    expected = [(kind, "webtest") for kind in ("status", "rollout", "record", "audit")]
+    assert verified(linker, json.dumps(status_message(overview).payload())) == expected
+    assert verified(linker, json.dumps(status_card(overview))) == expected
 
 
 def test_golive_link_prints_a_fresh_link_and_refuses_clearly(tmp_path: Path, store: Any,

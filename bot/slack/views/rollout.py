@@ -55,7 +55,8 @@ def announcement_message(event: Announcement) -> SlackMessage:
                                                       limit=20)))
     if event.reasons:
         blocks.append(section("*Why*\n" + bullet_list(esc_items(event.reasons), limit=15)))
-    blocks.append(context("alerts for this phase are posted in this thread"))
+    record = page_link("record", event.checklist, "deployment record")
+    blocks.append(context("alerts for this phase are posted in this thread" + (f" · {record}" if record else "")))
     text = f"{event.checklist}: {headline} by {event.actor}"
     return SlackMessage(text=esc(text), blocks=blocks)
 
@@ -107,5 +108,6 @@ def alert_closed_message(event: AlertEvent) -> SlackMessage:
         text=esc(f"{event.level} alert resolved: {event.rule} on {event.phase}"),
         blocks=[section(f"{icon} ~{event.level} alert — `{esc(event.rule)}` on *{esc(event.phase)}*~ "
                         f"resolved {when(event.at)}: {esc(event.message)}"),
-                context(f"incident `{esc(event.incident_id)}`")],
+                context(f"incident `{esc(event.incident_id)}`" + (f" · {page}" if (page := page_link(
+                    "rollout", event.checklist, "rollout page")) else ""))],
     )
