@@ -19,6 +19,7 @@ from bot.commands.serve import serve
 from bot.store import open_store
 from bot.web import links
 from bot.web.links import Linker
+from bot.web.routes import CSP
 from checks.loader import load_checklist
 from tests.serving import free_port
 from tests.slack.support import SlackStub, bot_settings, post_signed, slash_command
@@ -136,6 +137,16 @@ async def test_a_product_owner_follows_slack_links_to_every_page_and_nothing_hos
             assert heading in body and "/golive status" in body and "hostile.output" not in body
             assert console.problems(allow=("status of 403",)) == []
             await page.close()
+        # the console check above would have seen a violation: the same CSP on a page that breaks it
+        page = await browser.new_page()
+        probe = Console(page)
+        await page.route(f"{base}/view/csp-probe", lambda route: route.fulfill(
+            status=200, body="<p>probe</p><script>document.title='ran'</script>",
+            headers={"Content-Type": "text/html", "Content-Security-Policy": CSP}))
+        await page.goto(f"{base}/view/csp-probe")
+        assert await page.title() != "ran"
+        assert any("Content Security Policy" in line for line in probe.problems()), probe.lines
+        await page.close()
         stub.assert_clean()
     finally:
         stop.set()

@@ -98,12 +98,14 @@ def test_golive_link_prints_a_fresh_link_and_refuses_clearly(tmp_path: Path, sto
     state = open_store(sqlite_path=tmp_path / "state" / "golive.db")
     try:
         run_id = store_run(state, checklist)
+        request_id = SignoffService(state, checklist).open_request("pre", requested_by="U0RELEASE").id
     finally:
         state.close()
     linker = Linker("http://golive.test", b"k" * 32)
     for what, expected in (("audit", ("audit", "webtest")), ("record", ("record", "webtest")),
-                           ("status", ("status", "webtest")), (run_id, ("run", run_id))):
-        done = golive_in_process("link", what, *args, env=env, cwd=tmp_path)
+                           ("status", ("status", "webtest")), (run_id, ("run", run_id)),
+                           (f"signoff {request_id}", ("signoff", request_id))):
+        done = golive_in_process("link", *what.split(), *args, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert verified(linker, done.stdout) == [expected]
         exp = int(URL.search(done.stdout).group(3))  # type: ignore[union-attr]
