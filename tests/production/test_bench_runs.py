@@ -24,6 +24,7 @@ EXPECTED = {
     "cli_startup": ["golive --help", "peak"],
     "socket_reconnect": ["Socket Mode reconnects", "apps.connections.open"],
     "demo_server": ["demo service x", "start", "stop"],
+    "web_render": ["run page, 40 checks", "CPU median", "page+css", "imported by the CLI and the chat renderers"],
 }
 
 
