@@ -29,6 +29,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
     ("bench.demo_server", "demo service start and stop"),
     ("bench.history_scale", "status, the bot and prune on a year of history (1,000,000 results)"),
+    ("bench.web_render", "web view render time and page weight"),
 ]
 
 

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "prune": ("bot.commands.prune", "delete history older than an age (dry run unless --yes)"),
+    "link": ("bot.commands.link", "print a fresh signed link to a web view page: a run ID, record, audit, status, "
+             "rollout, or signoff <request ID>"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
 }
 

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 3000
     public_url: str | None = None
+    link_key: SecretStr | None = Field(None, description="HMAC key of the web view's links (else link_key_file, "
+                                      "else link.key generated 0600 in the state dir)")
+    link_key_file: Path | None = Field(None, description="file holding the web view's link key")
+    link_ttl: str | None = Field(None, description="how long a web view link stays valid: 7d (default), 12h, 30m")
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN",
                                                                                   "GOLIVE_SLACK_BOT_TOKEN"))

@@ -118,6 +118,9 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
         except TeamsConfigError as exc:
             raise UsageError(str(exc)) from None
         routes.append(teams_routes(teams))
+    from bot.web.routes import serve_view
+
+    routes.append(serve_view(settings, store, ctx.checklist))  # the read-only web view at /view (issue 23)
     web_app = build_web_app(health, *routes)
     socket_mode = None
     if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello

@@ -28,7 +28,7 @@ from bot.conversation.views import (
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.rollout.models import RolloutResult
 from bot.runs.status import StatusOverview
-from bot.slack.views.blocks import SlackMessage, context, divider, esc, section
+from bot.slack.views.blocks import SlackMessage, context, divider, esc, page_link, section
 from bot.slack.views.help import help_message, history_message
 from bot.slack.views.notices import notice_message, rollout_result_message
 from bot.slack.views.rollout import alert_closed_message, alert_message, announcement_message
@@ -75,7 +75,7 @@ def _(view: RunFinal) -> SlackMessage:
         verdict = view.verdict
         text = (f"{DECISION_ICON[verdict.decision]} *{esc(view.run.selector)}: {verdict.decision.label}* — "
                 f"{len(view.results)} checks. The full result could not be shown here; it is recorded: "
-                f"`golive status --run {esc(view.run.id)}`.")
+                f"{page_link('run', view.run.id, 'open the run') or f'`golive status --run {esc(view.run.id)}`'}.")
         return SlackMessage(text=esc(f"{view.run.selector}: {verdict.headline()}"), blocks=[section(text)])
     return run_verdict(view.run, view.results, view.verdict, view.wall_ms, evidence_note=view.evidence_note)
 

@@ -43,7 +43,17 @@ def card_bytes(content: Card) -> int:
     return len(json.dumps(content, separators=(",", ":")))
 
 
+def page_link(kind: Any, object_id: str | None, label: str) -> str | None:
+    """A markdown link to the object's page in the web view (bot.web), or None without GOLIVE_PUBLIC_URL."""
+    from bot.web.links import link
+
+    url = link(kind, object_id)
+    return f"[{label}]({url})" if url else None
+
+
 def trimmed_note(run_id: str | None) -> str:
+    if run_id and (page := page_link("run", run_id, "open the run's page")):
+        return f"… (full evidence: {page})"
     return f"… (full evidence: `golive status --run {run_id}`)" if run_id else "… (more in `golive status`)"
 
 

@@ -68,6 +68,9 @@ def counts_line(counts: dict[str, int]) -> str:
     return " · ".join(f"{STATUS_ICON[Status(k)]} {v} {k}" for k, v in counts.items() if v) or "no checks"
 
 
+WEB_PAGES = (("status", "Status"), ("rollout", "Rollout"), ("record", "Deployment record"), ("audit", "Audit chain"))
+
+
 @render.register
 def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
     body = [ck.heading(f"golive status — {reply.checklist}")]
@@ -86,6 +89,9 @@ def status_card(reply: StatusOverview, names: Names = same) -> ck.Card:
     for title, text in (("Watch", reply.chart), ("Timeline", reply.timeline)):
         if text:
             body += [ck.text(title, weight="Bolder", separator=True), *ck.monospace(text)]
+    pages = [ck.page_link(kind, reply.checklist, label) for kind, label in WEB_PAGES]
+    if all(pages):  # fresh links to the web view each time (`golive status` is how people renew them)
+        body.append(ck.text("Open in a browser: " + " · ".join(p for p in pages if p), separator=True))
     return ck.card(body, fallback=f"{reply.checklist}: {reply.verdict.headline()}")
 
 
@@ -105,7 +111,8 @@ def result_blocks(results: Sequence[CheckResult], *, limit: int = 12, run_id: st
                                                    style="positive")]))
         blocks.append(ck.container(lines, separator=True))
     if len(problems) > limit:
-        more = f"`golive status --run {run_id}`" if run_id else "`golive status`"
+        more = (ck.page_link("run", run_id, "the run's page") or f"`golive status --run {run_id}`") if run_id \
+            else "`golive status`"
         blocks.append(ck.text(f"… and {len(problems) - limit} more problems; {more} lists them", subtle=True))
     passed = [r.check_id for r in results if r.status is Status.PASS]
     if passed:
@@ -150,7 +157,7 @@ def run_card(reply: RunOutcome, names: Names = same) -> ck.Card:
 
 
 def status_hint(run_id: str) -> str:
-    return f"full evidence: `golive status --run {run_id}`"
+    return f"full evidence: {ck.page_link('run', run_id, 'open the run') or f'`golive status --run {run_id}`'}"
 
 
 def run_summary_card(reply: RunOutcome, names: Names = same) -> ck.Card:
@@ -230,6 +237,8 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage, names: Names = sa
             line = ck.text(f"{icon} **{role.title}** — {verb} by {names(decision.user_id)}{why}")
             buttons = [ck.execute("Withdraw", VERB_SIGNOFF, {**data, "decision": "withdraw"})]
         body.append(ck.container([line, ck.action_set(buttons)], separator=True))
+    if page := ck.page_link("signoff", request.id, "Open the sign-off page"):  # who decided what and when
+        body.append(ck.text(page, subtle=True))
     return ck.card(body, fallback=f"Sign-off {request.stage}: {decided}/{len(stage.roles)} decided")
 
 

@@ -38,6 +38,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
     body += ck.bullets(event.reasons)
     if event.flags:
         body.append(ck.facts(event.flags.items()))
+    if record := ck.page_link("record", event.checklist, "Deployment record"):
+        body.append(ck.text(record, subtle=True))
     return ck.card(body, fallback=f"{title} ({event.checklist})")
 
 
@@ -57,6 +59,8 @@ def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     if event.mention and not event.mention.startswith("<"):  # Slack mention syntax means nothing here
         details.append(("Paging", names(event.mention)))
     body = [ck.container(items, style=LEVEL_STYLE.get(event.level)), ck.facts(details), *ck.monospace(event.chart)]
+    if page := ck.page_link("rollout", event.checklist, "Rollout page: charts and timeline"):
+        body.append(ck.text(page, subtle=True))
     labels = {"rollback": ("Roll back", "destructive"), "keep_going": ("Keep going", "default")}
     actions = [ck.execute(labels[a][0], VERB_ROLLOUT, {"action": a, "phase": event.phase},
                           style=labels[a][1])  # type: ignore[arg-type]

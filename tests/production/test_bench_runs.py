@@ -26,6 +26,7 @@ EXPECTED = {
     "demo_server": ["demo service x", "start", "stop"],
     "history_scale": ["golive status, 1 run", "golive serve on", "every reply posted within", "prune --older-than",
                       "targets:"],
+    "web_render": ["run page, 40 checks", "CPU median", "page+css", "imported by the CLI and the chat renderers"],
 }
 
 

@@ -76,8 +76,19 @@ def when(at: datetime | None) -> str:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def page_link(kind: Any, object_id: str | None, text: str) -> str | None:
+    """A link to the object's page in the web view (bot.web), or None when GOLIVE_PUBLIC_URL is unset."""
+    from bot.web.links import link
+
+    url = link(kind, object_id)
+    return f"<{url.replace('&', '&amp;')}|{text}>" if url else None
+
+
 def evidence_hint(run_id: str | None) -> str:
-    """What a trimmed message says about the rest: the command that shows a run's evidence in full."""
+    """What a trimmed message says about the rest: the run's page in the web view, or without one the
+    command that shows a run's evidence in full."""
+    if run_id and (page := page_link("run", run_id, "open the run's page")):
+        return f"… (full evidence: {page})"
     return f"… (full evidence: `golive status --run {run_id}`)" if run_id else "…more not shown (message size limit)"
 
 

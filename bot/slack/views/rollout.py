@@ -19,6 +19,7 @@ from bot.slack.views.blocks import (
     esc,
     esc_items,
     header,
+    page_link,
     section,
     user,
     when,
@@ -54,7 +55,8 @@ def announcement_message(event: Announcement) -> SlackMessage:
                                                       limit=20)))
     if event.reasons:
         blocks.append(section("*Why*\n" + bullet_list(esc_items(event.reasons), limit=15)))
-    blocks.append(context("alerts for this phase are posted in this thread"))
+    record = page_link("record", event.checklist, "deployment record")
+    blocks.append(context("alerts for this phase are posted in this thread" + (f" · {record}" if record else "")))
     text = f"{event.checklist}: {headline} by {event.actor}"
     return SlackMessage(text=esc(text), blocks=blocks)
 
@@ -94,7 +96,8 @@ def alert_message(event: AlertEvent) -> SlackMessage:
         blocks.append(section(f"```{esc(event.chart)}```"))
     if event.state != "resolved" and (buttons := _alert_buttons(event)):
         blocks.append(actions(*buttons, block_id=f"alert:{event.incident_id}"[:255]))
-    blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}"))
+    page = page_link("rollout", event.checklist, "rollout page: charts and timeline")
+    blocks.append(context(f"incident `{esc(event.incident_id)}` · {when(event.at)}" + (f" · {page}" if page else "")))
     return SlackMessage(text=esc(text), blocks=blocks)
 
 
@@ -105,5 +108,6 @@ def alert_closed_message(event: AlertEvent) -> SlackMessage:
         text=esc(f"{event.level} alert resolved: {event.rule} on {event.phase}"),
         blocks=[section(f"{icon} ~{event.level} alert — `{esc(event.rule)}` on *{esc(event.phase)}*~ "
                         f"resolved {when(event.at)}: {esc(event.message)}"),
-                context(f"incident `{esc(event.incident_id)}`")],
+                context(f"incident `{esc(event.incident_id)}`" + (f" · {page}" if (page := page_link(
+                    "rollout", event.checklist, "rollout page")) else ""))],
     )

@@ -22,6 +22,7 @@ from bot.slack.views.blocks import (
     esc_items,
     evidence_hint,
     header,
+    page_link,
     section,
     user,
     when,
@@ -90,7 +91,8 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
         skipped = "; ".join(f"`{esc(r.check_id)}` {esc(r.summary, ITEM_LIMIT)}" for r in others)
         title = f"{STATUS_ICON[Status.SKIP]} *Skipped or pending ({len(others)})*"
         blocks.append(section(clip(f"{title}: {skipped}", 1500)))
-    blocks.append(context(_footer(run)))
+    page = page_link("run", run.id, "every check's evidence")  # the web view, when GOLIVE_PUBLIC_URL is set
+    blocks.append(context(_footer(run) + (f" · {page}" if page else "")))
     return SlackMessage(text=esc(f"{run.selector}: {verdict.headline()} ({len(problems)} need attention)"),
                         blocks=blocks, run_id=run.id)
 

@@ -15,7 +15,19 @@ from bot.slack.ids import (
     REJECT_REASON_INPUT,
     VIEW_SIGNOFF_REJECT,
 )
-from bot.slack.views.blocks import SlackMessage, actions, button, clip, context, esc, header, section, user, when
+from bot.slack.views.blocks import (
+    SlackMessage,
+    actions,
+    button,
+    clip,
+    context,
+    esc,
+    header,
+    page_link,
+    section,
+    user,
+    when,
+)
 from bot.store import MessageRef
 from checks.spec import SignoffStage
 
@@ -65,6 +77,8 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage) -> SlackMessage:
     else:
         summary = "🟢 Every required role has approved."
     blocks.append(section(f"{len(approved)}/{len(stage.roles)} approved. {summary}"))
+    if page := page_link("signoff", request.id, "Open the sign-off page"):  # who decided what and when
+        blocks.append(context(page))
     text = (f"Sign-off {title}: {len(approved)}/{len(stage.roles)} approved"
             + (f", rejected by {', '.join(rejected)}" if rejected else "")
             + (f", waiting for {', '.join(waiting)}" if waiting else ""))

@@ -12,12 +12,15 @@ from bot.slack.views.blocks import (
     esc,
     esc_items,
     header,
+    page_link,
     section,
     user,
     when,
 )
 from bot.slack.views.run import DECISION_ICON
 from checks.result import STATUS_ICON, Status
+
+WEB_PAGES = (("status", "Status"), ("rollout", "Rollout"), ("record", "Deployment record"), ("audit", "Audit chain"))
 
 
 def _phase_line(phase: PhaseStatus) -> str:
@@ -62,6 +65,9 @@ def status_message(overview: StatusOverview) -> SlackMessage:
             f"`{esc(r.selector)}` by {user(r.requested_by)}" for r in overview.running)))
     for warning in overview.warnings:  # degraded mode (bot.degrade), e.g. Redis down
         blocks.append(context(f":warning: {esc(warning)}"))
+    pages = [page_link(kind, overview.checklist, title) for kind, title in WEB_PAGES]
+    if all(pages):  # fresh links to the web view each time (/golive status is how people renew them)
+        blocks.append(context("Open in a browser: " + " · ".join(p for p in pages if p)))
     blocks.append(context(f"as of {when(overview.generated_at)} · `/golive run &lt;phase&gt;` to refresh a phase"))
     missing_text = f"; missing sign-offs: {', '.join(overview.missing_signoffs)}" if overview.missing_signoffs else ""
     return SlackMessage(text=esc(f"{overview.checklist}: {verdict.headline()}{missing_text}"), blocks=blocks)
