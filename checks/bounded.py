@@ -47,6 +47,8 @@ class CapExceeded(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if not self.setting:  # a fixed cap (a flag file): nothing to raise
+            return f"{self.what} exceeds the {show_bytes(self.limit)} cap; golive {self.action}"
         return (f"{self.what} exceeds the {show_bytes(self.limit)} cap ({self.setting}: {self.limit}); "
                 f"golive {self.action} — raise {self.setting} if that much is expected")
 
@@ -119,8 +121,12 @@ def read_file_capped(path: Path, limit: int, *, what: str, setting: str) -> byte
             raise OSError(errno.EINVAL, f"is {kind}, not a regular file; give a file", str(path))
         if info.st_size > limit:
             raise CapExceeded(f"{what} {path} ({show_bytes(info.st_size)})", limit, setting)
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(limit + 1)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit and (chunk := os.read(fd, min(READ_CHUNK, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
     finally:
         os.close(fd)
     if len(data) > limit:  # it grew while we read

@@ -61,7 +61,7 @@ def _origin(url: str | httpx.URL) -> tuple[str, str | None, int | None]:
     return scheme, (parts.hostname or "").lower() or None, port or {"http": 80, "https": 443}.get(scheme)
 
 
-def _same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
+def same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
     return _origin(url) == _origin(base_url)
 
 
@@ -105,7 +105,7 @@ def request_headers(ctx: CheckContext, url: str, *extra: dict[str, str]) -> dict
     """The run's id and the target headers (only toward the target itself, never to a third-party URL),
     then the check's own."""
     headers: dict[str, str] = {}
-    if _same_origin(url, ctx.base_url):
+    if same_origin(url, ctx.base_url):
         if ctx.run_id:
             headers[RUN_HEADER] = ctx.run_id
         headers.update(ctx.checklist.target.headers)
@@ -253,7 +253,7 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: di
                 return Answer(method, url, _ms(started), error=f"too many redirects (more than {MAX_REDIRECTS})",
                               redirects=redirects)
             redirects.append(str(next_request.url))
-            if left_origin or not _same_origin(next_request.url, url):
+            if left_origin or not same_origin(next_request.url, url):
                 left_origin = True
                 request = httpx.Request(next_request.method, next_request.url, extensions=next_request.extensions)
             else:
