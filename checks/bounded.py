@@ -49,8 +49,8 @@ class CapExceeded(Exception):
     def __str__(self) -> str:
         if not self.setting:  # a fixed cap (a flag file): nothing to raise
             return f"{self.what} exceeds the {show_bytes(self.limit)} cap; golive {self.action}"
-        return (f"{self.what} exceeds the {show_bytes(self.limit)} cap ({self.setting}: {self.limit}); "
-                f"golive {self.action} — raise {self.setting} if that much is expected")
+        return (f"{self.what} exceeds the {show_bytes(self.limit)} cap ({self.setting}); golive {self.action} "
+                f"— raise {self.setting} if that much is expected")
 
     def evidence(self) -> dict[str, Any]:
         return {"cap_bytes": self.limit, "cap_setting": self.setting}
@@ -96,7 +96,7 @@ async def request_capped(client: httpx.AsyncClient, method: str, url: str, *, li
     async with asyncio.timeout(total_timeout):
         response = await client.send(request, stream=True)
         try:
-            body, _ = await read_body(response, limit, what=f"the answer to {method} {url}", setting=setting)
+            body, _ = await read_body(response, limit, what=f"the body of {method} {url}", setting=setting)
         finally:
             await response.aclose()
     return response, body

@@ -127,7 +127,7 @@ async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit:
         while chunk := await stream.read(READ_CHUNK):
             total += len(chunk)
             if total > limit:
-                raise CapExceeded("the program's output (stdout + stderr)", limit, setting,
+                raise CapExceeded("its output (stdout + stderr)", limit, setting,
                                   action="killed it")
             into += chunk
 
@@ -145,9 +145,22 @@ async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             task.result()  # re-raise CapExceeded (or a pipe error)
+    except BaseException:
+        _close_pipes(proc)
+        raise
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     await proc.wait()
     return bytes(out), bytes(err)
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Close our ends of the pipes once we stop reading. asyncio's `Process.wait()` returns only after every
+    pipe saw EOF, and a pipe left unread is paused and never sees it: the wait would hang forever."""
+    transport = getattr(proc, "_transport", None)  # asyncio keeps the subprocess transport private
+    for fd in (0, 1, 2):
+        pipe = transport.get_pipe_transport(fd) if transport is not None else None
+        if pipe is not None:
+            pipe.close()

@@ -69,10 +69,12 @@ class TargetClient(httpx.AsyncClient):
     """An httpx client that knows this check's read cap and whether it follows redirects (`fetch` does the
     following itself: httpx would carry the check's headers to whatever origin a redirect names)."""
 
-    def __init__(self, *, follow: bool, max_body_bytes: int, **kwargs: Any) -> None:
+    def __init__(self, *, follow: bool, max_body_bytes: int, cap_setting: str = "max_body_bytes",
+                 **kwargs: Any) -> None:
         super().__init__(follow_redirects=False, **kwargs)
         self.follow = follow
         self.max_body_bytes = max_body_bytes
+        self.cap_setting = cap_setting
 
 
 def make_client(ctx: CheckContext, *, follow_redirects: bool = False, max_connections: int = 20,
@@ -234,6 +236,7 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: di
     started = time.perf_counter()
     follow = client.follow if isinstance(client, TargetClient) else False
     limit = client.max_body_bytes if isinstance(client, TargetClient) else DEFAULT_MAX_BODY_BYTES
+    setting = client.cap_setting if isinstance(client, TargetClient) else "max_body_bytes"
     kwargs: dict[str, Any] = {"headers": headers or {}}
     if json_body is not None:
         kwargs["json"] = json_body
@@ -259,8 +262,8 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: di
             else:
                 request = next_request
         try:
-            body, truncated = await read_body(response, limit, what=f"the answer to {method} {url}",
-                                              setting="max_body_bytes", truncate=truncate)
+            body, truncated = await read_body(response, limit, what=f"the body of {method} {url}",
+                                              setting=setting, truncate=truncate)
         finally:
             await response.aclose()
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:

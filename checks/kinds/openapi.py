@@ -202,8 +202,9 @@ async def check_openapi(ctx: CheckContext, p: OpenApiParams) -> Outcome:
     started = time.monotonic()
     doc_url = ctx.url(p.url)
     async with make_client(ctx, max_connections=p.concurrency, max_body_bytes=p.max_document_bytes) as client:
+        client.cap_setting = "max_document_bytes"
         answer = await fetch(client, "GET", doc_url, headers=request_headers(ctx, doc_url))
-        client.max_body_bytes = p.max_body_bytes  # the sweep's bodies are only quoted
+        client.max_body_bytes, client.cap_setting = p.max_body_bytes, "max_body_bytes"  # sweep bodies: quoted only
         where = f"GET {show_url(doc_url, ctx)}"
         if answer.response is None:
             return Outcome.failed(f"no OpenAPI document: {answer.error} — {where}", url=doc_url)
