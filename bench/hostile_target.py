@@ -43,8 +43,9 @@ class Stream:
 
 class HostileTarget:
     """GET /zeros?bytes=N (default 1 GiB, chunked) and /zeros-declared (same, with Content-Length);
-    /hang (never answers until `release()`); /broken (500 with a reason); /ok; /redirect?to=URL&status=302;
-    /openapi.json listing the GET routes given to the constructor."""
+    /hang (never answers until `release()`); /broken (500 with a reason); /ok; /redirect?to=URL&status=302
+    (sets a cookie too) and /landing,
+    /loop (redirects to itself), which keep each request in `seen`; /openapi.json listing `routes`."""
 
     def __init__(self, routes: tuple[str, ...] = ("/ok", "/broken", "/hang", "/zeros")) -> None:
         self.streams: list[Stream] = []
@@ -59,6 +60,7 @@ class HostileTarget:
         self.app.router.add_get("/ok", self.ok)
         self.app.router.add_route("*", "/redirect", self.redirect)
         self.app.router.add_route("*", "/landing", self.landing)
+        self.app.router.add_get("/loop", self.loop)
         self.app.router.add_get("/openapi.json", self.openapi)
 
     async def _stream(self, request: web.Request, *, declared: bool) -> web.StreamResponse:
@@ -105,7 +107,12 @@ class HostileTarget:
         self.seen.append({"path": request.path, "method": request.method, "headers": dict(request.headers),
                           "body": await request.read()})
         status = int(request.query.get("status", "302"))
-        return web.Response(status=status, headers={"Location": request.query["to"]})
+        response = web.Response(status=status, headers={"Location": request.query["to"]})
+        response.set_cookie("target_session", "s3ss10n-of-the-target")
+        return response
+
+    async def loop(self, request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/loop"})
 
     async def landing(self, request: web.Request) -> web.Response:
         self.seen.append({"path": request.path, "method": request.method, "headers": dict(request.headers),
