@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.cli_startup", "CLI start-up time and memory"),
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
     ("bench.demo_server", "demo service start and stop"),
+    ("bench.hostile_target", "a hostile target: 1 GiB body, 100 MB output, /dev/zero settings"),
 ]
 
 

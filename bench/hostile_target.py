@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"some of: {', '.join(CASES)}")
     args = parser.parse_args(argv)
-    return asyncio.run(main_async(args.cases or BENCH_CASES))
+    quick = ["command writing 100 MB"] if os.environ.get("BENCH_QUICK") else BENCH_CASES  # a smoke run: one case
+    return asyncio.run(main_async(args.cases or quick))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ EXPECTED = {
     "cli_startup": ["golive --help", "peak"],
     "socket_reconnect": ["Socket Mode reconnects", "apps.connections.open"],
     "demo_server": ["demo service x", "start", "stop"],
+    "hostile_target": ["command writing 100 MB", "peak RSS", "error names the cap: yes"],
 }
 
 
