@@ -68,12 +68,12 @@ async def run_process(
     shell: bool = False,
     inherit_env: bool = True,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
-    cap_setting: str = "max_output_bytes",
+    cap_setting: str = "",
 ) -> ProcessResult:
     """Run a program to completion. On cancellation (a check timeout) the whole process group is killed.
 
     Its stdout and stderr together are read up to `max_output_bytes`: one byte more and the process group
-    is killed and CapExceeded names the cap (`cap_setting` is the setting that raises it).
+    is killed and CapExceeded names the cap (and `cap_setting`, the setting that raises it, if there is one).
 
     `env` is laid over the bot's own environment unless `inherit_env` is false (then it is the whole
     environment: a sandboxed script sees nothing of the bot's settings).
@@ -98,7 +98,8 @@ async def run_process(
     else:
         proc = await asyncio.create_subprocess_exec(*argv, **kwargs)  # type: ignore[arg-type]
     try:
-        out, err = await _collect(proc, stdin, max_output_bytes, cap_setting)
+        name = "the shell command" if shell else f"{Path(argv[0]).name}"
+        out, err = await _collect(proc, stdin, max_output_bytes, cap_setting, name)
     except BaseException:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -114,8 +115,8 @@ async def run_process(
     )
 
 
-async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit: int,
-                   setting: str) -> tuple[bytes, bytes]:
+async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit: int, setting: str,
+                   name: str) -> tuple[bytes, bytes]:
     """`communicate()` with a cap: stdout and stderr are read as they come, counted together, and reading
     stops at the first byte over `limit` (the caller then kills the process group)."""
     total = 0
@@ -127,7 +128,7 @@ async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit:
         while chunk := await stream.read(READ_CHUNK):
             total += len(chunk)
             if total > limit:
-                raise CapExceeded("its output (stdout + stderr)", limit, setting,
+                raise CapExceeded(f"the output of {name} (stdout + stderr)", limit, setting,
                                   action="killed it")
             into += chunk
 

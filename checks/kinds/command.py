@@ -70,7 +70,7 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
         if box is not None:
             env = box.environment(env)
         result = await run_process(command, env=env, cwd=cwd, shell=p.shell, inherit_env=box is None,
-                                   max_output_bytes=p.max_output_bytes)
+                                   max_output_bytes=p.max_output_bytes, cap_setting="max_output_bytes")
         if box is not None:
             calls = [describe_call(c) for c in box.calls()]
     except FileNotFoundError as exc:

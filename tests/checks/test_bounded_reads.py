@@ -20,6 +20,7 @@ from bench.hostile_target import HostileTarget
 from bot.server import start_web_app
 from checks.bounded import MIB, CapExceeded, read_file_capped
 from checks.masking import masker
+from checks.process import run_process
 from checks.result import MAX_EVIDENCE_BYTES, CheckResult, Criticality, Status
 from checks.runner import Runner
 from checks.target_env import SettingsError
@@ -126,6 +127,15 @@ async def test_a_command_flooding_its_output_is_killed_at_the_cap(tmp_path: Path
     assert "killed it" in flood.summary and flood.summary.startswith("`head -c 100000000 /dev/zero`")
     assert forever.status is Status.ERROR and "97.7 KiB cap (max_output_bytes)" in forever.summary, forever.summary
     assert "timed out" not in forever.summary
+
+
+async def test_every_program_golive_runs_is_capped_even_without_a_setting_for_it() -> None:
+    # guard, migration and backup kinds run programs too; their cap has no setting, so none is suggested
+    with pytest.raises(CapExceeded) as caught:
+        await run_process(["sh", "-c", "yes"], max_output_bytes=4096)
+    assert str(caught.value) == "the output of sh (stdout + stderr) exceeds the 4 KiB cap; golive killed it"
+    done = await run_process(["sh", "-c", "printf 'a%.0s' $(seq 4096)"], max_output_bytes=4096)
+    assert done.stdout == "a" * 4096  # exactly at the cap is fine
 
 
 async def test_a_settings_command_reading_dev_zero_stops_at_the_cap(tmp_path: Path) -> None:
