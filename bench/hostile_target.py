@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 ** 2
 GIB = 1024 ** 3
 CHUNK = b"\0" * 65536
 
@@ -41,11 +44,19 @@ class Stream:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@functools.cache
+def gzip_bomb(mib: int = 64) -> bytes:
+    """`mib` MiB of zeros, gzipped: about a thousandth of that on the wire."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * MIB
+    return b"".join(packer.compress(zeros) for _ in range(mib)) + packer.flush()
+
+
 class HostileTarget:
     """GET /zeros?bytes=N (default 1 GiB, chunked) and /zeros-declared (same, with Content-Length);
     /hang (never answers until `release()`); /broken (500 with a reason); /ok; /redirect?to=URL&status=302
-    (sets a cookie too) and /landing,
-    /loop (redirects to itself), which keep each request in `seen`; /openapi.json listing `routes`."""
+    (sets a cookie too) and /landing, which keep each request in `seen`; /loop (redirects to itself);
+    /gzip-bomb?mib=64 (64 KiB on the wire, 64 MiB once inflated); /openapi.json listing `routes`."""
 
     def __init__(self, routes: tuple[str, ...] = ("/ok", "/broken", "/hang", "/zeros")) -> None:
         self.streams: list[Stream] = []
@@ -61,6 +72,7 @@ class HostileTarget:
         self.app.router.add_route("*", "/redirect", self.redirect)
         self.app.router.add_route("*", "/landing", self.landing)
         self.app.router.add_get("/loop", self.loop)
+        self.app.router.add_get("/gzip-bomb", self.gzip_bomb)
         self.app.router.add_get("/openapi.json", self.openapi)
 
     async def _stream(self, request: web.Request, *, declared: bool) -> web.StreamResponse:
@@ -110,6 +122,10 @@ class HostileTarget:
         response = web.Response(status=status, headers={"Location": request.query["to"]})
         response.set_cookie("target_session", "s3ss10n-of-the-target")
         return response
+
+    async def gzip_bomb(self, request: web.Request) -> web.Response:
+        return web.Response(body=gzip_bomb(int(request.query.get("mib", 64))), headers={"Content-Encoding": "gzip",
+                                                        "Content-Type": "application/json"})
 
     async def loop(self, request: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "/loop"})

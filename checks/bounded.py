@@ -12,6 +12,8 @@ import asyncio
 import errno
 import os
 import stat
+import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -63,26 +65,76 @@ def cap_description(what: str, default: int) -> str:
 # -- HTTP ------------------------------------------------------------------------------------------
 
 
+class _Inflater:
+    """gzip/deflate decoding that never produces more than asked for: httpx inflates each network chunk whole,
+    so 64 KiB of a gzip bomb would become 64 MiB (or more) in memory before any cap could look at it."""
+
+    def __init__(self, encoding: str) -> None:
+        self.raw_deflate_fallback = encoding == "deflate"  # "deflate" is zlib-wrapped, or raw from some servers
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS)
+        self.pending = b""
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """At most `room` bytes of output; what did not fit stays pending (read it with `more`)."""
+        try:
+            out = self.inflater.decompress(self.pending + data, room)
+        except zlib.error:
+            if not self.raw_deflate_fallback:
+                raise
+            self.raw_deflate_fallback = False
+            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self.inflater.decompress(self.pending + data, room)
+        self.raw_deflate_fallback = False
+        self.pending = self.inflater.unconsumed_tail
+        return out
+
+
+async def _decoded_chunks(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+    """The body as the server meant it (gzip/deflate undone), in pieces, never more than `limit` + 1 bytes in
+    all: the caller only needs to know the body went over."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = _Inflater("gzip" if encoding == "x-gzip" else encoding)
+        produced = 0
+        async for raw in response.aiter_raw(READ_CHUNK):
+            piece = inflater.feed(raw, limit + 1 - produced)
+            while True:
+                produced += len(piece)
+                yield piece
+                if produced > limit or not inflater.pending:
+                    break
+                piece = inflater.feed(b"", limit + 1 - produced)
+            if produced > limit:
+                return
+        return
+    async for chunk in response.aiter_bytes(READ_CHUNK):  # identity (or an encoding httpx leaves as it is)
+        yield chunk
+
+
 async def read_body(response: httpx.Response, limit: int, *, what: str, setting: str,
                     truncate: bool = False) -> tuple[bytes, bool]:
     """(body, truncated): the response's (decoded) body, at most `limit` bytes.
 
     Over the cap: CapExceeded, or with `truncate` the first `limit` bytes and True. A declared
-    Content-Length over the cap fails before a byte is read. The response is left open (the caller
-    closes it: `stream_capped` does)."""
+    Content-Length over the cap fails before a byte is read; a compressed body is inflated only as far
+    as the cap. The response is left open (the caller closes it: `request_capped` does)."""
     declared = response.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > limit:
         raise CapExceeded(f"{what} ({show_bytes(int(declared))} announced)", limit, setting)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes(READ_CHUNK):
-        if size + len(chunk) > limit:
-            if not truncate:
-                raise CapExceeded(what, limit, setting)
-            chunks.append(chunk[: limit - size])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        async for chunk in _decoded_chunks(response, limit):
+            if size + len(chunk) > limit:
+                if not truncate:
+                    raise CapExceeded(what, limit, setting)
+                chunks.append(chunk[: limit - size])
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            size += len(chunk)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the body does not decode as {response.headers.get('content-encoding')}: "
+                                  f"{exc}") from None
     return b"".join(chunks), False
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from bench.hostile_target import HostileTarget
+from bench.hostile_target import HostileTarget, gzip_bomb
 from bot.server import start_web_app
-from checks.bounded import MIB, CapExceeded, read_file_capped
+from checks.bounded import MIB, CapExceeded, read_file_capped, request_capped
 from checks.masking import masker
 from checks.process import run_process
 from checks.result import MAX_EVIDENCE_BYTES, CheckResult, Criticality, Status
@@ -108,6 +110,30 @@ async def test_every_http_kind_stops_at_the_cap(hostile: tuple[str, HostileTarge
         assert "64 KiB cap" in result.summary, (result.check_id, result.summary)
     await target.all_streams_done()
     assert target.streams and all(s.sent < IN_FLIGHT for s in target.streams)
+
+
+async def test_a_gzip_bomb_is_inflated_only_as_far_as_the_cap(hostile: tuple[str, HostileTarget]) -> None:
+    base_url, _ = hostile
+    gzip_bomb(32)  # built before measuring
+    tracemalloc.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(CapExceeded) as caught:
+                await request_capped(client, "GET", f"{base_url}/gzip-bomb?mib=32", limit=MIB, setting="max_body_bytes")
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "1 MiB cap (max_body_bytes)" in str(caught.value)
+    # httpx inflates a network chunk whole: all 32 MiB at once for this body; bounded inflation holds about the cap
+    assert peak < 16 * MIB, f"peak {peak / MIB:.0f} MiB while reading a 32 MiB gzip bomb"
+
+
+async def test_a_compressed_body_within_the_cap_reads_as_before(hostile: tuple[str, HostileTarget]) -> None:
+    base_url, _ = hostile
+    async with httpx.AsyncClient() as client:
+        response, body = await request_capped(client, "GET", f"{base_url}/gzip-bomb?mib=2", limit=2 * MIB,
+                                              setting="max_body_bytes")
+    assert response.headers["content-encoding"] == "gzip" and body == b"\0" * (2 * MIB)
 
 
 async def test_a_command_flooding_its_output_is_killed_at_the_cap(tmp_path: Path) -> None:
@@ -211,7 +237,7 @@ async def test_a_secret_in_a_huge_output_is_masked_before_the_evidence_is_cut() 
     [result] = await _run("http://127.0.0.1:9", f"""
         - id: noisy
           kind: command
-          params: {{command: [python3, -c, "print('{secret} ' + 'y' * 900000); raise SystemExit(3)"]}}
+          params: {{command: [python3, -c, "print('{secret} ' + 'y' * 150000); raise SystemExit(3)"]}}
     """)
     assert result.status is Status.FAIL
     stored = json.dumps(result.evidence)
