@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from checks.bounded import DEFAULT_MAX_OUTPUT_BYTES, READ_CHUNK, CapExceeded
+
 # A line that reads as the error itself: a Python exception line (`pkg.SomeError: ...`, unindented, so
 # traceback source lines do not count), alembic's `FAILED:`, a log/psql `ERROR`/`FATAL`/`PANIC`, `error:`.
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Failure|Fault|Exit)\b:?")
@@ -65,8 +67,13 @@ async def run_process(
     stdin: bytes | None = None,
     shell: bool = False,
     inherit_env: bool = True,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    cap_setting: str = "",
 ) -> ProcessResult:
     """Run a program to completion. On cancellation (a check timeout) the whole process group is killed.
+
+    Its stdout and stderr together are read up to `max_output_bytes`: one byte more and the process group
+    is killed and CapExceeded names the cap (and `cap_setting`, the setting that raises it, if there is one).
 
     `env` is laid over the bot's own environment unless `inherit_env` is false (then it is the whole
     environment: a sandboxed script sees nothing of the bot's settings).
@@ -91,7 +98,8 @@ async def run_process(
     else:
         proc = await asyncio.create_subprocess_exec(*argv, **kwargs)  # type: ignore[arg-type]
     try:
-        out, err = await proc.communicate(stdin)
+        name = "the shell command" if shell else f"{Path(argv[0]).name}"
+        out, err = await _collect(proc, stdin, max_output_bytes, cap_setting, name)
     except BaseException:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -105,3 +113,55 @@ async def run_process(
         stderr=err.decode(errors="replace"),
         duration_s=loop.time() - started,
     )
+
+
+async def _collect(proc: asyncio.subprocess.Process, stdin: bytes | None, limit: int, setting: str,
+                   name: str) -> tuple[bytes, bytes]:
+    """`communicate()` with a cap: stdout and stderr are read as they come, counted together, and reading
+    stops at the first byte over `limit` (the caller then kills the process group)."""
+    total = 0
+
+    async def pump(stream: asyncio.StreamReader | None, into: bytearray) -> None:
+        nonlocal total
+        if stream is None:
+            return
+        while chunk := await stream.read(READ_CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise CapExceeded(f"the output of {name} (stdout + stderr)", limit, setting,
+                                  action="killed it")
+            into += chunk
+
+    async def feed() -> None:
+        if stdin is None or proc.stdin is None:
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        proc.stdin.close()
+
+    out, err = bytearray(), bytearray()
+    tasks = [asyncio.ensure_future(c) for c in (pump(proc.stdout, out), pump(proc.stderr, err), feed())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # re-raise CapExceeded (or a pipe error)
+    except BaseException:
+        _close_pipes(proc)
+        raise
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await proc.wait()
+    return bytes(out), bytes(err)
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Close our ends of the pipes once we stop reading. asyncio's `Process.wait()` returns only after every
+    pipe saw EOF, and a pipe left unread is paused and never sees it: the wait would hang forever."""
+    transport = getattr(proc, "_transport", None)  # asyncio keeps the subprocess transport private
+    for fd in (0, 1, 2):
+        pipe = transport.get_pipe_transport(fd) if transport is not None else None
+        if pipe is not None:
+            pipe.close()

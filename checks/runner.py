@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from checks.bounded import CapExceeded
 from checks.interpolate import MissingVariable, interpolate
 from checks.lanes import Lane, Lanes
 from checks.masking import mask, masker
@@ -169,6 +170,8 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
                           evidence={"timeout_s": spec.timeout})
     except asyncio.CancelledError:
         raise
+    except CapExceeded as exc:  # the target sent more than golive reads: nothing left to judge
+        outcome = Outcome(status=Status.ERROR, summary=str(exc), evidence=exc.evidence())
     except Exception as exc:  # a broken check is reported, never fatal
         outcome = Outcome(status=Status.ERROR, summary=f"{type(exc).__name__}: {exc}")
     if outcome.outputs:

@@ -25,6 +25,8 @@ class SettingsSource(Strict):
     command: str | list[str] | None = Field(
         None, description="prints KEY=VALUE lines, e.g. `kubectl exec deploy/api -- env`")
     timeout: float = 20.0
+    max_bytes: int = Field(1024 * 1024, gt=0, description=(
+        "read at most this many bytes of the dotenv file or of the command's output (default 1 MiB)"))
     include_process_env: bool = Field(
         False, description="dotenv/command: fall back to the bot's own environment for names they lack"
     )

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from checks.bounded import CapExceeded, read_file_capped
 from checks.masking import mask, masker
 from checks.process import run_process
 from checks.spec import Checklist, SettingsSource
@@ -79,15 +81,28 @@ async def _read_source(checklist: Checklist, workdir: Path) -> dict[str, str]:
     if src.source == "dotenv":
         path = Path(src.path or ".env")
         path = path if path.is_absolute() else workdir / path
-        if not path.is_file():
+        if not path.exists():
             raise SettingsError(f"settings file {path} not found (settings.path in {checklist.source_path})")
-        values.update({k: v or "" for k, v in dotenv_values(path).items()})
+        try:
+            raw = await asyncio.to_thread(read_file_capped, path, src.max_bytes, what="settings file",
+                                          setting="settings.max_bytes")
+        except CapExceeded as exc:
+            raise SettingsError(str(exc)) from None
+        except OSError as exc:
+            raise SettingsError(f"settings file {path} {exc.strerror or 'cannot be read'} "
+                                f"(settings.path in {checklist.source_path})") from None
+        text = raw.decode("utf-8", errors="replace")
+        values.update({k: v or "" for k, v in dotenv_values(stream=io.StringIO(text)).items()})
     elif src.source == "command":
         if not src.command:
             raise SettingsError(
                 f"settings.source is 'command' but settings.command is empty in {checklist.source_path}")
         try:
-            result = await asyncio.wait_for(run_process(src.command, cwd=workdir), src.timeout)
+            result = await asyncio.wait_for(
+                run_process(src.command, cwd=workdir, max_output_bytes=src.max_bytes, cap_setting="settings.max_bytes"),
+                src.timeout)
+        except CapExceeded as exc:
+            raise SettingsError(f"settings command: {exc}") from None
         except TimeoutError as exc:
             raise SettingsError(f"settings command did not finish within {src.timeout:g}s") from exc
         except OSError as exc:

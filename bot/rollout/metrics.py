@@ -5,6 +5,7 @@ rules can call them inconclusive instead of guessing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 from bot.rollout.models import ProbeSpec, WatchConfig
+from checks.bounded import CapExceeded, request_capped, show_bytes
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
 from checks.result import utcnow
@@ -66,9 +68,19 @@ def _join(base_url: str, url: str) -> str:
 
 
 def _why(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timed out"
+    if isinstance(exc, CapExceeded):
+        return f"the answer exceeds the {show_bytes(exc.limit)} cap ({exc.setting})"
     return mask(str(exc)) or type(exc).__name__
+
+
+def _parse(body: bytes) -> Any:
+    """The JSON document in `body`; ValueError when it is not one."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 class Collector:
@@ -114,12 +126,12 @@ class Collector:
         shown = redact_url(url)
         started = time.perf_counter()
         try:
-            response = await self.client.get(url, timeout=self.config.timeout_seconds)
-        except httpx.HTTPError as exc:
+            response, raw = await self._get(url)
+        except (httpx.HTTPError, TimeoutError, CapExceeded) as exc:
             return ProbeResult(spec.name, shown, None, error=_why(exc),
                                elapsed_ms=(time.perf_counter() - started) * 1000)
         try:
-            body = response.json()
+            body = _parse(raw)
         except ValueError:
             body = None
         return ProbeResult(spec.name, shown, response.status_code, body=body,
@@ -130,13 +142,13 @@ class Collector:
             return None, "no metrics_url configured"
         url = _join(self.base_url, self.config.metrics_url)
         try:
-            response = await self.client.get(url, timeout=self.config.timeout_seconds)
-        except httpx.HTTPError as exc:
+            response, raw = await self._get(url)
+        except (httpx.HTTPError, TimeoutError, CapExceeded) as exc:
             return None, f"metrics {redact_url(url)} unreadable: {_why(exc)}"
         if response.status_code != 200:
             return None, f"metrics {redact_url(url)} answered {response.status_code}"
         try:
-            return response.json(), None
+            return _parse(raw), None
         except ValueError:
             return None, f"metrics {redact_url(url)} is not JSON"
 
@@ -151,14 +163,19 @@ class Collector:
     async def _query(self, base: str, headers: dict[str, str], query: str) -> tuple[dict[str, Any], str | None]:
         url = base.rstrip("/") + "/api/v1/query"
         try:
-            response = await self.client.get(url, params={"query": query}, headers=headers,
-                                              timeout=self.config.timeout_seconds)
-            payload = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            response, raw = await self._get(url, params={"query": query}, headers=headers)
+            payload = _parse(raw)
+        except (httpx.HTTPError, TimeoutError, CapExceeded, ValueError) as exc:
             return {}, f"Prometheus {redact_url(base)} unreadable: {_why(exc)}"
         if response.status_code != 200 or payload.get("status") != "success":
             return {}, f"Prometheus answered {response.status_code}: {payload.get('error', '')}".rstrip(": ")
         return prometheus_values(payload.get("data") or {}), None
+
+    async def _get(self, url: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """One GET under the watch's timeout (for the whole answer, not per chunk) and its read cap."""
+        return await request_capped(self.client, "GET", url, limit=self.config.max_body_bytes,
+                                    setting="watch.max_body_bytes", total_timeout=self.config.timeout_seconds,
+                                    timeout=self.config.timeout_seconds, **kwargs)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -87,6 +87,8 @@ class WatchConfig(_Strict):
     escalate_after_seconds: float = Field(600.0, gt=0)
     escalate_mention: str | None = None
     timeout_seconds: float = Field(5.0, gt=0)
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="read at most this much of each answer (probe, "
+                                "metrics document, Prometheus); more makes that source unreadable")
     probes: list[ProbeSpec] = Field(default_factory=_default_probes)
     metrics_url: str | None = "/healthz/metrics"
     metrics: dict[str, str | None] = Field(default_factory=dict, description="metric name -> dotted path; "

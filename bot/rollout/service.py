@@ -24,6 +24,7 @@ from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
 from bot.waivers import active_waivers
+from checks.bounded import CapExceeded
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.flags import EffectiveError, effective_probe, normalise_flag, read_effective, shown
 from checks.masking import mask
@@ -293,6 +294,8 @@ class RolloutService:
                 return [f"apply command timed out after {self.apply.timeout_seconds:g}s"]
             except OSError as exc:
                 return [f"apply command could not start: {exc.strerror or exc}"]
+            except CapExceeded as exc:
+                return [f"apply command: {mask(str(exc))}"]
             if done.returncode != 0:
                 return [f"apply command exited {done.returncode}: {mask(done.tail(1))}"]
         if self.effective is None:

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from checks.jsonpath import describe, first_difference
 from checks.kinds.http import (
     Answer,
+    body_cap_field,
     fetch,
     make_client,
     normalize_method,
@@ -48,6 +49,7 @@ class Endpoint(Params):
 class V1Params(Params):
     urls: list[Endpoint] = Field(min_length=1, description="[{url, method, expect_status}]")
     headers: dict[str, str] = Field(default_factory=dict, description="sent with every request")
+    max_body_bytes: int = body_cap_field()
 
     @field_validator("urls", mode="before")
     @classmethod
@@ -67,7 +69,7 @@ def _v1_writes(params: Mapping[str, Any]) -> bool:
 async def check_v1(ctx: CheckContext, p: V1Params) -> Outcome:
     """Every listed v1 endpoint answers one of its expected statuses."""
     urls = [ctx.url(e.url) for e in p.urls]
-    async with make_client(ctx, max_connections=min(10, len(p.urls))) as client:
+    async with make_client(ctx, max_connections=min(10, len(p.urls)), max_body_bytes=p.max_body_bytes) as client:
         answers = await asyncio.gather(*(
             fetch(client, e.method, url, headers=request_headers(ctx, url, p.headers, e.headers),
                   json_body=e.json_body)
@@ -101,6 +103,7 @@ class LegacyParams(Params):
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     removed_status: list[int] = Field(default_factory=lambda: [404, 410])
+    max_body_bytes: int = body_cap_field()
 
     _method = field_validator("method")(normalize_method)
 
@@ -126,7 +129,7 @@ async def check_legacy(ctx: CheckContext, p: LegacyParams) -> Outcome:
     """Legacy routes behave as decided: removed → 404/410; supported → 200 with v1's body."""
     legacy_url = ctx.url(p.legacy_url)
     legacy_show = show_url(legacy_url, ctx)
-    async with make_client(ctx, max_connections=2) as client:
+    async with make_client(ctx, max_connections=2, max_body_bytes=p.max_body_bytes) as client:
         if p.decision == "removed":
             headers = request_headers(ctx, legacy_url, p.headers)
             legacy = await fetch(client, p.method, legacy_url, headers=headers)
@@ -171,7 +174,7 @@ async def check_legacy(ctx: CheckContext, p: LegacyParams) -> Outcome:
                 f"{describe(left)} vs {describe(right)}", **evidence)
     else:
         assert legacy.response is not None and v1.response is not None
-        if legacy.response.content != v1.response.content:
+        if legacy.body != v1.body:
             evidence["legacy_excerpt"], evidence["v1_excerpt"] = legacy.excerpt(200), v1.excerpt(200)
             return Outcome.failed(f"legacy {legacy_show} body differs from {v1_show}", **evidence)
     return Outcome.passed(

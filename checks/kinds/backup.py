@@ -27,6 +27,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import Field
 
+from checks.bounded import MIB
 from checks.masking import mask
 from checks.pgtools import (
     CUSTOM_MAGIC,
@@ -203,7 +204,8 @@ async def _verify_custom(path: Path, head: bytes, full_read: bool, evidence: dic
             f"{path.name} is not a custom-format dump: it does not start with PGDMP", **evidence
         )
     try:
-        listing = await run_process(["pg_restore", "--list", str(path)])
+        # A table of contents is ~100 bytes an entry: 64 MiB holds any real schema, and still bounds a bad file.
+        listing = await run_process(["pg_restore", "--list", str(path)], max_output_bytes=64 * MIB)
     except FileNotFoundError:
         return Outcome.failed(missing_tool("pg_restore"), **evidence)
     if listing.returncode != 0:

@@ -17,10 +17,11 @@ import shlex
 from pydantic import Field
 
 from checks.argv import command_argv, shell_command
+from checks.bounded import DEFAULT_MAX_OUTPUT_BYTES, CapExceeded, cap_description
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import CheckContext, Params, check_kind
-from checks.result import Outcome
+from checks.result import Outcome, Status
 from checks.sandbox import Sandbox, describe_call
 
 
@@ -38,6 +39,8 @@ class CommandParams(Params):
         "unroutable; any recorded call fails the check unless allow_calls matches it"))
     allow_calls: list[str] = Field(default_factory=list, description=(
         'with sandbox: glob patterns of recorded calls that are fine, e.g. "kubectl diff *"'))
+    max_output_bytes: int = Field(DEFAULT_MAX_OUTPUT_BYTES, gt=0, description=cap_description(
+        "stdout + stderr (the command is killed past it)", DEFAULT_MAX_OUTPUT_BYTES))
 
 
 def resolved_command(ctx: CheckContext, command: str | list[str], *, shell: bool = False) -> str | list[str]:
@@ -66,7 +69,8 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
     try:
         if box is not None:
             env = box.environment(env)
-        result = await run_process(command, env=env, cwd=cwd, shell=p.shell, inherit_env=box is None)
+        result = await run_process(command, env=env, cwd=cwd, shell=p.shell, inherit_env=box is None,
+                                   max_output_bytes=p.max_output_bytes, cap_setting="max_output_bytes")
         if box is not None:
             calls = [describe_call(c) for c in box.calls()]
     except FileNotFoundError as exc:
@@ -74,6 +78,8 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
                               command=shown, cwd=str(cwd))
     except OSError as exc:
         return Outcome.failed(f"cannot run `{shown}`: {exc.strerror}", command=shown)
+    except CapExceeded as exc:
+        return Outcome(status=Status.ERROR, summary=f"`{shown}`: {exc}", evidence={"command": shown, **exc.evidence()})
     finally:
         if box is not None:
             box.remove()

@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 from pydantic import Field, ValidationError, model_validator
 
+from checks.bounded import MIB, CapExceeded, request_capped
 from checks.interpolate import MissingVariable, interpolate
 from checks.jsonpath import MISSING, get_path
+from checks.kinds.http import same_origin
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import CheckContext, Params, check_kind
@@ -60,6 +62,7 @@ class EffectiveProbe(Params):
     names: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(10.0, gt=0)
+    max_bytes: int = Field(MIB, gt=0, description="read at most this much of the answer or the command's output")
 
     @model_validator(mode="after")
     def _one_source(self) -> EffectiveProbe:
@@ -106,23 +109,33 @@ async def read_effective(probe: EffectiveProbe, names: Sequence[str], *, base_ur
     """What the running service reports for each flag (None when it does not mention one)."""
     if probe.url is not None:
         url = probe.url if "://" in probe.url else base_url.rstrip("/") + "/" + probe.url.lstrip("/")
+        home = dict(headers or {}) if same_origin(url, base_url) else {}  # the target's headers stay at home
         try:
             async with httpx.AsyncClient(timeout=probe.timeout, verify=verify_tls, trust_env=False) as client:
-                response = await client.get(url, headers={**(headers or {}), **probe.headers})
+                response, body = await request_capped(
+                    client, "GET", url, headers={**home, **probe.headers}, limit=probe.max_bytes,
+                    setting="effective.max_bytes", total_timeout=probe.timeout)
+        except CapExceeded as exc:
+            raise EffectiveError(f"effective probe GET {probe.url}: {exc}") from None
+        except TimeoutError:
+            raise EffectiveError(f"effective probe GET {probe.url} timed out after {probe.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise EffectiveError(f"effective probe GET {probe.url} failed: {mask(str(exc)) or type(exc).__name__}") \
                 from None
         if response.status_code != 200:
             raise EffectiveError(f"effective probe GET {probe.url} answered {response.status_code}")
         try:
-            document = response.json()
-        except ValueError:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
             raise EffectiveError(f"effective probe GET {probe.url} did not answer JSON") from None
     else:
         assert probe.command is not None
         try:
             async with asyncio.timeout(probe.timeout):
-                done = await run_process(probe.command, env=dict(env or {}), cwd=workdir)
+                done = await run_process(probe.command, env=dict(env or {}), cwd=workdir,
+                                         max_output_bytes=probe.max_bytes, cap_setting="effective.max_bytes")
+        except CapExceeded as exc:
+            raise EffectiveError(f"effective probe {probe.describe()}: {exc}") from None
         except TimeoutError:
             raise EffectiveError(f"effective probe {probe.describe()} timed out after {probe.timeout:g}s") from None
         except OSError as exc:

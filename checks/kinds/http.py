@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from checks.bounded import DEFAULT_MAX_BODY_BYTES, CapExceeded, cap_description, read_body
 from checks.jsonpath import MISSING, Expectation, evaluate, expectations_from
 from checks.masking import mask
 from checks.registry import CheckContext, Params, check_kind
@@ -31,6 +32,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 EXCERPT_CHARS = 500
+MAX_REDIRECTS = 10
 
 
 # -- shared plumbing -------------------------------------------------------------------------------
@@ -48,22 +50,51 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _same_origin(url: str, base_url: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+def _origin(url: str | httpx.URL) -> tuple[str, str | None, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: http://a and http://a:80 are one origin."""
+    parts = urlsplit(str(url))
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower() or None, port or {"http": 80, "https": 443}.get(scheme)
+
+
+def same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
+    return _origin(url) == _origin(base_url)
+
+
+class TargetClient(httpx.AsyncClient):
+    """An httpx client that knows this check's read cap and whether it follows redirects (`fetch` does the
+    following itself: httpx would carry the check's headers to whatever origin a redirect names)."""
+
+    def __init__(self, *, follow: bool, max_body_bytes: int, cap_setting: str = "max_body_bytes",
+                 **kwargs: Any) -> None:
+        super().__init__(follow_redirects=False, **kwargs)
+        self.follow = follow
+        self.max_body_bytes = max_body_bytes
+        self.cap_setting = cap_setting
 
 
 def make_client(ctx: CheckContext, *, follow_redirects: bool = False, max_connections: int = 20,
-                timeout: float | None = None) -> httpx.AsyncClient:
-    """An httpx client for this check: TLS per the target's settings, the check's time budget."""
+                timeout: float | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> TargetClient:
+    """An httpx client for this check: TLS per the target's settings, the check's time budget and read cap."""
     verify: ssl.SSLContext | bool = _default_ssl_context() if ctx.checklist.target.verify_tls else False
-    return httpx.AsyncClient(
+    return TargetClient(
+        follow=follow_redirects,
+        max_body_bytes=max_body_bytes,
         verify=verify,
         timeout=timeout if timeout is not None else client_timeout(ctx),
-        follow_redirects=follow_redirects,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         trust_env=False,
     )
+
+
+def body_cap_field() -> Any:
+    """`max_body_bytes`, the same on every HTTP kind."""
+    return Field(DEFAULT_MAX_BODY_BYTES, gt=0, description=cap_description("each answer's body",
+                                                                           DEFAULT_MAX_BODY_BYTES))
 
 
 # Every request of one run to the target carries the run's id: the target's operators can tell golive's
@@ -76,7 +107,7 @@ def request_headers(ctx: CheckContext, url: str, *extra: dict[str, str]) -> dict
     """The run's id and the target headers (only toward the target itself, never to a third-party URL),
     then the check's own."""
     headers: dict[str, str] = {}
-    if _same_origin(url, ctx.base_url):
+    if same_origin(url, ctx.base_url):
         if ctx.run_id:
             headers[RUN_HEADER] = ctx.run_id
         headers.update(ctx.checklist.target.headers)
@@ -95,7 +126,10 @@ def show_url(url: str, ctx: CheckContext) -> str:
 
 @dataclass
 class Answer:
-    """One request's outcome: a response, or a transport failure described for people."""
+    """One request's outcome: a response and its (capped) body, or a transport failure described for people.
+
+    `redirects` lists the URLs redirects led to (when the check follows them); `left_origin` says the chain
+    left the first URL's origin, after which nothing configured (headers, run id, body) was sent."""
 
     method: str
     url: str
@@ -103,6 +137,10 @@ class Answer:
     response: httpx.Response | None = None
     error: str | None = None
     timed_out: bool = False
+    body: bytes = b""
+    truncated: bool = False
+    redirects: list[str] = field(default_factory=list)
+    left_origin: bool = False
     _json: Any = field(default=None, repr=False)
     _json_ok: bool = field(default=False, repr=False)
     _json_done: bool = field(default=False, repr=False)
@@ -112,29 +150,32 @@ class Answer:
         return self.response.status_code if self.response is not None else None
 
     def json(self) -> tuple[bool, Any]:
-        """(parsed, value): whether the body is JSON, and the document when it is."""
+        """(parsed, value): whether the body is JSON, and the document when it is (a cut body never is)."""
         if not self._json_done:
             self._json_done = True
-            if self.response is not None and self.response.content:
+            if self.response is not None and self.body and not self.truncated:
                 try:
-                    self._json = json.loads(self.response.content)
+                    self._json = json.loads(self.body)
                     self._json_ok = True
-                except (ValueError, UnicodeDecodeError):
+                except (ValueError, UnicodeDecodeError, RecursionError):
                     self._json_ok = False
         return self._json_ok, self._json
 
     def excerpt(self, limit: int = EXCERPT_CHARS) -> str:
-        return body_excerpt(self.response, limit) if self.response is not None else ""
+        if self.response is None:
+            return ""
+        return body_excerpt(self.body, limit, encoding=self.response.encoding)
 
 
-def body_excerpt(response: httpx.Response, limit: int = EXCERPT_CHARS) -> str:
+def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS, *, encoding: str | None = None) -> str:
     """The start of a body, masked before it is cut (a secret split in two would escape the mask)."""
+    head = body[: limit * 8]  # enough bytes for `limit` characters after whitespace is folded, mostly
     try:
-        text = response.text
-    except (UnicodeDecodeError, LookupError):
-        text = response.content.decode("utf-8", "replace")
+        text = head.decode(encoding or "utf-8", "replace")
+    except LookupError:
+        text = head.decode("utf-8", "replace")
     text = mask(re.sub(r"\s+", " ", text).strip())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit and len(head) == len(body) else text[: limit - 1] + "…"
 
 
 def transport_error(exc: httpx.HTTPError, timeout: float) -> tuple[str, bool]:
@@ -182,27 +223,63 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: dict[str, str] | None = None,
-                json_body: Any = None, content: str | None = None) -> Answer:
+                json_body: Any = None, content: str | None = None, truncate: bool = False) -> Answer:
     """Send one request and time it; transport failures become an Answer with `error`, never raise.
 
-    A URL httpx cannot use at all (no scheme, unknown scheme) raises ValueError: that is a mistake
-    in the checklist, which the runner reports as an error rather than a failed check.
+    The body is read up to the client's cap (`max_body_bytes`): beyond it CapExceeded is raised (the check
+    ends in `error` naming the cap), or with `truncate` the body is cut and `Answer.truncated` set.
+    Redirects (when the client follows them) keep method and body per 301/302/303/307/308; once a redirect
+    leaves the first URL's origin, only the method and the URL go on: no configured header, no run id,
+    no body, no cookie. A URL httpx cannot use at all (no scheme, unknown scheme) raises ValueError: that
+    is a mistake in the checklist, which the runner reports as an error rather than a failed check.
     """
     started = time.perf_counter()
+    follow = client.follow if isinstance(client, TargetClient) else False
+    limit = client.max_body_bytes if isinstance(client, TargetClient) else DEFAULT_MAX_BODY_BYTES
+    setting = client.cap_setting if isinstance(client, TargetClient) else "max_body_bytes"
     kwargs: dict[str, Any] = {"headers": headers or {}}
     if json_body is not None:
         kwargs["json"] = json_body
     elif content is not None:
         kwargs["content"] = content.encode()
+    redirects: list[str] = []
+    left_origin = False
     try:
-        response = await client.request(method, url, **kwargs)
+        request = client.build_request(method, url, **kwargs)
+        while True:
+            response = await client.send(request, stream=True)
+            next_request = response.next_request if follow else None
+            if next_request is None:
+                break
+            await response.aclose()
+            if len(redirects) >= MAX_REDIRECTS:
+                return Answer(method, url, _ms(started), error=f"too many redirects (more than {MAX_REDIRECTS})",
+                              redirects=redirects)
+            redirects.append(str(next_request.url))
+            if left_origin or not same_origin(next_request.url, url):
+                left_origin = True
+                request = httpx.Request(next_request.method, next_request.url, extensions=next_request.extensions)
+            else:
+                request = next_request
+        try:
+            body, truncated = await read_body(response, limit, what=f"the body of {method} {url}",
+                                              setting=setting, truncate=truncate)
+        finally:
+            await response.aclose()
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        if redirects:
+            return Answer(method, url, _ms(started), error=f"redirected to an unusable URL: {exc}",
+                          redirects=redirects, left_origin=left_origin)
         raise ValueError(f"bad url {url!r}: {exc}") from None
+    except CapExceeded:
+        raise
     except httpx.HTTPError as exc:
         timeout = client.timeout.read or client.timeout.connect or 0.0
         summary, timed_out = transport_error(exc, timeout)
-        return Answer(method, url, _ms(started), error=summary, timed_out=timed_out)
-    return Answer(method, url, _ms(started), response=response)
+        return Answer(method, url, _ms(started), error=summary, timed_out=timed_out, redirects=redirects,
+                      left_origin=left_origin)
+    return Answer(method, url, _ms(started), response=response, body=body, truncated=truncated,
+                  redirects=redirects, left_origin=left_origin)
 
 
 def _ms(started: float) -> float:
@@ -292,7 +369,9 @@ class HttpParams(Params):
         3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: warm the connection, then judge the "
                                     "median of this many requests")
     status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
-    follow_redirects: bool = False
+    follow_redirects: bool = Field(False, description=(
+        "follow 3xx answers (at most 10); on a change of origin only the method and the URL follow"))
+    max_body_bytes: int = body_cap_field()
 
     _method = field_validator("method")(normalize_method)
 
@@ -321,7 +400,7 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     headers = request_headers(ctx, url, p.headers)
     samples: list[float] = []
     warmup_ms: float | None = None
-    async with make_client(ctx, follow_redirects=p.follow_redirects) as client:
+    async with make_client(ctx, follow_redirects=p.follow_redirects, max_body_bytes=p.max_body_bytes) as client:
         answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
         if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None:
             # The first request pays for golive's connection set-up; the ceiling is about the service.
@@ -340,6 +419,10 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status, "latency_ms": latency_ms}
     if samples:
         evidence.update(latency_samples_ms=samples, warmup_ms=warmup_ms)
+    if answer.redirects:
+        evidence["redirects"] = answer.redirects
+        if answer.left_origin:
+            evidence["left_origin"] = "redirected to another origin: only the method and URL were sent there"
     outputs: dict[str, Any] = {"status": status, "latency_ms": latency_ms}
     parsed, data = answer.json()
     if parsed:
@@ -377,7 +460,7 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
         return failed(summary, **more)
     if (p.json_valid or p.expect_json) and not parsed:
         kind = answer.response.headers.get("content-type", "no content type")
-        return failed(f"answer is not valid JSON ({kind}, {len(answer.response.content)} bytes) — {where}")
+        return failed(f"answer is not valid JSON ({kind}, {len(answer.body)} bytes) — {where}")
     if mismatches:
         first = mismatches[0]
         more_text = f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""

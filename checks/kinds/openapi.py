@@ -4,7 +4,10 @@
    that method; a wrong one fails naming the nearest real route, because runbooks guess routes wrong.
 2. `sweep: true` also calls every GET route without path parameters and reports each 5xx and each 4xx
    other than 401/403: broken routes nobody wrote a check for. It only sends GETs, with the target's
-   headers; it touches nothing else.
+   headers; it touches nothing else. Each route gets `route_timeout` seconds and the sweep as a whole
+   `sweep_budget` (always inside the check's own timeout): a slow route is reported as one finding, and
+   routes the budget did not reach are listed, so neither can hide what the sweep found. A swept body is
+   read only up to `max_body_bytes` (it is only quoted).
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ import asyncio
 import difflib
 import fnmatch
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import Field, field_validator
 
+from checks.bounded import MIB, cap_description
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.http import (
+    body_cap_field,
     body_error,
     fetch,
     make_client,
@@ -31,6 +38,8 @@ from checks.kinds.http import (
 )
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome
+
+DEFAULT_MAX_DOCUMENT_BYTES = 8 * MIB
 
 OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROBING_KINDS = ("http", "smoke.cache", "smoke.rate_limit", "api.v1", "api.legacy")
@@ -55,6 +64,13 @@ class OpenApiParams(Params):
     allowed_status: list[int] = Field(default_factory=lambda: [401, 403],
                                       description="4xx answers the sweep accepts (auth required)")
     concurrency: int = Field(4, ge=1, le=32)
+    route_timeout: float = Field(5.0, gt=0, description="seconds one swept route may take; slower is reported")
+    sweep_budget: float | None = Field(
+        None, gt=0, description="seconds for the whole sweep (default and ceiling: the check's timeout less a "
+                                "margin); routes not reached are listed")
+    max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, gt=0, description=cap_description(
+        "the OpenAPI document", DEFAULT_MAX_DOCUMENT_BYTES))
+    max_body_bytes: int = body_cap_field()
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -183,9 +199,12 @@ def _matches(path: str, globs: list[str], method: str = "") -> bool:
 @check_kind("openapi", OpenApiParams)
 async def check_openapi(ctx: CheckContext, p: OpenApiParams) -> Outcome:
     """The endpoints the checklist probes exist in the service's OpenAPI document; optionally sweep its GETs."""
+    started = time.monotonic()
     doc_url = ctx.url(p.url)
-    async with make_client(ctx, max_connections=p.concurrency) as client:
+    async with make_client(ctx, max_connections=p.concurrency, max_body_bytes=p.max_document_bytes) as client:
+        client.cap_setting = "max_document_bytes"
         answer = await fetch(client, "GET", doc_url, headers=request_headers(ctx, doc_url))
+        client.max_body_bytes, client.cap_setting = p.max_body_bytes, "max_body_bytes"  # sweep bodies: quoted only
         where = f"GET {show_url(doc_url, ctx)}"
         if answer.response is None:
             return Outcome.failed(f"no OpenAPI document: {answer.error} — {where}", url=doc_url)
@@ -218,27 +237,15 @@ async def check_openapi(ctx: CheckContext, p: OpenApiParams) -> Outcome:
         if p.sweep:
             targets = [path for path in routes.sweepable()
                        if not _matches(path, p.sweep_exclude) and ctx.url(path) != doc_url]
-            limit = asyncio.Semaphore(p.concurrency)
-
-            async def call(path: str) -> dict[str, Any]:
-                url = ctx.url(path)
-                async with limit:
-                    got = await fetch(client, "GET", url, headers=request_headers(ctx, url))
-                result: dict[str, Any] = {"path": path, "status": got.status}
-                if got.error:
-                    result["problem"] = f"GET {path} → {got.error}"
-                elif got.status is not None and (got.status >= 500 or (
-                        400 <= got.status < 500 and got.status not in p.allowed_status)):
-                    ok_json, body = got.json()
-                    cause = body_error(body) if ok_json else None
-                    result["problem"] = f"GET {path} answers {got.status}" + (f": {cause}" if cause else "")
-                    result["body_excerpt"] = got.excerpt(200)
-                return result
-
-            swept = await asyncio.gather(*(call(path) for path in targets))
+            budget = sweep_budget(ctx.check.timeout, p.sweep_budget) - (time.monotonic() - started)
+            swept, unswept = await sweep(ctx, client, targets, p, budget)
             broken = [r["problem"] for r in swept if "problem" in r]
             evidence["sweep"] = swept
+            if unswept:
+                evidence["not_swept"] = unswept
     problems = missing + broken
+    if problems and evidence.get("not_swept"):
+        problems.append(_not_reached(evidence["not_swept"]))
     if problems:
         head = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
         return Outcome.failed(head, **evidence)
@@ -248,4 +255,54 @@ async def check_openapi(ctx: CheckContext, p: OpenApiParams) -> Outcome:
     summary = f"{len(rows)} probed endpoint(s) are in the API ({len(routes.operations)} operations)"
     if p.sweep:
         summary += f"; {len(evidence['sweep'])} GET route(s) swept, none broken"
+        if evidence.get("not_swept"):
+            return Outcome.warned(summary + f"; {_not_reached(evidence['not_swept'])}", **evidence)
     return Outcome.passed(summary, **evidence)
+
+
+def sweep_budget(check_timeout: float, wanted: float | None) -> float:
+    """Seconds for the whole sweep: what the checklist asks, but always done before the check's own timeout
+    (which would otherwise replace every finding with "timed out")."""
+    ceiling = max(0.5, min(check_timeout * 0.8, check_timeout - 2.0))
+    return min(wanted, ceiling) if wanted is not None else ceiling
+
+
+def _not_reached(paths: list[str]) -> str:
+    shown = ", ".join(paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+    return f"{len(paths)} route(s) not swept within the sweep budget: {shown}"
+
+
+async def sweep(ctx: CheckContext, client: httpx.AsyncClient, targets: list[str], p: OpenApiParams,
+                budget: float) -> tuple[list[dict[str, Any]], list[str]]:
+    """(results, paths not reached): each route under `route_timeout`, all of them under `budget` seconds."""
+    limit = asyncio.Semaphore(p.concurrency)
+    results: dict[str, dict[str, Any]] = {}
+
+    async def call(path: str) -> None:
+        url = ctx.url(path)
+        async with limit:
+            try:
+                async with asyncio.timeout(p.route_timeout):
+                    got = await fetch(client, "GET", url, headers=request_headers(ctx, url), truncate=True)
+            except TimeoutError:
+                results[path] = {"path": path, "status": None, "timed_out": True,
+                                 "problem": f"GET {path} → no answer within {p.route_timeout:g}s (route_timeout)"}
+                return
+        result: dict[str, Any] = {"path": path, "status": got.status}
+        if got.error:
+            result["problem"] = f"GET {path} → {got.error}"
+        elif got.status is not None and (got.status >= 500 or (
+                400 <= got.status < 500 and got.status not in p.allowed_status)):
+            ok_json, body = got.json()
+            cause = body_error(body) if ok_json else None
+            result["problem"] = f"GET {path} answers {got.status}" + (f": {cause}" if cause else "")
+            result["body_excerpt"] = got.excerpt(200)
+        results[path] = result
+
+    tasks = [asyncio.ensure_future(call(path)) for path in targets]
+    if tasks:
+        await asyncio.wait(tasks, timeout=max(0.0, budget))
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return [results[t] for t in targets if t in results], [t for t in targets if t not in results]

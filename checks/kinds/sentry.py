@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import Field
 
+from checks.bounded import MIB, CapExceeded, request_capped
 from checks.masking import mask, masker
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
@@ -243,12 +245,14 @@ async def _await_arrival(
     async with httpx.AsyncClient(timeout=10.0, headers=headers) as client:
         while True:
             try:
-                response = await client.get(url)
-            except httpx.HTTPError as exc:
+                response, body = await request_capped(client, "GET", url, limit=MIB, setting="", total_timeout=10.0)
+            except (httpx.HTTPError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}"
+            except CapExceeded:
+                last = "an answer over 1 MiB"
             else:
                 if response.status_code == 200:
-                    return _arrived(response, p, tag, evidence, started)
+                    return _arrived(body, p, tag, evidence, started)
                 if response.status_code in (401, 403):
                     return Outcome.failed(
                         f"the Sentry API rejected the token (HTTP {response.status_code}); it "
@@ -269,11 +273,13 @@ async def _await_arrival(
 
 
 def _arrived(
-    response: httpx.Response, p: SentryTestEventParams, tag: str, evidence: dict[str, Any], started: float
+    body: bytes, p: SentryTestEventParams, tag: str, evidence: dict[str, Any], started: float
 ) -> Outcome:
     try:
-        event = response.json()
-    except ValueError:
+        event = json.loads(body)
+    except (ValueError, RecursionError):
+        event = {}
+    if not isinstance(event, dict):
         event = {}
     seen_env = _tag(event, "environment") or event.get("environment")
     seen_tag = _tag(event, "golive_check")

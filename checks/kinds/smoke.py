@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from checks.jsonpath import MISSING, get_path
 from checks.kinds.http import (
     Answer,
+    body_cap_field,
     fetch,
     make_client,
     normalize_method,
@@ -53,6 +54,7 @@ class RateLimitParams(Params):
     concurrency: int = Field(10, ge=1, le=200)
     expect_status: int = Field(429, description="the status a limited request gets")
     stop_on_first: bool = Field(True, description="stop sending once a limited answer arrived")
+    max_body_bytes: int = body_cap_field()
 
     _method = field_validator("method")(normalize_method)
 
@@ -80,7 +82,7 @@ async def check_rate_limit(ctx: CheckContext, p: RateLimitParams) -> Outcome:
                 assert answer.response is not None
                 retry_after = answer.response.headers.get("retry-after")
 
-    async with make_client(ctx, max_connections=p.concurrency) as client:
+    async with make_client(ctx, max_connections=p.concurrency, max_body_bytes=p.max_body_bytes) as client:
         await asyncio.gather(*(worker(client) for _ in range(min(p.concurrency, p.burst))))
 
     hist = _histogram(counts)
@@ -129,6 +131,7 @@ class CacheParams(Params):
     cache_bust: bool = Field(False, description="add a unique query parameter so the first request is a miss")
     metrics: CacheMetrics | None = Field(None, description="a hit counter that must increase")
     redis: CacheRedis | None = Field(None, description="a Redis key pattern that must appear")
+    max_body_bytes: int = body_cap_field()
 
     _method = field_validator("method")(normalize_method)
 
@@ -222,7 +225,7 @@ async def check_cache(ctx: CheckContext, p: CacheParams) -> Outcome:
     where = f"{p.method} {show_url(url, ctx)}"
     evidence: dict[str, Any] = {"url": url}
     problems: list[str] = []
-    async with make_client(ctx, max_connections=1) as side:
+    async with make_client(ctx, max_connections=1, max_body_bytes=p.max_body_bytes) as side:
         before: float | None = None
         if p.metrics is not None:
             before, problem = await _metric(ctx, side, p.metrics)
@@ -235,7 +238,7 @@ async def check_cache(ctx: CheckContext, p: CacheParams) -> Outcome:
             except (_RedisFailed, OSError, ValueError) as exc:
                 problems.append(f"redis {redact_url(p.redis.url)}: {_redis_error(exc)}")
         answers: list[Answer] = []
-        async with make_client(ctx, max_connections=1) as client:
+        async with make_client(ctx, max_connections=1, max_body_bytes=p.max_body_bytes) as client:
             for _ in range(1 + p.attempts):
                 answer = await fetch(client, p.method, url, headers=headers)
                 if answer.response is None:

@@ -27,6 +27,7 @@ EXPECTED = {
     "history_scale": ["golive status, 1 run", "golive serve on", "every reply posted within", "prune --older-than",
                       "targets:"],
     "web_render": ["run page, 40 checks", "CPU median", "page+css", "imported by the CLI and the chat renderers"],
+    "hostile_target": ["command writing 100 MB", "peak RSS", "error names the cap: yes"],
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import re
 import stat
@@ -25,6 +26,7 @@ from dotenv import dotenv_values
 from filelock import FileLock, Timeout
 
 from bot.rollout.providers import ProviderError, flag_text
+from checks.bounded import DEFAULT_MAX_FILE_BYTES, CapExceeded, read_file_capped
 
 _ASSIGNMENT = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.]*)(?P<eq>\s*=[ \t]*)"
                          r"(?P<rest>.*?)(?P<eol>\r\n|\n|\r)?$", re.DOTALL)
@@ -139,16 +141,20 @@ class DotenvProvider:
         if not path.exists():  # no file is no evidence, never "every flag off"
             raise ProviderError(f"flag file {self.path} not found")
         try:
-            values = dotenv_values(path, interpolate=False)
+            raw = read_file_capped(path, DEFAULT_MAX_FILE_BYTES, what="flag file", setting="")
+        except CapExceeded as exc:
+            raise ProviderError(str(exc)) from None
         except OSError as exc:
             raise ProviderError(f"cannot read {self.path}: {exc.strerror}") from None
+        values = dotenv_values(stream=io.StringIO(raw.decode("utf-8", errors="replace")), interpolate=False)
         return {name: values.get(name) for name in names}
 
     def _write(self, values: Mapping[str, bool | str]) -> None:
         path = self._target()
         try:
             with self._lock(path):
-                raw = path.read_bytes() if path.exists() else b""
+                raw = read_file_capped(path, DEFAULT_MAX_FILE_BYTES, what="flag file", setting="") \
+                    if path.exists() else b""
                 text = raw.decode("utf-8", errors="surrogateescape")
                 new = rewrite(text, {k: flag_text(v) or "" for k, v in values.items()})
                 if new != text:
@@ -157,6 +163,8 @@ class DotenvProvider:
             raise ProviderError(f"{self.path} is being rewritten by another process (its lock "
                                 f".{path.name}.lock was held for over {self.lock_timeout:.0f} s); nothing "
                                 f"changed, try again") from None
+        except CapExceeded as exc:
+            raise ProviderError(f"{exc}; nothing changed") from None
         except OSError as exc:
             raise ProviderError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.rollout.providers import ProviderError, flag_text
+from checks.bounded import MIB, CapExceeded, request_capped
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
 
@@ -32,6 +34,7 @@ class HttpFlagsConfig(BaseModel):
     write_path: str = ""
     timeout: float = 10.0
     verify_tls: bool = True
+    max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
 
 
 def nest(path: str, value: Any) -> Any:
@@ -64,7 +67,13 @@ class HttpProvider:
 
     async def _request(self, method: str, url: str, body: Any = None) -> Any:
         try:
-            response = await self.client.request(method, url, json=body)
+            response, raw = await request_capped(self.client, method, url, json=body, limit=self.config.max_body_bytes,
+                                                 setting="provider.max_body_bytes",
+                                                 total_timeout=self.config.timeout)
+        except CapExceeded as exc:
+            raise ProviderError(f"{self.description}: {mask(str(exc))}") from None
+        except TimeoutError:
+            raise ProviderError(f"{self.description}: {method} timed out after {self.config.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise ProviderError(f"{self.description}: {method} failed: {mask(str(exc)) or type(exc).__name__}") \
                 from None
@@ -73,8 +82,8 @@ class HttpProvider:
         if method != "GET":
             return None
         try:
-            return response.json()
-        except ValueError:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
             raise ProviderError(f"{self.description}: GET {redact_url(url)} did not answer JSON") from None
 
     def _value(self, entry: Any) -> str | None:
