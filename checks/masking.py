@@ -95,8 +95,8 @@ _CONN_STRING = re.compile(
     r"client_secret|access_token)[ \t]{0,8}=[ \t]{0,8}"
     r"(?P<value>[^;&\r\n\"'\\<>]{1,4096}(?=;)|[^\s;&\"'\\<>]{1,4096})"
 )
-_HEADER_LINE = re.compile(r"(?im)^(?P<name>(?:set-)?cookie|(?:proxy-)?authorization|x-api-key)[ \t]*:[ \t]*"
-                          r"(?P<value>[^\r\n\\\"]{1,8192})")
+_HEADER_LINE = re.compile(r"(?im)(?:^|(?<=: ))(?P<name>(?:set-)?cookie|(?:proxy-)?authorization|x-api-key)"
+                          r"[ \t]*:[ \t]*(?P<value>[^\r\n\\\"]{1,8192})")
 
 # -- names -----------------------------------------------------------------------------------------
 # Strong words make a name secret wherever they stand in it (also inside a compound: dbpassword).
@@ -122,9 +122,9 @@ _QUALIFIER_PARTS = frozenset({
     "header", "headers", "field", "fields", "policy", "rotation", "rotated", "rotate", "age", "timeout",
     "enabled", "disabled", "required", "prefix", "format", "kind", "scope", "scopes", "limit", "limits", "hint",
     "label", "lifetime", "algorithm", "alg", "mode", "status", "state", "error", "errors", "message", "valid",
-    "invalid", "missing", "used", "usage", "version", "manager", "store", "provider", "length", "regex",
+    "invalid", "missing", "used", "usage", "version", "manager", "store", "provider", "regex",
     "pattern", "strength", "rule", "rules", "test", "tests", "lookup", "env", "var", "vars", "location",
-    "issuer", "audience", "changed", "reset", "hint", "input", "prompt", "level", "duration", "interval",
+    "issuer", "audience", "changed", "reset", "input", "prompt", "level", "duration", "interval",
 })
 _SHELL_VARIABLES = frozenset({"PWD", "OLDPWD"})  # the working directory, not a password
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -142,10 +142,10 @@ def is_secret_name(name: str) -> bool:
     Only the last dotted segment counts (`spring.datasource.password` yes, `auth.login` no). It is secret
     when it holds a strong word anywhere (password, passwd, passphrase, passcode, secret, credential,
     apikey, accesskey, masterkey...), or a part that is one (pwd, key, token, auth, session, cookie,
-    creds, otp, sig, private...; pass next to another part), or a part that ends in pwd/pass/key/token/auth/secret (userpwd, ADMINPASS,
-    MASTERKEY, csrftoken, oauth) - unless that part is an ordinary word (monkey, bypass, author; "keyboard"
-    does not end in key and is not secret) - and holds no qualifier part saying it is *about* a secret
-    (secret_scan, token_check, max_tokens, password_file, token_url, key_name).
+    creds, otp, sig, private...; pass next to another part), or a part that ends in pwd/pass/key/token/
+    auth/secret (userpwd, ADMINPASS, MASTERKEY, csrftoken, oauth) - unless that part is an ordinary word
+    (monkey, bypass, author; "keyboard" does not end in key and is not secret) - and holds no qualifier
+    part saying it is *about* a secret (secret_scan, token_check, max_tokens, password_file, token_url).
     """
     segment = re.split(r"[./:]", name.strip("-_ "))[-1] if name else ""
     if not segment or segment in _SHELL_VARIABLES:
@@ -416,15 +416,15 @@ def _masked_value(value: str, *, json_key: bool = False) -> str | None:
     trail = value[len(stripped):]
     if stripped[0] in "[{":
         return None if stripped[1:-1].strip() == "" else stripped[0] + MASK + stripped[-1] + trail
-    for quote in ('\\"', '"', "'"):
-        if stripped.startswith(quote):
-            inner = stripped[len(quote):]
-            closed = len(inner) >= len(quote) and inner.endswith(quote)
+    for mark in ('\\"', '"', "'"):
+        if stripped.startswith(mark):
+            inner = stripped[len(mark):]
+            closed = len(inner) >= len(mark) and inner.endswith(mark)
             if closed:
-                inner = inner[:-len(quote)]
+                inner = inner[:-len(mark)]
             if _harmless(inner):
                 return None
-            return quote + MASK + (quote if closed else "") + trail
+            return mark + MASK + (mark if closed else "") + trail
     if json_key:
         return f'"{MASK}"' + trail  # a bare JSON number or literal: keep the JSON valid
     return MASK + trail
