@@ -77,7 +77,7 @@ _TOKENS = [
     re.compile(r"(?<![0-9A-Za-z_\-])glpat-[0-9A-Za-z_\-]{16,255}"),  # GitLab personal tokens
     re.compile(r"(?<![0-9A-Za-z_\-])eyJ[0-9A-Za-z_\-]{4,8192}\.eyJ[0-9A-Za-z_\-]{4,8192}\.[0-9A-Za-z_\-]{0,8192}"),
     # (above: JWTs) Authorization header schemes: Bearer/Token anything token-like, Digest's parameters
-    re.compile(r"(?i)(?<=bearer )[0-9A-Za-z._\-~+/]{8,4096}=*"),
+    re.compile(r"(?i)(?<=bearer )(?=[0-9A-Za-z._\-~+/]{0,64}[0-9]|[0-9A-Za-z._\-~+/]{24})[0-9A-Za-z._\-~+/]{8,4096}=*"),
     re.compile(r"(?i)(?<=token )[0-9A-Za-z._\-~+/]{20,4096}=*"),
     re.compile(r"(?i)(?<=digest )(?=[a-z]{1,32}=)[^\r\n\"\\]{1,4096}"),
 ]
@@ -125,6 +125,8 @@ _QUALIFIER_PARTS = frozenset({
     "invalid", "missing", "used", "usage", "version", "manager", "store", "provider", "regex",
     "pattern", "strength", "rule", "rules", "test", "tests", "lookup", "env", "var", "vars", "location",
     "issuer", "audience", "changed", "reset", "input", "prompt", "level", "duration", "interval",
+    "latency", "ms", "seconds", "secs", "rate", "ratio", "failures", "failed", "attempts", "retries",
+    "requests", "hits", "misses", "calls", "bucket", "p50", "p95", "p99",
 })
 _SHELL_VARIABLES = frozenset({"PWD", "OLDPWD"})  # the working directory, not a password
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -219,10 +221,15 @@ def _mask_json_text(text: str, masker: Masker, *, names: bool) -> str | None:
 _YAML_KEY_LINE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?(?P<name>[A-Za-z_][\w.\-]{0,95})[\"']?[ \t]*:(?:[ \t]|$)")
 
 
+_YAML_PAIR_LINE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?(?:name|key|Name|Key)[ \t]*:[ \t]*[\"']?(?P<name>[\w.\-]{1,96})")
+
+
 def _mask_yaml_text(text: str) -> str | None:
     """Values under secret-named keys of a YAML document replaced where they stand (the rest byte for
     byte), or None when the text is no YAML mapping/sequence or holds no secret-named key."""
-    if len(text) > YAML_PARSE_LIMIT or not any(is_secret_name(m["name"]) for m in _YAML_KEY_LINE.finditer(text)):
+    if len(text) > YAML_PARSE_LIMIT or not (
+            any(is_secret_name(m["name"]) for m in _YAML_KEY_LINE.finditer(text))
+            or any(is_secret_name(m["name"]) for m in _YAML_PAIR_LINE.finditer(text))):
         return None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -252,8 +259,11 @@ def _mask_yaml_text(text: str) -> str | None:
             return
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            pair = any(isinstance(k, yaml.ScalarNode) and k.value in _PAIR_NAME_KEYS and isinstance(v, yaml.ScalarNode)
+                       and is_secret_name(str(v.value)) for k, v in node.value)
             for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and is_secret_name(str(key.value)):
+                if isinstance(key, yaml.ScalarNode) and (is_secret_name(str(key.value))
+                                                         or (pair and str(key.value).lower() == "value")):
                     secret_scalars(value)
                 else:
                     walk(value)
@@ -356,8 +366,9 @@ def _mask_named_values(text: str) -> str:
         sep = found["sep"].strip()
         at_line_start = found["ls"] is not None
         quoted_name = found["qname"] is not None
-        if sep == ":" and not quoted_name and not at_line_start and not _colon_name_mid_line(name):
-            continue  # "App-Level Tokens: generate a token": prose, not a key
+        if sep == ":" and not quoted_name and not at_line_start and found["sep"] != ":" \
+                and not _colon_name_mid_line(name):
+            continue  # "App-Level Tokens: generate a token": prose, not a key (Password:x is a key)
         start = found.end()
         line_end = text.find("\n", start)
         line_end = len(text) if line_end == -1 else line_end
@@ -398,6 +409,21 @@ def _mask_named_values(text: str) -> str:
         return text
     out.append(text[pos:])
     return "".join(out)
+
+
+_XML_ELEMENT = re.compile(r"<(?P<tag>[A-Za-z_][\w.\-]{0,64})>(?P<value>[^<>\n]{1,4096})</(?P=tag)>")
+_NETRC = re.compile(r"(?i)(?<![\w-])(?P<head>machine[ \t]+\S{1,256}(?:[ \t]+login[ \t]+\S{1,256})?[ \t]+"
+                    r"password[ \t]+)(?P<value>\S{1,1024})")
+
+
+def _mask_elements(text: str) -> str:
+    """`<password>...</password>` (XML, SOAP faults) and netrc's `machine h login u password p`."""
+    if "</" in text:
+        text = _XML_ELEMENT.sub(lambda m: m[0] if not is_secret_name(m["tag"]) or _harmless(m["value"])
+                                else f"<{m['tag']}>{MASK}</{m['tag']}>", text)
+    if "machine" in text:
+        text = _NETRC.sub(lambda m: m["head"] + MASK, text)
+    return text
 
 
 def _colon_name_mid_line(name: str) -> bool:
@@ -469,7 +495,7 @@ def mask_structure(text: str, masker: Masker | None = None) -> str:
     as_yaml = _mask_yaml_text(text)
     if as_yaml is not None:
         text = as_yaml
-    return _mask_named_values(text)
+    return _mask_named_values(_mask_elements(text))
 
 
 # -- known values ---------------------------------------------------------------------------------
@@ -556,7 +582,7 @@ class Masker:
         as_yaml = _mask_yaml_text(text)
         if as_yaml is not None:
             text = as_yaml
-        return _mask_named_values(text)
+        return _mask_named_values(_mask_elements(text))
 
     def mask_data(self, data: Any, *, secret: bool = False) -> Any:
         """Mask every string inside nested dicts/lists (foreign data). A key that names a secret (password,
@@ -577,12 +603,24 @@ class Masker:
         if isinstance(data, int | float):
             return MASK if secret else data
         if isinstance(data, Mapping):
+            pair = by_name and _secret_pair(data)
             return {key: self._walk(value, text_rule, by_name=by_name,
-                                    secret=secret or (by_name and isinstance(key, str) and is_secret_name(key)))
+                                    secret=secret or (by_name and isinstance(key, str) and (
+                                        is_secret_name(key) or (pair and key.lower() == "value"))))
                     for key, value in data.items()}
         if isinstance(data, list | tuple):
             return [self._walk(v, text_rule, secret=secret, by_name=by_name) for v in data]
         return data
+
+
+_PAIR_NAME_KEYS = ("name", "key", "Name", "Key", "NAME", "KEY")
+
+
+def _secret_pair(data: Mapping[Any, Any]) -> bool:
+    """`{"name": "DB_PASSWORD", "value": "..."}` (Kubernetes env, ECS task definitions): the value is secret."""
+    if not any(k in data for k in ("value", "Value", "VALUE")):
+        return False
+    return any(isinstance(data.get(k), str) and is_secret_name(data[k]) for k in _PAIR_NAME_KEYS)
 
 
 def _secret_parts_of_url(value: str) -> Iterable[str]:
