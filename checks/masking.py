@@ -52,7 +52,7 @@ YAML_PARSE_LIMIT = 20_000
 # path (a password with an unencoded "@" is masked whole); if it holds a "/" too, to the last "@" of the word.
 _URL_PASSWORD = re.compile(
     r"(?P<pre>(?<![a-zA-Z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^:/@\s\"'<>\\]{0,256}:)"
-    r"(?P<secret>[^\s/?#\"'<>\\]{1,1024}(?=@)|[^\s\"'<>\\]{1,1024}(?=@))(?P<post>@)"
+    r"(?P<secret>[^\s/?#\"'<>\\]{1,256}(?=@)|[^\s\"'<>\\]{1,256}(?=@))(?P<post>@)"
 )
 # scheme://key@host (Sentry DSN style, or a token as the user) for http(s), and any long user part elsewhere
 _URL_USERINFO_KEY = re.compile(
@@ -79,7 +79,7 @@ _TOKENS = [
     # (above: JWTs) Authorization header schemes: Bearer/Token anything token-like, Digest's parameters
     re.compile(r"(?i)(?<=bearer )(?=[0-9A-Za-z._\-~+/]{0,64}[0-9]|[0-9A-Za-z._\-~+/]{24})[0-9A-Za-z._\-~+/]{8,4096}=*"),
     re.compile(r"(?i)(?<=token )[0-9A-Za-z._\-~+/]{20,4096}=*"),
-    re.compile(r"(?i)(?<=digest )(?=[a-z]{1,32}=)[^\r\n\"\\]{1,4096}"),
+    re.compile(r"(?i)(?<=digest )(?=[a-z]{1,32}=)[^\r\n\\]{1,4096}"),
 ]
 # Basic credentials: base64 of user:password (so "Basic checks passed" stays readable)
 _BASIC = re.compile(r"(?i)(?<=basic )[0-9A-Za-z+/]{8,4096}={0,2}")
@@ -96,7 +96,7 @@ _CONN_STRING = re.compile(
     r"(?P<value>[^;&\r\n\"'\\<>]{1,4096}(?=;)|[^\s;&\"'\\<>]{1,4096})"
 )
 _HEADER_LINE = re.compile(r"(?im)(?:^|(?<=: ))(?P<name>(?:set-)?cookie|(?:proxy-)?authorization|x-api-key)"
-                          r"[ \t]*:[ \t]*(?P<value>[^\r\n\\\"]{1,8192})")
+                          r"[ \t]*:[ \t]*(?P<value>[^\r\n\\]{1,8192})")
 
 # -- names -----------------------------------------------------------------------------------------
 # Strong words make a name secret wherever they stand in it (also inside a compound: dbpassword).
