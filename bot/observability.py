@@ -243,9 +243,16 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
     return True
 
 
+def secret_setting_names() -> list[str]:
+    """Every setting typed SecretStr (Slack tokens and signing secret, the Teams password, the store and
+    Redis URLs, the Sentry DSN...): a secret setting added later is registered without a list to update."""
+    names = [name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)]
+    return list(dict.fromkeys([*SECRET_SETTINGS, *names]))
+
+
 def register_secrets(settings: Settings) -> None:
-    """Teach the masker every secret the settings hold, before anything is logged."""
-    masker.add(*(settings.secret(name) for name in SECRET_SETTINGS))
+    """Teach the masker every secret the settings hold (URLs: their passwords too), before anything is logged."""
+    masker.add(*(settings.secret(name) for name in secret_setting_names()))
 
 
 def setup_observability(settings: Settings, *, stream: IO[str] | None = None) -> dict[str, Any]:

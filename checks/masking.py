@@ -428,10 +428,12 @@ def _mask_elements(text: str) -> str:
 
 def _colon_name_mid_line(name: str) -> bool:
     """In running text, `name: value` is a key only when the name looks like one (api_key, apiKey,
-    DB_PASSWORD, password), not like a word of a sentence ("Tokens: generate ...")."""
+    DB_PASSWORD, password), not like a word of a sentence ("Tokens: generate ...", "a key: value pair")."""
     if re.search(r"[_.\-0-9]", name) or re.search(r"[a-z][A-Z]", name):
-        return True
-    return name.islower() or (name.isupper() and len(name) > 1)
+        return True  # api_key, x-api-key, apiKey
+    if not (name.islower() or (name.isupper() and len(name) > 1)):
+        return False  # a capitalised word of a sentence
+    return any(word in name.lower() for word in _STRONG_SUBSTRINGS)  # password: x, not "key: value pairs"
 
 
 def _masked_value(value: str, *, json_key: bool = False) -> str | None:
@@ -537,7 +539,8 @@ class Masker:
             if not value:
                 continue
             if SECRET_NAME.search(name):
-                self.add(value)
+                scheme, _, credential = value.partition(" ")  # an Authorization header: "Bearer <token>"
+                self.add(value, credential if scheme.lower() in ("bearer", "basic", "token") else None)
             elif SECRET_URL_NAME.search(name) or "://" in value:
                 self.add(*_secret_parts_of_url(value))
 
