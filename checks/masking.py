@@ -221,6 +221,7 @@ def _mask_json_text(text: str, masker: Masker, *, names: bool) -> str | None:
 _YAML_KEY_LINE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?(?P<name>[A-Za-z_][\w.\-]{0,95})[\"']?[ \t]*:(?:[ \t]|$)")
 
 
+_YAML_FLOW_KEY = re.compile(r"[{,][ \t]{0,32}[\"']?(?P<name>[A-Za-z_][\w.\-]{0,95})[\"']?[ \t]{0,32}:")
 _YAML_PAIR_LINE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?(?:name|key|Name|Key)[ \t]*:[ \t]*[\"']?(?P<name>[\w.\-]{1,96})")
 
 
@@ -229,7 +230,9 @@ def _mask_yaml_text(text: str) -> str | None:
     byte), or None when the text is no YAML mapping/sequence or holds no secret-named key."""
     if len(text) > YAML_PARSE_LIMIT or not (
             any(is_secret_name(m["name"]) for m in _YAML_KEY_LINE.finditer(text))
-            or any(is_secret_name(m["name"]) for m in _YAML_PAIR_LINE.finditer(text))):
+            or any(is_secret_name(m["name"]) for m in _YAML_PAIR_LINE.finditer(text))
+            or (text.lstrip()[:1] in ("{", "[")
+                and any(is_secret_name(m["name"]) for m in _YAML_FLOW_KEY.finditer(text)))):
         return None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -297,7 +300,7 @@ def _yaml_replacement(text: str, node: yaml.ScalarNode) -> tuple[int, int, str]:
         return start, end, f'"{MASK}"'
     if style == "'":
         return start, end, f"'{MASK}'"
-    return start, end, MASK
+    return start, end, f'"{MASK}"'  # a plain *** would be read as a YAML alias
 
 
 # -- line rules: what does not parse --------------------------------------------------------------
@@ -485,7 +488,8 @@ def mask_shapes(text: str) -> str:
     for pattern in _TOKENS:
         text = pattern.sub(MASK, text)
     text = _BASIC.sub(lambda m: MASK if _is_basic_credential(m[0]) else m[0], text)
-    text = _HEADER_LINE.sub(lambda m: f"{m[0][:m.start('value') - m.start()]}{MASK}", text)
+    text = _HEADER_LINE.sub(lambda m: m[0] if _harmless(m["value"])
+                            else f"{m[0][:m.start('value') - m.start()]}{MASK}", text)
     return _CONN_STRING.sub(_conn_string, text)
 
 
@@ -497,7 +501,7 @@ def mask_structure(text: str, masker: Masker | None = None) -> str:
     as_yaml = _mask_yaml_text(text)
     if as_yaml is not None:
         text = as_yaml
-    return _mask_named_values(_mask_elements(text))
+    return _mask_named_values(_mask_elements(mask_shapes(text)))
 
 
 # -- known values ---------------------------------------------------------------------------------
@@ -581,11 +585,11 @@ class Masker:
         as_json = _mask_json_text(text, self, names=True)
         if as_json is not None:
             return as_json
-        text = mask_shapes(self.scrub_known(text))
+        text = self.scrub_known(text)
         as_yaml = _mask_yaml_text(text)
         if as_yaml is not None:
             text = as_yaml
-        return _mask_named_values(_mask_elements(text))
+        return _mask_named_values(_mask_elements(mask_shapes(text)))
 
     def mask_data(self, data: Any, *, secret: bool = False) -> Any:
         """Mask every string inside nested dicts/lists (foreign data). A key that names a secret (password,
