@@ -132,7 +132,8 @@ _SHELL_VARIABLES = frozenset({"PWD", "OLDPWD"})  # the working directory, not a 
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _HARMLESS_VALUES = frozenset({"", "null", "none", "nil", "~", "true", "false", "yes", "no", "on", "off", "***",
                               "\"\"", "''", "[]", "{}", "<redacted>", "redacted", "[redacted]", "[filtered]",
-                              "<hidden>", "hidden", "masked", "unset", "not set", "******", "xxx", "-"})
+                              "<hidden>", "hidden", "masked", "unset", "not set", "******", "xxx", "-",
+                              "value", "<value>", "...", "…"})  # placeholders: `KEY=VALUE lines`
 
 SECRET_URL_NAME = re.compile(r"(?i)(database_url|redis_url|_url$|_uri$|dsn)")
 
