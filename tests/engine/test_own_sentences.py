@@ -66,7 +66,8 @@ def test_every_template_in_the_code_passes_masking_unchanged() -> None:
     collected = templates()
     assert len(collected) > 1000  # the sweep did find the code's sentences
     m = Masker()
-    changed = [(where, text, m.mask(text)) for where, text in collected if m.mask(text) != text or m.scrub(text) != text]
+    changed = [(where, text, m.mask(text)) for where, text in collected
+               if m.mask(text) != text or m.scrub(text) != text]
     assert changed == []
 
 
