@@ -61,7 +61,7 @@ class MaskingFilter(logging.Filter):
         record.msg, record.args = message, None
         record.__dict__["_golive_masked"] = True
         if record.exc_info:  # another handler may have cached the unmasked traceback: replace it
-            record.exc_text = masker.mask(_PLAIN.formatException(record.exc_info))
+            record.exc_text = masked_traceback(record.exc_info)
         elif record.exc_text:
             record.exc_text = masker.mask(record.exc_text)
         for key, value in extra_fields(record).items():
@@ -70,6 +70,20 @@ class MaskingFilter(logging.Filter):
 
 
 _PLAIN = logging.Formatter()
+
+
+def masked_traceback(exc_info: Any) -> str:
+    """A traceback whose exception messages are masked each as a whole (the message's own lines give it
+    its structure: `RuntimeError: password:` followed by the value on the next line), then the rest."""
+    text = _PLAIN.formatException(exc_info)
+    exc, seen = exc_info[1], set()
+    while isinstance(exc, BaseException) and id(exc) not in seen:
+        seen.add(id(exc))
+        message = str(exc)
+        if message and message in text:
+            text = text.replace(message, masker.mask(message))
+        exc = exc.__cause__ or exc.__context__
+    return masker.mask(text)
 
 
 def _masked_arg(value: Any) -> Any:
@@ -92,7 +106,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in extra_fields(record).items():
             payload.setdefault(key, value)
         if record.exc_info:
-            payload["exc"] = masker.mask(self.formatException(record.exc_info))
+            payload["exc"] = masked_traceback(record.exc_info)
         if record.stack_info:
             payload["stack"] = masker.mask(self.formatStack(record.stack_info))
         return json.dumps(masker.scrub_data(payload), default=_json_default, ensure_ascii=False)
@@ -105,7 +119,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def formatException(self, ei: Any) -> str:
-        return masker.mask(super().formatException(ei))  # an exception's text is foreign: every rule
+        return masked_traceback(ei)  # an exception's text is foreign: every rule
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -678,6 +678,25 @@ def mask(text: str) -> str:
     return masker.mask(text)
 
 
+def mask_tail(text: str, lines: int) -> str:
+    """The last `lines` lines of `text`, masked in the context of the whole text: a YAML block's value lines
+    or a value on the line after its key are only known to be secret by the lines above them."""
+    masked = mask(text).splitlines()
+    if len(masked) == len(text.splitlines()):
+        return "\n".join(masked[-lines:])
+    return mask("\n".join(text.splitlines()[-lines:]))
+
+
+def mask_line_in(line: str, text: str) -> str:
+    """`line` (a line of `text`, stripped) masked in the context of the whole of `text`."""
+    originals, masked = text.splitlines(), mask(text).splitlines()
+    if len(originals) == len(masked):
+        for original, done in zip(originals, masked, strict=True):
+            if original.strip() == line:
+                return done.strip()
+    return mask(line)
+
+
 def scrub(text: str) -> str:
     """Text golive composed from masked parts: known values and shapes only (see the module docstring)."""
     return masker.scrub(text)

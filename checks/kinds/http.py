@@ -133,7 +133,7 @@ def body_excerpt(response: httpx.Response, limit: int = EXCERPT_CHARS) -> str:
         text = response.text
     except (UnicodeDecodeError, LookupError):
         text = response.content.decode("utf-8", "replace")
-    text = mask(re.sub(r"\s+", " ", text).strip())
+    text = re.sub(r"\s+", " ", mask(text)).strip()  # masked while its lines still show its structure (YAML)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -240,8 +240,8 @@ def body_error(document: Any) -> str | None:
             elif isinstance(first, str):
                 value = first
         if isinstance(value, str) and value.strip():
-            line = " ".join(value.split())
-            return mask(line if len(line) <= 200 else line[:199] + "…")
+            line = " ".join(mask(value).split())
+            return line if len(line) <= 200 else line[:199] + "…"
     return None
 
 
