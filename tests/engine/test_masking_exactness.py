@@ -36,6 +36,28 @@ def test_harmless_text_comes_through_byte_for_byte(line: str) -> None:
     assert m.scrub_data({"summary": line}) == {"summary": line}
 
 
+def test_harmless_text_reaches_slack_and_the_logs_byte_for_byte() -> None:
+    import io
+    import logging
+
+    from bot.observability import remove_logging, setup_logging
+    from bot.slack.views.blocks import safe
+
+    for fmt in ("text", "json"):
+        stream = io.StringIO()
+        setup_logging(stream=stream, fmt=fmt, level="INFO")
+        try:
+            for line in HARMLESS:
+                logging.getLogger("golive.test.harmless").warning("target said: %s", line)
+        finally:
+            remove_logging()
+        shown = stream.getvalue()
+        for line in HARMLESS:
+            assert (line if fmt == "text" else json.dumps(line, ensure_ascii=False)[1:-1]) in shown, (fmt, line)
+    for line in HARMLESS:
+        assert safe(line) == line
+
+
 def test_masked_json_stays_json_and_masked_yaml_stays_yaml() -> None:
     m = Masker()
     for form in CORPUS:
