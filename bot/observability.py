@@ -209,12 +209,14 @@ def scrub_event(event: dict[str, Any], hint: Mapping[str, Any] | None = None) ->
         if isinstance(headers, Mapping):
             request["headers"] = {k: (MASK if str(k).lower() in _SENSITIVE_HEADERS else v)
                                   for k, v in headers.items()}
-    return masker.mask_data(event)
+    masked: dict[str, Any] = masker.mask_data(event)
+    return masked
 
 
 def scrub_breadcrumb(crumb: dict[str, Any], hint: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Breadcrumbs carry log messages and HTTP URLs: masked like everything else."""
-    return masker.mask_data(crumb)
+    masked: dict[str, Any] = masker.mask_data(crumb)
+    return masked
 
 
 def default_release() -> str:
