@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checks.masking import mask
+from checks.masking import scrub
 
 
 @dataclass(frozen=True)
@@ -28,4 +28,4 @@ class Finding:
 
     def line(self) -> str:
         fix = f" → {self.fix}" if self.fix and self.level != "ok" else ""
-        return mask(f"{self.level:<4}  {self.item}: {self.detail}{fix}")
+        return scrub(f"{self.level:<4}  {self.item}: {self.detail}{fix}")  # our sentence; details are masked at source

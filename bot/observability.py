@@ -1,6 +1,8 @@
 """The bot's own logs and error reports: JSON lines in production, readable lines on a terminal,
 Sentry for its exceptions. Every path goes through `checks.masking.masker`, so a secret that slipped
-into a log call, an exception message or a stack trace never leaves the process.
+into a log call, an exception message or a stack trace never leaves the process: the arguments of a log
+call, its `extra` fields and exception texts are foreign text and fully masked; the format string is
+ours and only scrubbed (known values, shapes), so our sentences are never garbled.
 
 `setup_observability(settings)` is the one call `golive serve` makes at start-up.
 """
@@ -43,14 +45,52 @@ class MaskingFilter(logging.Filter):
     (also handlers installed by libraries after us)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_golive_masked", False):  # a record seen by two handlers is masked once
+            return True
+        args = record.args
         try:
-            message = record.getMessage()
+            if isinstance(args, Mapping):
+                message = str(record.msg) % {k: _masked_arg(v) for k, v in args.items()}
+            elif args:
+                message = str(record.msg) % tuple(_masked_arg(a) for a in args)
+            else:
+                message = str(record.msg)
+            message = masker.scrub(message)
         except Exception:  # a bad format string must not lose the line
-            message = f"{record.msg} {record.args}"
-        record.msg, record.args = masker.mask(message), None
+            message = masker.mask(f"{record.msg} {record.args}")
+        record.msg, record.args = message, None
+        record.__dict__["_golive_masked"] = True
+        if record.exc_info:  # another handler may have cached the unmasked traceback: replace it
+            record.exc_text = masked_traceback(record.exc_info)
+        elif record.exc_text:
+            record.exc_text = masker.mask(record.exc_text)
         for key, value in extra_fields(record).items():
             record.__dict__[key] = masker.mask_data(value)
         return True
+
+
+_PLAIN = logging.Formatter()
+
+
+def masked_traceback(exc_info: Any) -> str:
+    """A traceback whose exception messages are masked each as a whole (the message's own lines give it
+    its structure: `RuntimeError: password:` followed by the value on the next line), then the rest."""
+    text = _PLAIN.formatException(exc_info)
+    exc, seen = exc_info[1], set()
+    while isinstance(exc, BaseException) and id(exc) not in seen:
+        seen.add(id(exc))
+        message = str(exc)
+        if message and message in text:
+            text = text.replace(message, masker.mask(message))
+        exc = exc.__cause__ or exc.__context__
+    return masker.mask(text)
+
+
+def _masked_arg(value: Any) -> Any:
+    """A log call's argument: numbers stay numbers (for %d), everything else is foreign text, masked."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    return masker.mask(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,10 +106,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in extra_fields(record).items():
             payload.setdefault(key, value)
         if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
+            payload["exc"] = masked_traceback(record.exc_info)
         if record.stack_info:
-            payload["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(masker.mask_data(payload), default=_json_default, ensure_ascii=False)
+            payload["stack"] = masker.mask(self.formatStack(record.stack_info))
+        return json.dumps(masker.scrub_data(payload), default=_json_default, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -78,13 +118,16 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
+    def formatException(self, ei: Any) -> str:
+        return masked_traceback(ei)  # an exception's text is foreign: every rule
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         fields = extra_fields(record)
         if fields:
             head, sep, tail = text.partition("\n")
             text = head + " " + " ".join(f"{k}={_short(v)}" for k, v in fields.items()) + sep + tail
-        return masker.mask(text)
+        return masker.scrub(text)
 
 
 def _short(value: Any) -> str:
@@ -131,7 +174,7 @@ class MaskedStream:
         self.inner = inner
 
     def write(self, text: str) -> int:
-        self.inner.write(masker.mask(text))
+        self.inner.write(masker.scrub(text))  # what verbs print is ours, built from masked parts
         return len(text)
 
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding...
@@ -166,12 +209,14 @@ def scrub_event(event: dict[str, Any], hint: Mapping[str, Any] | None = None) ->
         if isinstance(headers, Mapping):
             request["headers"] = {k: (MASK if str(k).lower() in _SENSITIVE_HEADERS else v)
                                   for k, v in headers.items()}
-    return masker.mask_data(event)
+    masked: dict[str, Any] = masker.mask_data(event)
+    return masked
 
 
 def scrub_breadcrumb(crumb: dict[str, Any], hint: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Breadcrumbs carry log messages and HTTP URLs: masked like everything else."""
-    return masker.mask_data(crumb)
+    masked: dict[str, Any] = masker.mask_data(crumb)
+    return masked
 
 
 def default_release() -> str:
@@ -214,9 +259,16 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
     return True
 
 
+def secret_setting_names() -> list[str]:
+    """Every setting typed SecretStr (Slack tokens and signing secret, the Teams password, the store and
+    Redis URLs, the Sentry DSN...): a secret setting added later is registered without a list to update."""
+    names = [name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)]
+    return list(dict.fromkeys([*SECRET_SETTINGS, *names]))
+
+
 def register_secrets(settings: Settings) -> None:
-    """Teach the masker every secret the settings hold, before anything is logged."""
-    masker.add(*(settings.secret(name) for name in SECRET_SETTINGS))
+    """Teach the masker every secret the settings hold (URLs: their passwords too), before anything is logged."""
+    masker.add(*(settings.secret(name) for name in secret_setting_names()))
 
 
 def setup_observability(settings: Settings, *, stream: IO[str] | None = None) -> dict[str, Any]:

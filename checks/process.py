@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks.bounded import DEFAULT_MAX_OUTPUT_BYTES, READ_CHUNK, CapExceeded
+from checks.masking import mask_line_in, mask_tail
 
 # A line that reads as the error itself: a Python exception line (`pkg.SomeError: ...`, unindented, so
 # traceback source lines do not count), alembic's `FAILED:`, a log/psql `ERROR`/`FATAL`/`PANIC`, `error:`.
@@ -43,16 +44,21 @@ class ProcessResult:
     duration_s: float
 
     def tail(self, lines: int = 15) -> str:
-        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return "\n".join(text[-lines:])
+        """The last lines of output, masked in the context of the whole output (see `mask_tail`)."""
+        return mask_tail(self.stderr.strip() or self.stdout.strip(), lines)
 
     def first_error_line(self) -> str:
         """The first error-looking line of stderr, else of stdout; "" when none reads as an error."""
         return first_error_line(self.stderr) or first_error_line(self.stdout)
 
     def cause(self) -> str:
-        """What a failure summary should quote: the first error line, else the last line of output."""
-        return self.first_error_line() or self.tail(1)
+        """What a failure summary should quote: the first error line, else the last line of output; masked
+        in the context of the output it comes from."""
+        if line := first_error_line(self.stderr):
+            return mask_line_in(line, self.stderr)
+        if line := first_error_line(self.stdout):
+            return mask_line_in(line, self.stdout)
+        return self.tail(1)
 
 
 def to_argv(command: str | Sequence[str]) -> list[str]:

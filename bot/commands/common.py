@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.observability import register_secrets
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
-from checks.masking import mask, masker
+from checks.masking import mask
 from checks.spec import Checklist
 from checks.verdict import Decision, Verdict
 
@@ -61,9 +62,7 @@ class Context:
 
 def load_context(args: argparse.Namespace) -> Context:
     settings = get_settings()
-    for name in ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
-                 "slack_app_token", "teams_app_password"):
-        masker.add(settings.secret(name))
+    register_secrets(settings)
     path = getattr(args, "checklist", None) or settings.checklist_path()
     try:
         checklist = load_checklist(path)

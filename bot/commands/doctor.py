@@ -11,8 +11,9 @@ from pathlib import Path
 
 from bot.doctor_report import Finding
 from bot.netreason import network_reason
+from bot.observability import register_secrets
 from bot.settings import Settings, get_settings
-from checks.masking import mask, masker
+from checks.masking import mask
 from checks.spec import Checklist
 
 
@@ -36,9 +37,7 @@ def main(args: argparse.Namespace) -> int:
 
 async def diagnose(args: argparse.Namespace) -> list[Finding]:
     settings = get_settings()
-    for name in ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
-                 "slack_app_token", "teams_app_password"):
-        masker.add(settings.secret(name))
+    register_secrets(settings)
     checklist, findings = _checklist(args, settings)
     findings.append(_store(settings))
     findings.append(await _redis(settings))

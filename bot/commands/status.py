@@ -14,7 +14,7 @@ from bot.commands.common import add_checklist_arg, load_context, verdict_exit
 from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
 from checks.interpolate import MissingVariable, interpolate
-from checks.masking import mask
+from checks.masking import masker, scrub
 from checks.spec import Checklist
 from checks.target_env import SettingsError, read_target_env
 
@@ -77,11 +77,11 @@ def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
         print(f"no run {run_id!r} in the store; `golive history` lists recent runs with their ids", file=sys.stderr)
         return 2
     if as_json:
-        print(mask(json.dumps({
+        print(json.dumps(masker.scrub_data({
             "id": run.id, "checklist": run.checklist, "selector": run.selector, "status": run.status,
             "requested_by": run.requested_by, "started_at": run.started_at.isoformat(),
             "verdict": run.verdict.model_dump(mode="json") if run.verdict else None,
-            "results": [r.model_dump(mode="json") for r in results]}, indent=2)))
+            "results": [r.model_dump(mode="json") for r in results]}), indent=2))
         return 0
     style = Style(sys.stdout.isatty())
     lines = [f"run {run.id}: {run.selector} ({run.checklist}) — {run.status}, requested by "
@@ -97,7 +97,7 @@ def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
                 text = str(value)
                 lines += [f"      {key}:", *(f"        {t}" for t in text.splitlines())] if "\n" in text \
                     else [f"      {key}: {text}"]
-    print(mask("\n".join(lines)))
+    print(scrub("\n".join(lines)))  # stored text was masked before it was written; this is our layout
     return 0
 
 

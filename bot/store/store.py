@@ -168,8 +168,9 @@ class Store:
         self.db.execute(
             "UPDATE runs SET status = :status, finished_at = :at, verdict = :verdict, wall_ms = :wall_ms "
             "WHERE id = :id",
-            {"id": run_id, "status": status, "at": now_iso(), "verdict": masker.mask(verdict.model_dump_json()),
-             "wall_ms": wall_ms},
+            {"id": run_id, "status": status, "at": now_iso(), "wall_ms": wall_ms,
+             # masked as data, then serialized: never rewritten inside the JSON text
+             "verdict": json.dumps(masker.scrub_data(verdict.model_dump(mode="json")))},
         )
 
     def heartbeat(self, run_ids: Sequence[str]) -> int:

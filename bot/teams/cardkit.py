@@ -36,7 +36,7 @@ def card(body: Sequence[Element], actions: Sequence[Action] = (), *, fallback: s
     if actions:
         out["actions"] = list(actions)
     out["msteams"] = {"width": "Full"}
-    return fit(masker.mask_data(out), run_id=run_id)
+    return fit(masker.scrub_data(out), run_id=run_id)  # our text, built from results masked at the source
 
 
 def card_bytes(content: Card) -> int:

@@ -35,7 +35,7 @@ from bot.teams.ids import REASON_INPUT, TRANSPORT, VERB_CONFIRM, VERB_ROLLOUT, V
 from bot.teams.proactive import Proactive
 from bot.teams.recovery import recover_interrupted_runs
 from bot.teams.references import References, user_id_of
-from checks.masking import mask
+from checks.masking import mask, scrub
 
 log = logging.getLogger("golive.teams")
 
@@ -288,5 +288,6 @@ def reply_text(reply: Reply) -> str:
     for attr in ("reason", "message"):
         value = getattr(reply, attr, None)
         if value:
-            return mask(f"Not allowed: {value}" if attr == "reason" else str(value))
+            # our sentence, its foreign parts masked where they entered: only scrubbed, never garbled
+            return scrub(f"Not allowed: {value}" if attr == "reason" else str(value))
     return mask(str(reply))

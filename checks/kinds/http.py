@@ -174,7 +174,7 @@ def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS, *, encoding: str | Non
         text = head.decode(encoding or "utf-8", "replace")
     except LookupError:
         text = head.decode("utf-8", "replace")
-    text = mask(re.sub(r"\s+", " ", text).strip())
+    text = re.sub(r"\s+", " ", mask(text)).strip()  # masked while its lines still show its structure (YAML)
     return text if len(text) <= limit and len(head) == len(body) else text[: limit - 1] + "…"
 
 
@@ -317,8 +317,8 @@ def body_error(document: Any) -> str | None:
             elif isinstance(first, str):
                 value = first
         if isinstance(value, str) and value.strip():
-            line = " ".join(value.split())
-            return mask(line if len(line) <= 200 else line[:199] + "…")
+            line = " ".join(mask(value).split())
+            return line if len(line) <= 200 else line[:199] + "…"
     return None
 
 

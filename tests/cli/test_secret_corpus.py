@@ -20,8 +20,8 @@ from bot.observability import scrub_event, setup_logging
 from tests.secrets_corpus import CORPUS, SECRET_VALUES, hostile_target, leaks, leaky_checklist
 
 
-def test_the_corpus_has_at_least_forty_forms() -> None:
-    assert len(CORPUS) >= 40 and len(set(SECRET_VALUES)) == len(SECRET_VALUES)
+def test_the_corpus_has_at_least_eighty_forms() -> None:
+    assert len(CORPUS) >= 80 and len(set(SECRET_VALUES)) == len(SECRET_VALUES)
 
 
 @pytest.fixture

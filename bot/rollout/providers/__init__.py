@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.flags import normalise_flag
+from checks.masking import masker
 from checks.registry import FlagReader
 
 
@@ -77,6 +78,9 @@ def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str
         cfg = dict(interpolate(dict(config), env))
     except MissingVariable as exc:
         raise ProviderError(f"rollout.provider: {exc}") from None
+    headers = cfg.get("headers")
+    if isinstance(headers, Mapping):  # the flag service's token: a known secret from now on, in every output
+        masker.add_from_env({str(k): str(v) for k, v in headers.items()})
     kind = cfg.pop("kind", "dotenv")
     if kind == "dotenv":
         from bot.rollout.providers.dotenv import DotenvProvider

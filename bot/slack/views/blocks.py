@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from checks.masking import mask
+from checks.masking import scrub
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -43,9 +43,10 @@ The cut is far beyond what is shown, so a secret split by it is never displayed.
 
 
 def safe(text: object, limit: int = MASK_INPUT_LIMIT) -> str:
-    """Masked, after cutting to `limit` (with an ellipsis) so masking stays cheap."""
+    """Scrubbed (known secret values and shapes: the text is ours, built from results masked at the source,
+    so name rules would only garble our sentences), after cutting to `limit` so it stays cheap."""
     raw = str(text)
-    return mask(raw[:limit]) + ("…" if len(raw) > limit else "")
+    return scrub(raw[:limit]) + ("…" if len(raw) > limit else "")
 
 
 def esc(text: object, limit: int = MASK_INPUT_LIMIT) -> str:
