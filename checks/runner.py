@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -153,6 +154,11 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
             if unmet:
                 reason = ", ".join(f"{k} is {ctx.env.get(k, '') or 'unset'} (runs when {v})" for k, v in unmet.items())
                 return _result(spec, Outcome.not_applicable(f"not applicable: {reason}"), 0.0)
+        written = kind.what_it_writes(spec)
+        if written and ctx.checklist.read_only:
+            return _result(spec, Outcome.not_applicable(
+                f"not applicable: the checklist is read_only: true and this check writes ({written})",
+                would_write=written), 0.0)
         try:
             params = kind.params.model_validate(interpolate(spec.params, ctx.env))
         except MissingVariable as exc:
@@ -164,6 +170,8 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
                            _ms(started))
         async with asyncio.timeout(spec.timeout):
             outcome = await kind.run(ctx, params)
+        if written:
+            outcome.evidence.setdefault("writes", written)
     except TimeoutError:
         outcome = Outcome(status=Status.FAIL, summary=f"timed out after {spec.timeout:g}s (no answer)",
                           evidence={"timeout_s": spec.timeout})
@@ -180,7 +188,24 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+# Terminal control sequences (colours, cursor moves, OSC titles) copied from a command's output: a summary
+# is text for Slack, Teams, JSON and the store, where they are noise or worse.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def strip_ansi(value: Any) -> Any:
+    """`value` with every terminal escape sequence removed from each string in it."""
+    if isinstance(value, str):
+        return _ANSI.sub("", value) if ("\x1b" in value or "\x9b" in value) else value
+    if isinstance(value, dict):
+        return {k: strip_ansi(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_ansi(v) for v in value]
+    return value
+
+
 def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResult:
+    """The one place results are built: escape sequences stripped, secrets masked."""
     return CheckResult(
         check_id=spec.id,
         title=spec.title,
@@ -188,8 +213,8 @@ def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResul
         phase=spec.phase,
         criticality=spec.weight(outcome.status, outcome.evidence),
         status=outcome.status,
-        summary=mask(outcome.summary),
-        evidence=masker.mask_data(outcome.evidence),
+        summary=mask(strip_ansi(outcome.summary)),
+        evidence=masker.mask_data(strip_ansi(outcome.evidence)),
         duration_ms=duration_ms,
         needs_confirmation=outcome.needs_confirmation,
     )

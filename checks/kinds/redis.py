@@ -47,7 +47,9 @@ async def check_ping(ctx: CheckContext, p: RedisParams) -> Outcome:
     return Outcome.passed(f"PONG from {shown} in {latency:g} ms", url=shown, latency_ms=latency)
 
 
-@check_kind("redis.roundtrip", RedisParams)
+@check_kind("redis.roundtrip", RedisParams, mutates=lambda params: True,
+            writes=lambda params: f"SET/GET/DEL of one key {params.get('key_prefix') or 'golive:check:'}<random> "
+                                  "(expires in 60 s; deleted at once)")
 async def check_roundtrip(ctx: CheckContext, p: RedisParams) -> Outcome:
     """SET, GET and DEL of a unique key: the server accepts writes, not only PINGs."""
     shown = redact_url(p.url)
