@@ -112,11 +112,16 @@ def render_status(status: StatusOverview, style: Style) -> str:
     return "\n".join(lines)
 
 
-def _writes(check: CheckSpec) -> str | None:
+def _writes(check: CheckSpec, defaults: dict[str, str]) -> str | None:
+    """What the check writes, its `${VAR}`s filled from the checklist's `vars` where it has them."""
+    from checks.interpolate import interpolate
     from checks.registry import get_kind
 
     kind = get_kind(check.kind)
-    return kind.what_it_writes(check) if kind is not None else None
+    if kind is None:
+        return None
+    shown = check.model_copy(update={"params": interpolate(check.params, defaults, strict=False)})
+    return kind.what_it_writes(shown)
 
 
 def render_checklist(checklist: Checklist) -> str:
@@ -127,7 +132,7 @@ def render_checklist(checklist: Checklist) -> str:
             needs = f"  needs {', '.join(check.needs)}" if check.needs else ""
             lines.append(f"    {check.id:<28} {check.kind:<24} {check.criticality.value:<8} "
                          f"{check.timeout:>5g}s{needs}")
-            written = _writes(check)
+            written = _writes(check, checklist.vars)
             if written:
                 verb = "would write (n/a: read_only)" if checklist.read_only else "writes"
                 lines.append(f"      {verb}: {written}")
