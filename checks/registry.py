@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from checks.result import Outcome
 from checks.spec import Checklist, CheckSpec
+from checks.timing import Timer
 
 
 class Params(BaseModel):
@@ -39,6 +40,7 @@ class CheckContext:
     flag_reader: FlagReader | None = None
     target_url: str = ""
     run_id: str = ""  # sent to the target as X-Golive-Run (see checks.kinds.http.RUN_HEADER)
+    timer: Timer | None = None  # takes latency timings outside the event loop (checks.timing); None: in the loop
 
     @property
     def base_url(self) -> str:

@@ -28,6 +28,7 @@ from checks.registry import CheckContext, FlagReader, get_kind
 from checks.result import CheckResult, Outcome, Status, utcnow
 from checks.spec import Checklist, CheckSpec
 from checks.target_env import SettingsError, read_target_env
+from checks.timing import Timer
 from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
@@ -58,6 +59,7 @@ class Runner:
         rollout_phase: str | None = None,
         flag_reader: FlagReader | None = None,
         overrides: dict[str, str] | None = None,
+        on_timing_dispatch: Callable[[], Any] | None = None,
     ) -> None:
         self.checklist = checklist
         self.concurrency = max(1, concurrency)
@@ -65,6 +67,7 @@ class Runner:
         self.rollout_phase = rollout_phase
         self.flag_reader = flag_reader
         self.overrides = overrides or {}
+        self.on_timing_dispatch = on_timing_dispatch  # tests: runs in the loop as each timed request leaves
         self.workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
 
     async def env(self) -> dict[str, str]:
@@ -90,6 +93,7 @@ class Runner:
         semaphore = asyncio.Semaphore(self.concurrency)
         lanes = Lanes()
         results: list[CheckResult] = []
+        timer = Timer(self.on_timing_dispatch)  # its process starts only if a check asks for a timing
 
         async def one(spec: CheckSpec) -> None:
             for dep in spec.after:
@@ -111,7 +115,8 @@ class Runner:
                 async with lanes.enter(lane_of(spec)), semaphore:
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
-                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id)
+                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id,
+                                       timer=timer)
                     result = await execute(spec, ctx)
             results.append(result)
             done[spec.id].set_result(result)
@@ -124,7 +129,10 @@ class Runner:
                     # store's side (bot.runs.durable) retries, holds, and checks every result was stored
                     log.warning("on_result for %s failed: %s", spec.id, mask(f"{type(exc).__name__}: {exc}"))
 
-        await asyncio.gather(*(one(c) for c in checks))
+        try:
+            await asyncio.gather(*(one(c) for c in checks))
+        finally:
+            await timer.close()
         order = {c.id: i for i, c in enumerate(checks)}
         results.sort(key=lambda r: order[r.check_id])
         verdict = decide(checks, {r.check_id: r for r in results})
