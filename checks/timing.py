@@ -117,8 +117,9 @@ class Timer:
     async def redis_ping(self, url: str, *, count: int = 3, timeout: float = 5.0) -> Timing:
         return await self._ask("redis", timeout, url=url, count=count)
 
-    async def sql(self, conninfo: str, password: str | None, query: str, *, timeout: float = 5.0) -> Timing:
-        return await self._ask("sql", timeout, conninfo=conninfo, password=password, query=query, count=1)
+    async def sql(self, conninfo: str, password: str | None, query: str, *, timeout: float = 5.0,
+                  count: int = 1) -> Timing:
+        return await self._ask("sql", timeout, conninfo=conninfo, password=password, query=query, count=count)
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -6,13 +6,15 @@ latency timed in that loop grows by the wait (5-50x on a full run). This process
 timed operations, so what it measures is the target's answer time, as an independent client's would be.
 
 Protocol: one JSON object per line on stdin, `{"id": n, "op": "http" | "redis" | "sql", ...}`; one JSON
-reply per line on stdout with the same id. Each request is served on a thread of its own (they wait on
-sockets, not on each other). Standard library only, except `sql`, which imports psycopg when first asked.
+reply per line on stdout with the same id. Requests are read on one thread and measured one at a time
+(`_measuring`): two measurements in one process would share its interpreter lock, and one would wait for
+the other's Python work. psycopg (for `sql`) is imported before the first request, for the same reason.
 Run: python -m checks.timing_worker
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -26,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 BODY_LIMIT = 1_000_000  # bytes read per answer; a larger body ends the connection (the next sample reconnects)
 _write = threading.Lock()
+_measuring = threading.Lock()
 
 
 def _ms(started: float) -> float:
@@ -57,6 +60,16 @@ def _connection(url: str, timeout: float, verify: bool) -> tuple[http.client.HTT
     return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout), path
 
 
+def _quickack(sock: socket.socket | None) -> None:
+    """ACK the answer's first segment at once. A client's delayed ACK (up to 40 ms on Linux) would otherwise
+    hold back a server that writes headers and body separately, on every request after the first on a
+    kept-alive connection: time golive's client adds, not the service."""
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if sock is not None and quickack is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+
 def time_http(req: dict[str, Any]) -> dict[str, Any]:
     """Connect (timed apart), then `count` requests on that connection: each from sending to the last byte."""
     method, url, count = req.get("method", "GET"), req["url"], int(req.get("count", 1))
@@ -74,6 +87,7 @@ def time_http(req: dict[str, Any]) -> dict[str, Any]:
                 connects.append(_ms(started))
             started = time.perf_counter()
             conn.request(method, path, headers=headers)
+            _quickack(conn.sock)
             response = conn.getresponse()
             body = response.read(BODY_LIMIT)
             samples.append(_ms(started))
@@ -159,6 +173,8 @@ def time_sql(req: dict[str, Any]) -> dict[str, Any]:
         with psycopg.connect(req["conninfo"], password=req.get("password"), autocommit=True,
                              connect_timeout=max(2, int(req.get("timeout", 5)))) as conn:
             connect_ms = _ms(started)
+            for _ in range(3):  # a new backend's first round trips (catalog caches, page faults) are not the query's
+                conn.execute("SELECT 1").fetchall()
             samples = []
             for _ in range(int(req.get("count", 1))):
                 started = time.perf_counter()
@@ -174,7 +190,8 @@ OPS = {"http": time_http, "redis": time_redis_ping, "sql": time_sql}
 
 def serve_one(req: dict[str, Any]) -> None:
     try:
-        reply = OPS[req["op"]](req)
+        with _measuring:
+            reply = OPS[req["op"]](req)
     except Exception as exc:  # a bad request is answered, never fatal to the other checks' timings
         reply = {"error": _error(exc), "samples_ms": []}
     if reply.get("samples_ms"):
@@ -187,6 +204,8 @@ def serve_one(req: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    with contextlib.suppress(ImportError):
+        import psycopg  # noqa: F401  (imported now, not while another request is being timed)
     for line in sys.stdin:
         if line.strip():
             threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True).start()
