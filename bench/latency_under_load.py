@@ -87,7 +87,6 @@ while True:
     t = time.perf_counter(); pg.execute('SELECT 1').fetchall()
     out.write(json.dumps([time.time(), 'sql', (time.perf_counter() - t) * 1000]) + '\\n')
     out.flush()
-    time.sleep(0.01)
 """
 
 

@@ -309,8 +309,9 @@ class HttpParams(Params):
     json_valid: bool = Field(False, description="the body must be valid JSON")
     max_latency_ms: float | None = Field(None, gt=0, description="fail when the answer takes longer")
     latency_samples: int = Field(
-        3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: warm the connection, then judge the "
-                                    "median of this many requests")
+        3, ge=1, le=20, description="a GET/HEAD's reported latency is the median of this many requests timed "
+                                    "outside the event loop, after the judged one (a max_latency_ms ceiling "
+                                    "is judged on it)")
     status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
     follow_redirects: bool = False
     cleanup: Cleanup | None = Field(None, description=(
@@ -371,9 +372,8 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
         timed = None
         if p.method in SAFE_METHODS and answer.response is not None and ctx.timer is not None:
             # The number reported is timed by the timing process, not in this (busy) event loop: see checks.timing.
-            timed = await ctx.timer.http(p.method, url, headers, count=p.latency_samples if p.max_latency_ms
-                                         is not None else 1, timeout=client_timeout(ctx),
-                                         verify=ctx.checklist.target.verify_tls)
+            timed = await ctx.timer.http(p.method, url, headers, count=p.latency_samples,
+                                         timeout=client_timeout(ctx), verify=ctx.checklist.target.verify_tls)
         if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None:
             # The first request pays for golive's connection set-up; the ceiling is about the service.
             warmup_ms = answer.latency_ms
@@ -393,6 +393,7 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     latency_ms = round(statistics.median(samples), 1) if samples else answer.latency_ms
     if timed is not None and timed.samples_ms and not samples:
         latency_ms = timed.median_ms
+        samples = timed.samples_ms  # the median of the timed samples, as for a ceiling
     evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status, "latency_ms": latency_ms}
     if timed is not None and timed.samples_ms:
         evidence.update(timed.evidence(), event_loop_ms=answer.latency_ms)
