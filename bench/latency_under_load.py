@@ -101,16 +101,16 @@ def process(code: str, *args: str, stdout: Any = subprocess.PIPE) -> Iterator[su
 
 
 @contextlib.contextmanager
-def big_database() -> Iterator[str]:
-    """A database with 300k rows, so pg_dump has real work; dropped afterwards."""
+def big_database(rows: int) -> Iterator[str]:
+    """A database with `rows` rows, so pg_dump has real work; dropped afterwards."""
     name = f"golive_bench_{secrets.token_hex(4)}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE leads AS SELECT g AS id, md5(g::text) AS domain, g % 100 AS score "
-                         "FROM generate_series(1, 300000) g")
+            conn.execute(sql.SQL("CREATE TABLE leads AS SELECT g AS id, md5(g::text) AS domain, g % 100 AS score "
+                                 "FROM generate_series(1, {}) g").format(sql.Literal(int(rows))))
         yield url
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -182,14 +182,14 @@ def drain(client: subprocess.Popen[str], records: list[list[Any]]) -> None:
             records.append(json.loads(line))
 
 
-async def measure(trials: int, busy_s: float) -> list[dict[str, Any]]:
+async def measure(trials: int, busy_s: float, n_rows: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with process(TARGET) as target:
         assert target.stdout is not None
         base_url = f"http://127.0.0.1:{int(target.stdout.readline())}"
         redis_port = int(REDIS_URL.rsplit(":", 1)[1].split("/")[0])
         paths = ",".join(f"/d{d}" for d in DELAYS_MS)
-        with big_database() as db_url, process(CLIENT, base_url, str(redis_port), PG_URL, paths) as client:
+        with big_database(n_rows) as db_url, process(CLIENT, base_url, str(redis_port), PG_URL, paths) as client:
             records: list[list[Any]] = []
             time.sleep(0.5)
             for _ in range(trials):
@@ -224,11 +224,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     quick = bool(os.environ.get("BENCH_QUICK"))
     parser.add_argument("--trials", type=int, default=1 if quick else 3)
-    parser.add_argument("--busy", type=float, default=1.5 if quick else 4.0, help="seconds of each busy loop")
+    parser.add_argument("--busy", type=float, default=0.5 if quick else 4.0, help="seconds of each busy loop")
+    parser.add_argument("--rows", type=int, default=20_000 if quick else 300_000, help="rows pg_dump dumps")
     args = parser.parse_args()
-    rows = asyncio.run(measure(args.trials, args.busy))
-    print(f"latency under load: {args.trials} full run(s) beside pg_dump (300k rows), alembic x2 and 4 busy loops "
-          f"of {args.busy:g} s; target delays {', '.join(f'{d} ms' for d in DELAYS_MS)}")
+    rows = asyncio.run(measure(args.trials, args.busy, args.rows))
+    print(f"latency under load: {args.trials} full run(s) beside pg_dump ({args.rows} rows), alembic x2 and "
+          f"4 busy loops of {args.busy:g} s; target delays {', '.join(f'{d} ms' for d in DELAYS_MS)}")
     print(f"  {'check':<14} {'reported':>9} {'independent':>12} {'bound':>8} {'event loop':>11}  ok")
     for row in rows:
         loop = f"{row['event_loop']:.1f}" if isinstance(row["event_loop"], int | float) else "-"
