@@ -23,7 +23,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 BODY_LIMIT = 1_000_000  # bytes read per answer; a larger body ends the connection (the next sample reconnects)
@@ -113,8 +113,8 @@ def _resp(*words: str) -> bytes:
     return b"".join(out)
 
 
-def _reply(stream: Any) -> bytes:
-    line = stream.readline(65536)
+def _reply(stream: BinaryIO) -> bytes:
+    line: bytes = stream.readline(65536)
     if not line:
         raise ConnectionError("the server closed the connection")
     if line.startswith(b"-"):

@@ -164,7 +164,7 @@ class TargetState:
 
     def _clear_traffic(self) -> None:
         with self._lock:
-            self._records: dict[str, dict[str, Any]] = {lead["domain"]: dict(lead) for lead in _LEADS}
+            self._records: dict[str, dict[str, Any]] = {str(lead["domain"]): dict(lead) for lead in _LEADS}
             self._started = time.monotonic()
             self._requests = 0
             self._errors = 0

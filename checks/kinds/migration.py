@@ -82,14 +82,15 @@ class Alembic:
     env: dict[str, str]
 
     @classmethod
-    def from_params(cls, ctx: CheckContext, p: AlembicParams, *, offline: bool = False, **env: str) -> Alembic:
+    def from_params(cls, ctx: CheckContext, p: AlembicParams, *, offline: bool = False,
+                    overrides: dict[str, str] | None = None, **env: str) -> Alembic:
         """offline: the run needs no database, so every connection setting points at a `.invalid` host."""
         argv = to_argv(p.command)
         if p.config:
             argv += ["-c", p.config]
         cwd = str(ctx.path(p.cwd) if p.cwd else ctx.workdir)
         base = dict(ctx.env) if p.pass_target_env else {}
-        settings = {**base, **p.env, **service_names(ctx, env)}
+        settings = {**base, **p.env, **service_names(ctx, {**env, **(overrides or {})})}
         if offline:
             settings = sanitize_connections(settings)[0]
         return cls(argv=argv, cwd=cwd, env=settings)
@@ -360,7 +361,7 @@ async def check_migration_rollback(ctx: CheckContext, p: RollbackParams) -> Outc
         return Outcome.failed("url must be a postgresql:// URL (alembic needs a URL for the scratch copy)")
     if scratch.target.same_database(source) or scratch.target.url == source.url:
         return Outcome.failed("refusing: the scratch database URL equals the source URL")
-    alembic = Alembic.from_params(ctx, p, **{p.url_env: scratch.target.url})
+    alembic = Alembic.from_params(ctx, p, overrides={p.url_env: scratch.target.url})
     evidence: dict[str, Any] = {
         "source": source.shown,
         "backup": str(path),
@@ -510,7 +511,7 @@ async def check_migration_from_scratch(ctx: CheckContext, p: FromScratchParams) 
         return Outcome.failed(f"cannot run the from-scratch test: {exc}")
     if "://" not in source.url:
         return Outcome.failed("url must be a postgresql:// URL (alembic needs a URL for the scratch database)")
-    alembic = Alembic.from_params(ctx, p, **{p.url_env: scratch.target.url})
+    alembic = Alembic.from_params(ctx, p, overrides={p.url_env: scratch.target.url})
     evidence: dict[str, Any] = {"source": source.shown, "scratch_database": scratch.name,
                                 "command": alembic.shown}
     outcome = await run_on_scratch(scratch, lambda: _from_scratch(scratch, alembic, p, evidence), evidence)
