@@ -162,7 +162,9 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
             if unmet:
                 reason = ", ".join(f"{k} is {ctx.env.get(k, '') or 'unset'} (runs when {v})" for k, v in unmet.items())
                 return _result(spec, Outcome.not_applicable(f"not applicable: {reason}"), 0.0)
-        written = kind.what_it_writes(spec)
+        # what it writes, named with the target's values (golive-smoke.example, not ${HUNTER_SMOKE_DOMAIN})
+        written = kind.what_it_writes(spec.model_copy(update={"params": interpolate(spec.params, ctx.env,
+                                                                                    strict=False)}))
         if written and ctx.checklist.read_only:
             return _result(spec, Outcome.not_applicable(
                 f"not applicable: the checklist is read_only: true and this check writes ({written})",
