@@ -93,7 +93,8 @@ class Runner:
         semaphore = asyncio.Semaphore(self.concurrency)
         lanes = Lanes()
         results: list[CheckResult] = []
-        timer = Timer(self.on_timing_dispatch)  # its process starts only if a check asks for a timing
+        # the timing process starts only if a check asks for a timing
+        timer = Timer(self.on_timing_dispatch, sql=any(c.kind == "postgres.query" for c in checks))
 
         async def one(spec: CheckSpec) -> None:
             for dep in spec.after:

@@ -47,8 +47,10 @@ class Timing:
 class Timer:
     """One timing worker for a run; `on_dispatch` (tests) runs in the loop right after each request is sent."""
 
-    def __init__(self, on_dispatch: Callable[[], Any] | None = None) -> None:
+    def __init__(self, on_dispatch: Callable[[], Any] | None = None, *, sql: bool = False) -> None:
+        """`sql`: the run has SQL timings to take (the worker then imports psycopg before measuring anything)."""
         self.on_dispatch = on_dispatch
+        self.sql_ready = sql
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -61,7 +63,8 @@ class Timer:
             if self._proc is None and not self.failed:
                 try:
                     self._proc = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "checks.timing_worker", stdin=asyncio.subprocess.PIPE,
+                        sys.executable, "-m", "checks.timing_worker", *(["--sql"] if self.sql_ready else []),
+                        stdin=asyncio.subprocess.PIPE,
                         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
                 except OSError as exc:
                     self.failed = f"the timing process could not start: {exc.strerror or exc}"

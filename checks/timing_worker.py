@@ -6,10 +6,11 @@ latency timed in that loop grows by the wait (5-50x on a full run). This process
 timed operations, so what it measures is the target's answer time, as an independent client's would be.
 
 Protocol: one JSON object per line on stdin, `{"id": n, "op": "http" | "redis" | "sql", ...}`; one JSON
-reply per line on stdout with the same id. Requests are read on one thread and measured one at a time
-(`_measuring`): two measurements in one process would share its interpreter lock, and one would wait for
-the other's Python work. psycopg (for `sql`) is imported before the first request, for the same reason.
-Run: python -m checks.timing_worker
+reply per line on stdout with the same id. Each request is measured on a thread of its own, at most
+`MEASURING` at once: they wait on sockets, not on each other, and a slow target does not hold back the
+other checks' timings. With `--sql` psycopg is imported before the first request: an import in one thread
+would hold the interpreter lock for the length of the import while another thread is timing.
+Run: python -m checks.timing_worker [--sql]
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 BODY_LIMIT = 1_000_000  # bytes read per answer; a larger body ends the connection (the next sample reconnects)
 _write = threading.Lock()
-_measuring = threading.Lock()
+MEASURING = 16  # the runner's default concurrency
+_measuring = threading.BoundedSemaphore(MEASURING)
 
 
 def _ms(started: float) -> float:
@@ -204,8 +206,9 @@ def serve_one(req: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    with contextlib.suppress(ImportError):
-        import psycopg  # noqa: F401  (imported now, not while another request is being timed)
+    if "--sql" in sys.argv:
+        with contextlib.suppress(ImportError):
+            import psycopg  # noqa: F401  (imported now, not while another request is being timed)
     for line in sys.stdin:
         if line.strip():
             threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True).start()

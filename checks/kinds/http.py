@@ -8,6 +8,7 @@ question "does production answer?" got a clear answer, "no".
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -309,9 +310,8 @@ class HttpParams(Params):
     json_valid: bool = Field(False, description="the body must be valid JSON")
     max_latency_ms: float | None = Field(None, gt=0, description="fail when the answer takes longer")
     latency_samples: int = Field(
-        3, ge=1, le=20, description="a GET/HEAD's reported latency is the median of this many requests timed "
-                                    "outside the event loop, after the judged one (a max_latency_ms ceiling "
-                                    "is judged on it)")
+        3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: judge the median of this many requests "
+                                    "timed outside the event loop, after the judged one")
     status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
     follow_redirects: bool = False
     cleanup: Cleanup | None = Field(None, description=(
@@ -364,14 +364,26 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     changed: list[str] = []
     cleanup_problem = ""
     async with make_client(ctx, follow_redirects=p.follow_redirects) as client:
-        answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
+        # The latency reported is timed by the timing process, not in this (busy) event loop (checks.timing):
+        # one request alongside the judged one, or for a ceiling the median of latency_samples after it.
+        beside = None
+        if p.method in SAFE_METHODS and p.max_latency_ms is None and ctx.timer is not None:
+            beside = asyncio.ensure_future(ctx.timer.http(p.method, url, headers, count=1,
+                                                          timeout=client_timeout(ctx),
+                                                          verify=ctx.checklist.target.verify_tls))
+        try:
+            answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
+        except BaseException:
+            if beside is not None:
+                beside.cancel()
+            raise
         if writes(p.method):
             changed.append(f"{p.method} {show_url(url, ctx)} → {answer.status or answer.error}")
             if p.cleanup is not None:
                 cleanup_problem = await _clean_up(ctx, client, p.cleanup, changed)
-        timed = None
-        if p.method in SAFE_METHODS and answer.response is not None and ctx.timer is not None:
-            # The number reported is timed by the timing process, not in this (busy) event loop: see checks.timing.
+        timed = await beside if beside is not None else None
+        if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None \
+                and ctx.timer is not None:
             timed = await ctx.timer.http(p.method, url, headers, count=p.latency_samples,
                                          timeout=client_timeout(ctx), verify=ctx.checklist.target.verify_tls)
         if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None:
@@ -391,9 +403,8 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     status = answer.status
     assert status is not None
     latency_ms = round(statistics.median(samples), 1) if samples else answer.latency_ms
-    if timed is not None and timed.samples_ms and not samples:
+    if timed is not None and timed.samples_ms and not samples and answer.response is not None:
         latency_ms = timed.median_ms
-        samples = timed.samples_ms  # the median of the timed samples, as for a ceiling
     evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status, "latency_ms": latency_ms}
     if timed is not None and timed.samples_ms:
         evidence.update(timed.evidence(), event_loop_ms=answer.latency_ms)

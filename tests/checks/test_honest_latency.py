@@ -104,9 +104,9 @@ async def test_an_http_latency_excludes_the_time_golives_loop_was_blocked(slow_t
 async def test_a_check_without_a_ceiling_reports_a_timed_latency_too(slow_target: str) -> None:
     (result,) = await run("      - {id: live, kind: http, params: {url: /live}}\n", slow_target)
     ev = result.evidence
-    assert ev["latency_timed"] == OUTSIDE and len(ev["latency_samples_ms"]) == 3
+    assert ev["latency_timed"] == OUTSIDE and "latency_samples_ms" not in ev
     assert ev["latency_ms"] < HANDLE_S * 1000 + BURN_S * 1000 / 2
-    assert f"in {ev['latency_ms']:.0f} ms (median)" in result.summary
+    assert f"in {ev['latency_ms']:.0f} ms" in result.summary
 
 
 async def test_redis_ping_and_sql_latency_exclude_the_blocked_loop() -> None:
