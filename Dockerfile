@@ -11,9 +11,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GOLIVE_HTTP_PORT=3000 \
     GOLIVE_STATE_DIR=/var/lib/golive
 
-# pg_dump / pg_restore / psql for the backup checks; curl for the HEALTHCHECK.
+# pg_dump / pg_restore / psql for the backup checks, from PostgreSQL's own apt repository (PGDG): pg_dump
+# refuses to dump a server of a newer major version, and Debian's own client (15 on bookworm) is older than the
+# newest server golive supports (README, "Running the bot in a container"). curl for the HEALTHCHECK.
+ARG PG_CLIENT_MAJOR=17
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client curl ca-certificates \
+    && apt-get install -y --no-install-recommends curl ca-certificates \
+    && install -d /usr/share/postgresql-common/pgdg \
+    && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
+        https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+    && . /etc/os-release \
+    && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
+        > /etc/apt/sources.list.d/pgdg.list \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

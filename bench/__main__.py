@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.phase_wall_time", "phase wall time vs sum of checks"),
     ("bench.alert_latency", "alert latency"),
     ("bench.probe_latency", "probe latency with a CPU-heavy check vs isolated"),
+    ("bench.latency_under_load", "every reported latency during full runs vs an independent client"),
     ("bench.cli_startup", "CLI start-up time and memory"),
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
     ("bench.demo_server", "demo service start and stop"),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from checks.result import Outcome
 from checks.spec import Checklist, CheckSpec
+from checks.timing import Timer
 
 
 class Params(BaseModel):
@@ -39,6 +40,7 @@ class CheckContext:
     flag_reader: FlagReader | None = None
     target_url: str = ""
     run_id: str = ""  # sent to the target as X-Golive-Run (see checks.kinds.http.RUN_HEADER)
+    timer: Timer | None = None  # takes latency timings outside the event loop (checks.timing); None: in the loop
 
     @property
     def base_url(self) -> str:
@@ -64,12 +66,14 @@ KindFn = Callable[[CheckContext, Any], Awaitable[Outcome]]
 
 
 ParamsTest = Callable[[Mapping[str, Any]], bool]
+WritesText = Callable[[Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
 class Kind:
     """`mutates(params)`: the check changes the target by default; `latency(params)`: it is judged on
-    a latency ceiling, so the runner measures it while golive itself is quiet."""
+    a latency ceiling, so the runner measures it while golive itself is quiet; `writes(params)`: what it
+    writes on the target, in words (`golive checks`, its evidence and the verdict say so)."""
 
     name: str
     params: type[Params]
@@ -77,6 +81,7 @@ class Kind:
     doc: str
     mutates: ParamsTest | None = None
     latency: ParamsTest | None = None
+    writes: WritesText | None = None
 
     def changes_target(self, spec: CheckSpec) -> bool:
         if spec.mutates is not None:
@@ -86,19 +91,31 @@ class Kind:
     def judges_latency(self, spec: CheckSpec) -> bool:
         return bool(self.latency and self.latency(spec.params))
 
+    def what_it_writes(self, spec: CheckSpec) -> str | None:
+        """What this check writes on the target (None: it only reads). `mutates: false` says it writes
+        nothing; `mutates: true` on a kind that cannot say more is declared as such."""
+        if spec.mutates is False:
+            return None
+        text = self.writes(spec.params) if self.writes else None
+        if text:
+            return text
+        if self.changes_target(spec):
+            return "changes the target (declared `mutates: true`)"
+        return None
+
 
 KINDS: dict[str, Kind] = {}
 
 
 def check_kind(name: str, params: type[P], *, mutates: ParamsTest | None = None, latency: ParamsTest | None = None,
-               ) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
+               writes: WritesText | None = None) -> Callable[[Callable[[CheckContext, P], Awaitable[Outcome]]], KindFn]:
     """Register an async check function under a kind name."""
 
     def register(fn: Callable[[CheckContext, P], Awaitable[Outcome]]) -> KindFn:
         if name in KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
         KINDS[name] = Kind(name=name, params=params, run=fn, doc=(fn.__doc__ or "").strip().splitlines()[0]
-                           if fn.__doc__ else "", mutates=mutates, latency=latency)
+                           if fn.__doc__ else "", mutates=mutates, latency=latency, writes=writes)
         return fn
 
     return register

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +29,7 @@ from checks.registry import CheckContext, FlagReader, get_kind
 from checks.result import CheckResult, Outcome, Status, utcnow
 from checks.spec import Checklist, CheckSpec
 from checks.target_env import SettingsError, read_target_env
+from checks.timing import Timer
 from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
@@ -58,6 +60,7 @@ class Runner:
         rollout_phase: str | None = None,
         flag_reader: FlagReader | None = None,
         overrides: dict[str, str] | None = None,
+        on_timing_dispatch: Callable[[], Any] | None = None,
     ) -> None:
         self.checklist = checklist
         self.concurrency = max(1, concurrency)
@@ -65,6 +68,7 @@ class Runner:
         self.rollout_phase = rollout_phase
         self.flag_reader = flag_reader
         self.overrides = overrides or {}
+        self.on_timing_dispatch = on_timing_dispatch  # tests: runs in the loop as each timed request leaves
         self.workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
 
     async def env(self) -> dict[str, str]:
@@ -90,6 +94,8 @@ class Runner:
         semaphore = asyncio.Semaphore(self.concurrency)
         lanes = Lanes()
         results: list[CheckResult] = []
+        # the timing process starts only if a check asks for a timing
+        timer = Timer(self.on_timing_dispatch, sql=any(c.kind == "postgres.query" for c in checks))
 
         async def one(spec: CheckSpec) -> None:
             for dep in spec.after:
@@ -111,7 +117,8 @@ class Runner:
                 async with lanes.enter(lane_of(spec)), semaphore:
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
-                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id)
+                                       flag_reader=self.flag_reader, target_url=target_url, run_id=run_id,
+                                       timer=timer)
                     result = await execute(spec, ctx)
             results.append(result)
             done[spec.id].set_result(result)
@@ -124,7 +131,10 @@ class Runner:
                     # store's side (bot.runs.durable) retries, holds, and checks every result was stored
                     log.warning("on_result for %s failed: %s", spec.id, mask(f"{type(exc).__name__}: {exc}"))
 
-        await asyncio.gather(*(one(c) for c in checks))
+        try:
+            await asyncio.gather(*(one(c) for c in checks))
+        finally:
+            await timer.close()
         order = {c.id: i for i, c in enumerate(checks)}
         results.sort(key=lambda r: order[r.check_id])
         verdict = decide(checks, {r.check_id: r for r in results})
@@ -154,6 +164,13 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
             if unmet:
                 reason = ", ".join(f"{k} is {ctx.env.get(k, '') or 'unset'} (runs when {v})" for k, v in unmet.items())
                 return _result(spec, Outcome.not_applicable(f"not applicable: {reason}"), 0.0)
+        # what it writes, named with the target's values (golive-smoke.example, not ${HUNTER_SMOKE_DOMAIN})
+        written = kind.what_it_writes(spec.model_copy(update={"params": interpolate(spec.params, ctx.env,
+                                                                                    strict=False)}))
+        if written and ctx.checklist.read_only:
+            return _result(spec, Outcome.not_applicable(
+                f"not applicable: the checklist is read_only: true and this check writes ({written})",
+                would_write=written), 0.0)
         try:
             params = kind.params.model_validate(interpolate(spec.params, ctx.env))
         except MissingVariable as exc:
@@ -165,6 +182,8 @@ async def execute(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
                            _ms(started))
         async with asyncio.timeout(spec.timeout):
             outcome = await kind.run(ctx, params)
+        if written:
+            outcome.evidence.setdefault("writes", written)
     except TimeoutError:
         outcome = Outcome(status=Status.FAIL, summary=f"timed out after {spec.timeout:g}s (no answer)",
                           evidence={"timeout_s": spec.timeout})
@@ -183,7 +202,24 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+# Terminal control sequences (colours, cursor moves, OSC titles) copied from a command's output: a summary
+# is text for Slack, Teams, JSON and the store, where they are noise or worse.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def strip_ansi(value: Any) -> Any:
+    """`value` with every terminal escape sequence removed from each string in it."""
+    if isinstance(value, str):
+        return _ANSI.sub("", value) if ("\x1b" in value or "\x9b" in value) else value
+    if isinstance(value, dict):
+        return {k: strip_ansi(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_ansi(v) for v in value]
+    return value
+
+
 def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResult:
+    """The one place results are built: escape sequences stripped, secrets masked."""
     return CheckResult(
         check_id=spec.id,
         title=spec.title,
@@ -191,8 +227,8 @@ def _result(spec: CheckSpec, outcome: Outcome, duration_ms: float) -> CheckResul
         phase=spec.phase,
         criticality=spec.weight(outcome.status, outcome.evidence),
         status=outcome.status,
-        summary=mask(outcome.summary),
-        evidence=masker.mask_data(outcome.evidence),
+        summary=mask(strip_ansi(outcome.summary)),
+        evidence=masker.mask_data(strip_ansi(outcome.evidence)),
         duration_ms=duration_ms,
         needs_confirmation=outcome.needs_confirmation,
     )

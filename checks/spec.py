@@ -37,6 +37,17 @@ class SettingsSource(Strict):
         "checklist name -> the service's real name, e.g. {DATABASE_URL: HUNTER_DB_DSN}"))
 
 
+class Production(Strict):
+    """This checklist's definition of production: the settings that say "this is production" (ENVIRONMENT)
+    and the hosts production's services live on. `guard.force_production` presents exactly these to the
+    script it tests, so the script's own production test is met."""
+
+    env: dict[str, str] = Field(default_factory=lambda: {"ENVIRONMENT": "production"}, description=(
+        "settings whose values mean production, e.g. {ENVIRONMENT: production}"))
+    hosts: list[str] = Field(default_factory=list, description=(
+        "hosts (globs) of production's database/services, e.g. [prod-db.internal, '*.prod.example.com']"))
+
+
 class Target(Strict):
     base_url: str = "http://localhost:8000"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -178,6 +189,11 @@ class Checklist(Strict):
     rollout: Rollout | None = None
     freeze: Freeze = Field(default_factory=Freeze)
     demo: bool = Field(False, description="start the bundled demo target before running")
+    read_only: bool = Field(False, description=(
+        "golive writes nothing on this target: every check that writes (`mutates:`, inferred or explicit) "
+        "is n/a, with the reason"))
+    production: Production = Field(default_factory=lambda: Production(), description=(
+        "what production means for this service: guards present these settings to scripts"))
     source_path: str = Field("", exclude=True)
 
     @field_validator("vars", mode="before")

@@ -80,6 +80,7 @@ class Verdict(BaseModel):
     notes: list[str] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
     waived: list[str] = Field(default_factory=list)
+    writes: list[str] = Field(default_factory=list, description="what the checks of this verdict wrote on the target")
 
     @property
     def go(self) -> bool:
@@ -108,10 +109,16 @@ def decide(
     waived: list[str] = []
     counts = {s.value: 0 for s in Status}
     high_failing = False
+    writes: list[str] = []
     for spec in expected:
         result = results.get(spec.id)
         status = result.status if result else Status.PENDING
         counts[status.value] += 1
+        if result is not None and status not in (Status.NA, Status.SKIP, Status.PENDING) \
+                and result.evidence.get("writes"):
+            changed = result.evidence.get("changed")
+            writes.append(f"{spec.id}: " + ("; ".join(str(c) for c in changed) if isinstance(changed, list) and changed
+                                            else str(result.evidence["writes"])))
         what = f"{spec.id}: {result.summary}" if result else f"{spec.id}: has not run"
         if status in (Status.PASS, Status.NA):
             continue
@@ -140,12 +147,12 @@ def decide(
             conditions.append(f"sign-off {role} missing")
     if reasons:
         return Verdict(decision=Decision.NO_GO, risk=Risk.CRITICAL, reasons=reasons, conditions=conditions,
-                       notes=notes, counts=counts, waived=waived)
+                       notes=notes, counts=counts, waived=waived, writes=writes)
     if conditions:
         risk = Risk.HIGH if high_failing else Risk.MEDIUM
         return Verdict(decision=Decision.CONDITIONAL, risk=risk,
                        reasons=["all critical checks passed; go only if the conditions are accepted"],
-                       conditions=conditions, notes=notes, counts=counts, waived=waived)
+                       conditions=conditions, notes=notes, counts=counts, waived=waived, writes=writes)
     return Verdict(decision=Decision.GO, risk=Risk.LOW, reasons=["every required check passed"]
                    + (["every required sign-off is in"] if signoffs and signoffs.required else []),
-                   notes=notes, counts=counts, waived=waived)
+                   notes=notes, counts=counts, waived=waived, writes=writes)

@@ -164,6 +164,7 @@ class TargetState:
 
     def _clear_traffic(self) -> None:
         with self._lock:
+            self._records: dict[str, dict[str, Any]] = {str(lead["domain"]): dict(lead) for lead in _LEADS}
             self._started = time.monotonic()
             self._requests = 0
             self._errors = 0
@@ -229,6 +230,39 @@ class TargetState:
             self._misses += 1
             self._cache[key] = now + float(self.cache_ttl_s)
             return False
+
+    # -- records: the service's real data, which a scan changes ------------------------------------------
+
+    def leads(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(lead) for lead in self._records.values()]
+
+    def lead(self, domain: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._records.get(domain)
+            return dict(found) if found is not None else None
+
+    def scan(self, domain: str) -> dict[str, Any]:
+        """A (re)scan, as Hunter does it: the lead's score is reset until the scan finishes (never, here),
+        and an unknown domain becomes a new lead. This is what a smoke check must never do to a real lead."""
+        with self._lock:
+            lead = self._records.get(domain)
+            if lead is None:
+                lead = {"domain": domain, "company": domain.split(".")[0].title(), "score": 0,
+                        "segment": "unscored", "m365": False}
+                self._records[domain] = lead
+            lead["score"] = 0
+            lead["scan_status"] = "queued"
+            return dict(lead)
+
+    def delete_lead(self, domain: str) -> bool:
+        with self._lock:
+            return self._records.pop(domain, None) is not None
+
+    def records_bytes(self) -> bytes:
+        """Every record, serialised the same way each time: a byte comparison shows any change."""
+        with self._lock:
+            return json.dumps(sorted(self._records.values(), key=lambda r: r["domain"]), sort_keys=True).encode()
 
     def metrics(self) -> dict[str, Any]:
         """The /healthz/metrics document: traffic-derived where possible, then overrides applied."""
@@ -358,8 +392,9 @@ async def leads(request: web.Request) -> web.Response:
     hit = state.cache_lookup(key)
     if not hit:
         await pause(state.cold_query_ms, request.app[STOPPING])  # the "database" answers an uncached query slowly
-    items = _LEADS[:limit]
-    return _json({"items": items, "count": len(items), "total": len(_LEADS), "limit": limit},
+    records = state.leads()
+    items = records[:limit]
+    return _json({"items": items, "count": len(items), "total": len(records), "limit": limit},
                  headers={"X-Cache": "HIT" if hit else "MISS"})
 
 
@@ -380,7 +415,19 @@ async def scan(request: web.Request) -> web.Response:
     domain = str(payload.get("domain", "")).strip().lower() if isinstance(payload, dict) else ""
     if not _DOMAIN.match(domain):
         return _json({"detail": "body must be JSON with a valid `domain`"}, status=400)
+    state.scan(domain)  # a write: the lead's score is reset until the scan completes
     return _json({"status": "queued", "domain": domain}, status=202)
+
+
+async def delete_lead(request: web.Request) -> web.Response:
+    """DELETE /api/v1/leads/{domain}: removes a lead (golive's smoke check removes its synthetic one)."""
+    state = _state(request)
+    if request.headers.get("x-api-key") != state.api_key:
+        return _json({"detail": "missing or invalid API key"}, status=401)
+    domain = request.match_info["domain"].lower()
+    if not state.delete_lead(domain):
+        return _json({"detail": f"no lead {domain}"}, status=404)
+    return web.Response(status=204)
 
 
 async def sales_summary(request: web.Request) -> web.Response:
@@ -388,7 +435,7 @@ async def sales_summary(request: web.Request) -> web.Response:
     domain = request.match_info["domain"].lower()
     if domain not in state.known_domains:
         return _json({"detail": f"no sales summary for {domain}"}, status=404)
-    lead = next((item for item in _LEADS if item["domain"] == domain), None)
+    lead = state.lead(domain)
     score = lead["score"] if lead else 50
     return _json({"domain": domain, "score": score, "segment": lead["segment"] if lead else "smb",
                   "next_action": "call" if score >= 75 else "nurture"})
@@ -506,6 +553,7 @@ def create_app(state: TargetState | None = None, stopping: asyncio.Event | None 
     routes.add_get("/api/v1/scan", scan)
     routes.add_post("/api/v1/scan", scan)
     routes.add_get("/api/v1/leads/{domain}/sales-summary", sales_summary)
+    routes.add_delete("/api/v1/leads/{domain}", delete_lead)
     routes.add_get("/leads", legacy)
     routes.add_get("/scan", legacy)
     routes.add_post("/scan", legacy)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from bot.runs.status import StatusOverview, age, deployment_facts
 from checks.result import CheckResult, Status
 from checks.runner import RunReport
-from checks.spec import Checklist
+from checks.spec import Checklist, CheckSpec
 from checks.verdict import Decision, Verdict
 
 ICON = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN", Status.SKIP: "SKIP",
@@ -65,6 +65,9 @@ def render_verdict(verdict: Verdict, style: Style) -> list[str]:
     if verdict.notes:
         lines.append("  Notes (low, informational):")
         lines += [f"    - {n}" for n in verdict.notes]
+    if verdict.writes:
+        lines.append("  Written on the target by the checks:")
+        lines += [f"    - {w}" for w in verdict.writes]
     return lines
 
 
@@ -109,6 +112,18 @@ def render_status(status: StatusOverview, style: Style) -> str:
     return "\n".join(lines)
 
 
+def _writes(check: CheckSpec, defaults: dict[str, str]) -> str | None:
+    """What the check writes, its `${VAR}`s filled from the checklist's `vars` where it has them."""
+    from checks.interpolate import interpolate
+    from checks.registry import get_kind
+
+    kind = get_kind(check.kind)
+    if kind is None:
+        return None
+    shown = check.model_copy(update={"params": interpolate(check.params, defaults, strict=False)})
+    return kind.what_it_writes(shown)
+
+
 def render_checklist(checklist: Checklist) -> str:
     lines = [f"{checklist.name} ({checklist.source_path})"]
     for phase in checklist.phases:
@@ -117,6 +132,10 @@ def render_checklist(checklist: Checklist) -> str:
             needs = f"  needs {', '.join(check.needs)}" if check.needs else ""
             lines.append(f"    {check.id:<28} {check.kind:<24} {check.criticality.value:<8} "
                          f"{check.timeout:>5g}s{needs}")
+            written = _writes(check, checklist.vars)
+            if written:
+                verb = "would write (n/a: read_only)" if checklist.read_only else "writes"
+                lines.append(f"      {verb}: {written}")
             if check.title:
                 lines.append(f"      {check.title}")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "migration.dry_run": "migration",
     "schema.columns": "migration",
     "migration.rollback": "migration",
+    "migration.from_scratch": "migration",
     "sentry.test_event": "sentry",
     "openapi": "openapi",
 }

@@ -65,7 +65,16 @@ def _v1_writes(params: Mapping[str, Any]) -> bool:
     return isinstance(urls, list) and any(isinstance(e, Mapping) and writes(e.get("method")) for e in urls)
 
 
-@check_kind("api.v1", V1Params, mutates=_v1_writes)
+def _v1_written(params: Mapping[str, Any]) -> str | None:
+    urls = params.get("urls")
+    if not isinstance(urls, list):
+        return None
+    sent = [f"{str(e.get('method')).upper()} {e.get('url')}" for e in urls
+            if isinstance(e, Mapping) and writes(e.get("method"))]
+    return ", ".join(sent) or None
+
+
+@check_kind("api.v1", V1Params, mutates=_v1_writes, writes=_v1_written)
 async def check_v1(ctx: CheckContext, p: V1Params) -> Outcome:
     """Every listed v1 endpoint answers one of its expected statuses."""
     urls = [ctx.url(e.url) for e in p.urls]

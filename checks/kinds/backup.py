@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import re
 import secrets
-from datetime import datetime
+import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,9 +70,94 @@ class BackupCreateParams(Params):
     dir: str = Field("backups", description="relative to the checklist's folder")
     version: str = Field("v1.0", description="goes into backup_pre_<version>_<timestamp>")
     extra_args: list[str] = Field(default_factory=list, description="more pg_dump arguments")
+    keep_newest: int | None = Field(3, ge=1, description=(
+        "retention: after a successful backup keep only the newest N of golive's backups in `dir` "
+        "(null: keep all)"))
+    keep_days: float | None = Field(None, gt=0, description=(
+        "retention instead by age: delete golive's backups in `dir` older than D days (the newest is always kept)"))
 
 
 _SAFE_VERSION = re.compile(r"[^A-Za-z0-9._-]+")
+# Only files golive itself names this way are ever deleted by the retention rule (see apply_retention).
+OWN_BACKUP = re.compile(r"^backup_pre_(?P<version>[A-Za-z0-9._-]+?)_(?P<stamp>\d{8}_\d{6})(?:_(?P<n>\d+))?"
+                        r"\.(?:sql|dump)$")
+_PG_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def apply_retention(directory: Path, *, keep_newest: int | None, keep_days: float | None,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Delete golive's own old backups in `directory`; returns the rule, what was kept and what was deleted.
+
+    Only regular files (never symlinks, never directories) directly in `directory` whose name matches
+    OWN_BACKUP are considered; every other file is left alone, whatever its name or age. Order is the
+    timestamp golive wrote into the name.
+    """
+    if keep_newest is None and keep_days is None:
+        return {"rule": "none (keep_newest and keep_days are null)", "kept": [], "deleted": []}
+    own: list[tuple[str, int, Path]] = []
+    for entry in directory.iterdir():
+        m = OWN_BACKUP.match(entry.name)
+        if not m:
+            continue
+        try:
+            info = entry.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):  # a symlink or anything else: not golive's file to delete
+            continue
+        own.append((m["stamp"], int(m["n"] or 1), entry))
+    own.sort(key=lambda t: (t[0], t[1]), reverse=True)  # newest first
+    now = now or datetime.now()
+    if keep_days is not None:
+        rule = f"keep backups younger than {keep_days:g} days (the newest always)"
+        cutoff = now - timedelta(days=keep_days)
+        doomed = [path for i, (stamp, _, path) in enumerate(own)
+                  if i > 0 and datetime.strptime(stamp, "%Y%m%d_%H%M%S") < cutoff]
+    else:
+        assert keep_newest is not None
+        rule = f"keep the newest {keep_newest}"
+        doomed = [path for _, _, path in own[keep_newest:]]
+    deleted: list[str] = []
+    problems: list[str] = []
+    for path in doomed:
+        try:
+            path.unlink()
+            deleted.append(path.name)
+        except OSError as exc:
+            problems.append(f"{path.name}: {exc.strerror}")
+    kept = [path.name for _, _, path in own if path.name not in deleted]
+    result: dict[str, Any] = {"rule": rule, "kept": kept, "deleted": deleted}
+    if problems:
+        result["problems"] = problems
+    return result
+
+
+def _major(text: str) -> tuple[int, int] | None:
+    m = _PG_VERSION.search(text.split(")")[-1] if ")" in text else text)
+    return (int(m[1]), int(m[2] or 0)) if m else None
+
+
+async def client_older_than_server(source: PgTarget) -> str:
+    """One line when the pg_dump on PATH is older than the source's server (pg_dump refuses a newer server's
+    major version), with the fix; "" when it is not, or when either version cannot be read."""
+    try:
+        done = await run_process(["pg_dump", "--version"])
+    except OSError:
+        return ""
+    client = _major(done.stdout.strip())
+    try:
+        conn = await source.connect(timeout=5)
+        async with conn:
+            server_num = conn.info.server_version
+    except (psycopg.Error, OSError):
+        return ""
+    server = (server_num // 10000, server_num % 10000) if server_num >= 100000 else \
+        (server_num // 10000, (server_num // 100) % 100)
+    if client is None or client[0] >= server[0]:
+        return ""
+    return (f"pg_dump {client[0]}.{client[1]} is older than the server ({server[0]}.{server[1]}) and refuses to dump "
+            f"it: install postgresql-client-{server[0]} or newer (PGDG apt repository) and put its pg_dump first on "
+            f"PATH")
 
 
 @check_kind("backup.create", BackupCreateParams)
@@ -95,6 +181,9 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
         final = directory / f"backup_pre_{version}_{stamp}_{n}{suffix}"
         n += 1
     partial = final.with_name(final.name + ".partial")  # the final name only ever holds a complete dump
+    too_old = await client_older_than_server(source)
+    if too_old:
+        return Outcome.failed(too_old, source=source.shown)
     app_name = f"golive_backup_{secrets.token_hex(4)}"
     argv = [
         "pg_dump",
@@ -131,6 +220,10 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
         "duration_s": round(result.duration_s, 2),
     }
     if not completed:
+        if "version mismatch" in result.stderr:
+            too_old = await client_older_than_server(source)
+            if too_old:
+                return Outcome.failed(too_old, **evidence, output_tail=mask(result.tail(12)))
         return Outcome.failed(
             f"pg_dump of {source.shown} failed (exit {result.returncode}): {mask(result.cause())}",
             **evidence,
@@ -138,8 +231,12 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
         )
     size = (await asyncio.to_thread(final.stat)).st_size
     evidence.update(path=str(final), size=size, size_human=human_size(size))
+    retention = await asyncio.to_thread(apply_retention, directory, keep_newest=p.keep_newest, keep_days=p.keep_days)
+    evidence["retention"] = retention
+    pruned = f"; retention ({retention['rule']}): {len(retention['deleted'])} old backup(s) deleted" \
+        if p.keep_newest is not None or p.keep_days is not None else ""
     outcome = Outcome.passed(
-        f"{p.format} backup {final.name} ({human_size(size)}) in {result.duration_s:.1f}s", **evidence
+        f"{p.format} backup {final.name} ({human_size(size)}) in {result.duration_s:.1f}s{pruned}", **evidence
     )
     outcome.outputs = {"path": str(final), "format": p.format, "size": size}
     return outcome
@@ -277,7 +374,9 @@ def _label(schema: str, table: str, default_schema: str) -> str:
     return table if schema == default_schema else f"{schema}.{table}"
 
 
-@check_kind("backup.restore_dry_run", RestoreDryRunParams)
+@check_kind("backup.restore_dry_run", RestoreDryRunParams,
+            writes=lambda params: "a scratch database golive_scratch_<random> on the source's server "
+                                  "(created, always dropped)")
 async def check_restore_dry_run(ctx: CheckContext, p: RestoreDryRunParams) -> Outcome:
     """Restore the backup into a scratch database, compare row counts with the source, always drop it."""
     plan = await plan_restore(ctx, url=p.url, path=p.path, from_check=p.from_check,

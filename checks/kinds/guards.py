@@ -47,7 +47,7 @@ class ForceProductionParams(Params):
     flag_var: str | list[str] = Field(
         "FORCE_PRODUCTION", description="the variable(s) the script needs to go ahead; removed from what it sees")
     flag_value: str = "yes"
-    environment_var: str = "ENVIRONMENT"
+    environment_var: str | None = Field(None, description="default: the checklist's `production.env`")
     environment_value: str = "production"
     present: dict[str, str] = Field(
         default_factory=dict,
@@ -76,10 +76,13 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
                        "must be run without; remove it from present")
     if not argv:
         return Outcome(status=Status.ERROR, summary="params.command is empty")
+    production = production_settings(ctx, p)
     presented = {k: v for k, v in ctx.env.items() if k not in flags}
-    presented[p.environment_var] = p.environment_value
-    if prefix and not p.environment_var.startswith(prefix):
-        presented[prefix + p.environment_var] = p.environment_value
+    presented = with_production_hosts(presented, ctx.checklist.production.hosts)
+    for name, value in production.items():
+        presented[name] = value
+        if prefix and not name.startswith(prefix):
+            presented[prefix + name] = value
     presented.update(p.present)
     cwd = ctx.path(p.cwd) if p.cwd else ctx.workdir
     flag_text = " / ".join(f"{f}={p.flag_value}" for f in flags)
@@ -102,7 +105,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
     evidence = {
         "command": shown, "exit_code": result.returncode, "output_tail": mask(result.tail(6)),
         "intercepted_calls": calls[:50], "sleep_skipped_s": slept,
-        "presented": mask_env({p.environment_var: p.environment_value, **sanitize_connections(p.present)[0]}),
+        "presented": mask_env({**production, **sanitize_connections(p.present)[0]}),
         "connection_settings_made_unroutable": replaced,
     }
     said = mask(result.cause())
@@ -149,6 +152,33 @@ def tried_to_connect(output: str) -> str:
         if _CONNECT_ERROR.search(line) or (".invalid" in line and re.search(r"connect", line, re.IGNORECASE)):
             return line.strip()
     return ""
+
+
+def production_settings(ctx: CheckContext, p: ForceProductionParams) -> dict[str, str]:
+    """The settings that make the script believe it runs in production: the checklist's own definition
+    (`production.env`, default ENVIRONMENT=production), or this check's `environment_var` when given."""
+    if p.environment_var:
+        return {p.environment_var: p.environment_value}
+    return dict(ctx.checklist.production.env)
+
+
+def with_production_hosts(env: dict[str, str], hosts: list[str]) -> dict[str, str]:
+    """Connection settings pointed at the checklist's first production host (`production.hosts`), so a
+    script that recognises production by its database host sees production; the sandbox then makes that
+    host unroutable (`prod-db.internal` -> `prod-db.internal.invalid`)."""
+    host = next((h.replace("*", "db") for h in hosts if h.strip()), "")
+    if not host:
+        return env
+    out = {}
+    for name, value in env.items():
+        new = _URL_HOST.sub(lambda m: f"{m['scheme']}://{m['user'] or ''}{host}{m['port'] or ''}", value) \
+            if "://" in value and not value.lower().startswith(("http://", "https://")) else value
+        out[name] = new
+    return out
+
+
+_URL_HOST = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<user>[^@/\s?#]*@)?"
+                       r"(?P<host>\[[^\]]*\]|[^:/\s?#,]+)(?P<port>:\d+)?")
 
 
 def mask_env(env: dict[str, str]) -> dict[str, str]:

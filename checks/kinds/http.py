@@ -8,6 +8,7 @@ question "does production answer?" got a clear answer, "no".
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -27,6 +28,7 @@ from checks.jsonpath import MISSING, Expectation, evaluate, expectations_from
 from checks.masking import mask
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
+from checks.timing import IN_LOOP
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -350,6 +352,25 @@ def unreachable(answer: Answer, ctx: CheckContext, **evidence: Any) -> Outcome:
 # -- the `http` kind -------------------------------------------------------------------------------
 
 
+class Cleanup(Params):
+    """The request that removes what a writing check created (its synthetic record), sent after it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    url: str
+    method: str = "DELETE"
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(None, alias="json")
+    expect_status: list[int] = Field(default_factory=lambda: [200, 202, 204, 404])
+
+    _method = field_validator("method")(normalize_method)
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return status_list(value)
+
+
 class HttpParams(Params):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -366,12 +387,15 @@ class HttpParams(Params):
     json_valid: bool = Field(False, description="the body must be valid JSON")
     max_latency_ms: float | None = Field(None, gt=0, description="fail when the answer takes longer")
     latency_samples: int = Field(
-        3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: warm the connection, then judge the "
-                                    "median of this many requests")
+        3, ge=1, le=20, description="with max_latency_ms on a GET/HEAD: judge the median of this many requests "
+                                    "timed outside the event loop, after the judged one")
     status_messages: dict[int, str] = Field(default_factory=dict, description="e.g. {503: not ready}")
     follow_redirects: bool = Field(False, description=(
         "follow 3xx answers (at most 10); on a change of origin only the method and the URL follow"))
     max_body_bytes: int = body_cap_field()
+    cleanup: Cleanup | None = Field(None, description=(
+        "a writing check: the request that removes its synthetic record, e.g. {method: DELETE, url: "
+        "/api/v1/leads/golive-smoke.example}; sent after the check whatever its result"))
 
     _method = field_validator("method")(normalize_method)
 
@@ -392,31 +416,82 @@ class HttpParams(Params):
         return self
 
 
+def http_writes(params: Any) -> str | None:
+    """`POST /api/v1/scan {"domain": …}, then DELETE /api/v1/leads/…` for a check that writes."""
+    if not writes(params.get("method")):
+        return None
+    body = params.get("json")
+    text = f"{str(params.get('method')).upper()} {params.get('url')}"
+    if body is not None:
+        text += " " + json.dumps(body, separators=(",", ":"), default=str)[:120]
+    cleanup = params.get("cleanup")
+    if isinstance(cleanup, dict) and cleanup.get("url"):
+        text += f", then {str(cleanup.get('method') or 'DELETE').upper()} {cleanup['url']} (cleanup)"
+    else:
+        text += " (no cleanup)"
+    return text
+
+
 @check_kind("http", HttpParams, mutates=lambda params: writes(params.get("method")),
-            latency=lambda params: params.get("max_latency_ms") is not None)
+            latency=lambda params: params.get("max_latency_ms") is not None, writes=http_writes)
 async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     """An endpoint answers with the expected status, JSON content and latency."""
     url = ctx.url(p.url)
     headers = request_headers(ctx, url, p.headers)
     samples: list[float] = []
     warmup_ms: float | None = None
+    changed: list[str] = []
+    cleanup_problem = ""
     async with make_client(ctx, follow_redirects=p.follow_redirects, max_body_bytes=p.max_body_bytes) as client:
-        answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
+        # The latency reported is timed by the timing process, not in this (busy) event loop (checks.timing):
+        # one request alongside the judged one, or for a ceiling the median of latency_samples after it.
+        beside = None
+        if p.method in SAFE_METHODS and p.max_latency_ms is None and ctx.timer is not None:
+            beside = asyncio.ensure_future(ctx.timer.http(p.method, url, headers, count=1,
+                                                          timeout=client_timeout(ctx),
+                                                          verify=ctx.checklist.target.verify_tls))
+        try:
+            answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
+        except BaseException:
+            if beside is not None:
+                beside.cancel()
+            raise
+        if writes(p.method):
+            changed.append(f"{p.method} {show_url(url, ctx)} → {answer.status or answer.error}")
+            if p.cleanup is not None:
+                cleanup_problem = await _clean_up(ctx, client, p.cleanup, changed)
+        timed = await beside if beside is not None else None
+        if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None \
+                and ctx.timer is not None:
+            timed = await ctx.timer.http(p.method, url, headers, count=p.latency_samples,
+                                         timeout=client_timeout(ctx), verify=ctx.checklist.target.verify_tls)
         if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None:
             # The first request pays for golive's connection set-up; the ceiling is about the service.
             warmup_ms = answer.latency_ms
-            for _ in range(p.latency_samples):
-                answer = await fetch(client, p.method, url, headers=headers)
-                if answer.response is None:
-                    break
-                samples.append(answer.latency_ms)
+            if timed is not None and timed.samples_ms:
+                samples = timed.samples_ms
+            else:
+                for _ in range(p.latency_samples):
+                    answer = await fetch(client, p.method, url, headers=headers)
+                    if answer.response is None:
+                        break
+                    samples.append(answer.latency_ms)
     where = f"{p.method} {show_url(url, ctx)}"
     if answer.response is None:
-        return unreachable(answer, ctx)
+        return unreachable(answer, ctx, **({"changed": changed} if changed else {}))
     status = answer.status
     assert status is not None
     latency_ms = round(statistics.median(samples), 1) if samples else answer.latency_ms
+    if timed is not None and timed.samples_ms and not samples and answer.response is not None:
+        latency_ms = timed.median_ms
     evidence: dict[str, Any] = {"method": p.method, "url": url, "status": status, "latency_ms": latency_ms}
+    if timed is not None and timed.samples_ms:
+        evidence.update(timed.evidence(), event_loop_ms=answer.latency_ms)
+    else:
+        evidence["latency_timed"] = IN_LOOP + (f" (timing process: {timed.error})" if timed is not None else
+                                               " (a write is sent once; it runs alone)" if writes(p.method) else "")
+    if changed:
+        evidence["changed"] = changed
     if samples:
         evidence.update(latency_samples_ms=samples, warmup_ms=warmup_ms)
     if answer.redirects:
@@ -478,4 +553,22 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
         parts.append("valid JSON")
     if p.max_latency_ms is not None:
         parts.append(f"within {p.max_latency_ms:g} ms")
+    if cleanup_problem:
+        return Outcome(status=Status.WARN, summary=", ".join(parts) + f"; but {cleanup_problem}", evidence=evidence,
+                       outputs=outputs)
+    if p.cleanup is not None:
+        parts.append("synthetic record removed")
     return Outcome(status=Status.PASS, summary=", ".join(parts), evidence=evidence, outputs=outputs)
+
+
+async def _clean_up(ctx: CheckContext, client: httpx.AsyncClient, cleanup: Cleanup, changed: list[str]) -> str:
+    """Send the cleanup request; "" when it did its job, else what went wrong (the record may remain)."""
+    url = ctx.url(cleanup.url)
+    answer = await fetch(client, cleanup.method, url, headers=request_headers(ctx, url, cleanup.headers),
+                         json_body=cleanup.json_body)
+    changed.append(f"{cleanup.method} {show_url(url, ctx)} → {answer.status or answer.error} (cleanup)")
+    if answer.status in cleanup.expect_status:
+        return ""
+    got = f"HTTP {answer.status}" if answer.status is not None else str(answer.error)
+    return (f"the cleanup {cleanup.method} {show_url(url, ctx)} answered {got} (expected "
+            f"{show_statuses(cleanup.expect_status)}): the synthetic record may remain")

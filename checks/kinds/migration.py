@@ -82,14 +82,15 @@ class Alembic:
     env: dict[str, str]
 
     @classmethod
-    def from_params(cls, ctx: CheckContext, p: AlembicParams, *, offline: bool = False, **env: str) -> Alembic:
+    def from_params(cls, ctx: CheckContext, p: AlembicParams, *, offline: bool = False,
+                    overrides: dict[str, str] | None = None, **env: str) -> Alembic:
         """offline: the run needs no database, so every connection setting points at a `.invalid` host."""
         argv = to_argv(p.command)
         if p.config:
             argv += ["-c", p.config]
         cwd = str(ctx.path(p.cwd) if p.cwd else ctx.workdir)
         base = dict(ctx.env) if p.pass_target_env else {}
-        settings = {**base, **p.env, **env}
+        settings = {**base, **p.env, **service_names(ctx, {**env, **(overrides or {})})}
         if offline:
             settings = sanitize_connections(settings)[0]
         return cls(argv=argv, cwd=cwd, env=settings)
@@ -97,6 +98,7 @@ class Alembic:
     @property
     def shown(self) -> str:
         return mask(" ".join(self.argv))
+
 
     async def run(self, *args: str) -> ProcessResult:
         try:
@@ -111,6 +113,21 @@ class Alembic:
         if result.returncode == 127 or (result.returncode != 0 and _NOT_INSTALLED.search(result.stderr)):
             raise AlembicMissing(f"alembic is not available through `{self.shown}`: {mask(result.cause())}")
         return result
+
+
+def service_names(ctx: CheckContext, values: dict[str, str]) -> dict[str, str]:
+    """Each `*_env` override under every name the service may read it by: the checklist's name, the
+    prefixed one (`settings.prefix: HUNTER_` -> HUNTER_DATABASE_URL) and an alias; else a prefixed service
+    would still read production's URL from HUNTER_DATABASE_URL."""
+    settings = ctx.checklist.settings
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        out[name] = value
+        if settings.prefix and not name.startswith(settings.prefix):
+            out[settings.prefix + name] = value
+        if name in settings.aliases:
+            out[settings.aliases[name]] = value
+    return out
 
 
 def parse_revisions(text: str) -> list[str]:
@@ -328,7 +345,10 @@ class RollbackRefused(RuntimeError):
     """The run would not be confined to the scratch copy."""
 
 
-@check_kind("migration.rollback", RollbackParams)
+SCRATCH_WRITES = "a scratch database golive_scratch_<random> on the source's server (created, always dropped)"
+
+
+@check_kind("migration.rollback", RollbackParams, writes=lambda params: SCRATCH_WRITES)
 async def check_migration_rollback(ctx: CheckContext, p: RollbackParams) -> Outcome:
     """Restore the backup into a scratch database; downgrade and upgrade there, never on the source."""
     plan = await plan_restore(ctx, url=p.url, path=p.path, from_check=p.from_check,
@@ -341,7 +361,7 @@ async def check_migration_rollback(ctx: CheckContext, p: RollbackParams) -> Outc
         return Outcome.failed("url must be a postgresql:// URL (alembic needs a URL for the scratch copy)")
     if scratch.target.same_database(source) or scratch.target.url == source.url:
         return Outcome.failed("refusing: the scratch database URL equals the source URL")
-    alembic = Alembic.from_params(ctx, p, **{p.url_env: scratch.target.url})
+    alembic = Alembic.from_params(ctx, p, overrides={p.url_env: scratch.target.url})
     evidence: dict[str, Any] = {
         "source": source.shown,
         "backup": str(path),
@@ -381,8 +401,7 @@ async def _rollback_on_scratch(
         if seen := parse_revisions(empty.stdout):
             raise RollbackRefused(
                 f"alembic reported revision {', '.join(seen)} for the EMPTY scratch database, so "
-                f"it is not using {p.url_env}; refusing to downgrade (for docker, pass "
-                f"`-e {p.url_env}` in command)"
+                f"it is not using {p.url_env}; refusing to downgrade ({_url_env_hint(p.url_env)})"
             )
         # 2. Restore the backup into the scratch copy.
         restored = await restore_dump(path, fmt, scratch.target)
@@ -461,3 +480,91 @@ async def _rollback_on_scratch(
     if total / 60 > p.target_minutes:
         return Outcome.warned(f"over the rollback target: {summary}")
     return Outcome.passed(summary)
+
+
+def _url_env_hint(url_env: str) -> str:
+    return (f"set params.url_env to the variable your env.py reads; with settings.prefix the prefixed name is "
+            f"set too; when alembic runs in a container, pass `-e {url_env}` in command")
+
+
+# --------------------------------------------------------------------------- migration.from_scratch
+
+_RUNNING = re.compile(r"Running upgrade\s+(?P<down>.*?)\s*->\s*(?P<rev>[0-9A-Za-z_]+)")
+
+
+class FromScratchParams(AlembicParams):
+    url: str = Field(description="the source database (only its server is used), usually ${DATABASE_URL}")
+    maintenance_db: str = "postgres"
+    url_env: str = Field("DATABASE_URL", description="the variable alembic's env.py reads the database URL from")
+    version_table: str = "alembic_version"
+    scratch_prefix: str = Field(SCRATCH_PREFIX, pattern=r"^[a-z_][a-z0-9_]*$")
+
+
+@check_kind("migration.from_scratch", FromScratchParams, writes=lambda params: SCRATCH_WRITES)
+async def check_migration_from_scratch(ctx: CheckContext, p: FromScratchParams) -> Outcome:
+    """`alembic upgrade head` on an EMPTY scratch database: the whole chain applies, or the first revision
+    that fails is named with its cause. The scratch database is always dropped; the source is not touched."""
+    try:
+        source = pg_target(p.url)
+        scratch = ScratchDatabase.plan(source, p.maintenance_db, p.scratch_prefix)
+    except (BadDatabaseUrl, ValueError) as exc:
+        return Outcome.failed(f"cannot run the from-scratch test: {exc}")
+    if "://" not in source.url:
+        return Outcome.failed("url must be a postgresql:// URL (alembic needs a URL for the scratch database)")
+    alembic = Alembic.from_params(ctx, p, overrides={p.url_env: scratch.target.url})
+    evidence: dict[str, Any] = {"source": source.shown, "scratch_database": scratch.name,
+                                "command": alembic.shown}
+    outcome = await run_on_scratch(scratch, lambda: _from_scratch(scratch, alembic, p, evidence), evidence)
+    if outcome.status is Status.FAIL and not scratch.dropped:
+        return outcome
+    outcome.evidence = {**evidence, **outcome.evidence}
+    return outcome
+
+
+async def _from_scratch(scratch: ScratchDatabase, alembic: Alembic, p: FromScratchParams,
+                        evidence: dict[str, Any]) -> Outcome:
+    try:
+        await scratch.create()
+        empty = await alembic.run("current")
+        if empty.returncode != 0:
+            return _failed_run("alembic current (empty scratch database)", empty)
+        if seen := parse_revisions(empty.stdout):
+            return Outcome.failed(
+                f"alembic reported revision {', '.join(seen)} for the EMPTY scratch database, so it is not "
+                f"using {p.url_env}; refusing ({_url_env_hint(p.url_env)})")
+        history_run = await alembic.run("history")
+        graph = parse_history(history_run.stdout) if history_run.returncode == 0 else {}
+        heads_run = await alembic.run("heads")
+        heads = sorted(parse_revisions(heads_run.stdout))
+        evidence["heads"] = heads
+        chain = pending_revisions(graph, [], heads) if graph else []
+        evidence["revisions"] = len(chain)
+        up = await alembic.run("upgrade", "head")
+        evidence["upgrade_s"] = round(up.duration_s, 2)
+        reached = await read_versions(scratch.target, p.version_table)
+    except AlembicMissing as exc:
+        return Outcome.failed(str(exc))
+    except psycopg.Error as exc:
+        return Outcome.failed(f"database error during the from-scratch test: {first_line(exc)}")
+    if up.returncode != 0:
+        started = [m["rev"] for m in _RUNNING.finditer(up.stderr + "\n" + up.stdout)]
+        failing = started[-1] if started else _next_after(chain, graph, reached)
+        cause = mask(up.cause())
+        evidence.update(failing_revision=failing, reached=reached or ["<base>"], output_tail=mask(up.tail(12)))
+        name = _describe(graph, [failing])[0] if failing else "(unknown: no revision was started)"
+        return Outcome.failed(f"cannot apply from scratch: revision {name} fails: {cause}")
+    if heads and reached != heads:
+        return Outcome.failed(f"cannot apply from scratch: `alembic upgrade head` exited 0 but the scratch database "
+                              f"is at {', '.join(reached) or 'no revision'}, expected {', '.join(heads)}")
+    return Outcome.passed(
+        f"applied {len(chain) or 'every'} revision(s) to an empty database up to {', '.join(heads)} in "
+        f"{up.duration_s:.1f}s; scratch database dropped")
+
+
+def _next_after(chain: list[str], graph: dict[str, tuple[list[str], str]], reached: list[str]) -> str:
+    """The first revision of the chain not yet applied (when alembic's log did not say which one ran)."""
+    applied = set(reached)
+    for rev in chain:
+        if rev not in applied and all(d in applied for d in graph.get(rev, ([], ""))[0]):
+            return rev
+    return chain[0] if chain else ""

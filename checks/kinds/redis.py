@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import Field
@@ -12,6 +13,7 @@ from redis.exceptions import RedisError
 from checks.masking import mask, redact_url
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome
+from checks.timing import IN_LOOP
 
 
 class RedisParams(Params):
@@ -44,10 +46,21 @@ async def check_ping(ctx: CheckContext, p: RedisParams) -> Outcome:
     latency = round((time.perf_counter() - started) * 1000, 1)
     if pong is not True:
         return Outcome.failed(f"unexpected PING answer from {shown}: {pong!r}", url=shown)
-    return Outcome.passed(f"PONG from {shown} in {latency:g} ms", url=shown, latency_ms=latency)
+    evidence: dict[str, Any] = {"url": shown}
+    timed = await ctx.timer.redis_ping(p.url, timeout=p.connect_timeout) if ctx.timer is not None else None
+    if timed is not None and timed.samples_ms:
+        # PING round trips on an open connection, timed by the timing process (checks.timing); connecting apart
+        latency = timed.median_ms
+        evidence.update(timed.evidence(), ping_samples_ms=timed.samples_ms)
+    else:
+        evidence["latency_timed"] = IN_LOOP + " (connect and PING)" + (
+            f" (timing process: {timed.error})" if timed is not None else "")
+    return Outcome.passed(f"PONG from {shown} in {latency:g} ms", latency_ms=latency, **evidence)
 
 
-@check_kind("redis.roundtrip", RedisParams)
+@check_kind("redis.roundtrip", RedisParams, mutates=lambda params: True,
+            writes=lambda params: f"SET/GET/DEL of one key {params.get('key_prefix') or 'golive:check:'}<random> "
+                                  "(expires in 60 s; deleted at once)")
 async def check_roundtrip(ctx: CheckContext, p: RedisParams) -> Outcome:
     """SET, GET and DEL of a unique key: the server accepts writes, not only PINGs."""
     shown = redact_url(p.url)

@@ -101,6 +101,15 @@ async def check_rate_limit(ctx: CheckContext, p: RateLimitParams) -> Outcome:
     errors = [a.error for a in answers if a.error]
     if errors:
         evidence["first_error"] = errors[0]
+    failing = [a for a in answers if a.error or (a.status is not None and a.status >= 500)]
+    if answers and len(failing) == len(answers):
+        # Nothing was served, so nothing says whether a limiter exists: name the failure instead.
+        first = next((a for a in answers if a.response is not None), answers[0])
+        cause = f"HTTP {first.status}" if first.response is not None else str(first.error)
+        body = first.excerpt(200) if first.response is not None else ""
+        return Outcome.failed(
+            f"every one of {len(answers)} requests failed ({_show_histogram(hist)}), so rate limiting could not "
+            f"be judged: {cause}{': ' + body if body else ''} — {where}", **evidence)
     return Outcome.failed(
         f"no {p.expect_status} in {len(answers)} requests ({_show_histogram(hist)}): rate limiting is not "
         f"active at this rate — {where}", **evidence)

@@ -213,3 +213,42 @@ async def test_a_sandboxed_dry_run_that_would_act_fails_and_lists_the_calls(
     assert "would have changed state (2 call(s)" in ignoring.summary
     assert "kubectl apply -f k8s/; helm upgrade --install api charts/api" in ignoring.summary
     assert not marker.exists(), f"a real tool ran: {marker.read_text()}"
+
+
+HOST_GUARDED = """#!/usr/bin/env bash
+# Recognises production by its database host, as some reset scripts do (no ENVIRONMENT test at all).
+set -euo pipefail
+if [[ "${DATABASE_URL:-}" == *"@prod-db.internal"* && "${FORCE_PRODUCTION:-}" != "yes" ]]; then
+  echo "Refusing: production database; set FORCE_PRODUCTION=yes" >&2
+  exit 1
+fi
+docker-compose exec -T db psql -c "DROP SCHEMA public CASCADE"
+"""
+
+
+@pytest.mark.parametrize("hosts, expected", [("[prod-db.internal]", Status.PASS), ("[]", Status.FAIL)])
+async def test_production_is_what_the_checklist_defines_it_to_be(
+        tmp_path: Path, hosts: str, expected: Status) -> None:
+    """`production: {env, hosts}`: the guard presents the checklist's production settings and points the
+    database URL at its production host (made unroutable), not only ENVIRONMENT=production."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "scripts" / "reset_db.sh").write_text(HOST_GUARDED)
+    (repo / "golive.yml").write_text(
+        "name: t\n"
+        f"production: {{env: {{APP_ENV: prod}}, hosts: {hosts}}}\n"
+        "phases:\n  - id: p\n    checks:\n"
+        "      - {id: guard.reset, kind: guard.force_production, timeout: 30, "
+        "params: {command: [bash, scripts/reset_db.sh]}}\n")
+    from checks.loader import load_checklist
+
+    checklist = load_checklist(repo / "golive.yml")
+    env = {"DATABASE_URL": "postgresql://app:pw@10.0.0.5:5432/hunter"}
+    report = await Runner(checklist, env=env).run(checklist.all_checks())
+    result = report.results[0]
+    assert result.status is expected, result.summary
+    assert result.evidence["presented"]["APP_ENV"] == "prod"
+    if expected is Status.PASS:
+        assert "Refusing: production database" in result.summary
+    else:
+        assert "the guard is missing" in result.summary

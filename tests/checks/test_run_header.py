@@ -55,9 +55,11 @@ async def test_the_run_id_goes_to_the_target_only(servers: tuple[str, Recorder, 
     runner = Runner(checklist, env={})
     report = await runner.run(checklist.all_checks(), run_id="run-42")
     assert [r.status for r in report.results] == [Status.PASS, Status.PASS]
-    assert [h.get(RUN_HEADER) for h in target.seen] == ["run-42"]
+    # the judged request and the latency samples timed outside the event loop (checks.timing) alike
+    assert target.seen and {h.get(RUN_HEADER) for h in target.seen} == {"run-42"}
     assert other.seen and all(RUN_HEADER not in h for h in other.seen)
 
+    first = len(target.seen)
     await runner.run(checklist.all_checks())  # no id given: a fresh one per run, never the previous one
-    ids = [h.get(RUN_HEADER) for h in target.seen]
-    assert len(ids) == 2 and ids[1] and ids[1] != "run-42"
+    ids = {h.get(RUN_HEADER) for h in target.seen[first:]}
+    assert len(ids) == 1 and None not in ids and "run-42" not in ids

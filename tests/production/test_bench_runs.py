@@ -21,6 +21,7 @@ EXPECTED = {
     "phase_wall_time": ["phase of 20 checks"],
     "alert_latency": ["alert latency p50"],
     "probe_latency": ["isolated (probe alone)", "honest   (with a CPU-heavy check)", "bound:"],
+    "latency_under_load": ["latency under load:", "independent", "within 20 % + 10 ms of the independent client:"],
     "cli_startup": ["golive --help", "peak"],
     "socket_reconnect": ["Socket Mode reconnects", "apps.connections.open"],
     "demo_server": ["demo service x", "start", "stop"],

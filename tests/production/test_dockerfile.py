@@ -88,3 +88,16 @@ def test_dockerignore_keeps_secrets_and_state_out() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     for entry in (".env", ".git", "golive-state"):
         assert entry in ignored
+
+
+def test_the_image_pg_dump_is_at_least_as_new_as_the_newest_supported_server() -> None:
+    """pg_dump refuses a server of a newer major version; Debian's `postgresql-client` is 15 on bookworm.
+    (Read as text: the Docker engine is not available here, so the build itself is unverified.)"""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    supported = re.search(r"supported servers: PostgreSQL (\d+) to (\d+)", readme)
+    assert supported, "the README must say which server majors are supported"
+    arg = next(args for word, args in instructions() if word == "ARG" and args.startswith("PG_CLIENT_MAJOR="))
+    assert int(arg.split("=", 1)[1]) >= int(supported[2])
+    run = " ".join(args for word, args in instructions() if word == "RUN")
+    assert '"postgresql-client-${PG_CLIENT_MAJOR}"' in run and "apt.postgresql.org" in run
+    assert re.search(r"install[^&]*\spostgresql-client\s", run) is None  # not Debian's own, older client

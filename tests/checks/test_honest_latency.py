@@ -1,0 +1,134 @@
+"""Honest latency (issue 20): a reported latency is timed outside golive's event loop, so a loop that other
+checks keep busy does not add to it. The proof blocks the loop on purpose (a CPU-burning hook that runs in
+the loop right after each timed request leaves) and compares the reported number with the time the server
+itself measured handling the request. No wall-clock thresholds: the burn is ten times the handling time and
+the margin is half the burn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checks.loader import parse_checklist
+from checks.result import CheckResult, Status
+from checks.runner import Runner
+from checks.timing import OUTSIDE
+from tests.conftest import PG_URL, REDIS_URL
+
+HANDLE_S = 0.05
+BURN_S = 0.5
+
+SERVER = f"""
+import json, sys, time, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+handled = []
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        if self.path == '/stats':
+            body = json.dumps(handled).encode()
+        else:
+            started = time.perf_counter()
+            time.sleep({HANDLE_S})
+            body = b'{{"status": "ok"}}'
+            handled.append((time.perf_counter() - started) * 1000)
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_target() -> Iterator[str]:
+    """A target in a process of its own (golive's loop and GIL cannot slow it) that takes HANDLE_S per answer."""
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def burn() -> None:
+    """Block the event loop: nothing else in it runs until this returns."""
+    end = time.perf_counter() + BURN_S
+    while time.perf_counter() < end:
+        pass
+
+
+async def run(checks_yaml: str, base_url: str = "http://127.0.0.1:1") -> list[CheckResult]:
+    checklist = parse_checklist(f"name: t\ntarget: {{base_url: '{base_url}'}}\nphases:\n  - id: p\n    checks:\n"
+                                + checks_yaml, "t.yml")
+    blocked: list[float] = []
+
+    def hook() -> None:
+        started = time.perf_counter()
+        burn()
+        blocked.append(time.perf_counter() - started)
+
+    report = await Runner(checklist, env={}, on_timing_dispatch=hook).run(checklist.all_checks())
+    assert blocked and min(blocked) >= BURN_S  # the loop really was blocked while each timing was taken
+    return report.results
+
+
+def server_handled_ms(base_url: str) -> list[float]:
+    with urllib.request.urlopen(base_url + "/stats", timeout=5) as answer:
+        return [float(v) for v in json.loads(answer.read())]
+
+
+async def test_an_http_latency_excludes_the_time_golives_loop_was_blocked(slow_target: str) -> None:
+    before = len(server_handled_ms(slow_target))
+    (result,) = await run("      - {id: probe, kind: http, params: {url: /live, max_latency_ms: 5000}}\n", slow_target)
+    assert result.status is Status.PASS, result.summary
+    ev = result.evidence
+    assert ev["latency_timed"] == OUTSIDE
+    handled = server_handled_ms(slow_target)[before:]
+    assert len(handled) == 1 + 3  # the judged request, then three timed samples
+    server_ms = sorted(handled[1:])[1]
+    # the target's own time is in the number, the blocked loop (ten times longer) is not
+    assert server_ms <= ev["latency_ms"] < server_ms + BURN_S * 1000 / 2, (ev["latency_ms"], server_ms)
+
+
+async def test_a_check_without_a_ceiling_reports_a_timed_latency_too(slow_target: str) -> None:
+    (result,) = await run("      - {id: live, kind: http, params: {url: /live}}\n", slow_target)
+    ev = result.evidence
+    assert ev["latency_timed"] == OUTSIDE and "latency_samples_ms" not in ev
+    assert ev["latency_ms"] < HANDLE_S * 1000 + BURN_S * 1000 / 2
+    assert f"in {ev['latency_ms']:.0f} ms" in result.summary
+
+
+async def test_redis_ping_and_sql_latency_exclude_the_blocked_loop() -> None:
+    results = await run(f"      - {{id: redis, kind: redis.ping, params: {{url: '{REDIS_URL}'}}}}\n"
+                        f"      - {{id: db, kind: postgres.query, params: {{url: '{PG_URL}'}}}}\n")
+    for result in results:
+        assert result.status is Status.PASS, result.summary
+        assert result.evidence["latency_timed"] == OUTSIDE, result.check_id
+        assert result.evidence["latency_ms"] < BURN_S * 1000 / 2, (result.check_id, result.evidence)
+    redis, db = results
+    assert len(redis.evidence["ping_samples_ms"]) == 3 and "connect_ms" in redis.evidence
+    assert "SELECT 1 answered in" in db.summary
+
+
+async def test_without_a_timing_process_a_check_says_its_latency_was_timed_in_the_loop(slow_target: str) -> None:
+    from checks.registry import CheckContext, get_kind
+
+    checklist = parse_checklist(f"name: t\ntarget: {{base_url: '{slow_target}'}}\nphases:\n  - id: p\n    checks:\n"
+                                "      - {id: live, kind: http, params: {url: /live}}\n", "t.yml")
+    spec = checklist.all_checks()[0]
+    kind = get_kind("http")
+    assert kind is not None
+    ctx = CheckContext(checklist=checklist, env={}, check=spec, workdir=Path.cwd())
+    outcome = await kind.run(ctx, kind.params.model_validate(spec.params))
+    assert outcome.evidence["latency_timed"].startswith("in golive's event loop")
