@@ -206,3 +206,14 @@ def test_the_scan_would_have_caught_the_old_schema_readers() -> None:
     for rel, source in old.items():
         [escape] = python_escapes(PurePosixPath(rel), source)
         assert "1 level(s) above the repository root" in escape.why, escape
+
+
+def test_ci_runs_the_readme_test_command_once_in_a_copy_with_nothing_beside_it() -> None:
+    readme = (ROOT / "README.md").read_text()
+    [command] = [line for line in readme.splitlines() if line.startswith("pip install -e '.[test]'")]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    runs = [number for number, line in enumerate(ci) if line.strip() == command]
+    assert len(runs) == 1, f".ci/run must run {command!r} exactly once"
+    cds = [line.strip() for line in ci[:runs[0]] if line.strip().startswith("cd ")]
+    assert 'ISOLATED="$(mktemp -d)/golive"' in ci and cds[-1] == 'cd "$ISOLATED"', \
+        "the README's test command must run in the isolated copy, not in the checkout"
