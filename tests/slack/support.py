@@ -283,7 +283,8 @@ class SlackStub:
             user = str(payload.get("user"))
             if user.startswith("U0GONE"):
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": False, "is_bot": False}}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": user.startswith("U0LEFT"),
+                                         "is_bot": user.startswith("U0BOT")}}
         return {"ok": False, "error": "unknown_method"}
 
     async def _response_url(self, request: web.Request) -> web.Response:

@@ -189,3 +189,13 @@ async def test_doctor_fails_a_channel_the_bot_cannot_post_in(stub: SlackStub, ch
     _, lines = await _doctor(capsys, "--checklist", str(checklist_path), "--http")
     line = lines["Slack release channel"]
     assert line.startswith("FAIL") and all(word in line for word in words), line
+
+
+async def test_doctor_fails_a_role_held_only_by_people_who_left_or_by_a_bot(
+        stub: SlackStub, checklist_path: Path, tmp_path: Path, isolated_env: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _configure(monkeypatch, tmp_path, stub.api_url, "tech_lead=U0LEFT1,U0BOT1;devops_lead=S0DEVOPS")
+    _, lines = await _doctor(capsys, "--checklist", str(checklist_path), "--http")
+    line = lines["role tech_lead (pre)"]
+    assert line.startswith("FAIL") and "U0LEFT1 (deactivated or a bot)" in line and "U0BOT1" in line, line
+    assert lines["role devops_lead (pre)"].startswith("ok")
