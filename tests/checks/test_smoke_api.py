@@ -57,7 +57,7 @@ async def test_cache_check_passes_on_the_cache_header_of_a_repeat(target: DemoSe
     ev = result.evidence
     assert ev["first_ms"] >= 60  # the demo's cold query
     assert len(ev["repeat_ms"]) == 3
-    assert ev["fastest_repeat_ms"] == min(ev["repeat_ms"]) < ev["first_ms"]
+    assert ev["fastest_repeat_ms"] == min(ev["repeat_ms"])  # figures only: the header decides (timing is no test)
     assert ev["cache_headers"] == {"first": {"x-cache": "MISS"}, "last": {"x-cache": "HIT"}}
 
 
