@@ -41,7 +41,7 @@ def stop_signals_deferred() -> Iterator[None]:
     """SIGTERM/SIGINT are remembered instead of acted on, until the block ends (the previous handlers are
     restored, so an in-process caller such as a test keeps its own)."""
     _received.clear()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in STOP_SIGNALS:
         with contextlib.suppress(ValueError):  # not the main thread: nothing to defer
             previous[sig] = signal.signal(sig, _remember)
