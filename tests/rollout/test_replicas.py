@@ -84,10 +84,10 @@ def test_two_processes_one_watch_no_duplicates_and_failover_within_the_lease(
                    PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         a = Worker("a", tmp_path, checklist.source_path, env)
         workers.append(a)
-        wait_for(lambda: f":{a.proc.pid}:" in (client.get(lease_key) or ""), 20, "worker a to lead")
+        wait_for(lambda: f":{a.proc.pid}:" in (client.get(lease_key) or ""), 60, "worker a to lead")
         b = Worker("b", tmp_path, checklist.source_path, env)
         workers.append(b)
-        wait_for(lambda: "waiting for leadership" in b.output(), 20, "worker b to start")
+        wait_for(lambda: "waiting for leadership" in b.output(), 60, "worker b to start")
         time.sleep(1.0)
         assert "leader" not in b.output().replace("waiting for leadership", "")  # b stands by
         assert f"leader {client.get(lease_key)}" in a.output()
