@@ -92,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv)  # prints help and exits 0, or the usage error for an unknown verb
         parser.print_help()
         return EXIT_USAGE
+    if verb == "serve":  # a SIGTERM/SIGINT from here until it runs ends it with exit 0, no traceback
+        from bot.startup import reached, stop_signals_deferred
+
+        with stop_signals_deferred():
+            reached("imports")
+            return _dispatch(verb, argv)
+    return _dispatch(verb, argv)
+
+
+def _dispatch(verb: str, argv: list[str]) -> int:
     parser = build_parser(verb)
     from bot.commands.common import UsageError
     from bot.store import StoreUnavailable

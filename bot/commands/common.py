@@ -56,8 +56,10 @@ class Context:
             raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
                 from None
         except StoreUnavailable as exc:  # an outage, a read-only state dir, a full disk: exit 3, not 2
-            raise StoreUnavailable(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite "
-                                   "store.") from None
+            if not self.settings.database_url:  # the SQLite store's message already names its directory
+                raise
+            raise StoreUnavailable(f"{str(exc).rstrip('.')}. Check GOLIVE_DATABASE_URL, or unset it to use the "
+                                   "embedded SQLite store.") from None
 
 
 def load_context(args: argparse.Namespace) -> Context:

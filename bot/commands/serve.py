@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
@@ -18,6 +20,8 @@ from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
 from bot.server import Health, build_web_app, start_web_app
+from bot.startup import defer_again, reached, reached_async, stop_requested
+from bot.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.slack.socket_mode import SocketModeConnection, SocketTiming
@@ -66,6 +70,8 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if stop_requested():  # a signal before the loop's handlers were in place
+        stop.set()
     running = asyncio.Event()
     task = asyncio.create_task(_serve(ctx, http=http, host=host, port=port, stop=stop, running=running,
                                       socket_timing=socket_timing))
@@ -85,6 +91,7 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+        defer_again()  # the loop restored the defaults: a second signal must not cut the shutdown short
 
 
 async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event, running: asyncio.Event,
@@ -94,50 +101,63 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     from bot.teams import teams_enabled
 
     settings = ctx.settings
-    store = ctx.store()
-    redis_url = settings.secret("redis_url")
-    locks = build_locks(redis_url, settings.redis_prefix)
-    health_redis = redis_client(redis_url) if redis_url else None
-    chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
-                      runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
-    pacers = transport_pacers(settings)  # one per transport: runs, answers and announcements pace together
-    rollout = await start_rollout(ctx, store, chatops, pacers)
-    rollout_hook = rollout.service.action_hook if rollout else None
-    bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook, pacer=pacers.get("slack")) \
-        if slack_enabled(ctx) else None
-    health = Health(store, health_redis)
-    if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
-        health.probes["locks"] = locks.check
-    routes = [slack_routes(bot.app)] if bot is not None and http else []
-    teams = None
-    if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
-        from bot.teams.app import TeamsConfigError, build_teams, teams_routes
+    try:
+        store = ctx.store()
+    except StoreUnavailable as exc:  # at start-up it is the configuration to fix: nothing was running yet
+        raise UsageError(f"cannot start: {exc}") from None
+    # opened one by one below; the `finally` closes what was, however far start-up got
+    locks: Any = None
+    health_redis: Any = None
+    rollout: Any = None
+    bot: Any = None
+    teams: Any = None
+    socket_mode: SocketModeConnection | None = None
+    runner: Any = None
+    supervisor: Any = None
+    health: Health | None = None
+    try:
+        if await reached_async("store", stop):  # stopped while starting
+            return
+        redis_url = settings.secret("redis_url")
+        locks = build_locks(redis_url, settings.redis_prefix)
+        health_redis = redis_client(redis_url) if redis_url else None
+        chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
+                          runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
+        pacers = transport_pacers(settings)  # one per transport: runs, answers and announcements pace together
+        rollout = await start_rollout(ctx, store, chatops, pacers)
+        rollout_hook = rollout.service.action_hook if rollout else None
+        bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook, pacer=pacers.get("slack")) \
+            if slack_enabled(ctx) else None
+        health = Health(store, health_redis)
+        if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
+            health.probes["locks"] = locks.check
+        routes = [slack_routes(bot.app)] if bot is not None and http else []
+        if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
+            from bot.teams.app import TeamsConfigError, build_teams, teams_routes
 
+            try:
+                teams = build_teams(settings, chatops, rollout_hook=rollout_hook, pacer=pacers.get("teams"))
+            except TeamsConfigError as exc:
+                raise UsageError(str(exc)) from None
+            routes.append(teams_routes(teams))
+        from bot.web.routes import serve_view
+
+        routes.append(serve_view(settings, store, ctx.checklist))  # the read-only web view at /view
+        web_app = build_web_app(health, *routes)
+        if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello
+            from bot.slack.socket_mode import SocketModeConnection
+
+            started_health = health
+            socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
+                                               timing=socket_timing, on_connected=lambda: _started(started_health))
+            health.probes["slack_socket"] = socket_mode.check
+            health.startup_reason = socket_mode.startup_reason
         try:
-            teams = build_teams(settings, chatops, rollout_hook=rollout_hook, pacer=pacers.get("teams"))
-        except TeamsConfigError as exc:
-            raise UsageError(str(exc)) from None
-        routes.append(teams_routes(teams))
-    from bot.web.routes import serve_view
-
-    routes.append(serve_view(settings, store, ctx.checklist))  # the read-only web view at /view (issue 23)
-    web_app = build_web_app(health, *routes)
-    socket_mode = None
-    if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello
-        from bot.slack.socket_mode import SocketModeConnection
-
-        socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
-                                           timing=socket_timing, on_connected=lambda: _started(health))
-        health.probes["slack_socket"] = socket_mode.check
-        health.startup_reason = socket_mode.startup_reason
-    try:
-        runner, bound = await start_web_app(web_app, host, port)
-    except BaseException:
-        if socket_mode is not None:
-            await socket_mode.close()
-        raise
-    supervisor = None
-    try:
+            runner, bound = await start_web_app(web_app, host, port)
+        except OSError as exc:  # includes socket.gaierror: a --host that does not resolve
+            raise UsageError(listen_problem(host, port, exc)) from None
+        if await reached_async("listening", stop):  # stopped while starting
+            return
         try:
             if bot is not None:
                 bot.sweep_interval = settings.sweep_seconds
@@ -163,8 +183,9 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             health.started = True
         running.set()
         await _until_stopped(stop, socket_mode)
-    finally:
-        health.started = False
+    finally:  # also after a failed or cancelled start-up: whatever was opened is closed
+        if health is not None:
+            health.started = False
         if socket_mode is not None:
             await socket_mode.close()
         if supervisor is not None:
@@ -175,12 +196,32 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             await bot.stop()
         if teams is not None:
             await teams.bot.stop()
-        await runner.cleanup()
-        await locks.close()
+        if runner is not None:
+            await runner.cleanup()
+        if locks is not None:
+            await locks.close()
         if health_redis is not None:
             with contextlib.suppress(Exception):
                 await health_redis.aclose()
         store.close()
+
+
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    """One line for a server that cannot listen: which address, why, and the setting that fixes it."""
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (f"{where}: --host {host} is not a name or address this machine resolves; use one of its own "
+                "addresses, e.g. 0.0.0.0 (every interface) or 127.0.0.1 (--host or GOLIVE_HTTP_HOST)")
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where}: the port is already in use (another golive serve, or another program); stop it, or "
+                "choose a free port with --port or GOLIVE_HTTP_PORT")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"{where}: {host} is not an address of this machine; use one of its own addresses, e.g. "
+                "0.0.0.0 (every interface) or 127.0.0.1 (--host or GOLIVE_HTTP_HOST)")
+    if exc.errno == errno.EACCES:
+        return (f"{where}: permission denied (ports below 1024 need privileges); choose a port from 1024 up "
+                "with --port or GOLIVE_HTTP_PORT")
+    return f"{where}: {exc.strerror or exc}; check --host and --port (GOLIVE_HTTP_HOST, GOLIVE_HTTP_PORT)"
 
 
 def _started(health: Any) -> None:
@@ -230,11 +271,23 @@ async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict
 
 
 def main(args: argparse.Namespace) -> int:
+    """Every step of start-up checks for a stop signal (bot.startup): a SIGTERM/SIGINT before the server
+    runs is exit 0 with nothing printed, as it is once it runs."""
+    reached("parsed")
+    if stop_requested():
+        return 0
     ctx = load_context(args)
     setup_observability(ctx.settings)  # JSON or text logs, masked; Sentry when GOLIVE_SENTRY_DSN is set
     check_credentials(ctx, args.http)
     host = args.host or ctx.settings.http_host
     port = args.port if args.port is not None else ctx.settings.http_port
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port: choose one from 1024 to 65535 (or 0 for any free port)")
+    reached("configured")
+    if stop_requested():
+        return 0
     with demo_target(ctx):
-        asyncio.run(serve(ctx, http=args.http, host=host, port=port))
+        reached("demo")
+        if not stop_requested():
+            asyncio.run(serve(ctx, http=args.http, host=host, port=port))
     return 0

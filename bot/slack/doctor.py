@@ -14,6 +14,26 @@ from bot.slack.scopes import bot_scopes
 from checks.spec import Checklist
 
 REINSTALL = "api.slack.com/apps → your app → OAuth & Permissions: add the scopes, then Reinstall to Workspace"
+BOT_TOKEN_FIXES = {  # Slack's refusals of auth.test whose fix is not "copy the token again"
+    "token_revoked": "OAuth & Permissions → Reinstall to Workspace, then put the new xoxb- token in SLACK_BOT_TOKEN",
+    "not_allowed_token_type": "SLACK_BOT_TOKEN must be the xoxb- Bot User OAuth Token from OAuth & Permissions "
+                              "(the xapp- token goes in SLACK_APP_TOKEN)",
+}
+APP_TOKEN_FIX = "put an xapp- token with connections:write (Basic Information → App-Level Tokens) in SLACK_APP_TOKEN"
+APP_TOKEN_FIXES: dict[str, tuple[str, str]] = {  # Slack's refusals of apps.connections.open, each with its fix
+    "token_revoked": ("Slack says SLACK_APP_TOKEN was revoked ({error})",
+                      "generate a new token with connections:write (Basic Information → App-Level Tokens) "
+                      "and put it in SLACK_APP_TOKEN"),
+    "not_allowed_token_type": ("SLACK_APP_TOKEN is not an app-level token ({error})",
+                               "use the xapp- token from Basic Information → App-Level Tokens, not the xoxb- bot "
+                               "token"),
+    "invalid_auth": ("Slack does not know SLACK_APP_TOKEN ({error})",
+                     "copy the xapp- token again from Basic Information → App-Level Tokens (it may belong to "
+                     "another app or workspace)"),
+    "not_authed": ("Slack received no token ({error})", APP_TOKEN_FIX),
+    "missing_scope": ("SLACK_APP_TOKEN lacks connections:write ({error})",
+                      "generate a token with the connections:write scope (Basic Information → App-Level Tokens)"),
+}
 
 
 async def slack_findings(client: AsyncWebClient, *, app_token: str | None, channel: str | None,
@@ -26,8 +46,9 @@ async def slack_findings(client: AsyncWebClient, *, app_token: str | None, chann
         if reason:
             return [Finding.fail("Slack bot token", f"could not reach Slack: {reason}",
                                  "check the network / proxy (GOLIVE_SLACK_API_URL) and try again")]
-        return [Finding.fail("Slack bot token", f"auth.test refused it ({slack_error(exc)})",
-                             "set SLACK_BOT_TOKEN to the xoxb- token from OAuth & Permissions")]
+        error = slack_error(exc)
+        fix = BOT_TOKEN_FIXES.get(error, "set SLACK_BOT_TOKEN to the xoxb- token from OAuth & Permissions")
+        return [Finding.fail("Slack bot token", f"auth.test refused it ({error})", fix)]
     out.append(Finding.ok("Slack bot token", f"valid for team {auth.get('team')} as @{auth.get('user')}"))
     granted = {s.strip() for s in (auth.headers or {}).get("x-oauth-scopes", "").split(",") if s.strip()}
     missing = sorted(set(bot_scopes()) - granted) if granted else []
@@ -50,13 +71,19 @@ async def _app_token(client: AsyncWebClient, app_token: str | None, socket_mode:
                                 "Basic Information → App-Level Tokens: create one with connections:write, "
                                 "or serve with --http")
         return Finding.ok("Slack app token", "not needed (HTTP mode)")
-    app_client = AsyncWebClient(token=app_token, base_url=client.base_url, timeout=client.timeout)
+    # Exactly what Socket Mode does at start: apps.connections.open with the xapp- token as the bearer token
+    # (it hands out a WebSocket URL; doctor never connects to it, so the call changes nothing).
+    app_client = AsyncWebClient(base_url=client.base_url, timeout=client.timeout)
     try:
-        await app_client.apps_connections_open()
+        await app_client.apps_connections_open(app_token=app_token)
     except Exception as exc:
         reason = network_reason(exc)
-        return Finding.fail("Slack app token", reason or f"apps.connections.open refused it ({slack_error(exc)})",
-                            "Basic Information → App-Level Tokens: an xapp- token with connections:write")
+        if reason:
+            return Finding.fail("Slack app token", f"could not reach Slack: {reason}",
+                                "check the network / proxy (GOLIVE_SLACK_API_URL) and try again")
+        error = slack_error(exc)
+        detail, fix = APP_TOKEN_FIXES.get(error, (f"apps.connections.open refused it ({error})", APP_TOKEN_FIX))
+        return Finding.fail("Slack app token", detail.format(error=error), fix)
     return Finding.ok("Slack app token", "can open a Socket Mode connection")
 
 

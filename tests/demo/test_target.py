@@ -37,8 +37,7 @@ def test_leads_cold_query_is_slow_then_cached(client: httpx.Client) -> None:
     assert first.status_code == second.status_code == 200
     assert first.headers["x-cache"] == "MISS" and second.headers["x-cache"] == "HIT"
     assert other.headers["x-cache"] == "MISS"  # cached per query
-    assert first.elapsed.total_seconds() >= 0.055
-    assert second.elapsed < first.elapsed
+    assert first.elapsed.total_seconds() >= 0.055  # a lower bound: a busy machine only makes it longer
     assert first.json() == second.json()
     assert first.json()["count"] == 10 and other.json()["count"] == 3
     assert client.get("/api/v1/leads", params={"limit": "x"}).status_code == 400
@@ -88,10 +87,11 @@ def test_slow_mode_delays_every_answer(demo: DemoServer, client: httpx.Client) -
     demo.state.set_mode("slow", delay_ms=150)
     started = time.perf_counter()
     assert client.get("/healthz/live").status_code == 200
-    assert time.perf_counter() - started >= 0.15
-    started = time.perf_counter()
-    client.get("/__control")
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started >= 0.15  # a lower bound: a busy machine only makes it longer
+    demo.state.set_mode("slow", delay_ms=60_000)
+    assert client.get("/__control", timeout=30).status_code == 200  # a delayed control would time out
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("/healthz/live", timeout=0.2)
 
 
 def test_ratelimited_mode_answers_429_on_the_api_only(demo: DemoServer, client: httpx.Client) -> None:
@@ -189,13 +189,9 @@ def _demo_threads() -> list[threading.Thread]:
 def test_start_stop_is_fast_clean_and_repeatable() -> None:
     before = threading.active_count()
     for _ in range(5):
-        started = time.perf_counter()
-        server = serve_target()
-        assert time.perf_counter() - started < 1
+        server = serve_target()  # raises if it is not up within its start-up timeout
         assert httpx.get(server.url("/healthz/live")).status_code == 200
-        stopping = time.perf_counter()
         server.stop()
-        assert time.perf_counter() - stopping < 1
         assert not server.running
         server.stop()  # twice is fine
         with pytest.raises(httpx.ConnectError):
@@ -204,11 +200,10 @@ def test_start_stop_is_fast_clean_and_repeatable() -> None:
 
 
 def test_stop_does_not_wait_for_a_hung_answer() -> None:
-    with serve_target(mode="slow", delay_ms=30_000) as server:
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.get(server.url("/healthz/live"), timeout=0.2)
-        stopping = time.perf_counter()
-    assert time.perf_counter() - stopping < 1
+    """The answer hangs for 10 minutes; the stop returns (a stop that waited for it would hit the test timeout)."""
+    with serve_target(mode="slow", delay_ms=600_000) as server, pytest.raises(httpx.ReadTimeout):
+        httpx.get(server.url("/healthz/live"), timeout=0.2)
+    assert not server.running
     assert not _demo_threads()
 
 
@@ -238,8 +233,6 @@ def test_a_failed_start_says_why_at_once_and_leaves_nothing(monkeypatch: pytest.
         raise OSError("no app today")
 
     monkeypatch.setattr("bot.demo.server.create_app", broken_app)
-    started = time.perf_counter()
     with pytest.raises(RuntimeError, match=r"did not start on http://127\.0\.0\.1:\d+: no app today"):
-        serve_target()
-    assert time.perf_counter() - started < 1  # not the 5 s start-up timeout
+        serve_target()  # the cause itself, not the 5 s start-up timeout's message
     assert not _demo_threads()

@@ -1,5 +1,7 @@
 """Hostile checklists are refused quickly, with little memory and a clear message (exit 2 in the CLI):
-over 1 MB, billion-laughs aliases, nesting deeper than 50 levels."""
+over 1 MB, billion-laughs aliases, nesting deeper than 50 levels. "Quickly" is CPU time of this thread with a
+wide margin (a refusal costs about 0.25 s of CPU; expanding the bomb or recursing would cost far more), never
+wall time, which a busy machine stretches."""
 
 from __future__ import annotations
 
@@ -24,26 +26,26 @@ DEEP_BLOCK = "name: deep\nphases: []\n" + "".join(f"{'  ' * i}k{i}:\n" for i in 
 
 def refused(text: str) -> tuple[ChecklistError, float, int]:
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU of this thread: other processes loading the machine do not count
     try:
         with pytest.raises(ChecklistError) as caught:
             parse_checklist(text, "hostile.yml")
-        return caught.value, time.perf_counter() - started, tracemalloc.get_traced_memory()[1]
+        return caught.value, time.thread_time() - started, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
 def test_billion_laughs_is_refused_fast_and_small() -> None:
-    error, seconds, peak = refused(BILLION_LAUGHS)
+    error, cpu_seconds, peak = refused(BILLION_LAUGHS)
     assert "aliases" in str(error) and "hostile.yml" in str(error)
-    assert seconds < 2 and peak < 20_000_000, (seconds, peak)
+    assert cpu_seconds < 5 and peak < 20_000_000, (cpu_seconds, peak)
 
 
 @pytest.mark.parametrize("text", [DEEP, DEEP_BLOCK], ids=["flow-100000", "block-60"])
 def test_deep_nesting_is_refused_without_recursion_error(text: str) -> None:
-    error, seconds, _ = refused(text)
+    error, cpu_seconds, _ = refused(text)
     assert "nested deeper than 50 levels" in str(error)
-    assert seconds < 5
+    assert cpu_seconds < 5, f"{cpu_seconds:.2f} s of CPU to refuse it"
 
 
 def test_a_few_aliases_are_still_fine() -> None:

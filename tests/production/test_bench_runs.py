@@ -47,3 +47,17 @@ def test_python_m_bench_quick_prints_its_figures(name: str) -> None:
     assert done.returncode == 0, out + done.stderr
     for needle in EXPECTED[name]:
         assert needle in out, f"{name} did not print {needle!r}:\n{out}"
+
+
+def test_the_cli_benchmark_measures_each_childs_own_peak_not_its_parents(tmp_path: Path) -> None:
+    """`python -m bench` imports every benchmark first, so it is big; a child's rusage keeps the address space
+    it had before exec (the parent's), which once reported 69 MB for a 13 MB `golive --help`."""
+    from bench.cli_startup import measure
+
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touched: 300 MB resident in this process
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GOLIVE_STATE_DIR": str(tmp_path / "state")}
+    _, cpu, peak = measure(["--help"], str(tmp_path), env)
+    del ballast
+    assert 5 < peak < 150, f"golive --help peaked at {peak:.0f} MB: that is the parent's size, not its own"
+    assert cpu > 0

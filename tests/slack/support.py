@@ -98,6 +98,13 @@ class SlackStub:
         self.port = 0
         self.socket_envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.socket_acks: list[dict[str, Any]] = []
+        # Tokens as Slack knows them: a method refuses any other exactly as Slack does (see `_refusal`).
+        self.bot_tokens: set[str] = {BOT_TOKEN}
+        self.app_tokens: set[str] = {APP_TOKEN}
+        self.revoked: set[str] = set()
+        self.granted_scopes: list[str] = list(bot_scopes())  # what auth.test lists in x-oauth-scopes
+        self.channels: dict[str, dict[str, Any]] = {
+            CHANNEL: {"id": CHANNEL, "name": "release", "is_member": True, "is_private": False}}
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> SlackStub:
@@ -215,6 +222,10 @@ class SlackStub:
                     payload[key] = json.loads(payload[key])
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" and method != "apps.connections.open":
             self.problems.append(f"{method}: called without the bot token")
+        refusal = self._refusal(method, request.headers.get("Authorization", ""))
+        if refusal:
+            self.calls.append(Call(f"{method}!{refusal}", payload))
+            return web.json_response({"ok": False, "error": refusal})
         if method == "chat.postMessage" and self._limit.throttled(str(payload.get("channel"))):
             self.calls.append(Call(f"{method}!429", payload))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
@@ -229,7 +240,22 @@ class SlackStub:
         self.calls.append(Call(method, payload))
         self._check(method, raw, payload)
         return web.json_response(self._answer(method, payload),
-                                 headers={"x-oauth-scopes": ",".join(bot_scopes())} if method == "auth.test" else {})
+                                 headers={"x-oauth-scopes": ",".join(self.granted_scopes)} if method == "auth.test"
+                                 else {})
+
+    def _refusal(self, method: str, authorization: str) -> str | None:
+        """Slack's answer to a call whose bearer token it will not take, or None. apps.connections.open takes
+        only an app-level (xapp-) token, every other method only the bot token; no token is `not_authed`, one
+        Slack never issued `invalid_auth`, a revoked one `token_revoked`, the other kind `not_allowed_token_type`."""
+        token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
+        if not token:
+            return "not_authed"
+        if token in self.revoked:
+            return "token_revoked"
+        if token not in self.bot_tokens | self.app_tokens:
+            return "invalid_auth"
+        wanted = self.app_tokens if method == "apps.connections.open" else self.bot_tokens
+        return None if token in wanted else "not_allowed_token_type"
 
     def _answer(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
@@ -251,13 +277,14 @@ class SlackStub:
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "conversations.info":
-            return {"ok": True, "channel": {"id": payload.get("channel"), "name": "release", "is_member": True,
-                                            "is_private": False}}
+            channel = self.channels.get(str(payload.get("channel")))
+            return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
         if method == "users.info":
             user = str(payload.get("user"))
             if user.startswith("U0GONE"):
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": False, "is_bot": False}}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": user.startswith("U0LEFT"),
+                                         "is_bot": user.startswith("U0BOT")}}
         return {"ok": False, "error": "unknown_method"}
 
     async def _response_url(self, request: web.Request) -> web.Response:

@@ -20,7 +20,8 @@ from bot.slack.scopes import EXTRA_SCOPES, METHOD_SCOPES, bot_scopes
 from tests.slack.support import SlackStub, running_bot
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO.parent / "shared" / "schemas" / "slack-manifest" / "manifest.schema.1.0.0.json"
+SCHEMAS = REPO / "tests" / "schemas" / "slack-manifest"  # verbatim copies of Slack's own (tests/schemas/README.md)
+SCHEMA = SCHEMAS / "manifest.schema.1.0.0.json"
 
 
 def manifest() -> dict:
@@ -28,8 +29,14 @@ def manifest() -> dict:
 
 
 def validate(data: dict) -> None:
-    assert SCHEMA.is_file(), f"the Slack manifest schema is not at {SCHEMA}: ../shared/schemas must sit beside the repo"
     jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(data)
+
+
+def test_the_schema_copy_accepts_slacks_own_valid_example_and_refuses_a_broken_one() -> None:
+    example = json.loads((SCHEMAS / "example.valid.json").read_text())
+    validate(example)
+    with pytest.raises(jsonschema.ValidationError):
+        validate({**example, "not_a_manifest_key": True})
 
 
 def test_manifest_yml_validates_against_slacks_schema() -> None:

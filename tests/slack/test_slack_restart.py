@@ -122,7 +122,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_started(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+async def wait_started(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:  # a hang guard
     deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as session:
         while asyncio.get_running_loop().time() < deadline:

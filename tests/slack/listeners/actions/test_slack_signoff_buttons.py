@@ -35,8 +35,7 @@ async def test_twenty_identical_clicks_record_one_approval(stub: SlackStub, chec
         body = block_action(ACTION_SIGNOFF_APPROVE, values["tech_lead"], user="U0TECH", message_ts=card_ts,
                             response_url=stub.response_url("dup"), action_ts=f"{time.time():.6f}")
         answers = await asyncio.gather(*(post_signed(bot.events_url, body) for _ in range(20)))
-        assert [a.status for a in answers] == [200] * 20
-        assert max(a.seconds for a in answers) < 3
+        assert [a.status for a in answers] == [200] * 20  # ack latency is measured in bench/ack_latency.py
         await stub.wait_for(lambda: stub.updates(card_ts), what="card update")
         await asyncio.sleep(0.3)  # let any straggler act, if it (wrongly) would
         request_id = values["tech_lead"].split(":")[0]

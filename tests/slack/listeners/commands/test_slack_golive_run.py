@@ -12,7 +12,10 @@ from bot.slack.ids import TRANSPORT
 from tests.conftest import REDIS_URL
 from tests.slack.support import CHANNEL, SECRETS, SlackStub, running_bot
 
-ACK_BUDGET = 1.0  # seconds; Slack allows 3
+
+def verdict_posted(stub: SlackStub) -> bool:
+    """The run is over (its verdict is on the parent): an ack given before this did not wait for the run."""
+    return any("NO-GO" in c.text for c in stub.calls if c.method == "chat.update")
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ async def test_run_day1_acks_fast_threads_failures_and_ends_with_the_verdict(
                            progress_interval=0.3) as bot:
         first = await bot.command("run day1", user="U0RELEASE", response="run1")
         assert first.status == 200 and first.body == ""
-        assert first.seconds < ACK_BUDGET
+        assert not verdict_posted(stub)  # acked while the 10 s check runs: an order, not a timing (bench: ack_latency)
         parent_post = (await stub.wait_for(lambda: stub.posts(top_level=True), what="parent message"))[0]
         parent_ts = parent_post.payload["ts"]
         assert parent_post.payload["channel"] == CHANNEL
@@ -40,7 +43,7 @@ async def test_run_day1_acks_fast_threads_failures_and_ends_with_the_verdict(
         await stub.wait_for(lambda: stub.posts(thread_ts=parent_ts), what="the redis.ping failure reply")
         second = await bot.command("run day1", user="U0OTHER", response="run2")
         status = await bot.command("status", response="status")
-        assert second.seconds < ACK_BUDGET and status.seconds < ACK_BUDGET
+        assert second.status == status.status == 200 and not verdict_posted(stub)  # acked during the run
         busy = await stub.wait_for(lambda: [c for c in stub.of("response_url")
                                             if c.payload["response_url_name"] == "run2"], what="busy reply")
         assert "already running" in busy[0].text and busy[0].payload["response_type"] == "ephemeral"
