@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterator
+from typing import TextIO, cast
 
 EXIT_USAGE, EXIT_UNDECIDED = 2, 3
 
@@ -137,7 +138,7 @@ def masked_output() -> Iterator[None]:
     except Exception:  # a bad setting is reported by the verb that needs it, with its own message
         settings = None
     out, err, level = sys.stdout, sys.stderr, logging.getLogger().level
-    sys.stdout, sys.stderr = MaskedStream(out), MaskedStream(err)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = cast(TextIO, MaskedStream(out)), cast(TextIO, MaskedStream(err))
     setup_cli_logging(settings, stream=sys.stderr)
     try:
         yield

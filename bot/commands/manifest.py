@@ -31,11 +31,11 @@ def main(args: argparse.Namespace) -> int:
         args.name = app_name(args.name)
         if args.teams:
             return teams_manifest.main(args)
-        url = args.url or get_settings().public_url
+        url: str | None = args.url or get_settings().public_url
         if not args.socket and not url:
             raise UsageError("give the public URL Slack should call (--url https://golive.example.com), "
                              "or --socket for Socket Mode")
-        manifest = build_manifest(public_url(url) if not args.socket else None, socket=args.socket, name=args.name)
+        manifest = build_manifest(public_url(url) if url and not args.socket else None, socket=args.socket, name=args.name)
     except ManifestInputError as exc:
         raise UsageError(str(exc)) from None
     errors = schema_errors(manifest, SLACK_SCHEMA)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 Mode = Literal["healthy", "degraded", "down", "slow", "ratelimited", "error_rate"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -500,7 +501,7 @@ def rate_limit_key(request: web.Request) -> str:
 
 
 @web.middleware
-async def mode_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def mode_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Applies the mode, the rate limiter and error injection, and records traffic for the metrics."""
     path = request.path
     if path == CONTROL_PATH:
@@ -520,7 +521,7 @@ async def mode_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             state.record(status, (time.perf_counter() - started) * 1000)
 
 
-async def _dispatch(request: web.Request, handler: Any, state: TargetState, path: str) -> web.StreamResponse:
+async def _dispatch(request: web.Request, handler: Handler, state: TargetState, path: str) -> web.StreamResponse:
     if state.mode == "slow":
         await pause(float(state.delay_ms), request.app[STOPPING])
     if state.mode == "down" and path != "/healthz/live":

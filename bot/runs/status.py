@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.charts import Moment, stored_points, timeline, watch_chart
 from bot.degrade import degradations
@@ -54,14 +55,27 @@ class StatusOverview:
     timeline: str = ""  # phase runs, promotions, incidents, rollbacks (bot.charts.timeline)
 
 
+def _number(value: object) -> float:
+    """A stored number (JSON from the store: int, float or text); 0 when absent or unreadable."""
+    try:
+        return float(value) if isinstance(value, int | float | str) else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _entries(value: object) -> list[Any]:
+    """A stored list of records, or none when the key is absent or holds something else."""
+    return list(value) if isinstance(value, list) else []
+
+
 def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
     """The deployment record as (label, value) pairs every transport shows the same way: duration,
     downtime, migration time (rehearsed on the scratch copy), rollback count, promotion success rate."""
     record = overview.deployment or {}
     facts: list[tuple[str, str]] = []
     if record.get("started_at"):
-        facts.append(("Deployment running for", _duration(float(record.get("duration_seconds") or 0))))
-        facts.append(("Downtime (P0 incidents)", _duration(float(record.get("downtime_seconds") or 0))))
+        facts.append(("Deployment running for", _duration(_number(record.get("duration_seconds")))))
+        facts.append(("Downtime (P0 incidents)", _duration(_number(record.get("downtime_seconds")))))
     migration = _migration_seconds(overview)
     if migration is not None:
         facts.append(("Migration (rehearsed on a scratch copy)", _duration(migration)))
@@ -70,10 +84,10 @@ def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
         rate = record.get("success_rate")
         if rate is not None:
             facts.append(("Promotion success rate",
-                          f"{float(rate):.0%} of {record.get('promotions', 0)} promotion(s)"))
+                          f"{_number(rate):.0%} of {record.get('promotions', 0)} promotion(s)"))
         if record.get("paused"):
             facts.append(("Paused", "yes: roll back, or keep going (`golive resume` or Keep going on the alert)"))
-    for waiver in record.get("waivers") or []:  # type: ignore[union-attr]
+    for waiver in _entries(record.get("waivers")):
         state = "until" if waiver["live"] else "expired"
         facts.append((f"Waiver {waiver['check_id']}", f"by {waiver['by']}, {state} {waiver['until'][:16]}: "
                       f"{waiver['reason']}"))
@@ -169,7 +183,7 @@ def rollout_chart(store: Store, checklist: Checklist) -> str:
 
 def deployment_timeline(store: Store, checklist: Checklist, deployment: dict[str, object]) -> str:
     """Phase runs, promotions, incidents and rollbacks in time order, as text lines."""
-    moments = [Moment(at, str(m["kind"]), str(m["text"])) for m in deployment.get("timeline") or []  # type: ignore[union-attr]
+    moments = [Moment(at, str(m["kind"]), str(m["text"])) for m in _entries(deployment.get("timeline"))
                if isinstance(m, dict) and (at := parse_time(str(m.get("at")))) is not None]
     for run in store.runs(checklist=checklist.name, limit=10):
         if run.verdict is not None and run.finished_at is not None:

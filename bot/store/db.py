@@ -188,7 +188,7 @@ class PostgresDatabase(Database):
                     exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
                     if not exists:  # a bot role without CREATE on the database can use an existing schema
                         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"golive-schema:{schema}",))
-                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')  # type: ignore[arg-type]
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             # check: a connection PostgreSQL dropped (restart, failover) is replaced on checkout, so
             # the first commands after the store returns do not fail on stale pooled connections
             self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs, open=True,
@@ -224,7 +224,7 @@ class PostgresDatabase(Database):
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         with self._conn() as conn:
-            return conn.execute(self._sql(sql), dict(params or {})).rowcount
+            return int(conn.execute(self._sql(sql), dict(params or {})).rowcount)
 
     def fetchall(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._conn() as conn:

@@ -337,7 +337,7 @@ async def read_versions(target: PgTarget, table: str) -> list[str]:
         row = await cur.fetchone()
         if row is None or row[0] is None:
             return []
-        cur = await conn.execute(f"SELECT version_num FROM {qualified}")  # type: ignore[arg-type]
+        cur = await conn.execute(f"SELECT version_num FROM {qualified}")
         return sorted(str(r[0]) for r in await cur.fetchall())
 
 

@@ -78,7 +78,7 @@ async def check_roundtrip(ctx: CheckContext, p: RedisParams) -> Outcome:
         await client.aclose()
     latency = round((time.perf_counter() - started) * 1000, 1)
     evidence = {"url": shown, "key": key, "latency_ms": latency}
-    if got is None or got.decode() != value:
+    if got is None or (got.decode() if isinstance(got, bytes) else got) != value:
         return Outcome.failed(f"GET returned {got!r} instead of the value just SET", **evidence)
     if deleted != 1:
         return Outcome.failed("DEL did not remove the test key", **evidence)
