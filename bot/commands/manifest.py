@@ -35,7 +35,8 @@ def main(args: argparse.Namespace) -> int:
         if not args.socket and not url:
             raise UsageError("give the public URL Slack should call (--url https://golive.example.com), "
                              "or --socket for Socket Mode")
-        manifest = build_manifest(public_url(url) if url and not args.socket else None, socket=args.socket, name=args.name)
+        manifest = build_manifest(public_url(url) if url and not args.socket else None, socket=args.socket,
+                                  name=args.name)
     except ManifestInputError as exc:
         raise UsageError(str(exc)) from None
     errors = schema_errors(manifest, SLACK_SCHEMA)
