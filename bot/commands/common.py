@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,3 +92,18 @@ def demo_target(ctx: Context) -> Iterator[str | None]:
 def fail(message: str) -> int:
     print(f"golive: {mask(message)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number in [low, high]: anything else is a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return value
+
+    return parse

@@ -12,7 +12,7 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
-from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
+from bot.commands.common import Context, UsageError, add_checklist_arg, bounded_int, demo_target, load_context
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checklist_arg(p)
     p.add_argument("--http", action="store_true", help="receive Slack over HTTP at /slack/events "
                    "(needs SLACK_SIGNING_SECRET) instead of Socket Mode (SLACK_APP_TOKEN)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
+    p.add_argument("--port", type=bounded_int(0, 65535), default=None,
+                   help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
     p.add_argument("--host", default=None, help="bind address (default: $GOLIVE_HTTP_HOST, 0.0.0.0)")
     p.set_defaults(func=main)
 
@@ -134,6 +135,7 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             await socket_mode.close()
         raise
     supervisor = None
+    keeper, keeper_stop = None, asyncio.Event()
     try:
         try:
             if bot is not None:
@@ -158,9 +160,14 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
         if socket_mode is None:
             health.started = True
+        keeper = start_keeper(ctx, store, rollout, pacers, keeper_stop)
         running.set()
         await _until_stopped(stop, socket_mode)
     finally:
+        keeper_stop.set()
+        if keeper is not None:
+            with contextlib.suppress(Exception):
+                await keeper
         health.started = False
         if socket_mode is not None:
             await socket_mode.close()
@@ -178,6 +185,24 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             with contextlib.suppress(Exception):
                 await health_redis.aclose()
         store.close()
+
+
+def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
+                 stop: asyncio.Event) -> asyncio.Task[None]:
+    """Pending break-glass announcements (at once, then every sweep) and the daily audit witness."""
+    from datetime import timedelta
+
+    from bot.notifiers import build_notifier
+    from bot.witness import keep_watch
+
+    settings = ctx.settings
+    if store.audit_keys.generated:
+        log.warning("the audit key is %s, beside the store: move it out and set GOLIVE_AUDIT_KEY_FILE",
+                    store.audit_keys.source)
+    notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
+                                                                           pacers=pacers)
+    return asyncio.create_task(keep_watch(store, notifier, every=timedelta(hours=settings.witness_hours),
+                                          sweep=settings.sweep_seconds, stop=stop))
 
 
 def _started(health: Any) -> None:

@@ -69,7 +69,9 @@ def test_verify_names_the_row_after_a_deleted_one(store: Store) -> None:
     assert broken is not None and broken.seq == seqs[2] and f"does not follow row {seqs[0]}" in broken.reason
 
 
-def test_rewriting_a_row_with_a_fresh_hash_still_breaks_at_the_next(store: Store) -> None:
+def test_rewriting_a_row_with_a_recomputed_hash_breaks_at_that_row(store: Store) -> None:
+    """Reproduced: with the sha256 chain, an edit with a recomputed hash broke only at the next row, and
+    rewriting every later hash passed. A keyed row cannot be recomputed without the key."""
     from bot.store.audit import row_hash
 
     fill(store, 3)
@@ -78,7 +80,7 @@ def test_rewriting_a_row_with_a_fresh_hash_still_breaks_at_the_next(store: Store
     tamper(store, f"UPDATE audit SET actor = 'U-mallory', hash = '{row_hash(rows[1]['prev_hash'], forged)}' "
                   f"WHERE seq = {rows[1]['seq']}")
     _, broken = store.verify_audit()
-    assert broken is not None and broken.seq == rows[2]["seq"]
+    assert broken is not None and broken.seq == rows[1]["seq"] and "HMAC" in broken.reason
 
 
 def test_postgres_refuses_truncate_even_for_the_owner(pg_schema: str) -> None:
