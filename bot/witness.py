@@ -46,7 +46,7 @@ class Head:
 
     def text(self) -> str:
         return (f"🔏 golive audit head ({self.why}): rows={self.count} seq={self.seq} hash={self.hash} "
-                f"key={self.key_id} mac={self.mac}")
+                f"mac={self.mac} (audit key id {self.key_id})")
 
 
 def witness_path(settings: Any = None) -> Path:
