@@ -69,7 +69,7 @@ def freeze(args: argparse.Namespace) -> int:
                 done = asyncio.run(service.override(who.actor, args.reason))
                 print("✅ override signed for: " + "; ".join(f.text() for f in done))
             elif args.lift:
-                asyncio.run(service.lift(who.actor))
+                asyncio.run(service.lift(who.actor, break_glass=who.break_glass.id if who.break_glass else None))
                 print("✅ declared freeze lifted")
             else:
                 declared = service.declare(until, args.reason, by=who.actor.user_id)
