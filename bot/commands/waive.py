@@ -11,7 +11,7 @@ import sys
 from bot.access import Action, Target
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
-from bot.waivers import WaiverError, WaiverRefused, WaiverService
+from bot.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +48,11 @@ def waive(args: argparse.Namespace) -> int:
         if not args.revoke and (not args.duration or not args.reason):
             raise UsageError("a waiver needs a duration and a reason: golive waive <check> 2h <reason>")
         verb = "unwaive" if args.revoke else "waive"
+        if not args.revoke:  # a bad duration is a usage error before anyone's identity is looked up
+            try:
+                parse_duration(args.duration)
+            except WaiverError as exc:
+                raise UsageError(str(exc)) from None
         try:
             who = acting(ctx, store, args, Action.CHECK_WAIVE, Target(subject=f"{ctx.checklist.name}:{args.check}"),
                          verb)
