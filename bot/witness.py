@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,52 @@ def read_heads(path: Path, keys: AuditKeys) -> tuple[list[Head], str | None]:
                 return heads, f"{path} line {number}: its HMAC does not match (the witness file was edited)"
             heads.append(head)
     return heads, None
+
+
+HEAD_LINE = re.compile(r"golive audit head \((?P<why>[^)]*)\): rows=(?P<count>\d+) seq=(?P<seq>\d+) "
+                       r"hash=(?P<hash>[0-9a-f]*) mac=(?P<mac>[0-9a-f]{64}) \(audit key id (?P<key_id>[0-9a-f]+)\)")
+CHANNEL_PAGES = 20
+"""Pages of channel history read back (200 messages each): the newest heads are the ones that matter."""
+
+
+def parse_head(text: str, keys: AuditKeys, where: dict[str, str]) -> Head | None:
+    """A head posted in the channel, if `text` is one whose HMAC the configured keys confirm."""
+    match = HEAD_LINE.search(text or "")
+    if match is None:
+        return None
+    head = Head(int(match["count"]), int(match["seq"]), match["hash"], match["mac"], match["key_id"],
+                where.get("at", ""), match["why"], [where])
+    key = keys.keys.get(head.key_id)
+    if key is None or not hmac.compare_digest(head_mac(key, head.count, head.seq, head.hash), head.mac):
+        return None  # not golive's (or not under a key we hold): it vouches for nothing
+    return head
+
+
+async def read_slack_heads(token: str, api_url: str, channel: str, keys: AuditKeys) -> tuple[list[Head], str | None]:
+    """The heads golive posted in the Slack release channel (conversations.history, newest pages first).
+    Needs the channels:history (or groups:history) scope; without it, a note and no heads."""
+    from bot.slack.client import build_web_client
+
+    client = build_web_client(token, api_url)
+    heads: list[Head] = []
+    cursor = None
+    try:
+        for _ in range(CHANNEL_PAGES):
+            page = await client.conversations_history(channel=channel, limit=200, cursor=cursor)
+            for message in page.get("messages") or []:
+                ts = str(message.get("ts", ""))
+                at = datetime.fromtimestamp(float(ts or 0), UTC).isoformat(timespec="seconds")
+                head = parse_head(str(message.get("text", "")), keys,
+                                  {"transport": "slack", "channel": channel, "ts": ts, "at": at})
+                if head is not None:
+                    heads.append(head)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except Exception as exc:  # a missing scope or an outage: the witness file still counts
+        error = getattr(getattr(exc, "response", None), "get", lambda *_: None)("error") or type(exc).__name__
+        return heads, f"could not read the Slack channel back ({error})"
+    return sorted(heads, key=lambda h: h.seq), None
 
 
 def check_heads(report: ChainReport, heads: list[Head]) -> ChainBreak | None:

@@ -4,13 +4,14 @@ exit 0 when intact, 1 naming the first bad row, 2 when no audit key is configure
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
 from bot.commands.common import UsageError
 from bot.settings import get_settings
 from bot.store import StoreMisconfigured, open_store
 from bot.store.auditkey import AuditKeyError, keys_from_settings
-from bot.witness import check_heads, read_heads, witness_path
+from bot.witness import check_heads, read_heads, read_slack_heads, witness_path
 from checks.masking import masker
 
 EXIT_INTACT, EXIT_BROKEN = 0, 1
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="audit_command", metavar="VERB", parser_class=type(p))
     v = verbs.add_parser("verify", help="check every row's HMAC and the witnessed heads; exit 1 naming the first "
                                         "row that breaks the chain")
+    v.add_argument("--no-channel", action="store_true", help="do not read the witnessed heads back from the "
+                   "release channel (only the witness file)")
     v.set_defaults(func=verify)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -40,6 +43,11 @@ def verify(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") from None
     path = witness_path(settings)
     heads, witness_problem = read_heads(path, keys)
+    channel_heads, channel_note = [], None
+    token, channel = settings.secret("slack_bot_token"), settings.slack_channel
+    if token and channel and not args.no_channel:  # the copy the database owner cannot reach
+        channel_heads, channel_note = asyncio.run(read_slack_heads(token, settings.slack_api_url, channel, keys))
+    heads = sorted([*heads, *channel_heads], key=lambda h: h.seq)
     try:
         report = store.audit_report(watch=[h.seq for h in heads])
     finally:
@@ -61,10 +69,13 @@ def verify(args: argparse.Namespace) -> int:
     if keyed:
         print(f"  {keyed} row(s) keyed (HMAC) with key(s) {', '.join(report.key_ids)}")
     if heads:
-        print(f"  {len(heads)} witnessed head(s) in {path} all present; the last, row {heads[-1].seq}, on "
+        print(f"  {len(heads)} witnessed head(s) all present ({len(heads) - len(channel_heads)} in {path}, "
+              f"{len(channel_heads)} read back from the release channel); the last, row {heads[-1].seq}, on "
               f"{heads[-1].at}")
     else:
         print(f"  no witnessed heads in {path}: deleting the newest rows would go unnoticed until golive posts one")
+    if channel_note:
+        print(f"  note: {channel_note}; only the witness file was compared", file=sys.stderr)
     if keys.generated:
         print(f"  warning: the audit key is {keys.source}, generated beside the store; move it out "
               "(GOLIVE_AUDIT_KEY_FILE) so that owning the state dir is not enough to forge the log", file=sys.stderr)

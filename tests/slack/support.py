@@ -250,6 +250,11 @@ class SlackStub:
             return {"ok": True, "users": self.groups.get(str(payload.get("usergroup")), [])}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if method == "conversations.history":  # what was posted in the channel, newest first (one page)
+            posted = [c.payload for c in self.of("chat.postMessage")
+                      if c.payload.get("channel") == payload.get("channel") and "ts" in c.payload]
+            return {"ok": True, "messages": [{"type": "message", "text": p.get("text"), "ts": p["ts"]}
+                                             for p in reversed(posted)], "has_more": False}
         if method == "conversations.info":
             return {"ok": True, "channel": {"id": payload.get("channel"), "name": "release", "is_member": True,
                                             "is_private": False}}

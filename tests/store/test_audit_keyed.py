@@ -257,3 +257,53 @@ def test_postgres_table_owner_drops_triggers_edits_and_recomputes_and_verify_sti
         assert broken is not None and broken.seq == target["seq"]
     finally:
         s.close()
+
+
+# ------------------------------------------------------------------ the witness in the release channel (Slack stand-in)
+async def test_heads_posted_in_slack_are_read_back_so_truncating_log_and_witness_file_is_still_caught(
+        tmp_path: Path, isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bot.events import FanoutNotifier
+    from bot.slack.client import build_web_client
+    from bot.slack.notifier import SlackNotifier
+    from bot.slack.poster import SlackPoster
+    from bot.witness import witness, witness_path
+    from tests.slack.support import BOT_TOKEN, CHANNEL, SlackStub
+
+    stub = await SlackStub().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+        monkeypatch.setenv("GOLIVE_SLACK_CHANNEL", CHANNEL)
+        monkeypatch.setenv("GOLIVE_SLACK_API_URL", stub.api_url)
+        s = cli_store(tmp_path)
+        fill(s, 4)
+        notifier = FanoutNotifier([SlackNotifier(SlackPoster(build_web_client(BOT_TOKEN, stub.api_url), s), CHANNEL)])
+        head = await witness(s, notifier, "promoted phase-1 by U1")
+        [posted] = stub.of("chat.postMessage")
+        assert f"rows=4 seq={head.seq}" in posted.payload["text"] and head.posted[0]["ts"] == posted.payload["ts"]
+        stub.calls.append(type(posted)("chat.postMessage", {"channel": CHANNEL, "ts": "1.0", "text":
+                                       head.text().replace(head.mac, "0" * 64)}))  # a made-up head: ignored
+
+        assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+        # the owner deletes the newest rows *and* empties the local witness file
+        as_owner(s, f"DELETE FROM audit WHERE seq >= {head.seq}")
+        s.close()
+        witness_path().write_text("")
+        assert await asyncio.to_thread(main, ["audit", "verify", "--no-channel"]) == 0  # the file alone: fooled
+        assert await asyncio.to_thread(main, ["audit", "verify"]) == 1  # the channel's copy: caught
+    finally:
+        await stub.close()
+
+
+def test_a_channel_that_cannot_be_read_back_is_noted_not_fatal(tmp_path: Path, isolated_env: None,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unreachable")
+    monkeypatch.setenv("GOLIVE_SLACK_CHANNEL", "C0RELEASE")
+    monkeypatch.setenv("GOLIVE_SLACK_API_URL", "http://127.0.0.1:9/api/")
+    s = cli_store(tmp_path)
+    fill(s, 2)
+    s.close()
+    assert main(["audit", "verify"]) == 0
+    assert "could not read the Slack channel back" in capsys.readouterr().err
