@@ -11,7 +11,7 @@ from bot.commands.acting import Refused, acting, add_identity_args
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, add_checklist_arg, load_context
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("acknowledge", help="acknowledge a break-glass action (a sign-off role holder, not the one "
                                            "who broke the glass)")
     p.add_argument("id", help="the break-glass id `golive status` lists")

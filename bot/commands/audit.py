@@ -11,7 +11,7 @@ from bot.commands.common import UsageError
 from bot.settings import get_settings
 from bot.store import StoreMisconfigured, open_store
 from bot.store.auditkey import AuditKeyError, keys_from_settings
-from bot.witness import check_heads, read_heads, read_slack_heads, witness_path
+from bot.witness import Head, check_heads, read_heads, read_slack_heads, witness_path
 from checks.masking import masker
 
 EXIT_INTACT, EXIT_BROKEN = 0, 1
@@ -43,7 +43,8 @@ def verify(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") from None
     path = witness_path(settings)
     heads, witness_problem = read_heads(path, keys)
-    channel_heads, channel_note = [], None
+    channel_heads: list[Head] = []
+    channel_note: str | None = None
     token, channel = settings.secret("slack_bot_token"), settings.slack_channel
     if token and channel and not args.no_channel:  # the copy the database owner cannot reach
         channel_heads, channel_note = asyncio.run(read_slack_heads(token, settings.slack_api_url, channel, keys))

@@ -160,7 +160,7 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
         if socket_mode is None:
             health.started = True
-        keeper = start_keeper(ctx, store, rollout, pacers, keeper_stop)
+        keeper = start_keeper(ctx, store, rollout, pacers, keeper_stop, chatops)
         running.set()
         await _until_stopped(stop, socket_mode)
     finally:
@@ -187,8 +187,8 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
         store.close()
 
 
-def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
-                 stop: asyncio.Event) -> asyncio.Task[None]:
+def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any], stop: asyncio.Event,
+                 chatops: ChatOps) -> asyncio.Task[None]:
     """Pending break-glass announcements (at once, then every sweep) and the daily audit witness."""
     from datetime import timedelta
 
@@ -201,6 +201,7 @@ def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
                     store.audit_keys.source)
     notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
                                                                            pacers=pacers)
+    chatops.notifier = notifier  # chat waivers witness the audit head in the release channel(s) too
     return asyncio.create_task(keep_watch(store, notifier, every=timedelta(hours=settings.witness_hours),
                                           sweep=settings.sweep_seconds, stop=stop))
 
