@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.cli_startup", "CLI start-up time and memory"),
     ("bench.socket_reconnect", "Socket Mode reconnect time per kind of drop"),
     ("bench.demo_server", "demo service start and stop"),
+    ("bench.audit_verify", "golive audit verify over a long audit log: peak memory"),
 ]
 
 

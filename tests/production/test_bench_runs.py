@@ -24,6 +24,7 @@ EXPECTED = {
     "cli_startup": ["golive --help", "peak"],
     "socket_reconnect": ["Socket Mode reconnects", "apps.connections.open"],
     "demo_server": ["demo service x", "start", "stop"],
+    "audit_verify": ["rows", "verify exit 0", "peak RSS", "audit log intact"],
 }
 
 
