@@ -305,3 +305,53 @@ def test_status_lists_nothing_when_no_glass_was_broken(tmp_path: Path) -> None:
     path = write_checklist(tmp_path)
     result: subprocess.CompletedProcess = golive_in_process("status", "--checklist", path, "--json", cwd=tmp_path)
     assert json.loads(result.stdout)["break_glass"] == []
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["promote", "phase-1"], "promoted phase-1 by U_LEAD"),
+    (["waive", "cache.warm", "2h", "known"], "waive cache.warm by U_LEAD"),
+    (["promote", "phase-1", "--break-glass", "chat down"], "promoted phase-1 by U_LEAD"),
+])
+def test_promotions_waivers_and_break_glass_witness_the_chain_head(tmp_path: Path, argv: list[str], why: str) -> None:
+    from bot.witness import read_heads
+
+    path = write_checklist(tmp_path)
+    store = state_store(tmp_path)
+    seed_results(store, load_checklist(path), {"core.up": "pass", "cache.warm": "fail"})
+    env = {"GOLIVE_OPERATORS_FILE": str(write_operators(tmp_path, MEMBER))}
+    assert golive_in_process(*argv, "--checklist", path, env=env, cwd=tmp_path).returncode == 0
+    heads, problem = read_heads(tmp_path / "state" / "audit-witness.jsonl", store.audit_keys)
+    assert problem is None and why in [h.why for h in heads]
+    if "--break-glass" in argv:
+        assert any(h.why.startswith("break-glass ") for h in heads)
+    assert golive_in_process("audit", "verify", cwd=tmp_path).returncode == 0
+    store.close()
+
+
+async def test_the_serving_bot_announces_pending_break_glass_and_witnesses_daily(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.conversation.memory import MemoryConversation
+    from bot.conversation.router import EventRouter
+    from bot.events import FanoutNotifier
+    from bot.witness import keep_watch, read_heads
+
+    store = state_store(tmp_path)
+    item = record(store, "acl", "promote", CliIdentity(os_user(), host(), ()), "Slack outage")
+    chat = MemoryConversation(store)
+    stop = asyncio.Event()
+    witness_file = tmp_path / "witness.jsonl"
+    keeper = asyncio.create_task(keep_watch(store, FanoutNotifier([EventRouter(chat, "C1")]),
+                                            every=timedelta(hours=24), sweep=0.01, stop=stop, path=witness_file))
+    for _ in range(500):  # a bounded wait for the first sweep (no wall-clock assertion)
+        if witness_file.exists() and len(chat.said) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await keeper
+    texts = [said.current for said in chat.said]
+    assert any(f"break-glass {item.id}" in t for t in texts) and any("golive audit head (daily)" in t for t in texts)
+    heads, _ = read_heads(witness_file, store.audit_keys)
+    assert [h.why for h in heads] == ["daily"]  # once per day, not once per sweep
+    assert heads[0].posted and heads[0].posted[0]["channel"] == "C1"
+    store.close()
