@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.access import Action, Target, authorize
 from bot.breakglass import BreakGlass, BreakGlassError, announce_pending, record
 from bot.chatops.actor import Actor
-from bot.commands.common import EXIT_NO_GO, Context, UsageError
+from bot.commands.common import EXIT_NO_GO, Context, UsageError, require_audit_key
 from bot.identity import CliIdentity, IdentityError, NotGranted, acting_as, resolve
 from bot.store import Store
 
@@ -52,6 +52,7 @@ def acting(ctx: Context, store: Store, args: argparse.Namespace, action: Action,
            verb: str) -> Acting:
     """Who this call acts as, after the access check (or the break-glass record). Raises Refused (exit 1)
     or UsageError (exit 2: the operators file is missing or unsafe)."""
+    require_audit_key(store)
     path = ctx.settings.operators_file
     reason = getattr(args, "break_glass", None)
     by = getattr(args, "by", None)

@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
+from bot.store.auditkey import AuditKeyError
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask, masker
 from checks.spec import Checklist
@@ -49,14 +50,24 @@ class Context:
 
     def store(self) -> Store:
         try:
-            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path(),
-                              timeout=self.settings.store_timeout)
+            store = open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path(),
+                               timeout=self.settings.store_timeout)
         except StoreMisconfigured as exc:
             raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
                 from None
         except StoreUnavailable as exc:  # an outage, a read-only state dir, a full disk: exit 3, not 2
             raise StoreUnavailable(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite "
                                    "store.") from None
+        return store
+
+
+def require_audit_key(store: Store) -> None:
+    """Resolve the audit key before anything is changed: a missing or unsafe one is configuration (exit 2),
+    never a traceback at the first audited action. Read-only verbs (status, run) never need it."""
+    try:
+        store.audit_keys  # noqa: B018 - resolving it is the point
+    except AuditKeyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def load_context(args: argparse.Namespace) -> Context:

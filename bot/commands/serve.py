@@ -12,7 +12,15 @@ import signal
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
-from bot.commands.common import Context, UsageError, add_checklist_arg, bounded_int, demo_target, load_context
+from bot.commands.common import (
+    Context,
+    UsageError,
+    add_checklist_arg,
+    bounded_int,
+    demo_target,
+    load_context,
+    require_audit_key,
+)
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
@@ -96,6 +104,11 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
 
     settings = ctx.settings
     store = ctx.store()
+    try:
+        require_audit_key(store)  # every replica signs with the same key; a missing one is exit 2 at start
+    except UsageError:
+        store.close()
+        raise
     redis_url = settings.secret("redis_url")
     locks = build_locks(redis_url, settings.redis_prefix)
     health_redis = redis_client(redis_url) if redis_url else None

@@ -4,9 +4,10 @@ Where it comes from, first match wins:
 1. `GOLIVE_AUDIT_KEY`: one key, or several separated by commas (oldest first; the last one signs).
 2. `GOLIVE_AUDIT_KEY_FILE`: a file with one key per line (oldest first, `#` comments); the last signs.
    Refused when others may write it, or when neither root nor the current user owns it.
-3. Neither set: `<GOLIVE_STATE_DIR>/audit.key`, generated (0600) on first use. That keeps a fresh
-   install's log keyed, but a key beside the SQLite file protects against less: `golive doctor` and
-   every start warn until the key is moved out (a secret manager, a file the database owner cannot read).
+3. Neither set: `<GOLIVE_STATE_DIR>/audit.key`, generated (0600) on first use, for the embedded SQLite
+   store only. That keeps a fresh install's log keyed, but a key beside the SQLite file protects
+   against less: `golive doctor` and every start warn until the key is moved out. A PostgreSQL store is
+   shared by replicas and terminals, which must all sign with one key: there a missing key is refused.
 
 A key id is a digest of the key (never the key): every row names the key that signed it, so a key can
 be rotated (add the new key last, keep the old ones for verifying older rows) and the rotation is a row.
@@ -71,7 +72,7 @@ def check_private(path: Path, what: str) -> None:
 
 
 def load_keys(*, env_key: str | None, key_file: str | Path | None, state_dir: str | Path,
-              generate: bool = True) -> AuditKeys:
+              generate: bool = True, shared_store: bool = False) -> AuditKeys:
     if env_key:
         return _parse(env_key.split(","), "GOLIVE_AUDIT_KEY")
     if key_file:
@@ -84,6 +85,11 @@ def load_keys(*, env_key: str | None, key_file: str | Path | None, state_dir: st
         return _parse(path.read_text().splitlines(), str(path))
     path = Path(state_dir) / GENERATED_NAME
     if not path.exists():
+        if shared_store:
+            raise AuditKeyError("GOLIVE_DATABASE_URL is a shared store: every replica and terminal must sign the "
+                                "audit log with the same key, so golive does not generate one. Set "
+                                "GOLIVE_AUDIT_KEY_FILE (or GOLIVE_AUDIT_KEY) to a key of at least 16 characters "
+                                "(e.g. `openssl rand -hex 32`)")
         if not generate:
             raise AuditKeyError("no audit key: set GOLIVE_AUDIT_KEY or GOLIVE_AUDIT_KEY_FILE (the key that "
                                 "signed the log), or run golive where it generated one "
@@ -105,4 +111,5 @@ def keys_from_settings(*, generate: bool = True) -> AuditKeys:
 
     settings = get_settings()
     return load_keys(env_key=settings.secret("audit_key"), key_file=settings.audit_key_file,
-                     state_dir=settings.state_dir, generate=generate)
+                     state_dir=settings.state_dir, generate=generate,
+                     shared_store=bool(settings.secret("database_url")))

@@ -138,3 +138,17 @@ def test_resume_with_nothing_paused_says_so(tmp_path: Path) -> None:
     result = golive_in_process("resume", "--checklist", path, env=env, cwd=tmp_path)
     assert result.returncode == 0 and "none was not paused" not in result.stdout
     assert "nothing to resume: no rollout phase is active" in result.stdout
+
+
+def test_a_shared_store_without_an_audit_key_is_refused_not_generated(tmp_path: Path, pg_schema: str) -> None:
+    """Replicas and terminals sharing PostgreSQL must sign with one key: golive never makes one up there."""
+    from tests.conftest import PG_URL
+
+    open_store(PG_URL, schema=pg_schema).close()  # the schema exists, migrated
+    path = write_checklist(tmp_path)
+    env = {"GOLIVE_OPERATORS_FILE": str(write_operators(tmp_path, "U_A")),
+           "GOLIVE_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{pg_schema}"}
+    result = golive_in_process("waive", "core.up", "2h", "known", "--checklist", path, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "shared store" in result.stderr and "GOLIVE_AUDIT_KEY_FILE" in result.stderr
+    assert not (tmp_path / "state" / "audit.key").exists()
+    assert golive_in_process("status", "--checklist", path, env=env, cwd=tmp_path).returncode in (0, 1)  # reads
