@@ -21,6 +21,7 @@ from bot.commands.common import (
     add_checklist_arg,
     bounded_int,
     load_context,
+    require_audit_key,
 )
 from bot.notifiers import build_notifier
 from bot.rollout.models import RolloutResult
@@ -138,6 +139,11 @@ def resume(args: argparse.Namespace) -> int:
 def watch(args: argparse.Namespace) -> int:
     ctx = load_context(args)
     store = ctx.store()
+    try:
+        require_audit_key(store)  # the watch pauses, rolls back and audits: one key for every replica
+    except UsageError:
+        store.close()
+        raise
     options = WatchOptions(interval=args.interval, lease_seconds=args.lease_seconds, consecutive=args.consecutive,
                            escalate_after=args.escalate_after, events_file=args.events_file,
                            schedules=not args.no_schedules)
