@@ -106,6 +106,7 @@ class ChannelNotice:
     text: str
     subject: str
     purpose: str
+    thread_subject: str | None = None  # reply in the thread of the message posted under this subject, if any
     delivered: list[Any] = field(default_factory=list)
     at: datetime = field(default_factory=utcnow)
 

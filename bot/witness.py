@@ -72,11 +72,14 @@ def _append(path: Path, head: Head) -> None:
         handle.write(json.dumps(record, sort_keys=True) + "\n")
 
 
-async def witness(store: Store, notifier: Notifier | None, why: str, path: Path | None = None) -> Head:
-    """Post the current head in the release channel (every transport configured) and keep it on disk."""
+async def witness(store: Store, notifier: Notifier | None, why: str, path: Path | None = None, *,
+                  thread: str | None = None) -> Head:
+    """Post the current head in the release channel (every transport configured; in the thread of the
+    message posted under `thread`, e.g. the promotion's announcement, when there is one) and keep it on disk."""
     head = await asyncio.to_thread(current_head, store, why)
     if notifier is not None:
-        notice = ChannelNotice(kind="witness", text=head.text(), subject="audit:witness", purpose=f"head:{head.seq}")
+        notice = ChannelNotice(kind="witness", text=head.text(), subject="audit:witness", purpose=f"head:{head.seq}",
+                               thread_subject=thread)
         try:
             await notifier.publish(notice)
         except Exception as exc:  # the local copy is still written; the next witness posts again
@@ -191,6 +194,21 @@ def due(path: Path, every: timedelta, now: datetime | None = None) -> bool:
     return now - at >= every
 
 
+def _moved(store: Store, path: Path) -> bool:
+    """The chain has rows, and a head other than the last one witnessed: an unchanged head is witnessed already."""
+    count, seq, last = store.audit_head()
+    if count == 0:
+        return False
+    if not path.is_file():
+        return True
+    lines = [raw for raw in path.read_text(encoding="utf-8").splitlines() if raw.strip()]
+    try:
+        latest = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return True
+    return (latest.get("seq"), latest.get("hash")) != (seq, last)
+
+
 async def keep_watch(store: Store, notifier: Notifier, *, every: timedelta, sweep: float,
                      stop: asyncio.Event, path: Path | None = None) -> None:
     """What the serving bot runs: post pending break-glass announcements at once and on every sweep,
@@ -201,7 +219,7 @@ async def keep_watch(store: Store, notifier: Notifier, *, every: timedelta, swee
         try:
             await announce_pending(store, notifier)
             target = path or witness_path()
-            if await asyncio.to_thread(due, target, every):
+            if await asyncio.to_thread(due, target, every) and await asyncio.to_thread(_moved, store, target):
                 await witness(store, notifier, "daily", target)
         except Exception as exc:  # a store or chat outage: try again on the next sweep
             log.warning("break-glass announcements / daily witness: %s", exc)

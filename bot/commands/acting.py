@@ -88,7 +88,7 @@ def acting(ctx: Context, store: Store, args: argparse.Namespace, action: Action,
     return Acting(actor, identity)
 
 
-def after_change(ctx: Context, store: Store, who: Acting, why: str) -> None:
+def after_change(ctx: Context, store: Store, who: Acting, why: str, *, machine_output: bool = False) -> None:
     """After a waiver, a freeze change or a break-glass action: announce pending break-glass actions and
     witness the audit head (release channel when a transport is configured, and the witness file)."""
     from bot.notifiers import build_notifier
@@ -103,7 +103,8 @@ def after_change(ctx: Context, store: Store, who: Acting, why: str) -> None:
     asyncio.run(run())
     if who.break_glass is not None:
         print(f"🔨 break-glass {who.break_glass.id} recorded: it is announced in the release channel and listed in "
-              f"`golive status` until someone holding a sign-off role runs `golive acknowledge {who.break_glass.id}`")
+              f"`golive status` until someone holding a sign-off role runs `golive acknowledge {who.break_glass.id}`",
+              file=sys.stderr if machine_output else sys.stdout)  # --json keeps stdout one JSON document
 
 
 EXIT_REFUSED = EXIT_NO_GO

@@ -92,7 +92,7 @@ def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Await
             return EXIT_NO_GO
         result = asyncio.run(_with_runtime(ctx, store, lambda rt: act(rt.service, who.actor.user_id)))
         if who.break_glass is not None:
-            after_change(ctx, store, who, f"break-glass {who.break_glass.id}")
+            after_change(ctx, store, who, f"break-glass {who.break_glass.id}", machine_output=args.json)
     except (LookupError, ValueError, ProviderError, SettingsError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     finally:

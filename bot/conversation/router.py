@@ -40,8 +40,9 @@ class EventRouter:
         elif isinstance(event, RunReported):
             await self._post(event, subject=event.subject, purpose=PARENT)
         elif isinstance(event, ChannelNotice):  # plain text: the same words in every transport
-            ref = await self.conversation.post(Line(event.text), channel=self.channel, subject=event.subject,
-                                               purpose=event.purpose)
+            parent = await self.conversation.find(event.thread_subject, PARENT) if event.thread_subject else None
+            ref = await self.conversation.post(Line(event.text), channel=parent.channel if parent else self.channel,
+                                               thread=parent, subject=event.subject, purpose=event.purpose)
             if ref is None:
                 raise DeliveryError(f"{self.conversation.transport} refused the {event.kind} message: "
                                     f"{self.conversation.last_error}")

@@ -194,8 +194,8 @@ class RolloutService:
                                 actor=actor, ok=True, flags=flags)
         await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags,
                                                                 "conditions": conditions})
-        await self._witness(f"promoted {phase.id} by {actor}")
         await self._announce("promoted", phase.id, actor, previous=current, flags=flags, reasons=conditions)
+        await self._witness(f"promoted {phase.id} by {actor}", phase.id)
         await self._changed(phase.id)
         return RolloutResult(True, "promote", phase.id, current, flags=flags, reasons=conditions,
                              message=f"promoted {phase.id}: " + ", ".join(f"{k}={v}" for k, v in flags.items()))
@@ -226,9 +226,9 @@ class RolloutService:
         closed = await self._close_incidents(current, actor, new_phase)
         await self._audit(actor, "rollout.rolled_back", current, {"to": new_phase, "flags": flags, "reason": reason,
                                                                   "closed_incidents": closed})
-        await self._witness(f"rolled back {current} by {actor}")
         await self._announce("rolled_back", new_phase or NO_PHASE, actor, previous=current, flags=flags,
                              reasons=reasons)
+        await self._witness(f"rolled back {current} by {actor}", current)
         await self._changed(new_phase)
         return RolloutResult(True, "rollback", new_phase, current, reasons=reasons, flags=flags,
                              message=f"rolled back {current} → {new_phase or NO_PHASE}: "
@@ -348,12 +348,13 @@ class RolloutService:
         except Exception as exc:  # the change is made and recorded; a chat outage must not hide that
             log.warning("announcing %s of %s failed: %s", kind, phase, mask(str(exc)))
 
-    async def _witness(self, why: str) -> None:
-        """Post the audit chain's head (bot.witness): a promotion or rollback is evidence worth witnessing."""
+    async def _witness(self, why: str, phase: str) -> None:
+        """Post the audit chain's head (bot.witness) in the phase's thread: a promotion or rollback is
+        evidence worth witnessing."""
         from bot.witness import witness
 
         try:
-            await witness(self.store, self.notifier, why)
+            await witness(self.store, self.notifier, why, thread=subject_of(self.checklist.name, phase))
         except Exception as exc:  # the change is made and audited; a witness failure must not hide that
             log.warning("witnessing the audit head failed: %s", mask(str(exc)))
 

@@ -37,14 +37,14 @@ def parse_roles(spec: str) -> dict[str, tuple[list[str], list[str]]]:
             raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} must look like role_id=U123,S456")
         members, groups = roles.setdefault(role, ([], []))
         for ident in filter(None, (i.strip() for i in ids.split(","))):
-            if ident.lower() in EVERYONE:
-                raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} grants {role} to everyone ({ident!r}): list the "
-                                      "people (user ids) or a Slack user group (S…) who hold the role")
             if not _ID.match(ident):
                 raise RoleConfigError(
                     f"GOLIVE_ROLES entry {entry!r}: {ident!r} is not a user or group id. Separate ids with commas "
                     f"(tech_lead=U01ABC,U02DEF); wildcards such as * are not supported, list the people or a "
                     f"Slack user group (S…) instead")
+            if ident.lower() in EVERYONE:
+                raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} grants {role} to everyone ({ident!r}): list the "
+                                      "people (user ids) or a Slack user group (S…) who hold the role")
             (groups if _SLACK_GROUP.match(ident) else members).append(ident)
     return roles
 

@@ -37,7 +37,7 @@ def write_checklist(tmp_path: Path, members: list[str] | None = None) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("spec", ["tech_lead=everyone", "tech_lead=U1,@channel", "devops_lead=*", "tech_lead=ALL"])
+@pytest.mark.parametrize("spec", ["tech_lead=everyone", "tech_lead=U1,here", "devops_lead=Channel", "tech_lead=ALL"])
 def test_roles_that_grant_everyone_are_refused_at_start(tmp_path: Path, spec: str) -> None:
     path = write_checklist(tmp_path)
     for argv in (["status"], ["serve"]):

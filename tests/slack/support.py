@@ -40,6 +40,7 @@ APP_TOKEN = "xapp-1-A111-2222-golivetestapptoken"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN)
 
 CHANNEL = "C0RELEASE"
+WITNESS = "golive audit head"
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
 MAX_BLOCKS_JSON = 12_000
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -149,8 +150,9 @@ class SlackStub:
     def methods(self) -> set[str]:
         return {c.method for c in self.calls}
 
-    def posts(self, *, thread_ts: str | None = None, top_level: bool = False) -> list[Call]:
-        posts = self.of("chat.postMessage")
+    def posts(self, *, thread_ts: str | None = None, top_level: bool = False, witness: bool = False) -> list[Call]:
+        """Messages posted; golive's audit-head witnesses (bot.witness) only with `witness=True`."""
+        posts = [c for c in self.of("chat.postMessage") if witness or WITNESS not in str(c.payload.get("text"))]
         if top_level:
             return [c for c in posts if not c.payload.get("thread_ts")]
         if thread_ts is not None:
