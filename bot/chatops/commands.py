@@ -182,12 +182,13 @@ for _verb in (
          _waive),
     Verb("unwaive", "<check>", "revoke a check's waiver", _unwaive),
     Verb("history", "[n]", "the most recent runs", _history),
-    Verb("acknowledge", "<id>", "acknowledge a break-glass action taken from a terminal (`status` lists them)",
-         lambda args: AcknowledgeCommand(break_glass_id=args[0]) if len(args) == 1 else
-         HelpCommand(unknown=" ".join(["acknowledge", *args]), problem="`acknowledge` takes one break-glass id")),
     Verb("freeze", "[<until> <reason> | lift | override <reason>]",
          "show, declare, lift or override a release freeze (promotions are refused during one)", _freeze),
     Verb("help", "", "this help", lambda args: HelpCommand()),
+    # after help: rare, so it does not push a daily verb out of Teams' ten visible commands
+    Verb("acknowledge", "<id>", "acknowledge a break-glass action taken from a terminal (`status` lists them)",
+         lambda args: AcknowledgeCommand(break_glass_id=args[0]) if len(args) == 1 else
+         HelpCommand(unknown=" ".join(["acknowledge", *args]), problem="`acknowledge` takes one break-glass id")),
 ):
     register_verb(_verb)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.demo import DemoServer, serve_target
-from bot.events import Announcement, RecordingNotifier
+from bot.events import Announcement, ChannelNotice, RecordingNotifier
 from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.models import DEPLOYMENT_KEY, phase_key
@@ -81,8 +81,9 @@ async def test_promote_refuses_with_reasons_then_promotes_and_rollback_restores_
 
     assert announced(notifier) == [("refused", "phase-2"), ("refused", "phase-1"), ("refused", "phase-1"),
                                    ("promoted", "phase-1"), ("promoted", "phase-2"), ("rolled_back", "phase-1")]
-    rollback_event = notifier.events[-1]
+    *_, rollback_event, witnessed = notifier.events  # the announcement, then the audit head in its thread
     assert isinstance(rollback_event, Announcement) and rollback_event.subject == "rollout:shop:phase-2"
+    assert isinstance(witnessed, ChannelNotice) and witnessed.thread_subject == "rollout:shop:phase-2"
     actions = [row["action"] for row in store.audit_log(limit=50) if row["action"].startswith("rollout.")]
     assert sorted(actions) == sorted(["rollout.refused"] * 3 + ["rollout.promoted"] * 2 + ["rollout.rolled_back"])
     refusal = store.audit_log(action="rollout.refused", limit=1)[0]
