@@ -109,7 +109,8 @@ class FreezeService:
     def blocking(self, now: datetime | None = None) -> list[str]:
         """What the gate says for every freeze in force without an override."""
         roles = ", ".join(self.checklist.freeze.override_roles) or "none named (freeze.override_roles)"
-        return [f"{f.text()}; an override needs a sign-off by {roles} (`golive freeze --override --by <id>`)"
+        return [f"{f.text()}; an override needs a sign-off by {roles} (`golive freeze --override --reason <why>`, "
+                "or `freeze override <why>` in chat)"
                 for f in self.active(now) if self.overridden(f) is None]
 
     # -- changing --------------------------------------------------------------------------------
