@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.history_scale", "status, the bot and prune on a year of history (1,000,000 results)"),
     ("bench.web_render", "web view render time and page weight"),
     ("bench.hostile_target", "a hostile target: 1 GiB body, 100 MB output, /dev/zero settings"),
+    ("bench.audit_verify", "golive audit verify over a long audit log: peak memory"),
 ]
 
 

@@ -205,6 +205,7 @@ class BotProcess:
         })
         if database_url:
             env["GOLIVE_DATABASE_URL"] = database_url
+            env["GOLIVE_AUDIT_KEY"] = "bench-harness-audit-key-0123456789"  # a shared store needs a configured key
         if redis_url:
             env["GOLIVE_REDIS_URL"] = redis_url
         env.update(extra_env or {})

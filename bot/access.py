@@ -33,6 +33,7 @@ class Action(StrEnum):
     CHECK_CONFIRM = "check.confirm"
     CHECK_WAIVE = "check.waive"  # grant or revoke a waiver
     ROLLOUT_FREEZE = "rollout.freeze"  # declare or lift an ad-hoc release freeze
+    BREAK_GLASS_ACK = "break_glass.acknowledge"  # acknowledge a CLI action taken without the access table
 
 
 class Who(StrEnum):
@@ -63,6 +64,7 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.CHECK_CONFIRM: Rule(Who.ANY_ROLE_MEMBER),
     Action.CHECK_WAIVE: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_FREEZE: Rule(Who.ANY_ROLE_MEMBER),
+    Action.BREAK_GLASS_ACK: Rule(Who.ANY_ROLE_MEMBER),
 })
 """The access table. Read-only at runtime; change it here, in review."""
 

@@ -32,7 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
     "resume": ("bot.commands.rollout", "clear a pause (after an all-clear); refused while a P0 is open"),
     "waive": ("bot.commands.waive", "waive a failing check for a while (role-checked, audited, revocable)"),
+    "unwaive": ("bot.commands.waive", "revoke a check's live waiver (role-checked, audited)"),
     "freeze": ("bot.commands.freeze", "show, declare, lift or override a release freeze"),
+    "acknowledge": ("bot.commands.acknowledge", "acknowledge a break-glass action (a sign-off role holder, not "
+                    "the one who broke the glass)"),
     "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "prune": ("bot.commands.prune", "delete history older than an age (dry run unless --yes)"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from checks.result import CheckResult, utcnow
 from checks.verdict import Verdict
@@ -96,7 +96,22 @@ class RunReported:
         return self.run_id
 
 
-Event = Announcement | AlertEvent | RunReported
+@dataclass
+class ChannelNotice:
+    """A line golive posts in the release channel on its own: a break-glass action, a witnessed audit
+    head. Each transport that posted it appends the message's reference (`bot.store.MessageRef`) to
+    `delivered`, so the caller knows whether, and where, it was seen."""
+
+    kind: Literal["break_glass", "witness"]
+    text: str
+    subject: str
+    purpose: str
+    thread_subject: str | None = None  # reply in the thread of the message posted under this subject, if any
+    delivered: list[Any] = field(default_factory=list)
+    at: datetime = field(default_factory=utcnow)
+
+
+Event = Announcement | AlertEvent | RunReported | ChannelNotice
 
 
 def rollout_subject(checklist: str, phase: str) -> str:

@@ -109,7 +109,8 @@ class FreezeService:
     def blocking(self, now: datetime | None = None) -> list[str]:
         """What the gate says for every freeze in force without an override."""
         roles = ", ".join(self.checklist.freeze.override_roles) or "none named (freeze.override_roles)"
-        return [f"{f.text()}; an override needs a sign-off by {roles} (`golive freeze --override --by <id>`)"
+        return [f"{f.text()}; an override needs a sign-off by {roles} (`golive freeze --override --reason <why>`, "
+                "or `freeze override <why>` in chat)"
                 for f in self.active(now) if self.overridden(f) is None]
 
     # -- changing --------------------------------------------------------------------------------
@@ -124,17 +125,35 @@ class FreezeService:
                          detail={"id": row_id, "until": until.isoformat(), "reason": reason, "transport": transport})
         return ActiveFreeze(f"adhoc:{row_id}", f"declared by {masker.mask(by)}", now, until, reason)
 
-    def lift(self, *, by: str, transport: str = "cli", now: datetime | None = None) -> list[str]:
+    async def lift(self, actor: Actor, *, directory: Directory | None = None, now: datetime | None = None,
+                   break_glass: str | None = None) -> list[str]:
+        """Lift the declared freezes in force that `actor` may lift: the ones they declared, or every one
+        when they hold a `freeze.override_roles` role (or act by the break-glass record `break_glass`).
+        Someone else's freeze is refused, and audited."""
         now = now or datetime.now(UTC)
-        live = [f for f in self.active(now) if f.key.startswith("adhoc:")]
+        live = [row for row in self._rows("adhoc")
+                if (parse_time(row["starts_at"]) or now) <= now < (parse_time(row["until_at"]) or now)]
         if not live:
             raise FreezeRefused("no declared freeze is in force (checklist windows are lifted by an override)")
-        for freeze in live:
+        role = f"break-glass {break_glass}" if break_glass else \
+            await self.override_role(actor, directory or StaticDirectory())
+        mine = masker.mask(actor.user_id)
+        allowed = live if role is not None else [row for row in live if row["created_by"] == mine]
+        if not allowed:
+            others = ", ".join(sorted({row["created_by"] for row in live}))
+            roles = ", ".join(self.checklist.freeze.override_roles) or "none named (freeze.override_roles)"
+            self.store.audit(actor=actor.user_id, action="freeze.lift_refused", subject=self.checklist.name,
+                             detail={"reason": "not the declarer nor an override role", "declared_by": others,
+                                     "transport": actor.transport})
+            raise FreezeRefused(f"the freeze was declared by {others}: only they, or a member of the override "
+                                f"roles ({roles}), may lift it")
+        for row in allowed:
             self.store.db.execute("UPDATE freezes SET lifted_at = :at, lifted_by = :by WHERE id = :id",
-                                  {"at": now_iso(), "by": masker.mask(by), "id": freeze.key.split(":", 1)[1]})
-        self.store.audit(actor=by, action="freeze.lifted", subject=self.checklist.name,
-                         detail={"freezes": [f.key for f in live], "transport": transport})
-        return [f.key for f in live]
+                                  {"at": now_iso(), "by": mine, "id": row["id"]})
+        keys = [f"adhoc:{row['id']}" for row in allowed]
+        self.store.audit(actor=actor.user_id, action="freeze.lifted", subject=self.checklist.name,
+                         detail={"freezes": keys, "as": role or "declarer", "transport": actor.transport})
+        return keys
 
     async def override(self, actor: Actor, reason: str, *, directory: Directory | None = None,
                        now: datetime | None = None) -> list[ActiveFreeze]:

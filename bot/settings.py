@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: str = "INFO"
     roles: str | None = Field(None, description="who holds each sign-off role: tech_lead=U01,U02;devops_lead=S0G")
+    audit_key: SecretStr | None = Field(None, description="HMAC key(s) of the audit chain, comma-separated, the "
+                                        "last one signs (bot.store.auditkey)")
+    audit_key_file: Path | None = Field(None, description="file with the audit key(s), one a line, the last signs")
+    audit_witness_file: Path | None = Field(None, description="where witnessed chain heads are kept (default: "
+                                            "<state dir>/audit-witness.jsonl)")
+    operators_file: Path = Field(Path("/etc/golive/operators.yml"), description="OS user (or CI job) -> chat user "
+                                 "id: who the CLI acts as (bot.identity)")
+    witness_hours: float = Field(24.0, gt=0, le=24 * 7, description="hours between daily witness posts")
     http_host: str = "0.0.0.0"
     http_port: int = 3000
     public_url: str | None = None

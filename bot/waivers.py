@@ -18,7 +18,7 @@ from checks.masking import masker
 from checks.spec import Checklist
 from checks.verdict import Waiver, waivable
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_DURATION = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_WAIVER = timedelta(days=30)
 
@@ -36,12 +36,12 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match((text or "").strip().lower())
     if not match:
         raise WaiverError(f"duration {text!r} not understood: use a number and a unit, e.g. 30m, 2h, 1d")
-    value = timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
-    if value <= timedelta(0):
+    seconds = float(match.group(1)) * _UNIT[match.group(2)]
+    if seconds <= 0:
         raise WaiverError("the duration must be more than zero")
-    if value > MAX_WAIVER:
+    if seconds > MAX_WAIVER.total_seconds():  # compared as a number: a huge one never reaches timedelta
         raise WaiverError("a waiver lasts at most 30 days: fix the check, or waive it again later")
-    return value
+    return timedelta(seconds=seconds)
 
 
 class WaiverService:

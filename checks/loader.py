@@ -127,6 +127,8 @@ def load_checklist(path: str | Path) -> Checklist:
     path = Path(path)
     name = str(path)
     try:
+        if path.exists() and not path.is_file():  # a FIFO or device would block the read forever
+            raise ChecklistError(name, "", "not a regular file; pass the path of a checklist YAML file")
         with path.open("rb") as handle:
             raw = handle.read(MAX_CHECKLIST_BYTES + 1)
         if len(raw) > MAX_CHECKLIST_BYTES:

@@ -18,6 +18,10 @@ from psycopg import sql
 PG_URL = os.environ.get("GOLIVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GOLIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ALEMBIC_PROJECT = Path(__file__).resolve().parent / "fixtures" / "alembic_project"
+TEST_AUDIT_KEY = "golive-test-audit-key-0123456789abcdef"
+os.environ.setdefault("GOLIVE_AUDIT_KEY", TEST_AUDIT_KEY)
+"""Stores the tests open sign the audit chain with this key; tests with `isolated_env` (or the in-process
+CLI) have no key set, so golive generates one in their own state dir, as a fresh install does."""
 
 
 def database_url(dbname: str) -> str:

@@ -62,6 +62,13 @@ class UnwaiveCommand(Command):
 
 
 @dataclass(frozen=True)
+class AcknowledgeCommand(Command):
+    """Acknowledge a break-glass action: `acknowledge <id>`."""
+
+    break_glass_id: str
+
+
+@dataclass(frozen=True)
 class FreezeCommand(Command):
     """`freeze` shows; `freeze <until> <reason>` declares; `freeze lift`; `freeze override <reason>`."""
 
@@ -178,6 +185,10 @@ for _verb in (
     Verb("freeze", "[<until> <reason> | lift | override <reason>]",
          "show, declare, lift or override a release freeze (promotions are refused during one)", _freeze),
     Verb("help", "", "this help", lambda args: HelpCommand()),
+    # after help: rare, so it does not push a daily verb out of Teams' ten visible commands
+    Verb("acknowledge", "<id>", "acknowledge a break-glass action taken from a terminal (`status` lists them)",
+         lambda args: AcknowledgeCommand(break_glass_id=args[0]) if len(args) == 1 else
+         HelpCommand(unknown=" ".join(["acknowledge", *args]), problem="`acknowledge` takes one break-glass id")),
 ):
     register_verb(_verb)
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from bot.access import AccessDecision, Action, Target, authorize
+from bot.breakglass import BreakGlassError, acknowledge
 from bot.chatops.actor import Actor
 from bot.chatops.commands import (
+    AcknowledgeCommand,
     Command,
     FreezeCommand,
     HelpCommand,
@@ -45,6 +47,7 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
+from bot.events import Notifier
 from bot.freeze import FreezeError, FreezeService, parse_until
 from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
 from bot.runs.durable import RunIncomplete, reap
@@ -121,7 +124,9 @@ class ChatOps:
             WaiveCommand: lambda c, a, h: self.waive(a, c.check_id, c.duration, c.reason),
             UnwaiveCommand: lambda c, a, h: self.unwaive(a, c.check_id),
             FreezeCommand: lambda c, a, h: self.freeze(a, c),
+            AcknowledgeCommand: lambda c, a, h: self.acknowledge(a, c.break_glass_id),
         }
+        self.notifier: Notifier | None = None  # the release channel(s), for witnessing the audit head
 
     # -- dispatch ------------------------------------------------------------------------------
     def register_handler(self, command_type: type, handler: Handler) -> None:
@@ -300,6 +305,7 @@ class ChatOps:
                                              reason, by=actor.user_id, transport=actor.transport)
         except WaiverError as exc:
             return Failed(str(exc))
+        await self._witness(f"waive {check_id} by {actor.user_id}")
         return Notice(f"{check_id} {waiver.text()}. It is not a condition of the verdict until then; "
                       f"`unwaive {check_id}` revokes it.")
 
@@ -313,7 +319,30 @@ class ChatOps:
                                     transport=actor.transport)
         except WaiverError as exc:
             return Failed(str(exc))
+        await self._witness(f"unwaive {check_id} by {actor.user_id}")
         return Notice(f"the waiver of {check_id} is revoked by {actor.user_id}: it counts in the verdict again.")
+
+    async def _witness(self, why: str) -> None:
+        """Post the audit chain head in the release channel(s) and keep it in the witness file (bot.witness)."""
+        from bot.witness import witness
+
+        try:
+            await witness(self.store, self.notifier, why)
+        except Exception as exc:  # the waiver is recorded and audited; a witness failure must not hide that
+            log.warning("witnessing the audit head failed: %s", mask(str(exc)))
+
+    # -- break-glass (bot.breakglass): acknowledged by a role holder other than who broke the glass ----
+    @store_down_is_failed
+    async def acknowledge(self, actor: Actor, item_id: str) -> Reply:
+        if denied := await self._denied(actor, Action.BREAK_GLASS_ACK, Target(subject=f"break_glass:{item_id}")):
+            return denied
+        try:
+            item = await asyncio.to_thread(acknowledge, self.store, item_id, by=actor.user_id,
+                                           transport=actor.transport)
+        except BreakGlassError as exc:
+            return Failed(str(exc))
+        return Notice(f"break-glass {item.id} (`{item.verb}` by {item.os_user}@{item.host}) acknowledged by "
+                      f"{actor.user_id}")
 
     # -- release freezes (bot.freeze: the rules; here: access, then the reply) --------------------
     @store_down_is_failed
@@ -331,7 +360,7 @@ class ChatOps:
             if denied := await self._denied(actor, Action.ROLLOUT_FREEZE, Target(subject=self.checklist.name)):
                 return denied
             if command.action == "lift":
-                await asyncio.to_thread(service.lift, by=actor.user_id, transport=actor.transport)
+                await service.lift(actor, directory=self.directories.get(actor.transport))
                 return Notice(f"declared freeze lifted by {actor.user_id}")
             until = parse_until(command.until, utcnow())
             declared = await asyncio.to_thread(service.declare, until, command.reason, by=actor.user_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from bot.observability import register_secrets
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
+from bot.store.auditkey import AuditKeyError
 from checks.loader import ChecklistError, load_checklist
 from checks.masking import mask
 from checks.spec import Checklist
@@ -50,8 +51,8 @@ class Context:
 
     def store(self) -> Store:
         try:
-            return open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path(),
-                              timeout=self.settings.store_timeout)
+            store = open_store(self.settings.secret("database_url"), sqlite_path=self.settings.sqlite_path(),
+                               timeout=self.settings.store_timeout)
         except StoreMisconfigured as exc:
             raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") \
                 from None
@@ -60,6 +61,16 @@ class Context:
                 raise
             raise StoreUnavailable(f"{str(exc).rstrip('.')}. Check GOLIVE_DATABASE_URL, or unset it to use the "
                                    "embedded SQLite store.") from None
+        return store
+
+
+def require_audit_key(store: Store) -> None:
+    """Resolve the audit key before anything is changed: a missing or unsafe one is configuration (exit 2),
+    never a traceback at the first audited action. Read-only verbs (status, run) never need it."""
+    try:
+        store.audit_keys  # noqa: B018 - resolving it is the point
+    except AuditKeyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def load_context(args: argparse.Namespace) -> Context:
@@ -93,3 +104,18 @@ def demo_target(ctx: Context) -> Iterator[str | None]:
 def fail(message: str) -> int:
     print(f"golive: {mask(message)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number in [low, high]: anything else is a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return value
+
+    return parse

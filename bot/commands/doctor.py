@@ -40,6 +40,7 @@ async def diagnose(args: argparse.Namespace) -> list[Finding]:
     register_secrets(settings)
     checklist, findings = _checklist(args, settings)
     findings.append(_store(settings))
+    findings.append(_audit_key())
     findings.append(await _redis(settings))
     if checklist is not None:
         findings.append(await _target(checklist))
@@ -79,6 +80,22 @@ def _store(settings: Settings) -> Finding:
         return Finding.fail("store", f"{where}: {mask(str(exc))}",
                             "fix GOLIVE_DATABASE_URL, or make GOLIVE_STATE_DIR writable")
     return Finding.ok("store", f"{where} is writable")
+
+
+def _audit_key() -> Finding:
+    """Where the audit chain's key lives (bot.store.auditkey): outside the database, ideally outside the host."""
+    from bot.store.auditkey import AuditKeyError, keys_from_settings
+
+    try:
+        keys = keys_from_settings(generate=False)
+    except AuditKeyError as exc:
+        return Finding.warn("audit key", str(exc), "set GOLIVE_AUDIT_KEY_FILE (golive generates one in the state dir "
+                                                   "on first start otherwise)")
+    if keys.generated:
+        return Finding.warn("audit key", f"{keys.source} was generated beside the store: whoever can read the state "
+                            "dir can forge the audit log", "move it out (a secret manager, a file the database owner "
+                            "cannot read) and set GOLIVE_AUDIT_KEY_FILE")
+    return Finding.ok("audit key", f"from {keys.source}, {len(keys.keys)} key(s), signing with {keys.current_id}")
 
 
 async def _redis(settings: Settings) -> Finding:

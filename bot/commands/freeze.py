@@ -1,10 +1,11 @@
 """`golive freeze`: release freezes from a terminal.
 
-    golive freeze                                   # what is frozen now (checklist windows and declared)
-    golive freeze --until 2h --reason "..." --by U  # declare one (any sign-off role member)
-    golive freeze --lift --by U                     # lift the declared ones
-    golive freeze --override --reason "..." --by U  # sign an override (a role in freeze.override_roles)
+    golive freeze                           # what is frozen now (checklist windows and declared)
+    golive freeze --until 2h --reason "..." # declare one (any sign-off role member)
+    golive freeze --lift                    # lift the declared ones you declared (all: an override role)
+    golive freeze --override --reason "..." # sign an override (a role in freeze.override_roles)
 
+Who acts comes from the operators file (bot.identity), as for every CLI verb that changes something.
 Exit 0 done, 1 refused, 2 bad usage or configuration, 3 the store failed."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 
-from bot.access import Action, Target, authorize
-from bot.chatops.actor import Actor
+from bot.access import Action, Target
+from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
 from bot.freeze import FreezeError, FreezeRefused, FreezeService, parse_until
 
@@ -23,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("freeze", help="show, declare, lift or override a release freeze")
     p.add_argument("--until", help="declare a freeze until this time (2026-12-01T08:00Z) or for a duration (2h)")
     p.add_argument("--reason", default="", help="why (declaring or overriding)")
-    p.add_argument("--lift", action="store_true", help="lift the declared freezes")
+    p.add_argument("--lift", action="store_true", help="lift the declared freezes (yours; all with an override role)")
     p.add_argument("--override", action="store_true", help="sign an override of the freezes in force")
-    p.add_argument("--by", help="who is acting (a user id mapped to a sign-off role)")
+    add_identity_args(p)
     add_checklist_arg(p)
     p.set_defaults(func=freeze)
 
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def freeze(args: argparse.Namespace) -> int:
     if sum(bool(x) for x in (args.until, args.lift, args.override)) > 1:
         raise UsageError("use one of --until, --lift, --override at a time")
+    if args.override and args.break_glass is not None:
+        raise UsageError("an override must be signed by a member of freeze.override_roles; break-glass cannot sign "
+                         "one")
     ctx = load_context(args)
     store = ctx.store()
     try:
@@ -48,30 +52,35 @@ def freeze(args: argparse.Namespace) -> int:
             if not active:
                 print("no release freeze is in force")
             return EXIT_GO
-        if not args.by:
-            raise UsageError("--by is required: the user id of the person acting (it must hold a sign-off role)")
-        actor = Actor(user_id=args.by, transport="cli")
+        verb = "freeze --override" if args.override else "freeze --lift" if args.lift else "freeze"
+        if args.until:  # a bad time is a usage error before anything is recorded
+            try:
+                until = parse_until(args.until, datetime.now(UTC))
+            except FreezeError as exc:
+                raise UsageError(str(exc)) from None
+        try:
+            # the override has its own rule (freeze.override_roles); declaring and lifting use the table
+            action = Action.STATUS if args.override else Action.ROLLOUT_FREEZE
+            who = acting(ctx, store, args, action, Target(subject=ctx.checklist.name), verb)
+        except Refused:
+            return EXIT_NO_GO
         try:
             if args.override:
-                done = asyncio.run(service.override(actor, args.reason))
+                done = asyncio.run(service.override(who.actor, args.reason))
                 print("✅ override signed for: " + "; ".join(f.text() for f in done))
-                return EXIT_GO
-            decision = asyncio.run(authorize(store, ctx.checklist, actor, Action.ROLLOUT_FREEZE,
-                                             Target(subject=ctx.checklist.name)))
-            if not decision.allowed:
-                print(f"⛔ freeze refused: {decision.reason}")
-                return EXIT_NO_GO
-            if args.lift:
-                service.lift(by=args.by, transport="cli")
+            elif args.lift:
+                asyncio.run(service.lift(who.actor, break_glass=who.break_glass.id if who.break_glass else None))
                 print("✅ declared freeze lifted")
             else:
-                declared = service.declare(parse_until(args.until, datetime.now(UTC)), args.reason, by=args.by)
+                declared = service.declare(until, args.reason, by=who.actor.user_id)
                 print(f"✅ {declared.text()}")
         except FreezeRefused as exc:
             print(f"⛔ refused: {exc}")
             return EXIT_NO_GO
         except FreezeError as exc:
             raise UsageError(str(exc)) from None
+        if who.break_glass is not None:
+            after_change(ctx, store, who, f"{verb} by {who.actor.user_id}")
         return EXIT_GO
     finally:
         store.close()

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
+import math
 from collections.abc import Awaitable, Callable
 
+from bot.access import Action, Target
+from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import (
     EXIT_GO,
     EXIT_NO_GO,
@@ -17,7 +19,9 @@ from bot.commands.common import (
     Context,
     UsageError,
     add_checklist_arg,
+    bounded_int,
     load_context,
+    require_audit_key,
 )
 from bot.notifiers import build_notifier
 from bot.rollout.models import RolloutResult
@@ -33,20 +37,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("promote", help="flip the flags of the next rollout phase, if the gate holds")
     p.add_argument("phase", help="rollout phase id, e.g. phase-2")
     _common(p)
-    p.set_defaults(func=promote)
+    p.set_defaults(func=promote, action=Action.ROLLOUT_PROMOTE)
     p = sub.add_parser("rollback", help="turn the current phase's flags back to the previous phase")
     p.add_argument("--reason", default="", help="why (recorded and announced)")
     _common(p)
-    p.set_defaults(func=rollback)
+    p.set_defaults(func=rollback, action=Action.ROLLOUT_ROLLBACK)
     p = sub.add_parser("resume", help="clear a pause (after an all-clear); refused while a P0 is open")
     _common(p)
-    p.set_defaults(func=resume)
+    p.set_defaults(func=resume, action=Action.ROLLOUT_KEEP_GOING)
     p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
     add_checklist_arg(p)
-    p.add_argument("--interval", type=_positive, help="seconds between samples (default: rollout.watch)")
-    p.add_argument("--lease-seconds", type=_positive, help="leader lease; a standby takes over within it")
-    p.add_argument("--consecutive", type=int, help="breaching samples in a row before an alert")
-    p.add_argument("--escalate-after", type=_positive, help="seconds an incident may last before escalating")
+    p.add_argument("--interval", type=_seconds(3600), help="seconds between samples (default: rollout.watch), "
+                   "at most 3600")
+    p.add_argument("--lease-seconds", type=_seconds(3600), help="leader lease; a standby takes over within it "
+                   "(at most 3600)")
+    p.add_argument("--consecutive", type=bounded_int(1, 1000), help="breaching samples in a row before an alert "
+                   "(1-1000)")
+    p.add_argument("--escalate-after", type=_seconds(7 * 86400), help="seconds an incident may last before "
+                   "escalating (at most a week)")
     p.add_argument("--events-file", help="also append every event to this file as JSON lines")
     p.add_argument("--no-schedules", action="store_true", help="do not run the checklist's scheduled phases")
     p.set_defaults(func=watch)
@@ -54,31 +62,37 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     add_checklist_arg(p)
-    p.add_argument("--by", help="who is acting (default: the login name)")
+    add_identity_args(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+def _seconds(most: float) -> Callable[[str], float]:
+    """A number of seconds in (0, most]: NaN, infinity and absurd values are refused with one line."""
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or not 0 < value <= most:
+            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {most:g} seconds")
+        return value
 
-def _actor(args: argparse.Namespace) -> str:
-    if args.by:
-        return str(args.by)
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "cli"
+    return parse
 
 
 def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Awaitable[RolloutResult]]) -> int:
     ctx = load_context(args)
     store = ctx.store()
     try:
-        result = asyncio.run(_with_runtime(ctx, store, lambda rt: act(rt.service, _actor(args))))
+        try:
+            subject = getattr(args, "phase", "") or ctx.checklist.name
+            who = acting(ctx, store, args, args.action, Target(subject=subject), args.command)
+        except Refused:
+            return EXIT_NO_GO
+        result = asyncio.run(_with_runtime(ctx, store, lambda rt: act(rt.service, who.actor.user_id)))
+        if who.break_glass is not None:
+            after_change(ctx, store, who, f"break-glass {who.break_glass.id}", machine_output=args.json)
     except (LookupError, ValueError, ProviderError, SettingsError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     finally:
@@ -123,10 +137,13 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def watch(args: argparse.Namespace) -> int:
-    if args.consecutive is not None and args.consecutive < 1:
-        raise UsageError("--consecutive must be at least 1")
     ctx = load_context(args)
     store = ctx.store()
+    try:
+        require_audit_key(store)  # the watch pauses, rolls back and audits: one key for every replica
+    except UsageError:
+        store.close()
+        raise
     options = WatchOptions(interval=args.interval, lease_seconds=args.lease_seconds, consecutive=args.consecutive,
                            escalate_after=args.escalate_after, events_file=args.events_file,
                            schedules=not args.no_schedules)

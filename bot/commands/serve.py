@@ -14,7 +14,15 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.service import ChatOps
-from bot.commands.common import Context, UsageError, add_checklist_arg, demo_target, load_context
+from bot.commands.common import (
+    Context,
+    UsageError,
+    add_checklist_arg,
+    bounded_int,
+    demo_target,
+    load_context,
+    require_audit_key,
+)
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
@@ -34,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checklist_arg(p)
     p.add_argument("--http", action="store_true", help="receive Slack over HTTP at /slack/events "
                    "(needs SLACK_SIGNING_SECRET) instead of Socket Mode (SLACK_APP_TOKEN)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
+    p.add_argument("--port", type=bounded_int(0, 65535), default=None,
+                   help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
     p.add_argument("--host", default=None, help="bind address (default: $GOLIVE_HTTP_HOST, 0.0.0.0)")
     p.set_defaults(func=main)
 
@@ -105,6 +114,11 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
         store = ctx.store()
     except StoreUnavailable as exc:  # at start-up it is the configuration to fix: nothing was running yet
         raise UsageError(f"cannot start: {exc}") from None
+    try:
+        require_audit_key(store)  # every replica signs with the same key; a missing one is exit 2 at start
+    except UsageError:
+        store.close()
+        raise
     # opened one by one below; the `finally` closes what was, however far start-up got
     locks: Any = None
     health_redis: Any = None
@@ -115,6 +129,8 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
     runner: Any = None
     supervisor: Any = None
     health: Health | None = None
+    keeper: asyncio.Task[None] | None = None
+    keeper_stop = asyncio.Event()
     try:
         if await reached_async("store", stop):  # stopped while starting
             return
@@ -181,9 +197,14 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
         if socket_mode is None:
             health.started = True
+        keeper = start_keeper(ctx, store, rollout, pacers, keeper_stop, chatops)
         running.set()
         await _until_stopped(stop, socket_mode)
     finally:  # also after a failed or cancelled start-up: whatever was opened is closed
+        keeper_stop.set()
+        if keeper is not None:
+            with contextlib.suppress(Exception):
+                await keeper
         if health is not None:
             health.started = False
         if socket_mode is not None:
@@ -222,6 +243,25 @@ def listen_problem(host: str, port: int, exc: OSError) -> str:
         return (f"{where}: permission denied (ports below 1024 need privileges); choose a port from 1024 up "
                 "with --port or GOLIVE_HTTP_PORT")
     return f"{where}: {exc.strerror or exc}; check --host and --port (GOLIVE_HTTP_HOST, GOLIVE_HTTP_PORT)"
+
+
+def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any], stop: asyncio.Event,
+                 chatops: ChatOps) -> asyncio.Task[None]:
+    """Pending break-glass announcements (at once, then every sweep) and the daily audit witness."""
+    from datetime import timedelta
+
+    from bot.notifiers import build_notifier
+    from bot.witness import keep_watch
+
+    settings = ctx.settings
+    if store.audit_keys.generated:
+        log.warning("the audit key is %s, beside the store: move it out and set GOLIVE_AUDIT_KEY_FILE",
+                    store.audit_keys.source)
+    notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
+                                                                           pacers=pacers)
+    chatops.notifier = notifier  # chat waivers witness the audit head in the release channel(s) too
+    return asyncio.create_task(keep_watch(store, notifier, every=timedelta(hours=settings.witness_hours),
+                                          sweep=settings.sweep_seconds, stop=stop))
 
 
 def _started(health: Any) -> None:

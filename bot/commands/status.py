@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.commands.common import add_checklist_arg, load_context, verdict_exit
+from bot.breakglass import unacknowledged
+from bot.commands.common import add_checklist_arg, bounded_int, load_context, verdict_exit
 from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
 from checks.interpolate import MissingVariable, interpolate
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=checks)
     p = sub.add_parser("history", help="recent runs")
     add_checklist_arg(p)
-    p.add_argument("--limit", type=int, default=15)
+    p.add_argument("--limit", type=bounded_int(1, 1000), default=15, help="how many runs (1-1000)")
     p.set_defaults(func=history)
 
 
@@ -48,6 +50,7 @@ def status(args: argparse.Namespace) -> int:
     store = ctx.store()
     try:
         overview = build_status(store, ctx.checklist)
+        broken_glass = unacknowledged(store, ctx.checklist.name)
     finally:
         store.close()
     if args.json:
@@ -59,9 +62,12 @@ def status(args: argparse.Namespace) -> int:
             "missing_signoffs": overview.missing_signoffs,
             "rollout_phase": overview.rollout_phase,
             "waivers": [w.model_dump(mode="json") for w in overview.waivers],
+            "break_glass": [dataclasses.asdict(b) for b in broken_glass],
         }, indent=2))
     else:
         print(render_status(overview, Style(sys.stdout.isatty())))
+        for item in broken_glass:  # until a role holder acknowledges it (`golive acknowledge <id>`)
+            print(f"{item.text()} — not acknowledged yet: `golive acknowledge {item.id}`")
     return verdict_exit(overview.verdict, strict=args.strict)
 
 

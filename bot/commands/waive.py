@@ -1,17 +1,17 @@
-"""`golive waive <check> <duration> <reason> --by <who>`: accept a failing check until the waiver expires;
-`--revoke` ends it early, `--list` shows the live ones. Role-checked like sign-offs (the person named by
-`--by` must hold a sign-off role), audited as a terminal action. Exit 0 done, 1 refused, 2 bad usage."""
+"""`golive waive <check> <duration> <reason>`: accept a failing check until the waiver expires;
+`golive unwaive <check>` (or `waive --revoke`) ends it early, `--list` shows the live ones. Who acts
+comes from the operators file (bot.identity) and the access table decides, as in chat; `--by` picks
+one of the ids the mapping grants. Exit 0 done, 1 refused, 2 bad usage."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from bot.access import Action, Target, authorize
-from bot.chatops.actor import Actor
+from bot.access import Action, Target
+from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
-from bot.waivers import WaiverError, WaiverRefused, WaiverService
+from bot.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,11 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("check", nargs="?", help="check id, e.g. smoke.cache")
     p.add_argument("duration", nargs="?", help="how long: 30m, 2h, 1d (at most 30 days)")
     p.add_argument("reason", nargs="*", help="why the failing check is acceptable for now")
-    p.add_argument("--by", help="who is waiving: a user id mapped to a sign-off role in the checklist")
+    add_identity_args(p)
     p.add_argument("--revoke", action="store_true", help="revoke the check's live waiver instead")
     p.add_argument("--list", action="store_true", help="list the live waivers")
     add_checklist_arg(p)
     p.set_defaults(func=waive)
+    p = sub.add_parser("unwaive", help="revoke a check's live waiver (role-checked, audited)")
+    p.add_argument("check", help="check id, e.g. smoke.cache")
+    add_identity_args(p)
+    add_checklist_arg(p)
+    p.set_defaults(func=waive, revoke=True, list=False, duration=None, reason=[])
 
 
 def waive(args: argparse.Namespace) -> int:
@@ -39,29 +44,34 @@ def waive(args: argparse.Namespace) -> int:
                 print("no live waivers")
             return EXIT_GO
         if not args.check:
-            raise UsageError("name the check to waive: golive waive <check> <duration> <reason> --by <user id>")
-        if not args.by:
-            raise UsageError("--by is required: the user id of the lead waiving (it must hold a sign-off role)")
+            raise UsageError("name the check to waive: golive waive <check> <duration> <reason>")
         if not args.revoke and (not args.duration or not args.reason):
-            raise UsageError("a waiver needs a duration and a reason: golive waive <check> 2h <reason> --by <id>")
-        actor = Actor(user_id=args.by, transport="cli")
-        decision = asyncio.run(authorize(store, ctx.checklist, actor, Action.CHECK_WAIVE,
-                                         Target(subject=f"{ctx.checklist.name}:{args.check}")))
-        if not decision.allowed:
-            print(f"⛔ waive refused: {decision.reason}")
+            raise UsageError("a waiver needs a duration and a reason: golive waive <check> 2h <reason>")
+        verb = "unwaive" if args.revoke else "waive"
+        if not args.revoke:  # a bad duration is a usage error before anyone's identity is looked up
+            try:
+                parse_duration(args.duration)
+            except WaiverError as exc:
+                raise UsageError(str(exc)) from None
+        try:
+            who = acting(ctx, store, args, Action.CHECK_WAIVE, Target(subject=f"{ctx.checklist.name}:{args.check}"),
+                         verb)
+        except Refused:
             return EXIT_NO_GO
+        by = who.actor.user_id
         try:
             if args.revoke:
-                service.revoke(args.check, by=args.by, transport="cli")
+                service.revoke(args.check, by=by, transport="cli")
                 print(f"✅ the waiver of {args.check} is revoked: it counts in the verdict again")
             else:
-                waiver = service.grant(args.check, args.duration, " ".join(args.reason), by=args.by, transport="cli")
+                waiver = service.grant(args.check, args.duration, " ".join(args.reason), by=by, transport="cli")
                 print(f"✅ {args.check} {waiver.text()}")
         except WaiverRefused as exc:
-            print(f"⛔ waive refused: {exc}", file=sys.stdout)
+            print(f"⛔ {verb} refused: {exc}", file=sys.stdout)
             return EXIT_NO_GO
         except WaiverError as exc:
             raise UsageError(str(exc)) from None
+        after_change(ctx, store, who, f"{verb} {args.check} by {by}")
         return EXIT_GO
     finally:
         store.close()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 
 from bot.conversation.base import Conversation, DeliveryError
-from bot.conversation.views import AlertClosed
-from bot.events import AlertEvent, Announcement, Event, RunReported
+from bot.conversation.views import AlertClosed, Line
+from bot.events import AlertEvent, Announcement, ChannelNotice, Event, RunReported
 from bot.rollout.watch import WATCH_ACTOR
 from bot.store import MessageRef
 
@@ -39,6 +39,14 @@ class EventRouter:
             await self._alert(event)
         elif isinstance(event, RunReported):
             await self._post(event, subject=event.subject, purpose=PARENT)
+        elif isinstance(event, ChannelNotice):  # plain text: the same words in every transport
+            parent = await self.conversation.find(event.thread_subject, PARENT) if event.thread_subject else None
+            ref = await self.conversation.post(Line(event.text), channel=parent.channel if parent else self.channel,
+                                               thread=parent, subject=event.subject, purpose=event.purpose)
+            if ref is None:
+                raise DeliveryError(f"{self.conversation.transport} refused the {event.kind} message: "
+                                    f"{self.conversation.last_error}")
+            event.delivered.append(ref)
 
     async def _post(self, event: Event, *, subject: str, purpose: str, parent: MessageRef | None = None,
                     broadcast: bool = False) -> MessageRef:

@@ -17,6 +17,7 @@ from bot.rollout.service import RolloutService
 
 def install(chatops: ChatOps, service: RolloutService) -> None:
     """Give ChatOps the rollout handlers (without them, ChatOps says the checklist has no rollout plan)."""
+    chatops.notifier = service.notifier  # waivers witness the audit head in the same release channel(s)
 
     async def promote(command: PromoteCommand, actor: Actor, hooks: RunHooks) -> Reply | RolloutResult:
         decision = await chatops.allowed(actor, Action.ROLLOUT_PROMOTE, Target(subject=command.phase))

@@ -12,13 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.events import AlertEvent, Announcement, Event, Notifier, RunReported
+from bot.events import AlertEvent, Announcement, ChannelNotice, Event, Notifier, RunReported
 from bot.runs.service import RunOutcome
 
 
 def render_event(event: Event) -> str:
     """One line a person reads in a terminal: level, state, phase and what broke which threshold."""
     stamp = event.at.strftime("%H:%M:%S")
+    if isinstance(event, ChannelNotice):
+        return f"{stamp} {event.text}"
     if isinstance(event, RunReported):
         failed = [r.check_id for r in event.results if r.status.value in ("fail", "error")]
         return (f"{stamp} 🗓️ {event.checklist}: scheduled run {event.run_id} of {event.selector}: "
@@ -43,6 +45,8 @@ def event_dict(event: Event) -> dict[str, Any]:
         return {"type": "run", "checklist": event.checklist, "run_id": event.run_id, "selector": event.selector,
                 "verdict": event.verdict.model_dump(mode="json"), "at": event.at.isoformat(),
                 "subject": event.subject}
+    if isinstance(event, ChannelNotice):
+        return {"type": event.kind, "text": event.text, "at": event.at.isoformat(), "subject": event.subject}
     data = asdict(event)
     data["type"] = "alert" if isinstance(event, AlertEvent) else "announcement"
     data["at"] = event.at.isoformat()

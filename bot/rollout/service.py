@@ -197,6 +197,7 @@ class RolloutService:
         await self._audit(actor, "rollout.promoted", phase.id, {"from": current, "flags": flags,
                                                                 "conditions": conditions})
         await self._announce("promoted", phase.id, actor, previous=current, flags=flags, reasons=conditions)
+        await self._witness(f"promoted {phase.id} by {actor}", phase.id)
         await self._changed(phase.id)
         return RolloutResult(True, "promote", phase.id, current, flags=flags, reasons=conditions,
                              message=f"promoted {phase.id}: " + ", ".join(f"{k}={v}" for k, v in flags.items()))
@@ -229,6 +230,7 @@ class RolloutService:
                                                                   "closed_incidents": closed})
         await self._announce("rolled_back", new_phase or NO_PHASE, actor, previous=current, flags=flags,
                              reasons=reasons)
+        await self._witness(f"rolled back {current} by {actor}", current)
         await self._changed(new_phase)
         return RolloutResult(True, "rollback", new_phase, current, reasons=reasons, flags=flags,
                              message=f"rolled back {current} → {new_phase or NO_PHASE}: "
@@ -237,7 +239,9 @@ class RolloutService:
     async def _resume(self, actor: str, phase: str) -> RolloutResult:
         paused = await asyncio.to_thread(self.records.paused)
         if not paused:
-            return RolloutResult(True, "keep_going", phase, phase, message=f"{phase} was not paused")
+            where = "no rollout phase is active" if phase == NO_PHASE else f"{phase} is not paused"
+            return RolloutResult(True, "keep_going", phase, phase,
+                                 message=f"nothing to resume: {where}, promotions are not held")
         p0 = await asyncio.to_thread(self.records.open_incidents, level="P0")
         if p0:
             reasons = [f"P0 incident {row['id']} on {row['phase']} is still open ({row['message']}): wait for its "
@@ -347,6 +351,16 @@ class RolloutService:
             await self.notifier.publish(event)
         except Exception as exc:  # the change is made and recorded; a chat outage must not hide that
             log.warning("announcing %s of %s failed: %s", kind, phase, mask(str(exc)))
+
+    async def _witness(self, why: str, phase: str) -> None:
+        """Post the audit chain's head (bot.witness) in the phase's thread: a promotion or rollback is
+        evidence worth witnessing."""
+        from bot.witness import witness
+
+        try:
+            await witness(self.store, self.notifier, why, thread=subject_of(self.checklist.name, phase))
+        except Exception as exc:  # the change is made and audited; a witness failure must not hide that
+            log.warning("witnessing the audit head failed: %s", mask(str(exc)))
 
     async def _changed(self, phase: str | None) -> None:
         if self.after_change is not None:

@@ -17,6 +17,12 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
 """A Slack user/group id, an Entra object id or a Teams user id: no spaces, no wildcards."""
 
 
+EVERYONE = frozenset({"everyone", "anyone", "all", "any", "*", "here", "channel", "public", "world", "users",
+                      "!everyone", "!channel", "!here", "@everyone", "@channel", "@here", "<!everyone>",
+                      "<!channel>", "<!here>"})
+"""Names that would grant a role to everybody (chat broadcast keywords, wildcards): never a role member."""
+
+
 class RoleConfigError(ValueError):
     """GOLIVE_ROLES cannot be read; the message says which entry and why."""
 
@@ -36,12 +42,21 @@ def parse_roles(spec: str) -> dict[str, tuple[list[str], list[str]]]:
                     f"GOLIVE_ROLES entry {entry!r}: {ident!r} is not a user or group id. Separate ids with commas "
                     f"(tech_lead=U01ABC,U02DEF); wildcards such as * are not supported, list the people or a "
                     f"Slack user group (S…) instead")
+            if ident.lower() in EVERYONE:
+                raise RoleConfigError(f"GOLIVE_ROLES entry {entry!r} grants {role} to everyone ({ident!r}): list the "
+                                      "people (user ids) or a Slack user group (S…) who hold the role")
             (groups if _SLACK_GROUP.match(ident) else members).append(ident)
     return roles
 
 
 def apply_roles(checklist: Checklist, spec: str | None) -> None:
     """Add configured members/groups to the checklist's roles (defaults used when it declares none)."""
+    for stage_name, stage in checklist.signoffs.items():
+        for role in stage.roles:
+            wide = [i for i in (*role.members, *role.groups) if i.strip().lower() in EVERYONE]
+            if wide:
+                raise RoleConfigError(f"{checklist.source_path or checklist.name}: signoffs.{stage_name} role "
+                                      f"`{role.id}` grants everyone ({wide[0]!r}): list the people who hold it")
     if not spec:
         return
     if not checklist.signoffs:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.store.audit import GENESIS, ChainBreak, row_hash, verify_chain
+from bot.store.audit import GENESIS, ROTATION, UNKEYED, ChainBreak, ChainReport, row_mac, verify_chain
+from bot.store.auditkey import AuditKeys, keys_from_settings
 from bot.store.db import Database, open_database
 from bot.store.migrate import migrate
 from checks.masking import masker
@@ -95,11 +96,21 @@ SELECT r.* FROM ids JOIN results r ON r.rowid = (
     SELECT l.rowid FROM results l WHERE l.checklist = :checklist AND l.check_id = ids.check_id
     ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1)""",
 }
+AUDIT_PAGE = 2000
+"""Audit rows read per query while verifying: memory stays bounded whatever the length of the log."""
 
 
 class Store:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, audit_keys: AuditKeys | None = None) -> None:
         self.db = db
+        self._audit_keys = audit_keys
+
+    @property
+    def audit_keys(self) -> AuditKeys:
+        """The audit key(s), held outside the database (bot.store.auditkey); resolved on first use."""
+        if self._audit_keys is None:
+            self._audit_keys = keys_from_settings()
+        return self._audit_keys
 
     # -- lifecycle -----------------------------------------------------------------------------
     def migrate(self) -> Store:
@@ -262,21 +273,55 @@ class Store:
 
     # -- audit log (append-only) ---------------------------------------------------------------
     def audit(self, *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
-        """Append one row to the hash chain: it carries the previous row's hash and a hash of its own."""
+        """Append one row to the keyed chain: the previous row's hash and an HMAC under the current audit
+        key. A new current key first appends a rotation row naming the old and new key ids."""
+        keys = self.audit_keys
         row = {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
                "detail": json.dumps(masker.mask_data(detail or {}), default=str)}
         with self.db.transaction() as tx:
             if tx.dialect == "postgres":  # one writer at the tail at a time (SQLite's write lock already is)
                 tx.execute("SELECT pg_advisory_xact_lock(hashtext('golive-audit:' || coalesce(current_schema(), '')))")
-            last = tx.fetchone("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
+            last = tx.fetchone("SELECT hash, key_id FROM audit ORDER BY seq DESC LIMIT 1")
             prev = last["hash"] if last else GENESIS
-            tx.execute("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) "
-                       "VALUES (:at, :actor, :action, :subject, :detail, :prev_hash, :hash)",
-                       {**row, "prev_hash": prev, "hash": row_hash(prev, row)})
+            if last and last["key_id"] not in (UNKEYED, keys.current_id):
+                rotation = {"at": row["at"], "actor": "golive", "action": ROTATION, "subject": "audit",
+                            "detail": json.dumps({"from": last["key_id"], "to": keys.current_id})}
+                prev = self._append(tx, rotation, prev, keys)
+            self._append(tx, row, prev, keys)
+
+    @staticmethod
+    def _append(tx: Database, row: dict[str, Any], prev: str, keys: AuditKeys) -> str:
+        mac = row_mac(keys.current, keys.current_id, prev, row)
+        tx.execute("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash, key_id) "
+                   "VALUES (:at, :actor, :action, :subject, :detail, :prev_hash, :hash, :key_id)",
+                   {**row, "prev_hash": prev, "hash": mac, "key_id": keys.current_id})
+        return mac
+
+    def audit_rows(self, page: int = AUDIT_PAGE) -> Iterator[dict[str, Any]]:
+        """Every audit row in seq order, `page` rows per query (keyset pagination): a stream, never a list."""
+        after = -1
+        while True:
+            rows = self.db.fetchall("SELECT * FROM audit WHERE seq > :after ORDER BY seq LIMIT :page",
+                                    {"after": after, "page": page})
+            yield from rows
+            if len(rows) < page:
+                return
+            after = int(rows[-1]["seq"])
+
+    def audit_report(self, *, watch: Iterable[int] = ()) -> ChainReport:
+        """Walk the whole chain with the configured keys (streamed): the report, its first break if any."""
+        return verify_chain(self.audit_rows(), self.audit_keys.keys, watch=watch)
 
     def verify_audit(self) -> tuple[int, ChainBreak | None]:
         """Walk the whole chain in seq order: (rows checked, first break or None)."""
-        return verify_chain(self.db.fetchall("SELECT * FROM audit ORDER BY seq"))
+        report = self.audit_report()
+        return report.count, report.broken
+
+    def audit_head(self) -> tuple[int, int, str]:
+        """(row count, last seq, last hash): what a witness records."""
+        count = self.db.fetchone("SELECT COUNT(*) AS n FROM audit")
+        last = self.db.fetchone("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        return int(count["n"]) if count else 0, int(last["seq"]) if last else 0, str(last["hash"]) if last else GENESIS
 
     def audit_log(self, *, subject: str | None = None, action: str | None = None, limit: int = 100,
                   ) -> list[dict[str, Any]]:
@@ -316,8 +361,9 @@ def _result_from_row(row: dict[str, Any]) -> CheckResult:
 
 
 def open_store(url: str | None = None, *, sqlite_path: str | Path = "golive-state/golive.db",
-               schema: str | None = None, timeout: float | None = None) -> Store:
-    return Store(open_database(url, sqlite_path=sqlite_path, schema=schema, timeout=timeout)).migrate()
+               schema: str | None = None, timeout: float | None = None, audit_keys: AuditKeys | None = None) -> Store:
+    return Store(open_database(url, sqlite_path=sqlite_path, schema=schema, timeout=timeout),
+                 audit_keys=audit_keys).migrate()
 
 
 def ids(items: Iterable[CheckSpec]) -> list[str]:

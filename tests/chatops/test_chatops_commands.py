@@ -47,7 +47,7 @@ def test_anything_else_is_help(text: str) -> None:
 def test_usage_lists_each_verb_once() -> None:
     verbs = [u[0].split()[0] for u in usage()]
     assert verbs == ["status", "run", "signoff", "promote", "rollback", "resume", "waive", "unwaive", "history",
-                     "freeze", "help"]
+                     "freeze", "help", "acknowledge"]
 
 
 def test_other_areas_can_add_verbs() -> None:

@@ -16,6 +16,7 @@ from bot.signoff.service import SignoffService
 from bot.store import open_store
 from checks.loader import load_checklist
 from checks.spec import FreezeWindow
+from tests.operators import write_operators
 from tests.waiver_support import seed_results
 
 
@@ -54,7 +55,10 @@ def write(tmp_path: Path) -> str:
 
 
 def test_a_freeze_refuses_promote_and_an_override_by_the_named_role_allows_it(
-        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # this OS user may act as any of the three (the operators file grants them); the access table decides
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U_DEV", "U_LEAD", "U_NOBODY")))
     path = write(tmp_path)
     checklist = load_checklist(path)
     store = open_store(sqlite_path=tmp_path / "state" / "golive.db")

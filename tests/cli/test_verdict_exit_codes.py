@@ -13,6 +13,7 @@ import yaml
 from bot.cli import main
 from bot.demo import DemoServer, serve_target
 from checks.loader import bundled_checklist
+from tests.operators import write_operators
 
 HUNTER = str(bundled_checklist("hunter"))
 
@@ -80,7 +81,9 @@ def _status_reasons(out: str) -> list[str]:
 
 
 def test_status_exit_codes_and_promote_refused_with_the_reasons_status_shows(
-        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U_LEAD")))
     with serve_target(mode="error_rate", error_fraction=1.0, rate_limit=0) as target:
         path = _shop(tmp_path, target.base_url)
         assert main(["status", "--checklist", path]) == 1  # nothing has run: the critical check has not run
@@ -108,7 +111,9 @@ def test_status_exit_codes_and_promote_refused_with_the_reasons_status_shows(
 
 
 def test_conditional_promotion_refused_when_the_checklist_forbids_it(
-        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U_LEAD")))
     with serve_target(rate_limit=0) as target:
         path = _shop(tmp_path, target.base_url, allow_conditional=False)
         assert main(["run", "verify", "--checklist", path]) == 0

@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.signoff.service import SignoffService
 from bot.store import open_store
 from checks.loader import load_checklist
+from tests.operators import write_operators
 from tests.waiver_support import seed_results
 
 
@@ -39,7 +40,9 @@ def status(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
 
 
 def test_waive_grant_expire_revoke_refuse_and_audit_through_the_cli(
-        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        isolated_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U_LEAD", "U_STRANGER")))
     path = write(tmp_path)
     checklist = load_checklist(path)
     store = open_store(sqlite_path=tmp_path / "state" / "golive.db")

@@ -29,6 +29,7 @@ EXPECTED = {
                       "targets:"],
     "web_render": ["run page, 40 checks", "CPU median", "page+css", "imported by the CLI and the chat renderers"],
     "hostile_target": ["command writing 100 MB", "peak RSS", "error names the cap: yes"],
+    "audit_verify": ["rows", "verify exit 0", "peak RSS", "audit log intact"],
 }
 
 

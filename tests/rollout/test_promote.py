@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.demo import DemoServer, serve_target
-from bot.events import Announcement, RecordingNotifier
+from bot.events import Announcement, ChannelNotice, RecordingNotifier
 from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.models import DEPLOYMENT_KEY, phase_key
@@ -81,8 +81,9 @@ async def test_promote_refuses_with_reasons_then_promotes_and_rollback_restores_
 
     assert announced(notifier) == [("refused", "phase-2"), ("refused", "phase-1"), ("refused", "phase-1"),
                                    ("promoted", "phase-1"), ("promoted", "phase-2"), ("rolled_back", "phase-1")]
-    rollback_event = notifier.events[-1]
+    *_, rollback_event, witnessed = notifier.events  # the announcement, then the audit head in its thread
     assert isinstance(rollback_event, Announcement) and rollback_event.subject == "rollout:shop:phase-2"
+    assert isinstance(witnessed, ChannelNotice) and witnessed.thread_subject == "rollout:shop:phase-2"
     actions = [row["action"] for row in store.audit_log(limit=50) if row["action"].startswith("rollout.")]
     assert sorted(actions) == sorted(["rollout.refused"] * 3 + ["rollout.promoted"] * 2 + ["rollout.rolled_back"])
     refusal = store.audit_log(action="rollout.refused", limit=1)[0]
@@ -138,7 +139,8 @@ async def test_alert_buttons_rollback_keep_going_and_stale_clicks(
     assert any("paused" in r for r in blocked.reasons)
     kept = await service.handle_rollout_action("keep_going", "phase-2", "U_LEAD")
     assert kept.ok and store.get("rollout:shop:paused") is None
-    assert await service.action_hook("keep_going", "phase-2", "U_LEAD") == "phase-2 was not paused"
+    assert await service.action_hook("keep_going", "phase-2", "U_LEAD") == \
+        "nothing to resume: phase-2 is not paused, promotions are not held"
 
     stale = await service.handle_rollout_action("rollback", "phase-1", "U_LEAD")
     assert not stale.ok and "no longer the current phase" in stale.message
@@ -155,22 +157,28 @@ async def test_alert_buttons_rollback_keep_going_and_stale_clicks(
 
 
 def test_cli_promote_and_rollback_exit_codes(write_checklist: Callable[..., Checklist], isolated_env: None,
-                                             tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+                                             tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.cli import main
+    from tests.operators import write_operators
+
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U0TECH")))
 
     with serve_target(rate_limit=0) as target:
         checklist = write_checklist(target.base_url)
         path = checklist.source_path
         assert main(["promote", "phase-9", "--checklist", path]) == 2
         assert "unknown rollout phase 'phase-9'" in capsys.readouterr().err
-        assert main(["promote", "phase-1", "--checklist", path, "--by", "U_CLI"]) == 1
+        assert main(["promote", "phase-1", "--checklist", path, "--by", "U_CLI"]) == 1  # not granted to this OS user
+        assert "--by U_CLI is not granted" in capsys.readouterr().out
+        assert main(["promote", "phase-1", "--checklist", path, "--by", "U0TECH"]) == 1
         out = capsys.readouterr().out
         assert "refused" in out and "verdict NO-GO: health.ready: has not run" in out
         assert main(["run", "health.ready", "--checklist", path]) == 0
         store = open_store(sqlite_path=tmp_path / "state" / "golive.db")
         sign(store, checklist, "tech_lead", "devops_lead")
         capsys.readouterr()
-        assert main(["promote", "phase-1", "--checklist", path, "--by", "U_CLI"]) == 0
+        assert main(["promote", "phase-1", "--checklist", path, "--by", "U0TECH"]) == 0
         assert main(["promote", "phase-2", "--checklist", path, "--json"]) == 0
         assert '"APP_PC_ENABLED": "true"' in capsys.readouterr().out
         assert (tmp_path / "target.env").read_bytes() == \

@@ -21,7 +21,7 @@ from bot.demo import serve_target
 from bot.rollout.records import RolloutRecords
 from bot.store import open_store
 from checks.spec import Checklist
-from tests.conftest import PG_URL, REDIS_URL
+from tests.conftest import PG_URL, REDIS_URL, TEST_AUDIT_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 2.0
@@ -81,7 +81,8 @@ def test_two_processes_one_watch_no_duplicates_and_failover_within_the_lease(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "SLACK_", "TEAMS_"))}
         env.update(GOLIVE_DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{pg_schema}", GOLIVE_REDIS_URL=REDIS_URL,
                    GOLIVE_REDIS_PREFIX=redis_prefix, GOLIVE_STATE_DIR=str(tmp_path / "state"),
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
+                   GOLIVE_AUDIT_KEY=TEST_AUDIT_KEY)  # a shared store: every replica signs with one key
         a = Worker("a", tmp_path, checklist.source_path, env)
         workers.append(a)
         wait_for(lambda: f":{a.proc.pid}:" in (client.get(lease_key) or ""), 60, "worker a to lead")

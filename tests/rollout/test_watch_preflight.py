@@ -28,6 +28,7 @@ from bot.runs.service import execute_run
 from bot.store import open_store
 from checks.loader import load_checklist
 from tests.conftest import REDIS_URL
+from tests.operators import write_operators
 
 
 class Service:
@@ -105,6 +106,8 @@ async def test_blind_rules_are_told_and_never_hold_a_p0_open_rollback_closes_it_
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GOLIVE_REDIS_URL", REDIS_URL)
     monkeypatch.setenv("GOLIVE_REDIS_PREFIX", redis_prefix)
+    monkeypatch.setenv("GOLIVE_ROLES", "tech_lead=U_LEAD")  # the CLI applies the access table, as chat does
+    monkeypatch.setenv("GOLIVE_OPERATORS_FILE", str(write_operators(tmp_path, "U_LEAD")))
     path = write_checklist(tmp_path, service.url)
     checklist = load_checklist(path)
     store = open_store(sqlite_path=tmp_path / "state" / "golive.db")

@@ -40,6 +40,7 @@ APP_TOKEN = "xapp-1-A111-2222-golivetestapptoken"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN)
 
 CHANNEL = "C0RELEASE"
+WITNESS = "golive audit head"
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
 MAX_BLOCKS_JSON = 12_000
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -156,8 +157,9 @@ class SlackStub:
     def methods(self) -> set[str]:
         return {c.method for c in self.calls}
 
-    def posts(self, *, thread_ts: str | None = None, top_level: bool = False) -> list[Call]:
-        posts = self.of("chat.postMessage")
+    def posts(self, *, thread_ts: str | None = None, top_level: bool = False, witness: bool = False) -> list[Call]:
+        """Messages posted; golive's audit-head witnesses (bot.witness) only with `witness=True`."""
+        posts = [c for c in self.of("chat.postMessage") if witness or WITNESS not in str(c.payload.get("text"))]
         if top_level:
             return [c for c in posts if not c.payload.get("thread_ts")]
         if thread_ts is not None:
@@ -276,6 +278,11 @@ class SlackStub:
             return {"ok": True, "users": self.groups.get(str(payload.get("usergroup")), [])}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if method == "conversations.history":  # what was posted in the channel, newest first (one page)
+            posted = [c.payload for c in self.of("chat.postMessage")
+                      if c.payload.get("channel") == payload.get("channel") and "ts" in c.payload]
+            return {"ok": True, "messages": [{"type": "message", "text": p.get("text"), "ts": p["ts"]}
+                                             for p in reversed(posted)], "has_more": False}
         if method == "conversations.info":
             channel = self.channels.get(str(payload.get("channel")))
             return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}

@@ -69,7 +69,9 @@ def test_verify_names_the_row_after_a_deleted_one(store: Store) -> None:
     assert broken is not None and broken.seq == seqs[2] and f"does not follow row {seqs[0]}" in broken.reason
 
 
-def test_rewriting_a_row_with_a_fresh_hash_still_breaks_at_the_next(store: Store) -> None:
+def test_rewriting_a_row_with_a_recomputed_hash_breaks_at_that_row(store: Store) -> None:
+    """Reproduced: with the sha256 chain, an edit with a recomputed hash broke only at the next row, and
+    rewriting every later hash passed. A keyed row cannot be recomputed without the key."""
     from bot.store.audit import row_hash
 
     fill(store, 3)
@@ -78,7 +80,7 @@ def test_rewriting_a_row_with_a_fresh_hash_still_breaks_at_the_next(store: Store
     tamper(store, f"UPDATE audit SET actor = 'U-mallory', hash = '{row_hash(rows[1]['prev_hash'], forged)}' "
                   f"WHERE seq = {rows[1]['seq']}")
     _, broken = store.verify_audit()
-    assert broken is not None and broken.seq == rows[2]["seq"]
+    assert broken is not None and broken.seq == rows[1]["seq"] and "HMAC" in broken.reason
 
 
 def test_postgres_refuses_truncate_even_for_the_owner(pg_schema: str) -> None:
@@ -181,6 +183,18 @@ def test_postgres_grants_let_the_bot_append_but_not_rewrite(roles: tuple[str, st
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 store.db.execute(attack)
         assert store.verify_audit() == (2, None)
+        # what the insert-only role *can* do: append a row with a valid sha256 hash; the keyed chain refuses it
+        from bot.store.audit import row_hash
+
+        last = store.db.fetchone("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        assert last is not None
+        forged = {"at": "2026-12-07T00:00:00+00:00", "actor": "U-mallory", "action": "signoff.approve",
+                  "subject": "r", "detail": "{}"}
+        store.db.execute("INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash) VALUES "
+                         "(:at, :actor, :action, :subject, :detail, :p, :h)",
+                         {**forged, "p": last["hash"], "h": row_hash(last["hash"], forged)})
+        count, broken = store.verify_audit()
+        assert count == 3 and broken is not None and broken.seq == last["seq"] + 1 and "unkeyed" in broken.reason
         # an upgrade the bot role cannot apply says who can, instead of a permission traceback
         step = Migration(discover()[-1].version + 1, "future", lambda tx: tx.execute("ALTER TABLE runs ADD x TEXT"))
         with pytest.raises(SchemaError, match="start golive once with the owner role"):

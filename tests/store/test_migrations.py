@@ -49,6 +49,8 @@ def assert_v010_rows_intact(store: Store) -> None:
     assert store.verify_audit() == (2, None)
     store.audit(actor="U3", action="after.upgrade", subject="x")
     assert store.verify_audit() == (3, None)
+    report = store.audit_report()  # the rows from before the key are named as such, the new one is keyed
+    assert report.unkeyed == 2 and report.key_ids == [store.audit_keys.current_id]
     run = store.create_run(checklist="fixture", selector="day1", expected=CHECKLIST.all_checks())
     assert store.get_run(run.id).status == "running"  # type: ignore[union-attr]
 
