@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import Settings, get_settings
+from bot.settings import SECRET_SETTINGS, Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store
 from checks.loader import ChecklistError, load_checklist
@@ -61,8 +61,7 @@ class Context:
 
 def load_context(args: argparse.Namespace) -> Context:
     settings = get_settings()
-    for name in ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
-                 "slack_app_token", "teams_app_password"):
+    for name in SECRET_SETTINGS:
         masker.add(settings.secret(name))
     path = getattr(args, "checklist", None) or settings.checklist_path()
     try:
