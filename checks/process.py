@@ -160,6 +160,16 @@ def give_to_check(path: Path) -> None:
             os.chown(name, *ids)
 
 
+def close_covered() -> None:
+    """`user` mode has no mounts to cover paths with: the paths golive owns become its own only (0700/0600),
+    so the check's user cannot read them (the state dir appears after configuration: done at every spawn)."""
+    for path in CONFINEMENT.cover:
+        with contextlib.suppress(OSError):  # absent, or not ours to change (a read-only secrets volume)
+            info = os.stat(path)
+            if info.st_uid == os.geteuid():
+                os.chmod(path, 0o700 if os.path.isdir(path) else 0o600)
+
+
 def child_env(env: Mapping[str, str], scratch: Path | None = None) -> dict[str, str]:
     """The whole environment of a check process: an allowlist of golive's own (PATH, locale, what the
     operator passes), HOME and TMPDIR in a scratch directory, then `env`; never one of golive's secrets."""
@@ -229,6 +239,7 @@ def prepare_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: st
     if mode == "namespaces":
         return Spawn(argv=_jail_argv(argv, network=network, cover=CONFINEMENT.cover), kwargs=kwargs, scratch=home)
     if (ids := check_ids()) is not None:  # `user`: a root golive runs the check as an unprivileged user
+        close_covered()
         kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
     return Spawn(argv=list(argv), kwargs=kwargs, scratch=home)
 
