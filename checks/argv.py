@@ -40,7 +40,11 @@ def command_argv(template: str, env: Mapping[str, str]) -> list[str]:
     return out
 
 
-class QuotedHeredocError(ValueError):
+class ShellTemplateError(ValueError):
+    """A `shell: true` command golive cannot give its values safely; the message says what to change."""
+
+
+class QuotedHeredocError(ShellTemplateError):
     """A `${VAR}` inside a quoted here-document (`<<'END'`), where the shell expands nothing."""
 
 
@@ -65,7 +69,11 @@ class _References:
             name, n = base, 2
             while name in self.values:
                 name, n = f"{base}_{n}", n + 1
-            self.names[ref], self.values[name] = name, resolve(match, self.env)
+            value = resolve(match, self.env)
+            if "\0" in value:
+                raise ShellTemplateError(f"the value of {match['name']} holds a NUL byte, which no program can "
+                                         "be given; fix the setting")
+            self.names[ref], self.values[name] = name, value
         return self.names[ref]
 
 

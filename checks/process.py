@@ -179,7 +179,7 @@ def child_env(env: Mapping[str, str], scratch: Path | None = None) -> dict[str, 
     out.setdefault("PATH", os.defpath)
     if scratch is not None:
         out.update(HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"))
-    out.update({k: v for k, v in env.items() if k not in conf.secret_env})
+    out.update({k: v for k, v in env.items() if k not in conf.secret_env and "\0" not in k + v})  # NUL: unpassable
     return out
 
 

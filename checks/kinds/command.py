@@ -16,7 +16,7 @@ import shlex
 
 from pydantic import Field
 
-from checks.argv import QuotedHeredocError, ShellCommand, command_argv, shell_command, shell_words
+from checks.argv import ShellCommand, ShellTemplateError, command_argv, shell_command, shell_words
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import CheckContext, Params, check_kind
@@ -72,7 +72,7 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
     if p.shell:
         try:
             invocation = resolved_shell_command(ctx, p.command)
-        except QuotedHeredocError as exc:
+        except ShellTemplateError as exc:
             return Outcome(status=Status.ERROR, summary=str(exc))
         command, env = invocation.text, {**env, **invocation.env}
     else:
