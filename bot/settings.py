@@ -69,10 +69,6 @@ def read_secret_file(var: str, path: str) -> str:
 class SecretFilesSource(PydanticBaseSettingsSource):
     """NAME_FILE for every secret setting, from the environment or the .env file."""
 
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
-        self.files: dict[str, str] = {}  # variable NAME_FILE -> path, for `confine_checks`
-
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # everything is done in __call__
 
@@ -86,8 +82,8 @@ class SecretFilesSource(PydanticBaseSettingsSource):
                     continue
                 if os.environ.get(var) or dotenv.get(var):
                     raise SecretFileError(f"both {var} and {var}_FILE are set: keep one (the file is safer)")
-                values[name] = read_secret_file(var + "_FILE", path)
-                self.files[var + "_FILE"] = path
+                field = self.settings_cls.model_fields[name]
+                values[var if field.validation_alias else name] = read_secret_file(var + "_FILE", path)
         return values
 
 

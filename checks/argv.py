@@ -60,10 +60,12 @@ class _References:
     """`${VAR}` / `${VAR:-default}` -> a variable of the child's environment holding the resolved value."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.env, self.values, self.names = env, {}, {}  # type: dict[str, str]
+        self.env = env
+        self.values: dict[str, str] = {}  # variable -> value
+        self.names: dict[str, str] = {}  # reference text -> variable
 
     def name(self, match: re.Match[str]) -> str:
-        ref = match.group(0)
+        ref: str = match.group(0)
         if ref not in self.names:
             base = VALUE_PREFIX + match["name"]
             name, n = base, 2

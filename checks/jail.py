@@ -19,7 +19,7 @@ Failures before exec print one line to stderr and exit 126 (cannot confine, cann
 
 from __future__ import annotations
 
-import _signal as signal  # the C module: `signal` imports enum, which costs more than all the rest here
+import _signal as signal  # type: ignore[import-not-found]  # the C module, no stub: `signal` imports enum (slow)
 import ctypes
 import os
 import sys
