@@ -146,7 +146,13 @@ def check_ids() -> tuple[int, int] | None:
     if confinement_mode() != "user" or os.geteuid() != 0:
         return None
     user = CONFINEMENT.user
-    entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except KeyError:
+        raise PermissionError(errno.EPERM, f"GOLIVE_CHECK_USER={user} is no user here: name an unprivileged "
+                              "user (checks are not run as root)") from None
+    if entry.pw_uid == 0:
+        raise PermissionError(errno.EPERM, f"GOLIVE_CHECK_USER={user} is root: name an unprivileged user")
     return entry.pw_uid, entry.pw_gid
 
 

@@ -125,3 +125,14 @@ async def test_a_sandboxed_script_cannot_reach_a_local_port(tmp_path: Path, kind
         server.close()
     assert accepted == [] and "CONNECTED" not in output, output
     assert "unreachable" in output.lower(), output
+
+
+async def test_user_mode_runs_checks_as_an_unprivileged_user_and_never_as_root(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("`user` mode changes user only when golive runs as root")
+    configure_confinement(mode="user", user="nobody")
+    done = await run_process(["id", "-u"])
+    assert done.stdout.strip() == str(__import__("pwd").getpwnam("nobody").pw_uid)
+    configure_confinement(mode="user", user="root")
+    with pytest.raises(PermissionError, match="GOLIVE_CHECK_USER=root is root"):
+        await run_process(["id", "-u"])
