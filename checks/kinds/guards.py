@@ -114,7 +114,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
     if connected := tried_to_connect(result.stdout + "\n" + result.stderr):
         return Outcome.failed(
             f"`{shown}` did not refuse production without {flag_text}: the guard is missing. It tried to "
-            f"connect (to an unroutable sandbox host): {mask(connected)}", **evidence)
+            f"connect (the sandbox lets no connection through): {mask(connected)}", **evidence)
     if result.returncode == 0:
         return Outcome.failed(
             f"`{shown}` ran to completion (exit 0) in production without {flag_text}: the guard is missing",
@@ -136,11 +136,13 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
 _CONNECT_ERROR = re.compile(
     r"could not translate host name|Name or service not known|failed to resolve|getaddrinfo|"
     r"nodename nor servname|Temporary failure in name resolution|No address associated|"
-    r"could not resolve|resolve host|unknown host|" + re.escape(SENTINEL_HOST), re.IGNORECASE)
+    r"could not resolve|resolve host|unknown host|"
+    r"Network is unreachable|network unreachable|" + re.escape(SENTINEL_HOST), re.IGNORECASE)  # no network namespace
 
 
 def tried_to_connect(output: str) -> str:
-    """The first output line showing a connection attempt that the sandbox's `.invalid` hosts stopped.
+    """The first output line showing a connection attempt that the sandbox stopped (an `.invalid` host, or
+    no network at all: a hard-coded 127.0.0.1).
 
     Why: such a script failed because it could not reach the database, not because it refused; reading
     that exit code as a refusal is exactly the false "refused" this check must never give.

@@ -16,6 +16,7 @@ import pytest
 
 from checks import process
 from checks.process import configure_confinement, confinement_mode, run_process
+from checks.result import Status
 from checks.target_env import read_target_env
 from tests.checks.test_guard_sandbox import repo_with, run_guard
 
@@ -111,6 +112,7 @@ async def test_a_sandboxed_script_cannot_reach_a_local_port(tmp_path: Path, kind
             repo = repo_with(tmp_path, script, "{command: [bash, scripts/reset_db.sh]}")
             result = await run_guard(repo, {})
             output = result.evidence["output_tail"]
+            assert result.status is Status.FAIL and "tried to connect" in result.summary, result.summary
         else:
             from tests.checks.test_command_injection import run_checks
 
