@@ -8,7 +8,8 @@ scrubbed environment; this file imports only the standard library, and the launc
 that never held a secret.
 
 Inside, the program gets a new user, mount and PID namespace (and a network namespace with nothing but a
-downed loopback with `--no-network`). It keeps golive's file owner, so it reads the
+downed loopback with `--no-network`; and fresh /tmp, /var/tmp and /dev/shm with `--private-tmp`, keeping
+the `--keep` directories). It keeps golive's file owner, so it reads the
 checklist's scripts as before, but it has no capability after exec (its id inside is not 0), it sees a
 fresh /proc holding only its own processes (no other process's environ, memory or fds to read), and every
 protected path (`--cover`: the state dir, secret files, the .env file) is covered: a directory by an
@@ -64,6 +65,21 @@ def cover(libc: ctypes.CDLL, paths: list[str]) -> None:
             _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"cover {path}")
 
 
+def private_tmp(libc: ctypes.CDLL, keep: list[str]) -> None:
+    """Fresh, empty /tmp, /var/tmp and /dev/shm, with the `keep` directories (the sandbox, the working
+    directory) bound back at their own paths: what the program writes elsewhere there is thrown away."""
+    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in sorted(set(keep)) if os.path.isdir(path)}
+    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(tmp):
+            _check(libc.mount(b"tmpfs", tmp.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=1777"), f"private {tmp}")
+    for path, fd in held.items():  # parents first (sorted): a child already visible needs no mount
+        if not os.path.isdir(path):
+            os.makedirs(path)
+            _check(libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
+                   f"keep {path}")
+        os.close(fd)
+
+
 def run(argv: list[str]) -> None:
     """Exec the program (never returns), with the signal dispositions a program expects (Python ignores
     SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec)."""
@@ -92,13 +108,15 @@ def reap(pid: int, report: int) -> None:
 
 
 def main(args: list[str]) -> None:
-    network, covered = True, []
+    network, covered, tmp, keep = True, [], False, []
     while args and args[0] != "--":
         option = args.pop(0)
         if option == "--no-network":
             network = False
-        elif option == "--cover" and args:
-            covered.append(args.pop(0))
+        elif option == "--private-tmp":
+            tmp = True
+        elif option in ("--cover", "--keep") and args:
+            (covered if option == "--cover" else keep).append(args.pop(0))
         else:
             print(f"golive: jail: unknown option {option}", file=sys.stderr)
             sys.exit(126)
@@ -107,6 +125,8 @@ def main(args: list[str]) -> None:
     try:
         enter_namespaces(libc, network=network)
         cover(libc, covered)
+        if tmp:
+            private_tmp(libc, keep)
         os.chdir(os.getcwd())  # through the covering mounts, should the working directory be covered
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     except (JailError, OSError) as exc:

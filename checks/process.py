@@ -136,8 +136,12 @@ def _namespaces_work() -> bool:
     return done.returncode == 0
 
 
-def _jail_argv(argv: Sequence[str], *, network: bool = True, cover: Sequence[str] = ()) -> list[str]:
+def _jail_argv(argv: Sequence[str], *, network: bool = True, cover: Sequence[str] = (),
+               keep: Sequence[str] | None = None) -> list[str]:
+    """`keep`: give the program private temporary directories, keeping these paths (its sandbox, its cwd)."""
     options = [*(["--no-network"] if not network else []), *(a for path in cover for a in ("--cover", path))]
+    if keep is not None:
+        options += ["--private-tmp", *(a for path in keep for a in ("--keep", path))]
     return [sys.executable, "-I", "-S", str(JAIL), *options, "--", *argv]
 
 
@@ -228,11 +232,15 @@ class Spawn:
 
 
 def prepare_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | Path | None,
-                  network: bool = True, scratch: bool = True) -> Spawn:
+                  sandbox: Path | None = None) -> Spawn:
     """The one place golive decides how a process starts: confined (checks.jail), with an allowlisted
-    environment, no inherited file descriptor, in a session of its own (a timeout kills the group)."""
+    environment, no inherited file descriptor, in a session of its own (a timeout kills the group).
+
+    `sandbox`: the directory of a checks.sandbox.Sandbox whose environment `env` is. The program then has
+    no network and private /tmp, /var/tmp and /dev/shm (namespaces mode), keeping the sandbox and its cwd.
+    """
     mode = confinement_mode()
-    home = _scratch() if scratch else None
+    home = _scratch() if sandbox is None else None
     full_env = child_env(env or {}, home)
     workdir = str(cwd) if cwd else None
     try:
@@ -243,7 +251,9 @@ def prepare_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: st
         raise
     kwargs: dict[str, Any] = dict(cwd=workdir, env=full_env, start_new_session=True, close_fds=True)
     if mode == "namespaces":
-        return Spawn(argv=_jail_argv(argv, network=network, cover=CONFINEMENT.cover), kwargs=kwargs, scratch=home)
+        keep = None if sandbox is None else [str(sandbox), os.path.abspath(workdir or os.getcwd())]
+        jailed = _jail_argv(argv, network=sandbox is None, cover=CONFINEMENT.cover, keep=keep)
+        return Spawn(argv=jailed, kwargs=kwargs, scratch=home)
     if (ids := check_ids()) is not None:  # `user`: a root golive runs the check as an unprivileged user
         close_covered()
         kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
@@ -257,19 +267,18 @@ async def run_process(
     cwd: str | Path | None = None,
     stdin: bytes | None = None,
     shell: bool = False,
-    network: bool = True,
-    scratch: bool = True,
+    sandbox: Path | None = None,
 ) -> ProcessResult:
     """Run a program to completion. On cancellation (a check timeout) the whole process group is killed.
 
     `env` is the program's environment on top of `child_env`'s allowlist: nothing else of golive's own
-    environment reaches it. `network=False` gives it no network at all (namespaces mode). `scratch`: HOME
-    and TMPDIR are a fresh directory removed afterwards (false when `env` brings its own, a sandbox's).
+    environment reaches it; HOME and TMPDIR are a fresh directory removed afterwards, or the sandbox's
+    (`sandbox`, see `prepare_spawn`).
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
     argv = ["/bin/sh", "-c", command] if shell and isinstance(command, str) else to_argv(command)
-    spawn = await asyncio.to_thread(prepare_spawn, argv, env=env, cwd=cwd, network=network, scratch=scratch)
+    spawn = await asyncio.to_thread(prepare_spawn, argv, env=env, cwd=cwd, sandbox=sandbox)
     try:
         proc = await asyncio.create_subprocess_exec(
             *spawn.argv,

@@ -83,8 +83,8 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
     try:
         if box is not None:
             env = box.environment(env)
-        result = await run_process(command, env=env, cwd=cwd, shell=p.shell, network=box is None,
-                                    scratch=box is None)
+        result = await run_process(command, env=env, cwd=cwd, shell=p.shell,
+                                    sandbox=box.root if box is not None else None)
         if box is not None:
             calls = [describe_call(c) for c in box.calls()]
     except FileNotFoundError as exc:

@@ -91,7 +91,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
         env = box.environment(presented)
         stdin = ((p.answer + "\n") * 20).encode() if p.answer is not None else None
         try:
-            result = await run_process(argv, env=env, cwd=cwd, stdin=stdin, network=False, scratch=False)
+            result = await run_process(argv, env=env, cwd=cwd, stdin=stdin, sandbox=box.root)
         except OSError as exc:
             return Outcome.failed(f"cannot run `{shown}`: {exc.strerror or exc}", command=shown)
         calls = [mask(describe_call(c)) for c in box.calls()]

@@ -138,3 +138,20 @@ async def test_user_mode_runs_checks_as_an_unprivileged_user_and_never_as_root(t
     configure_confinement(mode="user", user="root")
     with pytest.raises(PermissionError, match="GOLIVE_CHECK_USER=root is root"):
         await run_process(["id", "-u"])
+
+
+async def test_a_sandboxed_script_writes_to_private_temporary_directories(tmp_path: Path) -> None:
+    """The issue's guard script could write to /tmp: in the sandbox /tmp, /var/tmp and /dev/shm are its own,
+    thrown away after; its working directory and the sandbox stay what they are."""
+    if confinement_mode() != "namespaces":
+        pytest.skip("private temporary directories need user namespaces, which this kernel refuses")
+    from tests.checks.test_command_injection import run_checks
+
+    name = f"golive-private-tmp-{os.getpid()}-{id(tmp_path)}"
+    shared = [Path("/tmp") / name, Path("/var/tmp") / name, Path("/dev/shm") / name]
+    script = "".join(f"echo x > {p} && " for p in shared) + "ls /tmp && echo kept > in-cwd.txt"
+    (result,) = await run_checks(tmp_path, "{source: process}", [
+        f"{{id: dry, kind: command, params: {{command: [sh, -c, '{script}'], sandbox: true}}}}"])
+    assert result.status is Status.PASS, result.summary
+    assert [p for p in shared if p.exists()] == []
+    assert (tmp_path / "in-cwd.txt").read_text() == "kept\n"
