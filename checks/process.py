@@ -14,12 +14,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from checks.jail import jail_argv, unshare_path
 
 # A line that reads as the error itself: a Python exception line (`pkg.SomeError: ...`, unindented, so
 # traceback source lines do not count), alembic's `FAILED:`, a log/psql `ERROR`/`FATAL`/`PANIC`, `error:`.
@@ -73,7 +74,7 @@ Mode = Literal["auto", "namespaces", "user", "none"]
 # golive's settings. Everything else it sees is what the caller passes (the target's settings).
 BASE_ENV = ("PATH", "LANG", "LANGUAGE", "TZ")
 BASE_ENV_PREFIXES = ("LC_",)
-JAIL = Path(__file__).with_name("jail.py")
+UNSHARE = unshare_path()
 
 
 @dataclass
@@ -128,21 +129,15 @@ def confinement_mode() -> str:
 
 
 def _namespaces_work() -> bool:
+    if UNSHARE is None:
+        return False
     try:
-        done = subprocess.run(_jail_argv(["true"], network=False), env=child_env({}),
+        done = subprocess.run(jail_argv(["true"], unshare=UNSHARE, network=False, keep=[]),
+                              env=child_env({}),
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
-
-
-def _jail_argv(argv: Sequence[str], *, network: bool = True, cover: Sequence[str] = (),
-               keep: Sequence[str] | None = None) -> list[str]:
-    """`keep`: give the program private temporary directories, keeping these paths (its sandbox, its cwd)."""
-    options = [*(["--no-network"] if not network else []), *(a for path in cover for a in ("--cover", path))]
-    if keep is not None:
-        options += ["--private-tmp", *(a for path in keep for a in ("--keep", path))]
-    return [sys.executable, "-I", "-S", str(JAIL), *options, "--", *argv]
 
 
 def check_ids() -> tuple[int, int] | None:
@@ -252,7 +247,8 @@ def prepare_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: st
     kwargs: dict[str, Any] = dict(cwd=workdir, env=full_env, start_new_session=True, close_fds=True)
     if mode == "namespaces":
         keep = None if sandbox is None else [str(sandbox), os.path.abspath(workdir or os.getcwd())]
-        jailed = _jail_argv(argv, network=sandbox is None, cover=CONFINEMENT.cover, keep=keep)
+        assert UNSHARE is not None  # confinement_mode() says namespaces only when it is there
+        jailed = jail_argv(argv, unshare=UNSHARE, network=sandbox is None, cover=CONFINEMENT.cover, keep=keep)
         return Spawn(argv=jailed, kwargs=kwargs, scratch=home)
     if (ids := check_ids()) is not None:  # `user`: a root golive runs the check as an unprivileged user
         close_covered()
