@@ -184,7 +184,10 @@ def child_env(env: Mapping[str, str], scratch: Path | None = None) -> dict[str, 
     out.setdefault("PATH", os.defpath)
     if scratch is not None:
         out.update(HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"))
-    out.update({k: v for k, v in env.items() if k not in conf.secret_env and "\0" not in k + v})  # NUL: unpassable
+    for name, value in env.items():  # the target's settings; one named like a secret of golive's is the
+        if "\0" in name + value or (name in conf.secret_env and os.environ.get(name) == value):  # target's
+            continue  # unless it is golive's own value; NUL cannot be passed at all
+        out[name] = value
     return out
 
 

@@ -47,12 +47,15 @@ async def test_a_check_process_gets_an_allowlist_of_golives_environment_never_a_
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.delenv("LANG", raising=False)
     configure_confinement(secret_env=["SLACK_BOT_TOKEN"], pass_env=["KUBECONFIG", "SLACK_BOT_TOKEN"])
-    env = await child_environment(env={"DATABASE_URL": "postgresql://target", "SLACK_BOT_TOKEN": "xoxb-via-env"})
+    env = await child_environment(env={"DATABASE_URL": "postgresql://target", "SLACK_BOT_TOKEN": "xoxb-not-for-checks"})
     home = env.pop("HOME")
     tmp = env.pop("TMPDIR")
     assert env == {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "KUBECONFIG": "/etc/kube/config",
                    "DATABASE_URL": "postgresql://target"}
     assert home.endswith("/home") and tmp.endswith("/tmp") and not Path(home).exists(), "a scratch, removed after"
+    # the target's own Slack app may use the same name: its value, not golive's, is a target setting
+    assert (await child_environment(env={"SLACK_BOT_TOKEN": "xoxb-the-targets"}))["SLACK_BOT_TOKEN"] == \
+        "xoxb-the-targets"
 
 
 async def test_golives_secrets_are_not_the_targets_settings_with_source_process(
