@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(verb: str, argv: list[str]) -> int:
     parser = build_parser(verb)
     from bot.commands.common import UsageError
+    from bot.settings import SecretFileError
     from bot.store import StoreUnavailable
     from checks.masking import mask
 
@@ -118,7 +119,7 @@ def _dispatch(verb: str, argv: list[str]) -> int:
     with masked_output():
         try:
             return int(args.func(args) or 0)
-        except UsageError as exc:
+        except (UsageError, SecretFileError) as exc:
             print(f"golive: {mask(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
         except StoreUnavailable as exc:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import IO, Any
 
-from bot.settings import Settings
+from bot.settings import Settings, secret_fields
 from checks.masking import MASK, masker
 
 _HANDLER_MARK = "_golive_handler"
@@ -27,9 +27,6 @@ _HANDLER_MARK = "_golive_handler"
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
     "message", "asctime", "taskName"}
 
-SECRET_SETTINGS = ("database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
-                   "slack_app_token", "teams_app_password")
-"""Settings whose values the masker must know before the first log line is written."""
 
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-slack-signature", "x-api-key",
                                 "proxy-authorization"})
@@ -260,10 +257,8 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
 
 
 def secret_setting_names() -> list[str]:
-    """Every setting typed SecretStr (Slack tokens and signing secret, the Teams password, the store and
-    Redis URLs, the Sentry DSN...): a secret setting added later is registered without a list to update."""
-    names = [name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)]
-    return list(dict.fromkeys([*SECRET_SETTINGS, *names]))
+    """Every secret setting, whose values the masker must know before the first log line is written."""
+    return secret_fields()
 
 
 def register_secrets(settings: Settings) -> None:

@@ -1,15 +1,97 @@
-"""The bot's settings, from the environment (GOLIVE_*, SLACK_*, TEAMS_*) or a .env file."""
+"""The bot's settings, from the environment (GOLIVE_*, SLACK_*, TEAMS_*) or a .env file.
+
+Every secret setting (SECRET_SETTINGS) may also be given as a file, `NAME_FILE=/run/secrets/name` (the
+Docker and Kubernetes secrets convention), so the secret need not sit in golive's environment at all.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from checks.loader import bundled_checklist
+from checks.process import configure_confinement
+
+# The settings that are secrets, golive's own: never shown, never passed to a process a check starts,
+# each readable from NAME_FILE. A new secret setting is a SecretStr field and belongs here.
+SECRET_SETTINGS: tuple[str, ...] = (
+    "database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+    "teams_app_password",
+)
+ENV_PREFIX = "GOLIVE_"
+ENV_FILE = ".env"
+
+
+class SecretFileError(ValueError):
+    """A NAME_FILE secret setting that cannot be used; the message says what to change."""
+
+
+def env_names(name: str, field: FieldInfo) -> list[str]:
+    """The variables a setting is read from: its aliases, else GOLIVE_<NAME>."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [c for c in alias.choices if isinstance(c, str)]
+    if isinstance(alias, str):
+        return [alias]
+    return [ENV_PREFIX + name.upper()]
+
+
+def secret_fields() -> list[str]:
+    """Every secret setting: SECRET_SETTINGS, and any other SecretStr field (the audit and link keys, whose
+    files are settings of their own), so a secret added later is covered without a list to update."""
+    typed = [name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)]
+    return list(dict.fromkeys([*SECRET_SETTINGS, *typed]))
+
+
+def secret_env_names() -> list[str]:
+    """Every variable that can carry one of golive's secrets, NAME and NAME_FILE."""
+    names = [n for s in secret_fields() for n in env_names(s, Settings.model_fields[s])]
+    return [*names, *(n + "_FILE" for n in names)]
+
+
+def _dotenv(path: Path | None = None) -> dict[str, str]:
+    path = path or Path(ENV_FILE)
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def read_secret_file(var: str, path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise SecretFileError(f"cannot read {path} ({reason}), the file {var} names: point {var} at a "
+                              "readable file or unset it") from None
+    return text.removesuffix("\n").removesuffix("\r")  # one trailing newline, as `echo` or an editor adds
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """NAME_FILE for every secret setting, from the environment or the .env file."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        dotenv = _dotenv()
+        values: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            for var in env_names(name, self.settings_cls.model_fields[name]):
+                path = os.environ.get(var + "_FILE") or dotenv.get(var + "_FILE")
+                if not path:
+                    continue
+                if os.environ.get(var) or dotenv.get(var):
+                    raise SecretFileError(f"both {var} and {var}_FILE are set: keep one (the file is safer)")
+                field = self.settings_cls.model_fields[name]
+                values[var if field.validation_alias else name] = read_secret_file(var + "_FILE", path)
+        return values
 
 
 class Settings(BaseSettings):
@@ -77,6 +159,21 @@ class Settings(BaseSettings):
         "TEAMS_SERVICE_HOSTS", "GOLIVE_TEAMS_SERVICE_HOSTS"), description="Bot Connector hosts the bot may "
         "call, comma-separated (default: the Teams hosts, smba.trafficmanager.net and the government clouds')")
 
+    check_isolation: Literal["auto", "namespaces", "user", "none"] = Field(
+        "auto", description="how processes a check starts are kept from golive's secrets (README \"What a "
+        "target can and cannot do to golive\"); auto: namespaces if the kernel allows, else `user` as root")
+    check_user: str = Field("nobody", description="whom a root golive runs check processes as in `user` mode")
+    check_env: str | None = Field(None, description="more variables of golive's environment check processes "
+                                  "get, comma-separated (e.g. KUBECONFIG,DOCKER_HOST); never a secret")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, SecretFilesSource(settings_cls), env_settings, dotenv_settings, file_secret_settings
+
     def checklist_path(self) -> Path:
         return self.checklist or bundled_checklist("demo")
 
@@ -92,6 +189,29 @@ class Settings(BaseSettings):
         return value.get_secret_value() if value is not None else None
 
 
+def secret_files() -> dict[str, str]:
+    """NAME_FILE variables set (environment or .env) and their paths."""
+    dotenv = _dotenv()
+    out: dict[str, str] = {}
+    for var in secret_env_names():
+        if var.endswith("_FILE") and (path := os.environ.get(var) or dotenv.get(var)):
+            out[var] = path
+    return out
+
+
+def confine_checks(settings: Settings) -> None:
+    """Keep every process a check starts away from golive's secrets: their variables, the state dir, the
+    secret files and the .env file (checks.process, checks.jail)."""
+    cover: list[Path] = [settings.state_dir, *(Path(p) for p in secret_files().values())]
+    if Path(ENV_FILE).is_file():
+        cover.append(Path(ENV_FILE))
+    passed = [n.strip() for n in (settings.check_env or "").split(",") if n.strip()]
+    configure_confinement(mode=settings.check_isolation, user=settings.check_user, cover=cover,
+                          secret_env=secret_env_names(), pass_env=passed)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    confine_checks(settings)
+    return settings

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checks.process import give_to_check
+
 SENTINEL_HOST = "golive-sandbox.invalid"
 INVALID_SUFFIX = ".invalid"
 
@@ -147,6 +149,7 @@ class Sandbox:
         sleeper = box.bin / "sleep"
         sleeper.write_text(_RECORDER.format(log=shlex.quote(str(box.sleeps_log))))
         sleeper.chmod(0o755)
+        give_to_check(box.root)  # a root golive without namespaces runs the script as another user
         (box.root / "kubeconfig").write_text(
             "apiVersion: v1\nkind: Config\nclusters: [{name: sandbox, cluster: "
             f"{{server: 'https://kubernetes.{SENTINEL_HOST}'}}}}]\ncontexts: [{{name: sandbox, context: "

@@ -13,7 +13,7 @@ from dotenv import dotenv_values
 
 from checks.bounded import CapExceeded, read_file_capped
 from checks.masking import mask, masker
-from checks.process import run_process
+from checks.process import CONFINEMENT, run_process
 from checks.spec import Checklist, SettingsSource
 
 
@@ -76,8 +76,8 @@ async def read_target_env(checklist: Checklist, workdir: Path) -> dict[str, str]
 async def _read_source(checklist: Checklist, workdir: Path) -> dict[str, str]:
     src = checklist.settings
     values: dict[str, str] = {}
-    if src.source == "process" or src.include_process_env:
-        values.update(os.environ)
+    if src.source == "process" or src.include_process_env:  # golive's own secrets are not the target's
+        values.update({k: v for k, v in os.environ.items() if k not in CONFINEMENT.secret_env})
     if src.source == "dotenv":
         path = Path(src.path or ".env")
         path = path if path.is_absolute() else workdir / path

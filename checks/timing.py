@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from checks.process import child_env
 
 OUTSIDE = "outside golive's event loop (timing process)"
 IN_LOOP = "in golive's event loop"
@@ -65,7 +68,9 @@ class Timer:
                     self._proc = await asyncio.create_subprocess_exec(
                         sys.executable, "-m", "checks.timing_worker", *(["--sql"] if self.sql_ready else []),
                         stdin=asyncio.subprocess.PIPE,
-                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                        # golive's own code, but it talks to the target: none of golive's secrets either
+                        env=child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}))
                 except OSError as exc:
                     self.failed = f"the timing process could not start: {exc.strerror or exc}"
                     return None

@@ -24,6 +24,7 @@ from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
 from bot.waivers import active_waivers
+from checks.argv import command_argv
 from checks.bounded import CapExceeded
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.flags import EffectiveError, effective_probe, normalise_flag, read_effective, shown
@@ -289,7 +290,8 @@ class RolloutService:
         until it reports the plan. Problems when the command fails or the service never agrees."""
         if self.apply.command:
             try:
-                command = interpolate(self.apply.command, self.env)
+                raw = self.apply.command  # a string is split before interpolation: a value stays one argument
+                command = command_argv(raw, self.env) if isinstance(raw, str) else interpolate(raw, self.env)
                 async with asyncio.timeout(self.apply.timeout_seconds):
                     done = await run_process(command, cwd=self.workdir)
             except MissingVariable as exc:

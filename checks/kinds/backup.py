@@ -52,7 +52,7 @@ from checks.pgtools import (
     split_table,
     terminate_sessions,
 )
-from checks.process import run_process
+from checks.process import check_ids, give_to_check, run_process
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
 
@@ -200,6 +200,9 @@ async def check_backup_create(ctx: CheckContext, p: BackupCreateParams) -> Outco
     ]
     completed = False
     try:
+        if check_ids() is not None:  # pg_dump runs as another user (README): it must be able to write the file
+            await asyncio.to_thread(partial.touch, 0o600)
+            await asyncio.to_thread(give_to_check, partial)
         result = await run_process(argv, env=source.env)
         if result.returncode == 0:
             await asyncio.to_thread(partial.replace, final)

@@ -5,7 +5,7 @@ environment (`pass_target_env`), so a checklist should only name commands that a
 time (`--dry-run`, `--check`). With `sandbox: true` it may touch nothing through the shadowed tools or the
 network (a dry run that would act fails, listing the calls); a script expected to refuse belongs in
 `guard.force_production`, which always runs it in that sandbox. `${VAR}` values never become code or
-extra arguments (see `checks.argv`).
+extra arguments (see `checks.argv`): with `shell: true` they reach the shell as environment variables.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import shlex
 
 from pydantic import Field
 
-from checks.argv import command_argv, shell_command
+from checks.argv import ShellCommand, ShellTemplateError, command_argv, shell_command, shell_words
 from checks.bounded import DEFAULT_MAX_OUTPUT_BYTES, CapExceeded, cap_description
 from checks.masking import mask
 from checks.process import run_process
@@ -43,18 +43,27 @@ class CommandParams(Params):
         "stdout + stderr (the command is killed past it)", DEFAULT_MAX_OUTPUT_BYTES))
 
 
-def resolved_command(ctx: CheckContext, command: str | list[str], *, shell: bool = False) -> str | list[str]:
+def resolved_command(ctx: CheckContext, command: str | list[str]) -> str | list[str]:
     """What to run, built from the checklist's own template so a `${VAR}` value stays data.
 
     The runner has already interpolated `command` as one string; for a string template we start again
-    from the template (split first, then interpolate each word; or quote each value for the shell).
+    from the template (split first, then interpolate each word).
     """
     raw = ctx.check.params.get("command")
     if isinstance(raw, str):
-        return shell_command(raw, ctx.env) if shell else command_argv(raw, ctx.env)
-    if isinstance(command, list) and shell:
-        return shlex.join(command)  # each element one word, quoted
+        return command_argv(raw, ctx.env)
     return command
+
+
+def resolved_shell_command(ctx: CheckContext, command: str | list[str]) -> ShellCommand:
+    """The `/bin/sh -c` text from the checklist's template, each `${VAR}` a reference to a variable of the
+    child's environment (checks.argv.shell_command): no value is ever parsed as shell code."""
+    raw = ctx.check.params.get("command")
+    if isinstance(raw, str):
+        return shell_command(raw, ctx.env)
+    if isinstance(raw, list) and all(isinstance(w, str) for w in raw):
+        return shell_words(raw, ctx.env)
+    return ShellCommand(text=command if isinstance(command, str) else shlex.join(command))
 
 
 @check_kind("command", CommandParams)
@@ -62,14 +71,23 @@ async def check_command(ctx: CheckContext, p: CommandParams) -> Outcome:
     """Run a program and judge its exit code and output."""
     env = {**(dict(ctx.env) if p.pass_target_env else {}), **p.env}
     cwd = ctx.path(p.cwd) if p.cwd else ctx.workdir
-    command = resolved_command(ctx, p.command, shell=p.shell)
+    command: str | list[str]
+    if p.shell:
+        try:
+            invocation = resolved_shell_command(ctx, p.command)
+        except ShellTemplateError as exc:
+            return Outcome(status=Status.ERROR, summary=str(exc))
+        command, env = invocation.text, {**env, **invocation.env}
+    else:
+        command = resolved_command(ctx, p.command)
     shown = mask(command if isinstance(command, str) else shlex.join(command))
     box = Sandbox.create() if p.sandbox else None
     calls: list[str] = []
     try:
         if box is not None:
             env = box.environment(env)
-        result = await run_process(command, env=env, cwd=cwd, shell=p.shell, inherit_env=box is None,
+        result = await run_process(command, env=env, cwd=cwd, shell=p.shell,
+                                   sandbox=box.root if box is not None else None,
                                    max_output_bytes=p.max_output_bytes, cap_setting="max_output_bytes")
         if box is not None:
             calls = [describe_call(c) for c in box.calls()]

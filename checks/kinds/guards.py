@@ -94,7 +94,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
         env = box.environment(presented)
         stdin = ((p.answer + "\n") * 20).encode() if p.answer is not None else None
         try:
-            result = await run_process(argv, env=env, cwd=cwd, inherit_env=False, stdin=stdin)
+            result = await run_process(argv, env=env, cwd=cwd, stdin=stdin, sandbox=box.root)
         except OSError as exc:
             return Outcome.failed(f"cannot run `{shown}`: {exc.strerror or exc}", command=shown)
         calls = [mask(describe_call(c)) for c in box.calls()]
@@ -117,7 +117,7 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
     if connected := tried_to_connect(result.stdout + "\n" + result.stderr):
         return Outcome.failed(
             f"`{shown}` did not refuse production without {flag_text}: the guard is missing. It tried to "
-            f"connect (to an unroutable sandbox host): {mask(connected)}", **evidence)
+            f"connect (the sandbox lets no connection through): {mask(connected)}", **evidence)
     if result.returncode == 0:
         return Outcome.failed(
             f"`{shown}` ran to completion (exit 0) in production without {flag_text}: the guard is missing",
@@ -139,11 +139,13 @@ async def check_force_production(ctx: CheckContext, p: ForceProductionParams) ->
 _CONNECT_ERROR = re.compile(
     r"could not translate host name|Name or service not known|failed to resolve|getaddrinfo|"
     r"nodename nor servname|Temporary failure in name resolution|No address associated|"
-    r"could not resolve|resolve host|unknown host|" + re.escape(SENTINEL_HOST), re.IGNORECASE)
+    r"could not resolve|resolve host|unknown host|"
+    r"Network is unreachable|network unreachable|" + re.escape(SENTINEL_HOST), re.IGNORECASE)  # no network namespace
 
 
 def tried_to_connect(output: str) -> str:
-    """The first output line showing a connection attempt that the sandbox's `.invalid` hosts stopped.
+    """The first output line showing a connection attempt that the sandbox stopped (an `.invalid` host, or
+    no network at all: a hard-coded 127.0.0.1).
 
     Why: such a script failed because it could not reach the database, not because it refused; reading
     that exit code as a refusal is exactly the false "refused" this check must never give.

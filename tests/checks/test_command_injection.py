@@ -89,5 +89,6 @@ def test_the_template_is_split_before_interpolation() -> None:
     env = {"A": "a b", "S": "x; y"}
     assert command_argv("tool ${A} --opt=${S} '${A} and more' $$HOME ${MISSING:-d e}", env) == \
         ["tool", "a b", "--opt=x; y", "a b and more", "$HOME", "d e"]
-    assert shell_command("echo ${A} \"${S}\" '${S}' $$HOME", env) == \
-        "echo 'a b' \"x; y\" 'x; y' $HOME"
+    shell = shell_command("echo ${A} \"${S}\" '${S}' $$HOME", env)  # values by reference, never in the text
+    assert shell.text == "echo \"${GOLIVE_V_A}\" \"${GOLIVE_V_S}\" ''\"${GOLIVE_V_S}\"'' $HOME"
+    assert shell.env == {"GOLIVE_V_A": "a b", "GOLIVE_V_S": "x; y"}
