@@ -72,10 +72,14 @@ def _quickack(sock: socket.socket | None) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
 
+TIMING_USER_AGENT = "golive-timing"
+
+
 def time_http(req: dict[str, Any]) -> dict[str, Any]:
     """Connect (timed apart), then `count` requests on that connection: each from sending to the last byte."""
     method, url, count = req.get("method", "GET"), req["url"], int(req.get("count", 1))
-    headers = dict(req.get("headers") or {})
+    # named, so the target's logs (and tests) tell these timed copies from the check's own request
+    headers = {"User-Agent": TIMING_USER_AGENT, **dict(req.get("headers") or {})}
     conn, path = _connection(url, float(req.get("timeout", 10)), bool(req.get("verify", True)))
     samples: list[float] = []
     statuses: list[int] = []
