@@ -17,17 +17,17 @@ import asyncio
 import functools
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from bench import own_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 ** 2
@@ -222,14 +222,10 @@ def run_golive(workdir: Path, checklist_text: str) -> tuple[float, float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "SLACK_", "TEAMS_"))}
     env.update(GOLIVE_STATE_DIR=str(workdir / "state"), PYTHONPATH=str(ROOT))
     out = workdir / "out.txt"
-    started = time.perf_counter()
-    with out.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "all", "--checklist", str(path),
-                                 "--no-color"], cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0  # reaped by wait4
-    wall = time.perf_counter() - started
-    return wall, usage.ru_maxrss / 1024, out.read_text(errors="replace")
+    with out.open("wb") as sink:  # its own peak: a forked child's rusage starts at the parent's size
+        wall, _, peak = own_peak.run_golive(["run", "all", "--checklist", str(path), "--no-color"], str(workdir),
+                                            env, output=sink)
+    return wall, peak, out.read_text(errors="replace")
 
 
 def stored(workdir: Path) -> tuple[int, list[str], float]:
