@@ -301,7 +301,7 @@ HARMLESS: tuple[str, ...] = (
     "connections:write scope and set SLACK_APP_TOKEN to it",
     "Socket Mode needs SLACK_APP_TOKEN (an xapp- app-level token with connections:write)",
     # paths
-    "/home/app/checklists/.env",
+    "/var/lib/app/checklists/.env",
     "flag file /srv/golive/checklists/.env (5 flags)",
     "./secrets/README.md",
     "/run/secrets/db_password",

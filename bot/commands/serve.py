@@ -18,7 +18,6 @@ from bot.commands.common import (
     Context,
     UsageError,
     add_checklist_arg,
-    bounded_int,
     demo_target,
     load_context,
     require_audit_key,
@@ -42,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checklist_arg(p)
     p.add_argument("--http", action="store_true", help="receive Slack over HTTP at /slack/events "
                    "(needs SLACK_SIGNING_SECRET) instead of Socket Mode (SLACK_APP_TOKEN)")
-    p.add_argument("--port", type=bounded_int(0, 65535), default=None,
+    p.add_argument("--port", type=int, default=None,  # its range is checked with the setting, in `main`
                    help="HTTP port (default: $GOLIVE_HTTP_PORT, 3000)")
     p.add_argument("--host", default=None, help="bind address (default: $GOLIVE_HTTP_HOST, 0.0.0.0)")
     p.set_defaults(func=main)

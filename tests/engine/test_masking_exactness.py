@@ -135,9 +135,9 @@ def test_every_secret_setting_of_golive_is_a_known_value_from_the_start(monkeypa
 def test_the_target_settings_secret_values_are_known_and_bearer_headers_yield_the_token() -> None:
     m = Masker()
     m.add_from_env({"FLAG_SERVICE_AUTHORIZATION": "Bearer flag-service-tok-77", "HUNTER_API_KEY": "hunter-key-88",
-                    "LOG_LEVEL": "INFO", "PWD": "/srv/app"})
-    assert m.scrub("got flag-service-tok-77 and hunter-key-88 in /srv/app/checklists/.env at INFO") == \
-        f"got {MASK} and {MASK} in /srv/app/checklists/.env at INFO"
+                    "LOG_LEVEL": "INFO", "PWD": "/var/lib/app"})
+    assert m.scrub("got flag-service-tok-77 and hunter-key-88 in /var/lib/app/checklists/.env at INFO") == \
+        f"got {MASK} and {MASK} in /var/lib/app/checklists/.env at INFO"
 
 
 @pytest.mark.parametrize("name", ["password", "db_password", "DB_PASSWORD", "userpwd", "ADMINPASS", "MASTERKEY",
