@@ -317,11 +317,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     ctx = load_context(args)
     setup_observability(ctx.settings)  # JSON or text logs, masked; Sentry when GOLIVE_SENTRY_DSN is set
-    check_credentials(ctx, args.http)
     host = args.host or ctx.settings.http_host
     port = args.port if args.port is not None else ctx.settings.http_port
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is not a port: choose one from 1024 to 65535 (or 0 for any free port)")
+    check_credentials(ctx, args.http)
     reached("configured")
     if stop_requested():
         return 0
