@@ -172,7 +172,8 @@ def remount(mount: Path, mode: str) -> None:
 
 def fill(mount: Path) -> Path:
     filler = mount / "filler"
-    with filler.open("wb") as fh:
+    # unbuffered: a buffered file holding a partial chunk raises ENOSPC again when it is closed
+    with filler.open("wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
