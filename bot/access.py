@@ -117,9 +117,9 @@ async def _decide(checklist: Checklist, actor: Actor, action: str, target: Targe
         return AccessDecision(True)
     all_stages = stages(checklist)
     if rule.who is Who.ANY_ROLE_MEMBER:
-        for stage in all_stages.values():
-            for role in stage.roles:
-                if await is_member(role, actor.user_id, directory):
+        for each_stage in all_stages.values():
+            for each_role in each_stage.roles:
+                if await is_member(each_role, actor.user_id, directory):
                     return AccessDecision(True)
         return AccessDecision(False, "only people mapped to a sign-off role in the checklist may do this")
     stage = all_stages.get(target.stage or "")

@@ -99,7 +99,7 @@ class WaiverService:
             "SELECT * FROM waivers WHERE checklist = :c AND revoked_at IS NULL ORDER BY granted_at",
             {"c": self.checklist.name})
         return [Waiver(id=r["id"], check_id=r["check_id"], by=r["granted_by"], reason=r["reason"],
-                       until=parse_time(r["until_at"])) for r in rows]  # type: ignore[arg-type]
+                       until=parse_time(r["until_at"])) for r in rows]
 
 
 def active_waivers(store: Store, checklist: Checklist) -> list[Waiver]:

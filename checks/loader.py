@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from checks.interpolate import has_reference
 from checks.registry import get_kind, known_kinds
@@ -68,7 +68,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # PyYAML's composer is untyped
                 raise ChecklistError(self._name, f"line {mark.line + 1}",
                                      f"nested deeper than {MAX_DEPTH} levels; a checklist never needs that much "
                                      f"nesting, so flatten it")
@@ -215,7 +215,7 @@ def _validate_checks(checklist: Checklist, raw: dict[str, Any], name: str) -> No
                                          f"requires unknown check {req!r}")
 
 
-def _validate_params_template(model: type, raw: Any, name: str, key: str) -> None:
+def _validate_params_template(model: type[BaseModel], raw: Any, name: str, key: str) -> None:
     """Validate params before interpolation: a `${VAR}` value may stand where any type is expected."""
     if not isinstance(raw, dict):
         raise ChecklistError(name, key, "params must be a mapping")

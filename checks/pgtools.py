@@ -66,7 +66,7 @@ class PgTarget:
         params = conninfo_to_dict(self.conninfo)
         params["dbname"] = dbname
         return PgTarget(
-            conninfo=make_conninfo(**params),
+            conninfo=make_conninfo("", **params),
             password=self.password,
             url=url_with_dbname(self.url, dbname),
             dbname=dbname,
@@ -96,7 +96,7 @@ def url_with_dbname(url: str, dbname: str) -> str:
     if "://" not in url:
         params = conninfo_to_dict(url)
         params["dbname"] = dbname
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(dbname), parts.query, parts.fragment))
 
@@ -112,7 +112,7 @@ def pg_target(url: str) -> PgTarget:
     password = params.pop("password", None)
     dbname = str(params.get("dbname") or params.get("user") or "")
     return PgTarget(
-        conninfo=make_conninfo(**params),
+        conninfo=make_conninfo("", **params),
         password=str(password) if password else None,
         url=url.strip(),
         dbname=dbname,

@@ -17,7 +17,7 @@ from checks.masking import masker
 EXIT_INTACT, EXIT_BROKEN = 0, 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="the audit log: `golive audit verify` checks that no row was edited or removed")
     verbs = p.add_subparsers(dest="audit_command", metavar="VERB", parser_class=type(p))
     v = verbs.add_parser("verify", help="check every row's HMAC and the witnessed heads; exit 1 naming the first "
@@ -25,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-channel", action="store_true", help="do not read the witnessed heads back from the "
                    "release channel (only the witness file)")
     v.set_defaults(func=verify)
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    def usage(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=usage)
 
 
 def verify(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from checks.masking import mask
 from checks.spec import Checklist
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bot.commands.common import add_checklist_arg
 
     p = sub.add_parser("doctor", help="check tokens, scopes, channel, roles, checklist, target, store and Redis")

@@ -20,7 +20,7 @@ from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_a
 from bot.freeze import FreezeError, FreezeRefused, FreezeService, parse_until
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("freeze", help="show, declare, lift or override a release freeze")
     p.add_argument("--until", help="declare a freeze until this time (2026-12-01T08:00Z) or for a duration (2h)")
     p.add_argument("--reason", default="", help="why (declaring or overriding)")

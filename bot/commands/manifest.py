@@ -16,7 +16,7 @@ from bot.slack.manifest import build_manifest, render_manifest
 SLACK_SCHEMA = "slack-manifest/manifest.schema.1.0.0.json"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("manifest", help="print the Slack app manifest with the request URLs filled in")
     p.add_argument("--url", help="the bot's public base URL, https://… (default: $GOLIVE_PUBLIC_URL); "
                    "/slack/events is appended")

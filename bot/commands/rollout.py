@@ -33,7 +33,7 @@ from bot.store import Store
 from checks.target_env import SettingsError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("promote", help="flip the flags of the next rollout phase, if the gate holds")
     p.add_argument("phase", help="rollout phase id, e.g. phase-2")
     _common(p)

@@ -35,7 +35,7 @@ EXIT_BUSY = EXIT_UNDECIDED
 "could not decide" (3), as PRODUCT.md's exit codes say: no verdict now, try again when it has finished."""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="run a phase, a check (or glob) or all, and print the verdict")
     p.add_argument("selector", nargs="?", default="all", help="phase id, check id, glob like 'smoke.*', or all")
     add_checklist_arg(p)

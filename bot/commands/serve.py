@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("golive.serve")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http with a signing secret)")
     add_checklist_arg(p)
     p.add_argument("--http", action="store_true", help="receive Slack over HTTP at /slack/events "

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bot.rollout.rules import BlindRule
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="latest result of each phase, the verdict, missing sign-offs")
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true")

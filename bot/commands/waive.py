@@ -14,7 +14,7 @@ from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_a
 from bot.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("waive", help="waive a failing check for a while (role-checked, audited, revocable)")
     p.add_argument("check", nargs="?", help="check id, e.g. smoke.cache")
     p.add_argument("duration", nargs="?", help="how long: 30m, 2h, 1d (at most 30 days)")
