@@ -19,16 +19,6 @@ from bot.store.migrate import Migration, SchemaError, discover, migrate
 from tests.conftest import PG_URL
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(None, sqlite_path=tmp_path / "golive.db")
-    else:
-        s = open_store(PG_URL, schema=request.getfixturevalue("pg_schema"))
-    yield s
-    s.close()
-
-
 def fill(store: Store, n: int = 5) -> None:
     for i in range(n):
         store.audit(actor=f"U{i}", action="signoff.approve", subject="req1", detail={"role": f"r{i}"})

@@ -9,32 +9,18 @@ so the counters are shown to be sensitive to history at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bench.history import fill_history, history_checklist
 from bot.store import Store, open_store
 from bot.store.store import LATEST_SQL
 from checks.result import CheckResult, Criticality, Status
-from tests.conftest import PG_URL
 
 CHECKS = 30
 OLD_SQL = ("SELECT r.* FROM results r JOIN runs u ON u.id = r.run_id WHERE u.checklist = :checklist "
            "ORDER BY r.finished_at")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(None, sqlite_path=tmp_path / "golive.db")
-    else:
-        s = open_store(PG_URL, schema=request.getfixturevalue("pg_schema"))
-    yield s
-    s.close()
 
 
 def result(check_id: str, status: str, at: datetime) -> CheckResult:

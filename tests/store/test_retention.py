@@ -3,9 +3,7 @@ the gate or the deployment record still needs stays. Both stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,23 +12,12 @@ from bot.charts import WINDOW, stored_points
 from bot.rollout.chart import remember
 from bot.rollout.metrics import Sample
 from bot.rollout.records import RolloutRecords
-from bot.store import Store, open_store
+from bot.store import Store
 from bot.store.retention import PRUNED_EVENTS_KEY, parse_age, prune, retention_days
 from checks.result import CheckResult, Criticality, Status
-from tests.conftest import PG_URL
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHECKLIST = history_checklist(checks=10, phases=2)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(None, sqlite_path=tmp_path / "golive.db")
-    else:
-        s = open_store(PG_URL, schema=request.getfixturevalue("pg_schema"))
-    yield s
-    s.close()
 
 
 def backdate(store: Store, run_id: str, days: float) -> None:

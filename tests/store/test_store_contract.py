@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,16 +25,6 @@ phases:
 """, "contract.yml")
 
 SECRET_URL = "postgresql://app:Store-Secret-42@db.internal/app"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(None, sqlite_path=tmp_path / "golive.db")
-    else:
-        s = open_store(PG_URL, schema=request.getfixturevalue("pg_schema"))
-    yield s
-    s.close()
 
 
 def result(cid: str, status: str, crit: str = "critical", summary: str = "ok") -> CheckResult:
