@@ -34,6 +34,7 @@ class Action(StrEnum):
     CHECK_WAIVE = "check.waive"  # grant or revoke a waiver
     ROLLOUT_FREEZE = "rollout.freeze"  # declare or lift an ad-hoc release freeze
     BREAK_GLASS_ACK = "break_glass.acknowledge"  # acknowledge a CLI action taken without the access table
+    HISTORY_PRUNE = "history.prune"  # delete old runs and results (golive prune --yes)
 
 
 class Who(StrEnum):
@@ -65,6 +66,7 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.CHECK_WAIVE: Rule(Who.ANY_ROLE_MEMBER),
     Action.ROLLOUT_FREEZE: Rule(Who.ANY_ROLE_MEMBER),
     Action.BREAK_GLASS_ACK: Rule(Who.ANY_ROLE_MEMBER),
+    Action.HISTORY_PRUNE: Rule(Who.ANY_ROLE_MEMBER),
 })
 """The access table. Read-only at runtime; change it here, in review."""
 

@@ -8,15 +8,13 @@ GOLIVE_RETENTION_DAYS (bot.scheduler.RetentionJob).
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from datetime import timedelta
 
-from bot.commands.common import UsageError
-from bot.settings import get_settings
-from bot.store import StoreMisconfigured, open_store
+from bot.access import Action, Target
+from bot.commands.acting import EXIT_REFUSED, Refused, acting, add_identity_args, after_change
+from bot.commands.common import UsageError, add_checklist_arg, load_context
 from bot.store.retention import DEFAULT_BATCH, MAX_BATCH, MIN_BATCH, PruneReport, parse_age, prune, retention_days
-from checks.masking import masker
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,8 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--yes", action="store_true", help="delete (without it, only count what would go)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
                    help=f"rows deleted per transaction ({MIN_BATCH}-{MAX_BATCH}, default {DEFAULT_BATCH})")
-    p.add_argument("--by", help="who is pruning, for the audit log (default: your login name)")
     p.add_argument("--json", action="store_true")
+    add_checklist_arg(p)  # its sign-off roles say who may delete (--yes); a dry run needs no one
+    add_identity_args(p)
     p.set_defaults(func=main)
 
 
@@ -45,27 +44,23 @@ def _age(args: argparse.Namespace) -> timedelta:
     return timedelta(days=days)
 
 
-def _actor(args: argparse.Namespace) -> str:
-    if args.by:
-        return str(args.by)
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "cli"
-
-
 def main(args: argparse.Namespace) -> int:
     age = _age(args)
     if not MIN_BATCH <= args.batch_size <= MAX_BATCH:
         raise UsageError(f"--batch-size must be between {MIN_BATCH} and {MAX_BATCH}")
-    settings = get_settings()
-    masker.add(settings.secret("database_url"))
+    ctx = load_context(args)
+    store = ctx.store()
     try:
-        store = open_store(settings.secret("database_url"), sqlite_path=settings.sqlite_path())
-    except StoreMisconfigured as exc:
-        raise UsageError(f"{exc}. Check GOLIVE_DATABASE_URL, or unset it to use the embedded SQLite store.") from None
-    try:
-        report = prune(store, age, dry_run=not args.yes, batch_size=args.batch_size, actor=f"cli:{_actor(args)}")
+        who = None
+        if args.yes:  # deleting is a change like any other: the access table decides who may (bot.access)
+            try:
+                who = acting(ctx, store, args, Action.HISTORY_PRUNE, Target(subject="history"), "prune")
+            except Refused:
+                return EXIT_REFUSED
+        actor = f"cli:{who.actor.user_id}" if who is not None else "cli:dry-run"
+        report = prune(store, age, dry_run=not args.yes, batch_size=args.batch_size, actor=actor)
+        if who is not None and who.break_glass is not None:
+            after_change(ctx, store, who, "history pruned", machine_output=args.json)
     finally:
         store.close()
     if args.json:

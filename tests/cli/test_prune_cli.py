@@ -7,10 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bench.history import fill_history, history_checklist
 from bot.scheduler import ScheduledRuns, create_scheduler
 from bot.store import open_store
 from tests.cli.inprocess import golive_in_process
+from tests.cli.test_small_gaps import write_checklist
+from tests.operators import write_operators
 
 CHECKLIST = history_checklist(checks=5, phases=1)
 
@@ -36,12 +40,14 @@ def runs_left(path: Path) -> int:
 
 def test_prune_is_a_dry_run_until_yes(tmp_path: Path) -> None:
     path = seeded(tmp_path)
-    dry = golive_in_process("prune", "--older-than", "100d", cwd=tmp_path)
+    checklist = write_checklist(tmp_path)  # sign-off roles: U_A (tech_lead), U_B and U_C (devops_lead)
+    as_a = {"GOLIVE_OPERATORS_FILE": str(write_operators(tmp_path, "U_A"))}
+    dry = golive_in_process("prune", "--older-than", "100d", "--checklist", checklist, cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "would delete 20 run(s), 100 result(s)" in dry.stdout and "--yes" in dry.stdout
     assert runs_left(path) == 40
     done = golive_in_process("prune", "--older-than", "100d", "--yes", "--batch-size", "20", "--json",
-                             "--by", "ops", cwd=tmp_path)
+                             "--checklist", checklist, env=as_a, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["runs"] == 20 and report["results"] == 100 and report["largest_batch"] <= 20
@@ -51,7 +57,18 @@ def test_prune_is_a_dry_run_until_yes(tmp_path: Path) -> None:
         row = store.audit_log(action="store.pruned")[0]
     finally:
         store.close()
-    assert row["actor"] == "cli:ops" and row["detail"]["results"] == 100
+    assert row["actor"] == "cli:U_A" and row["detail"]["results"] == 100
+
+
+@pytest.mark.parametrize("operators", [["U_NOROLE"], []], ids=["no-role", "unmapped"])
+def test_deleting_history_needs_a_sign_off_role_like_every_other_change(tmp_path: Path,
+                                                                        operators: list[str]) -> None:
+    path = seeded(tmp_path)
+    env = {"GOLIVE_OPERATORS_FILE": str(write_operators(tmp_path, *operators))}
+    refused = golive_in_process("prune", "--older-than", "100d", "--yes", "--checklist", write_checklist(tmp_path),
+                                env=env, cwd=tmp_path)
+    assert refused.returncode == 1 and "prune refused" in refused.stdout, refused.stdout + refused.stderr
+    assert runs_left(path) == 40  # nothing deleted
 
 
 def test_a_bad_age_or_retention_is_one_clear_line(tmp_path: Path) -> None:
