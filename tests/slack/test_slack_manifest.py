@@ -91,7 +91,7 @@ def _method_name(attr: str) -> str:
 
 
 def test_scopes_cover_every_web_api_method_the_code_calls() -> None:
-    called = web_api_methods_called_in(REPO / "bot" / "slack")
+    called = web_api_methods_called_in(REPO / "bot")  # the Slack package, and e.g. the audit witness
     assert called, "no Web API calls found: the scan is broken"
     missing = called - set(METHOD_SCOPES)
     assert not missing, f"declare these in bot.slack.scopes.METHOD_SCOPES: {missing}"
