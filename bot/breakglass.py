@@ -80,6 +80,12 @@ def unacknowledged(store: Store, checklist: str | None = None) -> list[BreakGlas
     return [BreakGlass.from_row(r) for r in rows]
 
 
+def unacknowledged_notes(store: Store, checklist: str) -> list[str]:
+    """What the status shows, in every transport and the terminal, until a role holder acknowledges it."""
+    return [f"{b.text()} — not acknowledged yet: `golive acknowledge {b.id}` (in chat: `acknowledge {b.id}`)"
+            for b in unacknowledged(store, checklist)]
+
+
 def get(store: Store, item_id: str) -> BreakGlass | None:
     row = store.db.fetchone("SELECT * FROM break_glass WHERE id = :id", {"id": item_id})
     return BreakGlass.from_row(row) if row else None

@@ -65,9 +65,7 @@ def status(args: argparse.Namespace) -> int:
             "break_glass": [dataclasses.asdict(b) for b in broken_glass],
         }, indent=2))
     else:
-        print(render_status(overview, Style(sys.stdout.isatty())))
-        for item in broken_glass:  # until a role holder acknowledges it (`golive acknowledge <id>`)
-            print(f"{item.text()} — not acknowledged yet: `golive acknowledge {item.id}`")
+        print(render_status(overview, Style(sys.stdout.isatty())))  # break-glass items are among its warnings
     return verdict_exit(overview.verdict, strict=args.strict)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.breakglass import unacknowledged_notes
 from bot.charts import Moment, stored_points, timeline, watch_chart
 from bot.degrade import degradations
 from bot.runs.durable import Durability
@@ -150,7 +151,7 @@ def build_status(store: Store, checklist: Checklist) -> StatusOverview:
         rollout_phase=store.get(ROLLOUT_PHASE_KEY.format(checklist=checklist.name)),
         running=store.runs(status="running", checklist=checklist.name),
         deployment=deployment,
-        warnings=degradations.messages() + undelivered(store, checklist),
+        warnings=degradations.messages() + undelivered(store, checklist) + unacknowledged_notes(store, checklist.name),
     )
 
 
