@@ -42,9 +42,9 @@ async def test_twelve_failures_deliver_all_their_evidence_within_the_limit(trans
 
 async def test_teams_without_pacing_still_delivers_everything_after_retry_after(store: Store, checklist: Checklist,
                                                                                isolated_env: None) -> None:
-    """The connector throttles (429, Retry-After 0.2 s): each post is retried after the time it asked for."""
+    """The connector throttles (429 with Retry-After): each post is retried after the time it asked for."""
     async with harness_for("teams", store, checklist, settings={"post_interval": 0.0},
-                           teams_limit=(2, 0.1)) as harness:
+                           teams_limit=(1, 0.5)) as harness:  # harsh enough to be met on a busy machine too
         await harness.receive("run many", user=harness.user("rel"), key="run-many")
         [parent] = [m for m in harness.public() if "NO-GO" in m.text]
         delivered = " ".join(r.text for r in harness.in_thread_of(parent))

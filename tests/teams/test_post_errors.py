@@ -4,6 +4,7 @@ no exception, no status, no connector URL. The run's card ends with its verdict 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,9 +64,11 @@ def visible(body: dict[str, Any]) -> str:
 
 def leaked(connector: Connector) -> list[str]:
     """Whatever reached the channel that shows the error's internals."""
-    markers = ("MessageSizeTooBig", "413", "Exception", urlsplit(connector.url).netloc, "/v3/conversations",
+    markers = ("MessageSizeTooBig", "Exception", urlsplit(connector.url).netloc, "/v3/conversations",
                "Traceback", "ResponseError")
-    return [visible(c.body) for c in connector.calls if any(m in visible(c.body) for m in markers)]
+    status = re.compile(r"(?<![\d.:])413(?![\d])")  # the status, not a port like 127.0.0.1:41333 in evidence
+    return [visible(c.body) for c in connector.calls
+            if any(m in visible(c.body) for m in markers) or status.search(visible(c.body))]
 
 
 async def start_run(client: TeamsClient, connector: Connector) -> None:
