@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]  # exits 2 (argparse: NoReturn)
         self.print_usage(sys.stderr)
         print(f"golive: {message}. Run `golive --help` for the commands.", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)

@@ -26,7 +26,7 @@ def command_argv(template: str, env: Mapping[str, str]) -> list[str]:
     found: list[str] = []
 
     def hold(match: object) -> str:
-        found.append(resolve(match, env))  # type: ignore[arg-type]
+        found.append(resolve(match, env))  # type: ignore[arg-type]  # re.sub hands a re.Match
         return f"{_OPEN}{len(found) - 1}{_CLOSE}"
 
     words = shlex.split(REFERENCE.sub(hold, template))

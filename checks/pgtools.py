@@ -352,7 +352,7 @@ async def plan_restore(ctx: CheckContext, *, url: str, path: str | None, from_ch
         return Outcome.failed(f"backup file {backup} does not exist", path=str(backup))
     if fmt not in ("plain", "custom"):
         fmt = detect_format(await asyncio.to_thread(read_head, backup), backup)
-    return RestorePlan(source=source, path=backup, fmt=fmt, scratch=scratch)  # type: ignore[arg-type]
+    return RestorePlan(source=source, path=backup, fmt=fmt, scratch=scratch)  # type: ignore[arg-type]  # fmt is plain|custom here
 
 
 async def run_on_scratch(scratch: ScratchDatabase, work: Callable[[], Awaitable[Outcome]],

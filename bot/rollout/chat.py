@@ -42,6 +42,6 @@ def install(chatops: ChatOps, service: RolloutService) -> None:
             return Denied(str(Action.ROLLOUT_KEEP_GOING), decision.reason)
         return await service.resume(actor=actor.user_id)
 
-    chatops.register_handler(ResumeCommand, resume)  # type: ignore[arg-type]
-    chatops.register_handler(PromoteCommand, promote)  # type: ignore[arg-type]
-    chatops.register_handler(RollbackCommand, rollback)  # type: ignore[arg-type]
+    chatops.register_handler(ResumeCommand, resume)  # type: ignore[arg-type]  # handlers take their own command type
+    chatops.register_handler(PromoteCommand, promote)  # type: ignore[arg-type]  # handlers take their own command type
+    chatops.register_handler(RollbackCommand, rollback)  # type: ignore[arg-type]  # handlers take their own command type

@@ -34,7 +34,7 @@ def scope(checklist: Checklist, phase: RolloutPhase) -> list[CheckSpec]:
         if unknown:
             raise LookupError(f"rollout phase {phase.id} requires unknown phase(s) {', '.join(unknown)}; "
                               f"phases: {', '.join(p.id for p in checklist.phases)}")
-        checks = [c for p in phase.requires_phases for c in checklist.phase(p).checks]  # type: ignore[union-attr]
+        checks = [c for p in phase.requires_phases for c in checklist.phase(p).checks]  # type: ignore[union-attr]  # unknown: refused above
     else:
         checks = checklist.all_checks()
     ids = {c.id for c in checks}

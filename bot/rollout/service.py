@@ -265,7 +265,7 @@ class RolloutService:
                 if incident.id not in rows:
                     rows[incident.id] = {"id": incident.id, "level": incident.level, "phase": incident.phase,
                                          "rules": ",".join(incident.rules), "message": incident.message}
-                await self.incidents.resolve(incident)  # type: ignore[union-attr]
+                await self.incidents.resolve(incident)  # type: ignore[union-attr]  # `shared` is empty without it
         for row in rows.values():
             await asyncio.to_thread(self.records.incident_resolved, row["id"])
             event = AlertEvent(incident_id=row["id"], state="resolved", level=row["level"], rule=row["rules"],

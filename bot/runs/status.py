@@ -166,7 +166,7 @@ def undelivered(store: Store, checklist: Checklist, *, runs: int = 10) -> list[s
         for failure in failures:
             by_transport.setdefault(str(failure.get("transport", "?")), []).append(failure)
         for transport, lost in by_transport.items():
-            checks = [str(c) for f in lost for c in f.get("checks", [])]  # type: ignore[attr-defined]
+            checks = [str(c) for f in lost for c in f.get("checks", [])]  # type: ignore[attr-defined]  # stored JSON dicts
             replies = "reply" if len(lost) == 1 else "replies"
             lines.append(f"{len(lost)} evidence {replies} could not be posted in {transport} for run {run.id} "
                          f"({run.selector}: {', '.join(checks)})")

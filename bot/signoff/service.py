@@ -99,10 +99,10 @@ class SignoffService:
         if row is None:
             return None
         request = SignoffRequest(id=row["id"], stage=row["stage"], checklist=row["checklist"], run_id=row["run_id"],
-                                 requested_by=row["requested_by"], created_at=parse_time(row["created_at"]))  # type: ignore[arg-type]
+                                 requested_by=row["requested_by"], created_at=parse_time(row["created_at"]))  # type: ignore[arg-type]  # stored times always parse
         for d in self.store.db.fetchall("SELECT * FROM signoffs WHERE request_id = :id", {"id": request_id}):
             request.decisions[d["role"]] = RoleDecision(role=d["role"], decision=d["decision"], user_id=d["user_id"],
-                                                        reason=d["reason"], decided_at=parse_time(d["decided_at"]))  # type: ignore[arg-type]
+                                                        reason=d["reason"], decided_at=parse_time(d["decided_at"]))  # type: ignore[arg-type]  # stored times always parse
         return request
 
     def latest(self, stage: str) -> SignoffRequest | None:

@@ -23,4 +23,4 @@ class SlackNotifier(EventRouter):
 
     @property
     def poster(self) -> SlackConversation:
-        return self.conversation  # type: ignore[return-value]
+        return self.conversation  # type: ignore[return-value]  # this notifier is built with a SlackConversation

@@ -121,7 +121,7 @@ class _BoltHandler(AsyncSocketModeHandler):
         self.app = app
         self.app_token = client.app_token
         self.client = client
-        client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+        client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]  # slack_sdk types it loosely
 
 
 class _TracebackOnce(logging.Filter):

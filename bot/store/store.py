@@ -58,7 +58,7 @@ class RunRecord:
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
         return cls(
             id=row["id"], checklist=row["checklist"], selector=row["selector"], requested_by=row["requested_by"],
-            source=row["source"], status=row["status"], started_at=parse_time(row["started_at"]),  # type: ignore[arg-type]
+            source=row["source"], status=row["status"], started_at=parse_time(row["started_at"]),  # type: ignore[arg-type]  # stored times parse
             finished_at=parse_time(row["finished_at"]),
             verdict=Verdict.model_validate_json(row["verdict"]) if row["verdict"] else None,
             wall_ms=row["wall_ms"], expected=json.loads(row.get("expected") or "[]"),
@@ -231,10 +231,10 @@ class Store:
         clauses, params = [], {"limit": limit}
         if status:
             clauses.append("status = :status")
-            params["status"] = status  # type: ignore[assignment]
+            params["status"] = status  # type: ignore[assignment]  # params mixes int and str
         if checklist:
             clauses.append("checklist = :checklist")
-            params["checklist"] = checklist  # type: ignore[assignment]
+            params["checklist"] = checklist  # type: ignore[assignment]  # params mixes int and str
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.fetchall(f"SELECT * FROM runs {where} ORDER BY started_at DESC LIMIT :limit", params)
         return [RunRecord.from_row(r) for r in rows]
@@ -328,10 +328,10 @@ class Store:
         clauses, params = [], {"limit": limit}
         if subject:
             clauses.append("subject = :subject")
-            params["subject"] = subject  # type: ignore[assignment]
+            params["subject"] = subject  # type: ignore[assignment]  # params mixes int and str
         if action:
             clauses.append("action = :action")
-            params["action"] = action  # type: ignore[assignment]
+            params["action"] = action  # type: ignore[assignment]  # params mixes int and str
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.fetchall(f"SELECT * FROM audit {where} ORDER BY seq DESC LIMIT :limit", params)
         for row in rows:

@@ -63,7 +63,7 @@ def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
         body.append(ck.text(page, subtle=True))
     labels = {"rollback": ("Roll back", "destructive"), "keep_going": ("Keep going", "default")}
     actions = [ck.execute(labels[a][0], VERB_ROLLOUT, {"action": a, "phase": event.phase},
-                          style=labels[a][1])  # type: ignore[arg-type]
+                          style=labels[a][1])  # type: ignore[arg-type]  # a literal style from `labels`
                for a in event.actions if a in labels]
     return ck.card(body, actions, fallback=f"{title}: {event.message}")
 

@@ -172,7 +172,7 @@ class TeamsBot:
         if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
             card = await self.render(reply)
             await self.edit_for_everyone(context, card)
-            return factory.adaptive_card(card)  # type: ignore[arg-type]
+            return factory.adaptive_card(card)  # type: ignore[arg-type]  # a card dict, typed loosely by the SDK
         return factory.message(reply_text(reply))
 
     async def edit_for_everyone(self, context: TurnContext, card: Card) -> bool:
