@@ -10,8 +10,10 @@ from typing import Any
 
 import aiohttp
 
+from bench.hostile_target import HostileTarget
 from bot.commands.common import Context
 from bot.commands.serve import serve
+from bot.server import start_web_app
 from checks.spec import Checklist
 
 
@@ -29,20 +31,41 @@ async def serving(settings: Any, checklist: Checklist, *, http: bool = True) -> 
                                      stop=stop))
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession(base) as client:
-            for _ in range(200):
-                if task.done():
-                    task.result()
-                try:
-                    async with client.get("/healthz/startup") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                raise TimeoutError("golive serve did not become ready within 10 s")
+        await wait_started(base, task)
         yield base
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+async def wait_started(base: str, task: asyncio.Task[None]) -> None:
+    """Until /healthz/startup answers 200; a serve task that ended instead raises its error."""
+    async with aiohttp.ClientSession(base) as client:
+        for _ in range(200):
+            if task.done():
+                task.result()
+            try:
+                async with client.get("/healthz/startup") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError("golive serve did not become ready within 10 s")
+
+
+IN_FLIGHT = 32 * 1024 * 1024
+"""What may be in flight when a client hangs up on an endless body: loopback socket buffers (a few MiB when
+autotuned) and aiohttp's write buffer. Far below the 1 GiB the hostile target is asked to send."""
+
+
+@asynccontextmanager
+async def hostile_target(**kwargs: Any) -> AsyncIterator[tuple[str, HostileTarget]]:
+    """The hostile local target (bench.hostile_target) on a free port: its base URL and itself."""
+    target = HostileTarget(**kwargs)
+    runner, port = await start_web_app(target.app)
+    try:
+        yield f"http://127.0.0.1:{port}", target
+    finally:
+        target.release()
+        await runner.cleanup()

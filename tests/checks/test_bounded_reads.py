@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from bench.hostile_target import HostileTarget, gzip_bomb
-from bot.server import start_web_app
 from checks.bounded import MIB, CapExceeded, read_file_capped, request_capped
 from checks.masking import masker
 from checks.process import run_process
@@ -27,19 +26,13 @@ from checks.result import MAX_EVIDENCE_BYTES, CheckResult, Criticality, Status
 from checks.runner import Runner
 from checks.target_env import SettingsError
 from tests.checks.http_fixtures import checklist_for, run_one
-
-# What may be in flight when the client hangs up: loopback socket buffers (a few MiB when autotuned) and
-# aiohttp's write buffer. Far below the 1 GiB the server was asked to send.
-IN_FLIGHT = 32 * MIB
+from tests.serving import IN_FLIGHT, hostile_target
 
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[tuple[str, HostileTarget]]:
-    target = HostileTarget()
-    runner, port = await start_web_app(target.app)
-    yield f"http://127.0.0.1:{port}", target
-    target.release()
-    await runner.cleanup()
+    async with hostile_target() as served:
+        yield served
 
 
 async def test_an_endless_http_body_ends_in_an_error_naming_the_cap_and_the_client_stops_reading(

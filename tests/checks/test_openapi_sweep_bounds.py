@@ -9,20 +9,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bench.hostile_target import HostileTarget
-from bot.server import start_web_app
-from checks.bounded import MIB
 from checks.kinds.openapi import sweep_budget
 from checks.result import Status
 from tests.checks.http_fixtures import run_one
+from tests.serving import IN_FLIGHT, hostile_target
 
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[tuple[str, HostileTarget]]:
-    target = HostileTarget(routes=("/ok", "/broken", "/hang", "/zeros"))
-    runner, port = await start_web_app(target.app)
-    yield f"http://127.0.0.1:{port}", target
-    target.release()
-    await runner.cleanup()
+    async with hostile_target(routes=("/ok", "/broken", "/hang", "/zeros")) as served:
+        yield served
 
 
 async def test_a_hung_route_is_reported_beside_the_broken_one(hostile: tuple[str, HostileTarget]) -> None:
@@ -40,7 +36,7 @@ async def test_a_hung_route_is_reported_beside_the_broken_one(hostile: tuple[str
     assert swept["/ok"]["status"] == 200 and "problem" not in swept["/ok"]
     assert swept["/zeros"]["status"] == 200 and "problem" not in swept["/zeros"]  # 1 GiB: only its start is read
     await target.all_streams_done()
-    assert target.streams[0].sent < 32 * MIB
+    assert target.streams[0].sent < IN_FLIGHT
 
 
 async def test_routes_the_budget_did_not_reach_are_listed_and_hide_nothing(

@@ -18,19 +18,14 @@ from bot.rollout.providers import ProviderError
 from bot.rollout.providers.dotenv import DotenvProvider
 from bot.rollout.providers.http import HttpProvider
 from bot.server import start_web_app
-from checks.bounded import MIB
 from checks.kinds.flags import EffectiveError, EffectiveProbe, read_effective
-
-IN_FLIGHT = 32 * MIB
+from tests.serving import IN_FLIGHT, hostile_target
 
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[tuple[str, HostileTarget]]:
-    target = HostileTarget()
-    runner, port = await start_web_app(target.app)
-    yield f"http://127.0.0.1:{port}", target
-    target.release()
-    await runner.cleanup()
+    async with hostile_target() as served:
+        yield served
 
 
 async def test_the_watch_reads_no_more_than_its_cap_of_probes_and_metrics(hostile: tuple[str, HostileTarget]) -> None:

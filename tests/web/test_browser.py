@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -21,7 +20,7 @@ from bot.web import links
 from bot.web.links import Linker
 from bot.web.routes import CSP
 from checks.loader import load_checklist
-from tests.serving import free_port
+from tests.serving import free_port, wait_started
 from tests.slack.support import SlackStub, bot_settings, post_signed, slash_command
 from tests.web.browser import Console, browser, screenshot  # noqa: F401  (browser: the session fixture)
 from tests.web.conftest import FIXTURES
@@ -37,21 +36,6 @@ def view_links(stub: SlackStub, kind: str) -> list[str]:
     """Every web view link of `kind` in what the bot posted to Slack, unescaped."""
     text = json.dumps([call.payload for call in stub.calls])
     return [u.replace("&amp;", "&") for u in re.findall(rf"http://127\.0\.0\.1:\d+/view/{kind}/[^|\s\"\\>]+", text)]
-
-
-async def wait_started(base: str, task: asyncio.Task[None]) -> None:
-    async with aiohttp.ClientSession(base) as client:
-        for _ in range(200):
-            if task.done():
-                task.result()
-            try:
-                async with client.get("/healthz/startup") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError("golive serve did not become ready within 10 s")
 
 
 async def open_page(browser: Any, url: str) -> tuple[Any, Console, int]:  # noqa: F811
