@@ -256,14 +256,9 @@ def init_sentry(settings: Settings, **overrides: Any) -> bool:
     return True
 
 
-def secret_setting_names() -> list[str]:
-    """Every secret setting, whose values the masker must know before the first log line is written."""
-    return secret_fields()
-
-
 def register_secrets(settings: Settings) -> None:
     """Teach the masker every secret the settings hold (URLs: their passwords too), before anything is logged."""
-    masker.add(*(settings.secret(name) for name in secret_setting_names()))
+    masker.add(*(settings.secret(name) for name in secret_fields()))
 
 
 def setup_observability(settings: Settings, *, stream: IO[str] | None = None) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 import yaml
 
-from bot.observability import register_secrets, secret_setting_names
-from bot.settings import Settings
+from bot.observability import register_secrets
+from bot.settings import Settings, secret_fields
 from checks.masking import MASK, MIN_KNOWN_LENGTH, Masker, is_secret_name
 from tests.secrets_corpus import CORPUS, HARMLESS, leaks
 
@@ -119,7 +119,7 @@ def test_every_secret_setting_of_golive_is_a_known_value_from_the_start(monkeypa
         monkeypatch.setenv(name, value)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert {"database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret",
-            "slack_app_token", "teams_app_password"} <= set(secret_setting_names())
+            "slack_app_token", "teams_app_password"} <= set(secret_fields())
     from checks.masking import masker
     saved = set(masker._values)
     try:
