@@ -117,6 +117,7 @@ def timeline(moments: Iterable[Moment], *, limit: int = 20) -> str:
 # -- the rollout watch's chart: p95 latency, 5xx error rate, readiness over the stored window ----------
 CHART_KEY = "watch:{checklist}:chart"
 WINDOW = 30  # samples kept (at the default 30 s interval, the last quarter of an hour)
+CHARTED = ("error_rate", "latency_p95_ms")  # the metrics behind the standing 5xx and p95 lines
 
 
 def stored_points(store: Any, checklist: str) -> list[dict[str, Any]]:
@@ -134,7 +135,19 @@ def watch_series(points: list[dict[str, Any]], criteria: Criteria | None = None)
     if any(p.get("ready") is not None for p in points):
         out.append(Series("readiness", values("ready"), threshold=1.0, up_is_bad=False, legend="█ ready, ▁ not",
                           breach_word="not ready"))
-    return out
+    return out + computed_series(points)
+
+
+def computed_series(points: list[dict[str, Any]]) -> list[Series]:
+    """The series the watch computed from a target's /metrics page (bot.rollout.chart stores them under
+    `computed`), in the order they first appear, with the latest threshold and unit."""
+    labels: dict[str, dict[str, Any]] = {}
+    for p in points:
+        for label, info in (p.get("computed") or {}).items():
+            labels[label] = info
+    return [Series(label, [((p.get("computed") or {}).get(label) or {}).get("value") for p in points],
+                   threshold=info.get("threshold"), unit=info.get("unit", ""), up_is_bad=info.get("up_is_bad", True))
+            for label, info in labels.items()]
 
 
 def watch_chart(points: list[dict[str, Any]], criteria: Criteria | None = None) -> str:

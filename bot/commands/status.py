@@ -122,7 +122,7 @@ def watch_preflight_lines(checklist: Checklist) -> list[str]:
         workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
         env = await read_target_env(checklist, workdir)
         url = str(interpolate(checklist.target.base_url, env))
-        return url, await preflight(watch_config(checklist), url)
+        return url, await preflight(watch_config(checklist), url, env=env)
 
     try:
         url, rules = asyncio.run(blind())

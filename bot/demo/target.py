@@ -4,7 +4,8 @@ It answers the endpoints the go-live plan probes (health, metrics, leads, scan, 
 legacy routes) and can be switched at run time, from Python (`TargetState`) or over HTTP
 (`POST /__control`), into the failure modes the checks must recognise: degraded readiness, a
 service that is down, slow answers, rate limiting and a share of 500s. Its metrics are computed
-from the traffic it actually served, so a watch over it sees what the checks did.
+from the traffic it actually served, so a watch over it sees what the checks did: as a JSON document
+(/healthz/metrics) and as real prometheus_client counters and histograms (/metrics).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from typing import Any, Literal, get_args
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 Mode = Literal["healthy", "degraded", "down", "slow", "ratelimited", "error_rate"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 LEGACY_PATHS = ("/leads", "/scan")
 CONTROL_PATH = "/__control"
+PROMETHEUS_PATH = "/metrics"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 # What the service looks like when nothing is wrong; the numbers the demo cannot derive from traffic.
@@ -51,6 +54,26 @@ _LEADS = [
      "segment": "smb", "m365": i % 3 == 0}
     for i in range(1, 21)
 ]
+
+
+class PrometheusMetrics:
+    """What a service instrumented with prometheus_client serves on /metrics: a request counter by method
+    and status, and a histogram of request durations (prometheus_client's default buckets). A registry of
+    its own, never the process-wide one, so several demo targets in one process do not share counts."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "HTTP requests served, by method and status",
+                                ["method", "status"], registry=self.registry)
+        self.duration = Histogram("http_request_duration_seconds", "Time to answer an HTTP request",
+                                  registry=self.registry)
+
+    def observe(self, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(method=method, status=str(status)).inc()
+        self.duration.observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 @dataclass
@@ -177,14 +200,22 @@ class TargetState:
             self._api_calls = 0  # for the deterministic error_rate sequence
             self._windows: dict[str, tuple[float, int]] = {}
             self._cache: dict[str, float] = {}
+            # a new registry: to a scraper, counters that start again from zero, as after a restart
+            self.prometheus = PrometheusMetrics()
 
-    def record(self, status: int, latency_ms: float) -> None:
-        """Count one served request toward the metrics."""
+    def record(self, status: int, latency_ms: float, method: str = "GET") -> None:
+        """Count one served request toward the metrics (the JSON document and the /metrics page)."""
         with self._lock:
             self._requests += 1
             self._errors += status >= 500
             self._limited += status == 429
             self._latencies.append(latency_ms)
+            self.prometheus.observe(method, status, latency_ms / 1000)
+
+    def exposition(self) -> bytes:
+        """The /metrics page: prometheus_client's text exposition format of the traffic served."""
+        with self._lock:
+            return self.prometheus.exposition()
 
     def note_dependency_use(self) -> None:
         """Each request touches DB and Redis; in degraded mode the failing one counts an error."""
@@ -380,6 +411,10 @@ async def metrics(request: web.Request) -> web.Response:
     return _json(_state(request).metrics())
 
 
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    return web.Response(body=_state(request).exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 async def leads(request: web.Request) -> web.Response:
     state = _state(request)
     raw = request.query.get("limit", "10")
@@ -517,8 +552,8 @@ async def mode_middleware(request: web.Request, handler: Handler) -> web.StreamR
         status = exc.status
         raise
     finally:
-        if not path.startswith("/healthz/"):
-            state.record(status, (time.perf_counter() - started) * 1000)
+        if not path.startswith("/healthz/") and path != PROMETHEUS_PATH:
+            state.record(status, (time.perf_counter() - started) * 1000, request.method)
 
 
 async def _dispatch(request: web.Request, handler: Handler, state: TargetState, path: str) -> web.StreamResponse:
@@ -550,6 +585,7 @@ def create_app(state: TargetState | None = None, stopping: asyncio.Event | None 
     routes.add_get("/healthz/ready", ready)
     routes.add_get("/healthz/startup", startup)
     routes.add_get("/healthz/metrics", metrics)
+    routes.add_get(PROMETHEUS_PATH, prometheus_metrics)
     routes.add_get("/api/v1/leads", leads)
     routes.add_get("/api/v1/scan", scan)
     routes.add_post("/api/v1/scan", scan)

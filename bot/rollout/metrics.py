@@ -1,21 +1,24 @@
 """One watch sample: the target's health probes, its JSON metrics document and (optionally) Prometheus
-queries, read concurrently. A source that cannot be read leaves its metrics out and says why, so the
-rules can call them inconclusive instead of guessing."""
+queries and the target's own /metrics page (bot.rollout.exposition), read concurrently. A source that
+cannot be read leaves its metrics out and says why, so the rules can call them inconclusive instead of
+guessing."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from bot.rollout.exposition import ACCEPT, ExpositionReader, Outcome
 from bot.rollout.models import ProbeSpec, WatchConfig
 from checks.bounded import CapExceeded, request_capped, show_bytes
+from checks.interpolate import MissingVariable, interpolate
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
 from checks.result import utcnow
@@ -36,6 +39,9 @@ class Sample:
     probes: dict[str, ProbeResult] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {series/integration: value}
     unread: dict[str, str] = field(default_factory=dict)  # metric -> why no source could give it
+    # metrics unread in this sample only (the first sample of a rate, no traffic): evaluable, so not blind
+    waiting: set[str] = field(default_factory=set)
+    derived: dict[str, str] = field(default_factory=dict)  # metric -> the expression computed from /metrics
     at: datetime = field(default_factory=utcnow)
     elapsed_ms: float = 0.0
 
@@ -84,23 +90,36 @@ def _parse(body: bytes) -> Any:
 
 
 class Collector:
-    """Reads one sample from a target. The HTTP client is shared across samples (keep-alive)."""
+    """Reads one sample from a target. The HTTP client is shared across samples (keep-alive); the /metrics
+    reader keeps the previous page, which rates and quantiles are computed against. `clock` (seconds)
+    times those pages: tests inject it, so a rate over a 30 s interval needs no 30 s wait. `env` is the
+    target's settings, for `${VAR}` in the /metrics URL."""
 
-    def __init__(self, config: WatchConfig, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: WatchConfig, base_url: str, client: httpx.AsyncClient | None = None, *,
+                 clock: Callable[[], float] = time.monotonic, env: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.base_url = base_url
         self.client = client or httpx.AsyncClient(timeout=config.timeout_seconds)
-        self._json_paths = config.metric_paths() if config.metrics_url else {}
+        self.clock = clock
+        self.env = dict(env or {})
+        # a metric the /metrics page computes is not also looked for in the JSON document's default paths
+        computed = set(config.exposition.queries) - set(config.metrics) if config.exposition else set()
+        self._json_paths = ({n: p for n, p in config.metric_paths().items() if n not in computed}
+                            if config.metrics_url else {})
         self._queries = dict(config.prometheus.queries) if config.prometheus else {}
+        self.exposition = (ExpositionReader(config.exposition, [r.metric for r in config.rules])
+                           if config.exposition else None)
 
     def has_source(self, metric: str) -> bool:
         """Whether any configured source publishes `metric` (rules on metrics nobody publishes are dropped)."""
-        return metric in self._json_paths or metric in self._queries
+        return (metric in self._json_paths or metric in self._queries
+                or (self.exposition is not None and self.exposition.publishes(metric)))
 
     async def collect(self) -> Sample:
         started = time.perf_counter()
-        probes, document, prometheus = await asyncio.gather(
-            asyncio.gather(*(self._probe(p) for p in self.config.probes)), self._document(), self._prometheus())
+        probes, document, prometheus, exposition = await asyncio.gather(
+            asyncio.gather(*(self._probe(p) for p in self.config.probes)), self._document(), self._prometheus(),
+            self._exposition())
         sample = Sample(probes={p.name: p for p in probes})
         doc, doc_error = document
         for name, path in self._json_paths.items():
@@ -118,6 +137,18 @@ class Collector:
                 sample.unread.pop(name, None)
             elif name not in sample.metrics:
                 sample.unread[name] = error or f"Prometheus returned no series for {name}"
+        expressions = self.exposition.expressions if self.exposition else {}
+        for name, outcome in exposition.items():
+            if name in expressions:
+                sample.derived[name] = expressions[name].text
+            if outcome.value is not None:
+                sample.metrics[name] = {"": outcome.value}
+                sample.unread.pop(name, None)
+                sample.waiting.discard(name)
+            elif name not in sample.metrics:
+                sample.unread[name] = outcome.why
+                if outcome.evaluable:
+                    sample.waiting.add(name)
         sample.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         return sample
 
@@ -151,6 +182,29 @@ class Collector:
             return _parse(raw), None
         except ValueError:
             return None, f"metrics {redact_url(url)} is not JSON"
+
+    def exposition_url(self) -> str:
+        """The /metrics page's URL; MissingVariable when it names a setting the target lacks."""
+        assert self.config.exposition is not None
+        return _join(self.base_url, str(interpolate(self.config.exposition.url, self.env)))
+
+    async def _exposition(self) -> dict[str, Outcome]:
+        """Scrape the target's /metrics and evaluate every expression against the previous scrape."""
+        reader, spec = self.exposition, self.config.exposition
+        if reader is None or spec is None:
+            return {}
+        try:
+            url = self.exposition_url()
+        except MissingVariable as exc:
+            return reader.unreadable(f"watch.exposition.url: {exc}")
+        shown = redact_url(url)
+        try:
+            response, raw = await self._get(url, headers={"Accept": ACCEPT, **spec.headers})
+        except (httpx.HTTPError, TimeoutError, CapExceeded) as exc:
+            return reader.unreadable(f"metrics {shown} unreadable: {_why(exc)}")
+        if response.status_code != 200:
+            return reader.unreadable(f"metrics {shown} answered {response.status_code}")
+        return await asyncio.to_thread(reader.read, raw, self.clock(), shown)
 
     async def _prometheus(self) -> dict[str, tuple[dict[str, Any], str | None]]:
         prom = self.config.prometheus

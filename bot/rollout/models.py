@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.events import AlertLevel
+from bot.rollout.exposition import ExpositionSpec
 from bot.runs.status import ROLLOUT_PHASE_KEY
 from checks.jsonpath import Op
 from checks.spec import Checklist
@@ -96,6 +97,8 @@ class WatchConfig(_Strict):
     integrations: dict[str, str] = Field(default_factory=dict, description="integration -> the flag that "
                                          "enables it (default: the plan's flag whose name contains it)")
     prometheus: PrometheusSpec | None = None
+    exposition: ExpositionSpec | None = Field(None, description="the target's own /metrics (Prometheus text "
+                                              "format): rates, ratios, quantiles computed by the watch")
     rules: list[RuleSpec] = Field(default_factory=list, description="extra rules, or replacements by id")
     optional_rules: list[str] = Field(default_factory=list, description="rule ids (defaults included) whose "
                                       "blindness is expected: never reported")

@@ -8,7 +8,8 @@ Each rule turns a sample into a Reading: breach (with the value and the threshol
 inconclusive (the value could not be read — never treated as healthy).
 
 A rule that cannot be evaluated against the target at all (no source publishes its metric, the path is
-missing from the metrics document, the Prometheus query returns nothing) is *blind*: `blind_rules`
+missing from the metrics document, the Prometheus query returns nothing, the counter or histogram is not
+on the target's /metrics page) is *blind*: `blind_rules`
 lists them so the watch can say so at its start instead of staying silent. `optional: true` (or
 `watch.optional_rules`) marks a rule whose blindness is expected.
 """
@@ -94,9 +95,11 @@ def blind_rules(sample: Sample, rules: list[RuleSpec], has_source: Callable[[str
             continue
         if has_source is not None and not has_source(rule.metric):
             blind.append(BlindRule(rule.id, rule.level, rule.metric, "no source publishes this metric "
-                                   "(set watch.metrics or watch.prometheus.queries)"))
+                                   "(set watch.metrics, watch.prometheus.queries or watch.exposition.queries)"))
             continue
         values = sample.metrics.get(rule.metric)
+        if not values and rule.metric in sample.waiting:
+            continue  # computable from /metrics, only not yet (a rate needs two samples): not blind
         if not values:
             blind.append(BlindRule(rule.id, rule.level, rule.metric,
                                    sample.unread.get(rule.metric, f"{rule.metric} was not read")))

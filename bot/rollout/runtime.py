@@ -92,7 +92,8 @@ class RolloutRuntime:
 
     def watch(self, scheduler: Any = None, on_phase: Callable[[str | None], None] | None = None) -> Watch:
         return Watch(self.checklist, self.store, self.notifier, config=self.config, target_url=self.target_url,
-                     incidents=self.incidents(), service=self.service, scheduler=scheduler, on_phase=on_phase)
+                     incidents=self.incidents(), service=self.service, scheduler=scheduler, on_phase=on_phase,
+                     env=self.env)
 
     async def runner(self) -> Runner:
         """A runner whose `flags` check reads the flag provider, on the current rollout phase."""

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -41,12 +41,13 @@ class Watch:
                  target_url: str, incidents: IncidentStore | None = None, service: RolloutService | None = None,
                  scheduler: AsyncIOScheduler | None = None, client: httpx.AsyncClient | None = None,
                  clock: Callable[[], float] = time.time,
-                 on_phase: Callable[[str | None], None] | None = None) -> None:
+                 on_phase: Callable[[str | None], None] | None = None, env: Mapping[str, str] | None = None,
+                 ) -> None:
         self.checklist = checklist
         self.notifier = notifier
         self.config = config
         self.service = service
-        self.collector = Collector(config, target_url, client)
+        self.collector = Collector(config, target_url, client, clock=clock, env=env)
         self.tracker = IncidentTracker(checklist.name, incidents or MemoryIncidentStore(), config, clock)
         self.records = RolloutRecords(store, checklist.name)
         self.scheduler = scheduler or create_scheduler()
@@ -152,7 +153,7 @@ class Watch:
         readings = evaluate(sample, self.config, rules, phase.flags if phase else {}, self.collector.has_source)
         self.samples += 1
         self.last_sample, self.last_readings = sample, readings
-        points = await asyncio.to_thread(remember, self.records.store, self.checklist.name, sample)
+        points = await asyncio.to_thread(remember, self.records.store, self.checklist.name, sample, rules)
         self.chart = watch_chart(points, phase.criteria if phase else None)
         if phase is not None:
             await self._tell_blind(phase, sample, rules)

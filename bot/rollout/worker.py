@@ -68,7 +68,7 @@ async def run_watch(settings: Settings, store: Store, checklist: Checklist, opti
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    blind = await preflight(config, runtime.target_url)
+    blind = await preflight(config, runtime.target_url, env=runtime.env)
     if blind:
         say(f"watch preflight: {len(blind)} rule(s) are blind (cannot be evaluated against {runtime.target_url}); "
             "they cannot raise an alert:")
