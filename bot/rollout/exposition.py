@@ -70,12 +70,21 @@ class Scrape:
     types: dict[str, str]  # sample name -> the type of its family (counter, gauge, histogram, untyped, …)
 
 
+# The sample names a family of each type declares, present even before it has a sample: prometheus_client
+# prints only HELP and TYPE for a labelled counter no request has touched yet.
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
+             "gaugehistogram": ("_bucket", "_gcount", "_gsum"), "summary": ("", "_count", "_sum")}
+
+
 def parse_scrape(text: str, at: float) -> Scrape:
     """The page parsed by prometheus_client; ValueError when it is not the text exposition format."""
     series: dict[str, dict[Labels, float]] = {}
     types: dict[str, str] = {}
     try:
         for family in text_string_to_metric_families(text):
+            for suffix in _SUFFIXES.get(family.type, ("",)):
+                series.setdefault(family.name + suffix, {})
+                types.setdefault(family.name + suffix, family.type)
             for sample in family.samples:
                 series.setdefault(sample.name, {})[frozenset(sample.labels.items())] = float(sample.value)
                 types.setdefault(sample.name, family.type)
@@ -154,7 +163,7 @@ class Evaluator:
             self._series(sel.name, now, ("counter", "gauge", "untyped", "unknown", "histogram", "summary"), "")
             picked = self._pick(sel, now)
             if not picked:
-                raise _Unread(f"no series of {sel.name} match {sel}")
+                raise _Unread(f"{sel} has no samples yet", evaluable=True)
             return sum(picked.values())
         if expr.func == "quantile":
             return self._quantile(expr, before, now)
@@ -214,7 +223,7 @@ class Evaluator:
                 raise _Unread(f"{name} has a series without a numeric le label")
             buckets[bound] = buckets.get(bound, 0.0) + amount
         if not buckets:
-            raise _Unread(f"no series of {name} match {sel}")
+            raise _Unread(f"{sel} has no samples yet", evaluable=True)
         assert expr.quantile is not None
         try:
             value = histogram_quantile(expr.quantile, buckets)

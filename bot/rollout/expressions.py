@@ -27,7 +27,7 @@ _SELECTOR = re.compile(rf"\s*(?P<name>{_NAME})\s*(?:\{{(?P<matchers>[^{{}}]*)\}}
 _MATCHER = re.compile(r'\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*')
 _CALL = re.compile(r"^\s*(?P<func>[a-z_0-9]+)\s*\((?P<args>.*)\)\s*(?:\*\s*(?P<scale>[0-9.eE+\-]+)\s*)?$", re.S)
 _BARE = re.compile(rf"^(?P<selector>\s*{_NAME}\s*(?:\{{[^{{}}]*\}})?\s*)(?:\*\s*(?P<scale>[0-9.eE+\-]+)\s*)?$")
-_QUANTILE = re.compile(r"^p(?P<pct>\d{1,2}(?:\.\d+)?)$")
+_QUANTILE = re.compile(r"^p(?P<pct>\d+(?:\.\d+)?)$")
 _ARITY = {"rate": 1, "increase": 1, "ratio": 2, "error_ratio": 1}
 
 SYNTAX_HINT = ('write e.g. rate(http_requests_total), ratio(http_requests_total{status=~"5.."}, '

@@ -1,0 +1,177 @@
+"""The watch over a target's own /metrics, with no Prometheus server: the demo target serves real
+prometheus_client counters and histograms, the watch computes the 5xx ratio, p95 and the request rate
+between two samples, a breach driven through the demo's fault switches raises the alert, and the alert's
+chart draws the computed series. The clock is injected: every sample is 30 s after the last one, without
+waiting 30 s."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.demo import DemoServer
+from bot.events import AlertEvent, RecordingNotifier
+from bot.locks import RedisLocks
+from bot.rollout import RolloutRuntime, Watch
+from bot.rollout.metrics import Collector
+from bot.rollout.models import WatchConfig
+from bot.store import Store
+from checks.spec import Checklist
+from tests.serving import IN_FLIGHT, hostile_target
+
+INTERVAL = 30.0
+EXPOSITION = {
+    "queries": {"error_rate": "error_ratio(http_requests_total)",
+                "latency_p95_ms": "p95(http_request_duration_seconds) * 1000"},
+}
+REQUEST_RATE_RULE = {"id": "request_rate", "level": "P2", "metric": "rate(http_requests_total)", "op": "lt",
+                     "threshold": 0.1, "label": "request rate", "unit": ""}
+
+
+class Clock:
+    """The watch's clock: each sample advances it by one interval."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Probe:
+    """A watch on the demo target, sampled by hand, one interval of the injected clock per sample."""
+
+    def __init__(self, runtime: RolloutRuntime, watch: Watch, clock: Clock, target: DemoServer) -> None:
+        self.runtime, self.watch, self.clock, self.target = runtime, watch, clock, target
+
+    async def traffic(self, requests: int) -> None:
+        async with httpx.AsyncClient(base_url=self.target.base_url, timeout=10) as client:
+            answers = await asyncio.gather(*(client.get("/api/v1/leads?limit=5") for _ in range(requests)))
+        assert len(answers) == requests
+
+    async def sample(self, requests: int = 0) -> list[AlertEvent]:
+        if requests:
+            await self.traffic(requests)
+        self.clock.now += INTERVAL
+        return await self.watch.tick()
+
+    def reading(self, rule: str) -> Any:
+        return next(r for r in self.watch.last_readings if r.rule == rule)
+
+
+@pytest.fixture
+async def probe(write_checklist: Callable[..., Checklist], store: Store, locks: RedisLocks,
+                target: DemoServer) -> AsyncIterator[Probe]:
+    checklist = write_checklist(target.base_url, criteria={"p95_latency_ms_alert": 200},
+                                watch={"interval_seconds": INTERVAL, "exposition": EXPOSITION,
+                                       "rules": [REQUEST_RATE_RULE]})
+    notifier = RecordingNotifier()
+    runtime = await RolloutRuntime.create(checklist, store, notifier, locks=locks, prefix=locks.prefix, env={})
+    await asyncio.to_thread(runtime.service.records.set_phase, "phase-1")
+    clock = Clock()
+    watch = Watch(checklist, store, notifier, config=runtime.config, target_url=runtime.target_url,
+                  incidents=runtime.incidents(), service=runtime.service, clock=clock, env=runtime.env)
+    yield Probe(runtime, watch, clock, target)
+    await watch.stop()
+    await runtime.close()
+
+
+async def test_5xx_from_the_demo_counters_raise_a_p0_whose_chart_draws_the_computed_ratio(probe: Probe) -> None:
+    assert await probe.sample() == []
+    first = probe.reading("error_rate")
+    assert first.state == "inconclusive"
+    assert re.fullmatch(r"5xx error rate: error_ratio\(http_requests_total\): needs two samples; this is the "
+                        r"first read of http://127\.0\.0\.1:\d+/metrics", first.message)
+    assert probe.watch.blind == []  # computable from /metrics, only not yet: not a blind rule
+
+    assert await probe.sample(requests=12) == []
+    assert probe.reading("error_rate").value == 0.0
+    assert probe.reading("request_rate").value == pytest.approx(12 / INTERVAL)
+
+    probe.target.set(mode="error_rate", error_fraction=0.5)  # every second API answer is a 500
+    assert await probe.sample(requests=12) == []  # one breaching sample is not an alert
+    assert probe.reading("error_rate").value == pytest.approx(0.5)
+    (opened,) = await probe.sample(requests=12)
+    assert (opened.level, opened.state, opened.rule) == ("P0", "opened", "error_rate")
+    assert opened.message.startswith("5xx error rate 50.0% > 1.0%")
+
+    lines = {line.split("  ")[0].strip(): line for line in opened.chart.splitlines()[1:]}
+    assert lines["5xx error rate %"].endswith("50  (alert > 1)  ▲ 2 of 4 over")
+    assert lines["5xx error rate %"].split()[4] == "·▁██", "no value at the first sample, 0 %, then 50 % twice"
+    assert re.fullmatch(r"request rate\s+·███  0\.4  \(alert < 0\.1\)", lines["request rate"])
+    assert "p95 latency ms" in lines
+
+    # the demo restarts: its counters start again from zero. The fall is a reset, not negative traffic
+    probe.target.set(mode="healthy")
+    probe.target.state.reset()
+    assert await probe.sample(requests=6) == []
+    assert probe.reading("error_rate").value == 0.0
+    assert probe.reading("request_rate").value == pytest.approx(6 / INTERVAL)
+    (resolved,) = await probe.sample(requests=6)
+    assert (resolved.level, resolved.state, resolved.incident_id) == ("P0", "resolved", opened.incident_id)
+
+
+async def test_slow_answers_in_the_demo_histogram_raise_a_p1_on_the_computed_p95(probe: Probe) -> None:
+    await probe.sample()
+    assert await probe.sample(requests=10) == []
+    assert probe.reading("latency_p95").state == "ok"
+    probe.target.set(mode="slow", delay_ms=300)  # every answer takes 0.3 s: the (0.25, 0.5] bucket
+    await probe.sample(requests=10)
+    (opened,) = [e for e in await probe.sample(requests=10) if e.level == "P1"]  # (a P2 too, if p95 > 500 ms)
+    assert (opened.state, opened.rule) == ("opened", "latency_p95")
+    # all 10 in (0.25, 0.5]: p95 = 0.25 + 0.25 * 9.5 / 10 s, unless a busy machine pushed one further up
+    assert re.fullmatch(r"p95 latency (\d+) ms > 200 ms", opened.message)
+    assert float(probe.reading("latency_p95").value) >= 250
+    assert re.search(r"p95 latency ms\s+·\S██  \d+  \(alert > 200\)  ▲ 2 of 4 over", opened.chart)
+
+
+async def test_a_missing_counter_makes_its_rule_blind_with_the_reason(
+        write_checklist: Callable[..., Checklist], store: Store, locks: RedisLocks, target: DemoServer) -> None:
+    checklist = write_checklist(target.base_url, watch={"exposition": {"queries": {
+        "error_rate": "error_ratio(grpc_requests_total)"}}})
+    runtime = await RolloutRuntime.create(checklist, store, RecordingNotifier(), locks=locks, prefix=locks.prefix,
+                                          env={})
+    watch = runtime.watch()
+    try:
+        blind = await watch.preflight()
+    finally:
+        await watch.stop()
+        await runtime.close()
+    assert [b.line() for b in blind] == [
+        f"P0 error_rate (error_rate): error_ratio(grpc_requests_total): grpc_requests_total is not in "
+        f"{target.base_url}/metrics"]
+
+
+async def test_the_metrics_url_reads_the_target_settings_and_says_when_one_is_missing(target: DemoServer) -> None:
+    config = WatchConfig.model_validate({"probes": [], "metrics_url": None, "exposition": {
+        "url": "${METRICS_BASE}/metrics", "queries": {"rps": "rate(http_requests_total)"}}})
+    collector = Collector(config, "http://unused.invalid", env={"METRICS_BASE": target.base_url})
+    missing = Collector(config, "http://unused.invalid")
+    try:
+        assert "needs two samples" in (await collector.collect()).unread["rps"]
+        assert (await missing.collect()).unread["rps"].startswith(
+            "watch.exposition.url: variable METRICS_BASE is not set in the target's settings")
+    finally:
+        await collector.close()
+        await missing.close()
+
+
+async def test_the_metrics_page_is_read_no_further_than_the_cap() -> None:
+    async with hostile_target() as (base_url, hostile):
+        config = WatchConfig.model_validate({"probes": [], "metrics_url": None, "max_body_bytes": 65536,
+                                             "exposition": {"url": "/zeros", "queries": {"rps": "rate(x_total)"}}})
+        collector = Collector(config, base_url)
+        try:
+            sample = await collector.collect()
+        finally:
+            await collector.close()
+        assert sample.unread["rps"] == (f"metrics {base_url}/zeros unreadable: the answer exceeds the 64 KiB cap "
+                                        "(watch.max_body_bytes)")
+        assert "rps" not in sample.waiting
+        await hostile.all_streams_done()
+        assert hostile.streams[0].sent < IN_FLIGHT
