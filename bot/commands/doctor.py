@@ -44,6 +44,7 @@ async def diagnose(args: argparse.Namespace) -> list[Finding]:
     findings.append(await _redis(settings))
     if checklist is not None:
         findings.append(await _target(checklist))
+        findings.extend(await _watch_sources(checklist))
     findings.extend(await _slack(settings, checklist, http=args.http))
     findings.extend(_teams(settings))
     return findings
@@ -139,6 +140,27 @@ async def _target(checklist: Checklist) -> Finding:
         return Finding.fail("target", f"{mask(base)}: {network_reason(exc) or type(exc).__name__}",
                             "is the service up, and is target.base_url right?")
     return Finding.ok("target", f"{mask(base)} answers ({response.status_code})")
+
+
+async def _watch_sources(checklist: Checklist) -> list[Finding]:
+    """The rollout watch's metrics sources and the rules each can evaluate (bot.rollout.sources)."""
+    if checklist.rollout is None or not checklist.rollout.phases:
+        return []
+    from bot.rollout.models import watch_config
+    from bot.rollout.sources import ITEM, watch_source_findings
+    from checks.interpolate import interpolate
+    from checks.target_env import read_target_env
+
+    try:
+        config = watch_config(checklist)
+        if checklist.demo:  # the demo target runs only during a run: what the configuration says, no sample
+            return await watch_source_findings(config, None)
+        workdir = Path(checklist.source_path).parent if checklist.source_path else Path.cwd()
+        env = await read_target_env(checklist, workdir)
+        base = str(interpolate(checklist.target.base_url, env))
+    except Exception as exc:
+        return [Finding.fail(ITEM, mask(str(exc)), "fix rollout.watch (or the target's settings) as it says")]
+    return await watch_source_findings(config, base, env)
 
 
 async def _slack(settings: Settings, checklist: Checklist | None, *, http: bool) -> list[Finding]:

@@ -112,8 +112,15 @@ class Collector:
 
     def has_source(self, metric: str) -> bool:
         """Whether any configured source publishes `metric` (rules on metrics nobody publishes are dropped)."""
-        return (metric in self._json_paths or metric in self._queries
-                or (self.exposition is not None and self.exposition.publishes(metric)))
+        return bool(self.sources_of(metric))
+
+    def sources_of(self, metric: str) -> list[str]:
+        """Which configured sources publish `metric`: `document`, `prometheus`, `exposition`."""
+        found = [name for name, has in (("document", metric in self._json_paths),
+                                        ("prometheus", metric in self._queries),
+                                        ("exposition", self.exposition is not None
+                                         and self.exposition.publishes(metric))) if has]
+        return found
 
     async def collect(self) -> Sample:
         started = time.perf_counter()

@@ -20,6 +20,7 @@ from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime, Watch
 from bot.rollout.metrics import Collector
 from bot.rollout.models import WatchConfig
+from bot.rollout.sources import watch_source_findings
 from bot.store import Store
 from checks.spec import Checklist
 from tests.serving import IN_FLIGHT, hostile_target
@@ -175,3 +176,29 @@ async def test_the_metrics_page_is_read_no_further_than_the_cap() -> None:
         assert "rps" not in sample.waiting
         await hostile.all_streams_done()
         assert hostile.streams[0].sent < IN_FLIGHT
+
+
+async def test_doctor_lists_the_rules_each_source_can_evaluate_and_the_blind_ones(target: DemoServer) -> None:
+    config = WatchConfig.model_validate({
+        "metrics": {"cache_hit_rate": None, "task_failure_rate": "tasks.nowhere"},
+        "exposition": {"queries": {"error_rate": "error_ratio(http_requests_total)",
+                                   "latency_p95_ms": "p95(http_request_duration_seconds) * 1000"}},
+        "rules": [REQUEST_RATE_RULE,
+                  {"id": "grpc_errors", "level": "P1", "metric": "rate(grpc_errors_total)", "op": "gt",
+                   "threshold": 1}],
+    })
+    lines = [f.line() for f in await watch_source_findings(config, target.base_url)]
+    assert lines[:2] == [
+        "ok    watch sources: metrics document /healthz/metrics: db_down, redis_down, dns_timeouts, whois_timeouts, "
+        "task_failures, integration_success",
+        "ok    watch sources: /metrics page /metrics: error_rate, latency_p95, latency_target, request_rate, "
+        "grpc_errors"]
+    assert lines[2] == ("warn  watch sources: no source publishes the metric of cache_hit_rate: these rules never "
+                        "alert → map them in rollout.watch.metrics, prometheus.queries or exposition.queries, or "
+                        "list them in disable_rules")
+    assert lines[3].startswith(f"warn  watch sources: 2 rule(s) blind against {target.base_url}: "
+                               "P1 task_failures (task_failure_rate): tasks.nowhere is not in the metrics document; "
+                               "P1 grpc_errors (rate(grpc_errors_total)): rate(grpc_errors_total): grpc_errors_total "
+                               f"is not in {target.base_url}/metrics → ")
+    assert len(lines) == 4  # the counters it has are only waiting for a second sample: not blind
+    assert [f.line() for f in await watch_source_findings(config, None)] == lines[:3]  # the demo: no sample
