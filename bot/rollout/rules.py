@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.events import AlertLevel
+from bot.rollout.expressions import looks_like_expression
 from bot.rollout.metrics import ProbeResult, Sample
 from bot.rollout.models import ProbeSpec, RuleSpec, WatchConfig
 from checks.jsonpath import OP_SYMBOL, compare, describe
@@ -94,8 +95,10 @@ def blind_rules(sample: Sample, rules: list[RuleSpec], has_source: Callable[[str
         if rule.optional:
             continue
         if has_source is not None and not has_source(rule.metric):
-            blind.append(BlindRule(rule.id, rule.level, rule.metric, "no source publishes this metric "
-                                   "(set watch.metrics, watch.prometheus.queries or watch.exposition.queries)"))
+            why = ("an expression is computed from the target's /metrics page: set watch.exposition (e.g. "
+                   "{url: /metrics})" if looks_like_expression(rule.metric) else "no source publishes this metric "
+                   "(set watch.metrics, watch.prometheus.queries or watch.exposition.queries)")
+            blind.append(BlindRule(rule.id, rule.level, rule.metric, why))
             continue
         values = sample.metrics.get(rule.metric)
         if not values and rule.metric in sample.waiting:

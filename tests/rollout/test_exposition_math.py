@@ -6,16 +6,21 @@ never by calling the code under test."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.rollout.counter_math import histogram_quantile, increase
 from bot.rollout.exposition import ExpositionReader, ExpositionSpec, Outcome
 from bot.rollout.expressions import parse_expression
-from bot.rollout.models import WatchConfig
+from bot.rollout.metrics import Sample
+from bot.rollout.models import RuleSpec, WatchConfig
+from bot.rollout.rules import blind_rules
 
 PAGE = "http://target/metrics"
+REQUEST_RULE = {"id": "no_traffic", "level": "P1", "metric": "rate(http_requests_total)", "op": "lt", "threshold": 1}
 
 
 def reader(**queries: str) -> ExpositionReader:
@@ -227,3 +232,20 @@ def test_a_labelled_counter_nothing_has_touched_yet_is_there_with_no_samples() -
                                        "increase between the two samples", evaluable=True)
     assert out["p95"] == Outcome(None, "p95(d_seconds): d_seconds has no samples yet", evaluable=True)
     assert out["missing"] == Outcome(None, f"rate(grpc_requests_total): grpc_requests_total is not in {PAGE}")
+
+
+def test_the_readme_example_is_a_valid_watch_and_every_expression_in_it_parses() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Metrics from the service's own /metrics"):]
+    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    config = WatchConfig.model_validate(example["rollout"]["watch"])
+    r = ExpositionReader(config.exposition or ExpositionSpec(), [rule.metric for rule in config.rules])
+    assert r.broken == {} and len(r.expressions) == 4
+
+
+def test_an_expression_rule_without_an_exposition_source_says_to_add_one() -> None:
+    config = WatchConfig.model_validate({"rules": [REQUEST_RULE]})
+    (blind,) = [b for b in blind_rules(Sample(), [RuleSpec.model_validate(REQUEST_RULE)], lambda m: False)]
+    assert blind.why == ("an expression is computed from the target's /metrics page: set watch.exposition "
+                         "(e.g. {url: /metrics})")
+    assert config.exposition is None
