@@ -76,8 +76,10 @@ _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
              "gaugehistogram": ("_bucket", "_gcount", "_gsum"), "summary": ("", "_count", "_sum")}
 
 
-def parse_scrape(text: str, at: float) -> Scrape:
-    """The page parsed by prometheus_client; ValueError when it is not the text exposition format."""
+def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None) -> Scrape:
+    """The page parsed by prometheus_client; ValueError when it is not the text exposition format.
+    With `wanted`, only those sample names are kept (the whole page is still parsed, so a broken page
+    is noticed): the previous scrape then holds what the expressions need, not the whole page."""
     series: dict[str, dict[Labels, float]] = {}
     types: dict[str, str] = {}
     try:
@@ -86,8 +88,11 @@ def parse_scrape(text: str, at: float) -> Scrape:
                 series.setdefault(family.name + suffix, {})
                 types.setdefault(family.name + suffix, family.type)
             for sample in family.samples:
-                series.setdefault(sample.name, {})[frozenset(sample.labels.items())] = float(sample.value)
                 types.setdefault(sample.name, family.type)
+                if wanted is not None and sample.name not in wanted:
+                    series.setdefault(sample.name, {})
+                    continue
+                series.setdefault(sample.name, {})[frozenset(sample.labels.items())] = float(sample.value)
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
     return Scrape(at, series, types)
@@ -250,6 +255,8 @@ class ExpositionReader:
             except ValueError as exc:
                 self.broken[metric] = str(exc)
         self.previous: Scrape | None = None
+        self.wanted = frozenset(name for expr in self.expressions.values() for sel in expr.selectors
+                                for name in (sel.name, sel.name.removesuffix("_bucket") + "_bucket"))
 
     def publishes(self, metric: str) -> bool:
         return metric in self.expressions or metric in self.broken
@@ -265,7 +272,7 @@ class ExpositionReader:
         """Parse one page read at `at` (seconds, the watch's clock) and evaluate every expression against the
         previous one. CPU-bound on a large page: call it off the event loop."""
         try:
-            scrape = parse_scrape(body.decode("utf-8", errors="replace"), at)
+            scrape = parse_scrape(body.decode("utf-8", errors="replace"), at, self.wanted)
         except ValueError as exc:
             return self.unreadable(f"{where} is not in the Prometheus text format: {exc}")
         evaluator = Evaluator(self.spec, where)

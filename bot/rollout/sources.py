@@ -64,6 +64,11 @@ async def watch_source_findings(config: WatchConfig, target_url: str | None,
             sample = await collector.collect()
         except Exception as exc:  # the doctor reports, it never crashes on a target
             return [*findings, Finding.warn(ITEM, f"could not sample {redact_url(target_url)}: {mask(str(exc))}")]
+        if not sample.metrics and all(p.status is None for p in sample.probes.values()):
+            why = next((p.error for p in sample.probes.values() if p.error), None) or next(
+                iter(sample.unread.values()), "no answer")
+            return [*findings, Finding.warn(ITEM, f"{redact_url(target_url)} did not answer ({why}): which rules "
+                                            "are blind is not known", "start the service, then run doctor again")]
         blind = [b for b in blind_rules(sample, rules_for(config, Criteria()), collector.has_source)
                  if b.rule not in orphans]
         if blind:

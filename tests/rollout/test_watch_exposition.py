@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -202,3 +203,15 @@ async def test_doctor_lists_the_rules_each_source_can_evaluate_and_the_blind_one
                                f"is not in {target.base_url}/metrics → ")
     assert len(lines) == 4  # the counters it has are only waiting for a second sample: not blind
     assert [f.line() for f in await watch_source_findings(config, None)] == lines[:3]  # the demo: no sample
+
+
+async def test_doctor_on_a_target_that_does_not_answer_says_so_once() -> None:
+    config = WatchConfig.model_validate({"exposition": {"queries": {"error_rate": "error_ratio(http_requests_total)"}},
+                                         "timeout_seconds": 2})
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        findings = await watch_source_findings(config, url)
+    assert findings[-1].level == "warn" and findings[-1].detail.startswith(f"{url} did not answer (")
+    assert findings[-1].detail.endswith("): which rules are blind is not known")
+    assert sum(f.level == "warn" for f in findings) == 1
