@@ -32,6 +32,8 @@ class ExpositionSpec(BaseModel):
 
     url: str = Field("/metrics", description="the page, relative to target.base_url or absolute; ${VAR} "
                      "reads the target's settings, as target.base_url does")
+    url_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the target's setting "
+                                "that holds the page's URL (e.g. METRICS_URL), instead of url")
     headers: dict[str, str] = Field(default_factory=dict)
     queries: dict[str, str] = Field(default_factory=dict, description="metric name -> expression, e.g. "
                                     "error_rate: error_ratio(http_requests_total)")

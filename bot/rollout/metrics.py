@@ -191,9 +191,18 @@ class Collector:
             return None, f"metrics {redact_url(url)} is not JSON"
 
     def exposition_url(self) -> str:
-        """The /metrics page's URL; MissingVariable when it names a setting the target lacks."""
-        assert self.config.exposition is not None
-        return _join(self.base_url, str(interpolate(self.config.exposition.url, self.env)))
+        """The /metrics page's URL; ValueError (saying which) when it names a setting the target lacks."""
+        spec = self.config.exposition
+        assert spec is not None
+        if spec.url_env:
+            if not self.env.get(spec.url_env):
+                raise ValueError(f"watch.exposition.url_env: {spec.url_env} is not set in the target's settings "
+                                 "(set it there, or give watch.exposition.url instead)")
+            return _join(self.base_url, self.env[spec.url_env])
+        try:
+            return _join(self.base_url, str(interpolate(spec.url, self.env)))
+        except MissingVariable as exc:
+            raise ValueError(f"watch.exposition.url: {exc}") from None
 
     async def _exposition(self) -> dict[str, Outcome]:
         """Scrape the target's /metrics and evaluate every expression against the previous scrape."""
@@ -202,8 +211,8 @@ class Collector:
             return {}
         try:
             url = self.exposition_url()
-        except MissingVariable as exc:
-            return reader.unreadable(f"watch.exposition.url: {exc}")
+        except ValueError as exc:
+            return reader.unreadable(str(exc))
         shown = redact_url(url)
         try:
             response, raw = await self._get(url, headers={"Accept": ACCEPT, **spec.headers})

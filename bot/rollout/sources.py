@@ -24,7 +24,8 @@ def _where(collector: Collector, source: str) -> str:
     if source == "prometheus":
         return f"Prometheus {redact_url(config.prometheus.url) if config.prometheus else ''}".rstrip()
     spec = config.exposition
-    return f"/metrics page {spec.url if spec else ''}".rstrip()
+    where = "" if spec is None else f"${{{spec.url_env}}}" if spec.url_env else spec.url
+    return f"/metrics page {where}".rstrip()
 
 
 def source_lines(collector: Collector, criteria: Criteria | None = None) -> tuple[list[str], list[str]]:

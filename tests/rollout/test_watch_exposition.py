@@ -154,13 +154,21 @@ async def test_the_metrics_url_reads_the_target_settings_and_says_when_one_is_mi
         "url": "${METRICS_BASE}/metrics", "queries": {"rps": "rate(http_requests_total)"}}})
     collector = Collector(config, "http://unused.invalid", env={"METRICS_BASE": target.base_url})
     missing = Collector(config, "http://unused.invalid")
+    by_env = WatchConfig.model_validate({"probes": [], "metrics_url": None, "exposition": {
+        "url_env": "METRICS_URL", "queries": {"rps": "rate(http_requests_total)"}}})
+    named = Collector(by_env, "http://unused.invalid", env={"METRICS_URL": target.url("/metrics")})
+    unset = Collector(by_env, "http://unused.invalid", env={})
     try:
         assert "needs two samples" in (await collector.collect()).unread["rps"]
         assert (await missing.collect()).unread["rps"].startswith(
             "watch.exposition.url: variable METRICS_BASE is not set in the target's settings")
+        assert "rps" in (await named.collect()).waiting
+        assert (await unset.collect()).unread["rps"] == (
+            "watch.exposition.url_env: METRICS_URL is not set in the target's settings (set it there, or give "
+            "watch.exposition.url instead)")
     finally:
-        await collector.close()
-        await missing.close()
+        for each in (collector, missing, named, unset):
+            await each.close()
 
 
 async def test_the_metrics_page_is_read_no_further_than_the_cap() -> None:
