@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,14 +79,16 @@ _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
              "gaugehistogram": ("_bucket", "_gcount", "_gsum"), "summary": ("", "_count", "_sum")}
 
 
-def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None) -> Scrape:
-    """The page parsed by prometheus_client; ValueError when it is not the text exposition format.
-    With `wanted`, only those sample names are kept (the whole page is still parsed, so a broken page
-    is noticed): the previous scrape then holds what the expressions need, not the whole page."""
+def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None, *, openmetrics: bool = False) -> Scrape:
+    """The page parsed by prometheus_client (the OpenMetrics parser when the page says it is OpenMetrics);
+    ValueError when it is not in that format. With `wanted`, only those sample names are kept (the whole
+    page is still parsed, so a broken page is noticed): the previous scrape then holds what the
+    expressions need, not the whole page."""
     series: dict[str, dict[Labels, float]] = {}
     types: dict[str, str] = {}
+    parse = openmetrics_families if openmetrics else text_string_to_metric_families
     try:
-        for family in text_string_to_metric_families(text):
+        for family in parse(text):
             for suffix in _SUFFIXES.get(family.type, ("",)):
                 series.setdefault(family.name + suffix, {})
                 types.setdefault(family.name + suffix, family.type)
@@ -167,7 +170,8 @@ class Evaluator:
     def _value(self, expr: Expr, before: Scrape | None, now: Scrape) -> float:
         if expr.func == "value":
             (sel,) = expr.selectors
-            self._series(sel.name, now, ("counter", "gauge", "untyped", "unknown", "histogram", "summary"), "")
+            self._series(sel.name, now, ("counter", "gauge", "untyped", "unknown", "histogram", "summary"),
+                         "a plain name reads a counter's or a gauge's value")
             picked = self._pick(sel, now)
             if not picked:
                 raise _Unread(f"{sel} has no samples yet", evaluable=True)
@@ -270,13 +274,15 @@ class ExpositionReader:
     def _broken(self) -> dict[str, Outcome]:
         return {name: Outcome(None, why) for name, why in self.broken.items()}
 
-    def read(self, body: bytes, at: float, where: str) -> dict[str, Outcome]:
+    def read(self, body: bytes, at: float, where: str, content_type: str = "") -> dict[str, Outcome]:
         """Parse one page read at `at` (seconds, the watch's clock) and evaluate every expression against the
         previous one. CPU-bound on a large page: call it off the event loop."""
+        openmetrics = content_type.strip().lower().startswith("application/openmetrics-text")
         try:
-            scrape = parse_scrape(body.decode("utf-8", errors="replace"), at, self.wanted)
+            scrape = parse_scrape(body.decode("utf-8", errors="replace"), at, self.wanted, openmetrics=openmetrics)
         except ValueError as exc:
-            return self.unreadable(f"{where} is not in the Prometheus text format: {exc}")
+            kind = "OpenMetrics" if openmetrics else "Prometheus text"
+            return self.unreadable(f"{where} is not in the {kind} format: {exc}")
         evaluator = Evaluator(self.spec, where)
         outcomes = {name: evaluator.outcome(expr, self.previous, scrape) for name, expr in self.expressions.items()}
         self.previous = scrape

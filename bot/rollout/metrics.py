@@ -220,7 +220,8 @@ class Collector:
             return reader.unreadable(f"metrics {shown} unreadable: {_why(exc)}")
         if response.status_code != 200:
             return reader.unreadable(f"metrics {shown} answered {response.status_code}")
-        return await asyncio.to_thread(reader.read, raw, self.clock(), shown)
+        return await asyncio.to_thread(reader.read, raw, self.clock(), shown,
+                                       response.headers.get("content-type", ""))
 
     async def _prometheus(self) -> dict[str, tuple[dict[str, Any], str | None]]:
         prom = self.config.prometheus

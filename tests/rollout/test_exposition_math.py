@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from bot.rollout.counter_math import histogram_quantile, increase
 from bot.rollout.exposition import ExpositionReader, ExpositionSpec, Outcome
@@ -249,3 +250,16 @@ def test_an_expression_rule_without_an_exposition_source_says_to_add_one() -> No
     assert blind.why == ("an expression is computed from the target's /metrics page: set watch.exposition "
                          "(e.g. {url: /metrics})")
     assert config.exposition is None
+
+
+def test_a_page_that_says_it_is_openmetrics_is_read_with_the_openmetrics_parser() -> None:
+    registry = CollectorRegistry()
+    requests = Counter("http_requests", "requests", ["status"], registry=registry)
+    r = reader(err="error_ratio(http_requests_total)")
+    kind = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    r.read(openmetrics_latest(registry), 0.0, PAGE, kind)
+    requests.labels("200").inc(3)
+    requests.labels("503").inc(1)
+    assert r.read(openmetrics_latest(registry), 30.0, PAGE, kind)["err"].value == pytest.approx(1 / 4)
+    broken = r.read(b"http_requests_total 1\n", 60.0, PAGE, kind)["err"]  # OpenMetrics must end with # EOF
+    assert broken.why.startswith(f"{PAGE} is not in the OpenMetrics format: ")
