@@ -116,11 +116,10 @@ class Collector:
 
     def sources_of(self, metric: str) -> list[str]:
         """Which configured sources publish `metric`: `document`, `prometheus`, `exposition`."""
-        found = [name for name, has in (("document", metric in self._json_paths),
-                                        ("prometheus", metric in self._queries),
-                                        ("exposition", self.exposition is not None
-                                         and self.exposition.publishes(metric))) if has]
-        return found
+        return [name for name, has in (("document", metric in self._json_paths),
+                                       ("prometheus", metric in self._queries),
+                                       ("exposition", self.exposition is not None
+                                        and self.exposition.publishes(metric))) if has]
 
     async def collect(self) -> Sample:
         started = time.perf_counter()

@@ -9,9 +9,10 @@ inconclusive (the value could not be read — never treated as healthy).
 
 A rule that cannot be evaluated against the target at all (no source publishes its metric, the path is
 missing from the metrics document, the Prometheus query returns nothing, the counter or histogram is not
-on the target's /metrics page) is *blind*: `blind_rules`
-lists them so the watch can say so at its start instead of staying silent. `optional: true` (or
-`watch.optional_rules`) marks a rule whose blindness is expected.
+on the target's /metrics page) is *blind*: `blind_rules` lists them so the watch can say so at its start
+instead of staying silent. `optional: true` (or `watch.optional_rules`) marks a rule whose blindness is
+expected. A rule the /metrics page can compute but not yet (a rate's first sample, no traffic) is
+inconclusive in that sample, not blind.
 """
 
 from __future__ import annotations
