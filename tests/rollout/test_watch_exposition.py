@@ -21,10 +21,15 @@ from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime, Watch
 from bot.rollout.metrics import Collector
 from bot.rollout.models import WatchConfig
+from bot.rollout.notify import render_event
 from bot.rollout.sources import watch_source_findings
+from bot.slack.views.rollout import alert_message
 from bot.store import Store
+from bot.teams.event_cards import alert_card
 from checks.spec import Checklist
+from tests.rollout.test_watch_chart import slack_text
 from tests.serving import IN_FLIGHT, hostile_target
+from tests.teams.support import assert_valid_card
 
 INTERVAL = 30.0
 EXPOSITION = {
@@ -107,6 +112,12 @@ async def test_5xx_from_the_demo_counters_raise_a_p0_whose_chart_draws_the_compu
     assert lines["5xx error rate %"].split()[4] == "·▁██", "no value at the first sample, 0 %, then 50 % twice"
     assert re.fullmatch(r"request rate\s+·███  0\.4  \(alert < 0\.1\)", lines["request rate"])
     assert "p95 latency ms" in lines
+    # every transport carries the computed line: Slack blocks, an Adaptive Card, the terminal
+    assert lines["request rate"] in slack_text(alert_message(opened))
+    card = alert_card(opened)
+    assert_valid_card(card)
+    assert any(b.get("text") == lines["request rate"] for b in card["body"] if isinstance(b, dict))
+    assert lines["request rate"] in render_event(opened)
 
     # the demo restarts: its counters start again from zero. The fall is a reset, not negative traffic
     probe.target.set(mode="healthy")
