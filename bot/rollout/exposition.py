@@ -98,8 +98,8 @@ def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None, *, 
                     series.setdefault(sample.name, {})
                     continue
                 series.setdefault(sample.name, {})[frozenset(sample.labels.items())] = float(sample.value)
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise ValueError(str(exc) or type(exc).__name__) from None
+    except Exception as exc:  # the page is the target's: whatever the parser trips on, the sample goes on
+        raise ValueError(str(exc)[:200] or type(exc).__name__) from None
     return Scrape(at, series, types)
 
 
