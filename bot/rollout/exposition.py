@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.rollout.counter_math import histogram_quantile, increases
 from bot.rollout.expressions import Expr, Selector, looks_like_expression, parse_expression
+from checks.masking import mask
 
 Labels = frozenset[tuple[str, str]]
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
@@ -99,7 +100,7 @@ def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None, *, 
                     continue
                 series.setdefault(sample.name, {})[frozenset(sample.labels.items())] = float(sample.value)
     except Exception as exc:  # the page is the target's: whatever the parser trips on, the sample goes on
-        raise ValueError(str(exc)[:200] or type(exc).__name__) from None
+        raise ValueError(mask(str(exc)[:200]) or type(exc).__name__) from None
     return Scrape(at, series, types)
 
 
