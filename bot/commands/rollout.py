@@ -11,6 +11,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from bot.access import Action, Target
+from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import (
     EXIT_GO,
@@ -34,15 +35,15 @@ from checks.target_env import SettingsError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("promote", help="flip the flags of the next rollout phase, if the gate holds")
+    p = sub.add_parser("promote", help=cli_help("promote"))
     p.add_argument("phase", help="rollout phase id, e.g. phase-2")
     _common(p)
     p.set_defaults(func=promote, action=Action.ROLLOUT_PROMOTE)
-    p = sub.add_parser("rollback", help="turn the current phase's flags back to the previous phase")
+    p = sub.add_parser("rollback", help=cli_help("rollback"))
     p.add_argument("--reason", default="", help="why (recorded and announced)")
     _common(p)
     p.set_defaults(func=rollback, action=Action.ROLLOUT_ROLLBACK)
-    p = sub.add_parser("resume", help="clear a pause (after an all-clear); refused while a P0 is open")
+    p = sub.add_parser("resume", help=cli_help("resume"))
     _common(p)
     p.set_defaults(func=resume, action=Action.ROLLOUT_KEEP_GOING)
     p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
