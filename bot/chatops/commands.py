@@ -11,6 +11,7 @@ This module stays light (no store, no settings): `golive --help` reads it withou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,13 @@ class RollbackCommand(Command):
 @dataclass(frozen=True)
 class ResumeCommand(Command):
     """Clear a rollout pause once the P0 is over (the chat twin of `golive resume`)."""
+
+
+@dataclass(frozen=True)
+class PauseCommand(Command):
+    """Hold promotions (the pause a P0 sets) until `resume`: `pause [reason]`."""
+
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -303,6 +311,27 @@ async def _resume_handler(ops: ChatOps, command: ResumeCommand, actor: Actor, ho
     return await ops.rollout.resume(actor=actor.user_id)
 
 
+async def _pause_handler(ops: ChatOps, command: PauseCommand, actor: Actor, hooks: RunHooks) -> Any:
+    """The P0 pause, asked for by a person: audited and announced by the rollout service; `resume` lifts it."""
+    if ops.rollout is None:
+        return await ops.rollout_not_configured()
+    from bot.rollout.models import RolloutResult
+
+    current = await ops.rollout.current_phase()
+    if denied := await _rollout_allowed(ops, actor, "rollout.pause", current or ""):
+        return denied
+    if current is None:
+        return RolloutResult(False, "pause", None, message="nothing to pause: no rollout phase is active")
+    held = await asyncio.to_thread(ops.rollout.records.paused)
+    if held:
+        return RolloutResult(True, "pause", current, current, message=f"{current} is already paused "
+                             f"({held.get('reason', 'P0 alert')}): promotions are held until `resume`")
+    reason = command.reason or f"paused by {actor.user_id}"
+    await ops.rollout.pause(phase=current, reason=reason, incident_id="", actor=actor.user_id)
+    return RolloutResult(True, "pause", current, current, reasons=[reason],
+                         message=f"{current} paused: promotions are held until `resume`")
+
+
 for _verb in (
     Verb("status", "", "each phase, the Go/No-Go verdict and why, missing sign-offs, the rollout phase",
          _no_args("status", StatusCommand), command=StatusCommand, action="status",
@@ -324,6 +353,9 @@ for _verb in (
     Verb("resume", "", "clear a rollout pause after the all-clear (refused while a P0 is open)",
          _no_args("resume", ResumeCommand), command=ResumeCommand, action="rollout.keep_going",
          handler=_resume_handler, replies=("RolloutResult",), cli="bot.commands.rollout", menu=True),
+    Verb("pause", "[reason]", "hold promotions at the current phase until `resume` (audited and announced)",
+         lambda args: PauseCommand(reason=" ".join(args)), command=PauseCommand, action="rollout.pause",
+         who="any_role_member", handler=_pause_handler, replies=("RolloutResult",)),
     Verb("waive", "<check> <duration> <reason>", "accept a failing check until the waiver expires (e.g. 2h); "
          "role-checked, audited, revocable", _waive, command=WaiveCommand, action="check.waive",
          handler=lambda ops, c, a, h: ops.waive(a, c.check_id, c.duration, c.reason), replies=("Notice",),
