@@ -11,7 +11,6 @@ This module stays light (no store, no settings): `golive --help` reads it withou
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -312,24 +311,11 @@ async def _resume_handler(ops: ChatOps, command: ResumeCommand, actor: Actor, ho
 
 
 async def _pause_handler(ops: ChatOps, command: PauseCommand, actor: Actor, hooks: RunHooks) -> Any:
-    """The P0 pause, asked for by a person: audited and announced by the rollout service; `resume` lifts it."""
     if ops.rollout is None:
         return await ops.rollout_not_configured()
-    from bot.rollout.models import RolloutResult
-
-    current = await ops.rollout.current_phase()
-    if denied := await _rollout_allowed(ops, actor, "rollout.pause", current or ""):
+    if denied := await _rollout_allowed(ops, actor, "rollout.pause", await ops.rollout.current_phase() or ""):
         return denied
-    if current is None:
-        return RolloutResult(False, "pause", None, message="nothing to pause: no rollout phase is active")
-    held = await asyncio.to_thread(ops.rollout.records.paused)
-    if held:
-        return RolloutResult(True, "pause", current, current, message=f"{current} is already paused "
-                             f"({held.get('reason', 'P0 alert')}): promotions are held until `resume`")
-    reason = command.reason or f"paused by {actor.user_id}"
-    await ops.rollout.pause(phase=current, reason=reason, incident_id="", actor=actor.user_id)
-    return RolloutResult(True, "pause", current, current, reasons=[reason],
-                         message=f"{current} paused: promotions are held until `resume`")
+    return await ops.rollout.hold(actor=actor.user_id, reason=command.reason)
 
 
 for _verb in (
@@ -355,7 +341,7 @@ for _verb in (
          handler=_resume_handler, replies=("RolloutResult",), cli="bot.commands.rollout", menu=True),
     Verb("pause", "[reason]", "hold promotions at the current phase until `resume` (audited and announced)",
          lambda args: PauseCommand(reason=" ".join(args)), command=PauseCommand, action="rollout.pause",
-         who="any_role_member", handler=_pause_handler, replies=("RolloutResult",)),
+         who="any_role_member", handler=_pause_handler, replies=("RolloutResult",), cli="bot.commands.rollout"),
     Verb("waive", "<check> <duration> <reason>", "accept a failing check until the waiver expires (e.g. 2h); "
          "role-checked, audited, revocable", _waive, command=WaiveCommand, action="check.waive",
          handler=lambda ops, c, a, h: ops.waive(a, c.check_id, c.duration, c.reason), replies=("Notice",),
