@@ -192,8 +192,10 @@ def test_a_new_plain_reply_type_renders_everywhere_without_a_renderer() -> None:
     reply = Snoozed("alerts snoozed until 18:00", until="18:00")
     assert "alerts snoozed until 18:00" in json.dumps(slack_render(reply).payload())
     assert "alerts snoozed until 18:00" in json.dumps(teams_render(reply))
+    from bot.conversation.memory import render as memory_render
     from bot.conversation.replies import is_private
 
+    assert "alerts snoozed until 18:00" in memory_render(reply)
     assert is_private(reply)
 
     @dataclass
