@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from bot.access import AccessDecision, Action, Target, authorize
+from bot.access import AccessDecision, Action, Target, authorize, unlisted_verb_actions
 from bot.breakglass import BreakGlassError, acknowledge
 from bot.chatops.actor import Actor
 from bot.chatops.commands import Command, FreezeCommand, HelpCommand, declared, usage, verb_of
@@ -102,6 +102,9 @@ class ChatOps:
         self.runner_factory = runner_factory or (lambda: Runner(checklist, concurrency=concurrency))
         self.handlers: dict[type, Handler] = {
             verb.command: functools.partial(verb.handler, self) for verb in declared() if verb.command is not None}
+        if unlisted := unlisted_verb_actions():  # refused to everyone (fail closed); say why once, loudly
+            log.error("chat verbs whose access action has no row in bot.access.ACCESS, so nobody may use them: %s",
+                      ", ".join(f"{verb} ({action or 'no action'})" for verb, action in unlisted.items()))
         self.rollout: RolloutService | None = None  # promote/rollback/resume/pause; `bot.rollout.chat.install`
         self.notifier: Notifier | None = None  # the release channel(s), for witnessing the audit head
 
