@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from bot.chatops.actor import Actor
+from bot.chatops.commands import declared, declared_rules
 from bot.chatops.directory import Directory, StaticDirectory
 from bot.signoff.service import stages
 from bot.store import Store
@@ -51,7 +52,7 @@ class Rule:
     one_role_per_person: bool = False  # refused to whoever already decided another role of the stage
 
 
-ACCESS: Mapping[str, Rule] = MappingProxyType({
+_TABLE: dict[str, Rule] = {
     Action.HELP: Rule(Who.ANYONE),
     Action.STATUS: Rule(Who.ANYONE),
     Action.HISTORY: Rule(Who.ANYONE),
@@ -67,8 +68,21 @@ ACCESS: Mapping[str, Rule] = MappingProxyType({
     Action.ROLLOUT_FREEZE: Rule(Who.ANY_ROLE_MEMBER),
     Action.BREAK_GLASS_ACK: Rule(Who.ANY_ROLE_MEMBER),
     Action.HISTORY_PRUNE: Rule(Who.ANY_ROLE_MEMBER),
-})
-"""The access table. Read-only at runtime; change it here, in review."""
+}
+for _action, _who in declared_rules().items():  # a chat verb that brings its own action (bot.chatops.commands)
+    if _action in _TABLE:
+        raise ValueError(f"the verb action `{_action}` is already in the access table: name it, do not redefine it")
+    _TABLE[_action] = Rule(Who(_who))
+ACCESS: Mapping[str, Rule] = MappingProxyType(_TABLE)
+"""The access table: the rows above, plus the rule each chat verb declares for an action of its own. Read-only
+at runtime; change it here or in the verb's declaration, in review."""
+
+
+def unlisted_verb_actions() -> dict[str, str]:
+    """verb → its access action, for chat verbs whose (fixed) action has no row in the table: nobody may use
+    them (fail closed); a test keeps this empty."""
+    return {verb.name: verb.action for verb in declared()
+            if isinstance(verb.action, str) and verb.action not in ACCESS}
 
 
 @dataclass(frozen=True)

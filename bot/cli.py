@@ -17,25 +17,17 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO, cast
 
+from bot.chatops.commands import terminal_twins  # light: the chat verb declarations only
+
 EXIT_USAGE, EXIT_UNDECIDED = 2, 3
 
-# verb -> (module that registers it, its help line). A module may register several verbs.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("bot.commands.run", "run a phase, a check (or glob) or all, and print the verdict"),
-    "status": ("bot.commands.status", "latest result of each phase, the verdict, missing sign-offs"),
+# verb -> (module that registers it, its help line). A module may register several verbs. The verbs that are
+# also chat verbs (run, status, promote, waive, ...) come from their declaration in bot.chatops.commands.
+TERMINAL_ONLY: dict[str, tuple[str, str]] = {
     "checks": ("bot.commands.status", "list the phases and checks a checklist contains, and the watch rules "
                "that cannot be evaluated against the target (blind)"),
-    "history": ("bot.commands.status", "recent runs"),
     "serve": ("bot.commands.serve", "run the Slack bot (Socket Mode, or --http with a signing secret)"),
     "manifest": ("bot.commands.manifest", "print the Slack app manifest with the request URLs filled in"),
-    "promote": ("bot.commands.rollout", "flip the flags of the next rollout phase, if the gate holds"),
-    "rollback": ("bot.commands.rollout", "turn the current phase's flags back to the previous phase"),
-    "resume": ("bot.commands.rollout", "clear a pause (after an all-clear); refused while a P0 is open"),
-    "waive": ("bot.commands.waive", "waive a failing check for a while (role-checked, audited, revocable)"),
-    "unwaive": ("bot.commands.waive", "revoke a check's live waiver (role-checked, audited)"),
-    "freeze": ("bot.commands.freeze", "show, declare, lift or override a release freeze"),
-    "acknowledge": ("bot.commands.acknowledge", "acknowledge a break-glass action (a sign-off role holder, not "
-                    "the one who broke the glass)"),
     "audit": ("bot.commands.audit", "the audit log: `golive audit verify` checks that no row was edited or removed"),
     "doctor": ("bot.commands.doctor", "check tokens, scopes, channel, roles, checklist, target, store and Redis"),
     "prune": ("bot.commands.prune", "delete history older than an age (dry run unless --yes)"),
@@ -43,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "rollout, or signoff <request ID>"),
     "watch": ("bot.commands.rollout", "watch the rollout in the foreground (leader-elected), printing alerts"),
 }
+COMMANDS: dict[str, tuple[str, str]] = {**terminal_twins(), **TERMINAL_ONLY}
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,6 +1,11 @@
 """What ChatOps hands back to a transport: plain data, rendered by Slack blocks or Teams cards.
 
-Besides these, `StatusOverview` (bot.runs.status) and `RunOutcome` (bot.runs.service) are replies too.
+Besides these, `StatusOverview` (bot.runs.status), `RunOutcome` (bot.runs.service) and `RolloutResult`
+(bot.rollout.models) are replies too.
+
+A new reply type that only says something subclasses `Notice` (its `message`, plus whatever fields it
+needs): every transport then renders it, and delivers it privately, as a notice, without a line
+elsewhere (the renderers dispatch on the type's MRO). Give it a renderer of its own only when it needs more.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.rollout.models import RolloutResult
 from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview
 from bot.signoff.service import SignoffRequest
@@ -110,3 +116,13 @@ class Notice:
 
 Reply = (HelpReply | HistoryReply | SignoffOpened | SignoffDecided | RunBusy | Denied | Failed | Notice
          | CheckConfirmed | RunOutcome | StatusOverview)
+
+
+def reply_type(name: str) -> type:
+    """The reply class a verb declaration names (`bot.chatops.commands.Verb.replies`)."""
+    types: dict[str, type] = {t.__name__: t for t in (
+        HelpReply, HistoryReply, SignoffOpened, SignoffDecided, RunBusy, Denied, Failed, Notice, CheckConfirmed,
+        RunOutcome, StatusOverview, RolloutResult)}
+    if name not in types:
+        raise LookupError(f"no reply type {name!r}; replies: {', '.join(sorted(types))}")
+    return types[name]

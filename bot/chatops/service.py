@@ -13,27 +13,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from bot.access import AccessDecision, Action, Target, authorize
+from bot.access import AccessDecision, Action, Target, authorize, unlisted_verb_actions
 from bot.breakglass import BreakGlassError, acknowledge
 from bot.chatops.actor import Actor
-from bot.chatops.commands import (
-    AcknowledgeCommand,
-    Command,
-    FreezeCommand,
-    HelpCommand,
-    HistoryCommand,
-    PromoteCommand,
-    ResumeCommand,
-    RollbackCommand,
-    RunCommand,
-    SignoffCommand,
-    StatusCommand,
-    UnwaiveCommand,
-    WaiveCommand,
-    usage,
-)
+from bot.chatops.commands import Command, FreezeCommand, HelpCommand, declared, usage, verb_of
 from bot.chatops.directory import Directory
 from bot.chatops.replies import (
     CheckConfirmed,
@@ -63,6 +48,9 @@ from checks.runner import Runner
 from checks.spec import Checklist
 from checks.target_env import SettingsError
 from checks.verdict import decide
+
+if TYPE_CHECKING:
+    from bot.rollout.service import RolloutService
 
 log = logging.getLogger("golive.chatops")
 P = ParamSpec("P")
@@ -113,28 +101,23 @@ class ChatOps:
         self.directories = dict(directories or {})
         self.runner_factory = runner_factory or (lambda: Runner(checklist, concurrency=concurrency))
         self.handlers: dict[type, Handler] = {
-            HelpCommand: lambda c, a, h: self.help(c),
-            StatusCommand: lambda c, a, h: self.status(a),
-            HistoryCommand: lambda c, a, h: self.history(a, c.limit),
-            RunCommand: lambda c, a, h: self.run(a, c.selector, h),
-            SignoffCommand: lambda c, a, h: self.open_signoff(a, c.stage),
-            PromoteCommand: lambda c, a, h: self.rollout_not_configured(),
-            RollbackCommand: lambda c, a, h: self.rollout_not_configured(),
-            ResumeCommand: lambda c, a, h: self.rollout_not_configured(),
-            WaiveCommand: lambda c, a, h: self.waive(a, c.check_id, c.duration, c.reason),
-            UnwaiveCommand: lambda c, a, h: self.unwaive(a, c.check_id),
-            FreezeCommand: lambda c, a, h: self.freeze(a, c),
-            AcknowledgeCommand: lambda c, a, h: self.acknowledge(a, c.break_glass_id),
-        }
+            verb.command: functools.partial(verb.handler, self) for verb in declared() if verb.command is not None}
+        if unlisted := unlisted_verb_actions():  # refused to everyone (fail closed); say why once, loudly
+            log.error("chat verbs whose access action has no row in bot.access.ACCESS, so nobody may use them: %s",
+                      ", ".join(f"{verb} ({action or 'no action'})" for verb, action in unlisted.items()))
+        self.rollout: RolloutService | None = None  # promote/rollback/resume/pause; `bot.rollout.chat.install`
         self.notifier: Notifier | None = None  # the release channel(s), for witnessing the audit head
 
     # -- dispatch ------------------------------------------------------------------------------
     def register_handler(self, command_type: type, handler: Handler) -> None:
-        """Let another area (rollout: promote/rollback) execute its own commands through ChatOps."""
+        """Replace the declared handler of a command type (`bot.chatops.commands`) on this instance."""
         self.handlers[command_type] = handler
 
     async def execute(self, command: Command, actor: Actor, hooks: RunHooks | None = None) -> Reply:
+        """Run the handler the command's verb declares (`bot.chatops.commands.VERBS`)."""
         handler = self.handlers.get(type(command))
+        if handler is None and (verb := verb_of(command)) is not None:  # declared after this instance was built
+            handler = functools.partial(verb.handler, self)
         if handler is None:
             return await self.help(HelpCommand(unknown=type(command).__name__))
         try:
@@ -151,7 +134,7 @@ class ChatOps:
         return None if decision.allowed else Denied(str(action), decision.reason)
 
     async def rollout_not_configured(self) -> Reply:
-        """promote/rollback before the rollout area installed its handlers (no `rollout:` plan)."""
+        """A rollout verb before the rollout area installed its service (no `rollout:` plan)."""
         return Failed(f"{self.checklist.name} has no `rollout:` section (phases and their flags); add one to the "
                       "checklist to promote or roll back")
 

@@ -7,13 +7,13 @@ import argparse
 
 from bot.access import Action, Target
 from bot.breakglass import BreakGlassError, acknowledge
+from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, add_checklist_arg, load_context
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("acknowledge", help="acknowledge a break-glass action (a sign-off role holder, not the one "
-                                           "who broke the glass)")
+    p = sub.add_parser("acknowledge", help=cli_help("acknowledge"))
     p.add_argument("id", help="the break-glass id `golive status` lists")
     add_identity_args(p, break_glass=False)
     add_checklist_arg(p)

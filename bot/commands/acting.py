@@ -13,7 +13,7 @@ import asyncio
 import sys
 from dataclasses import dataclass
 
-from bot.access import Action, Target, authorize
+from bot.access import Target, authorize
 from bot.breakglass import BreakGlass, BreakGlassError, announce_pending, record
 from bot.chatops.actor import Actor
 from bot.commands.common import EXIT_NO_GO, Context, UsageError, require_audit_key
@@ -48,7 +48,7 @@ def refuse(store: Store, who: str, verb: str, reason: str, detail: dict[str, obj
     return Refused(reason)
 
 
-def acting(ctx: Context, store: Store, args: argparse.Namespace, action: Action, target: Target,
+def acting(ctx: Context, store: Store, args: argparse.Namespace, action: str, target: Target,
            verb: str) -> Acting:
     """Who this call acts as, after the access check (or the break-glass record). Raises Refused (exit 1)
     or UsageError (exit 2: the operators file is missing or unsafe)."""

@@ -15,13 +15,14 @@ import asyncio
 from datetime import UTC, datetime
 
 from bot.access import Action, Target
+from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
 from bot.freeze import FreezeError, FreezeRefused, FreezeService, parse_until
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("freeze", help="show, declare, lift or override a release freeze")
+    p = sub.add_parser("freeze", help=cli_help("freeze"))
     p.add_argument("--until", help="declare a freeze until this time (2026-12-01T08:00Z) or for a duration (2h)")
     p.add_argument("--reason", default="", help="why (declaring or overriding)")
     p.add_argument("--lift", action="store_true", help="lift the declared freezes (yours; all with an override role)")

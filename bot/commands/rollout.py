@@ -1,5 +1,5 @@
-"""`golive promote <phase>`, `golive rollback`, `golive resume`, `golive watch`: the rollout from a terminal.
-Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration, 3 when it
+"""`golive promote <phase>`, `golive rollback`, `golive pause`, `golive resume`, `golive watch`: the rollout
+from a terminal. Exit 0 when done, 1 when refused (the reasons are printed), 2 on bad usage or configuration, 3 when it
 failed (the flag provider or the store)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from bot.access import Action, Target
+from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import (
     EXIT_GO,
@@ -34,17 +35,21 @@ from checks.target_env import SettingsError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("promote", help="flip the flags of the next rollout phase, if the gate holds")
+    p = sub.add_parser("promote", help=cli_help("promote"))
     p.add_argument("phase", help="rollout phase id, e.g. phase-2")
     _common(p)
     p.set_defaults(func=promote, action=Action.ROLLOUT_PROMOTE)
-    p = sub.add_parser("rollback", help="turn the current phase's flags back to the previous phase")
+    p = sub.add_parser("rollback", help=cli_help("rollback"))
     p.add_argument("--reason", default="", help="why (recorded and announced)")
     _common(p)
     p.set_defaults(func=rollback, action=Action.ROLLOUT_ROLLBACK)
-    p = sub.add_parser("resume", help="clear a pause (after an all-clear); refused while a P0 is open")
+    p = sub.add_parser("resume", help=cli_help("resume"))
     _common(p)
     p.set_defaults(func=resume, action=Action.ROLLOUT_KEEP_GOING)
+    p = sub.add_parser("pause", help=cli_help("pause"))
+    p.add_argument("--reason", default="", help="why (recorded and announced)")
+    _common(p)
+    p.set_defaults(func=pause, action="rollout.pause")
     p = sub.add_parser("watch", help="watch the rollout in the foreground (leader-elected), printing alerts")
     add_checklist_arg(p)
     p.add_argument("--interval", type=_seconds(3600), help="seconds between samples (default: rollout.watch), "
@@ -134,6 +139,10 @@ def rollback(args: argparse.Namespace) -> int:
 
 def resume(args: argparse.Namespace) -> int:
     return _change(args, lambda service, actor: service.resume(actor=actor))
+
+
+def pause(args: argparse.Namespace) -> int:
+    return _change(args, lambda service, actor: service.hold(actor=actor, reason=args.reason))
 
 
 def watch(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import sys
 from typing import TextIO
 
 from bot.chatops.actor import Actor
+from bot.chatops.commands import cli_help
 from bot.chatops.replies import Denied, Failed, Reply, RunBusy
 from bot.chatops.service import ChatOps, RunHooks
 from bot.commands.common import (
@@ -36,7 +37,7 @@ EXIT_BUSY = EXIT_UNDECIDED
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="run a phase, a check (or glob) or all, and print the verdict")
+    p = sub.add_parser("run", help=cli_help("run"))
     p.add_argument("selector", nargs="?", default="all", help="phase id, check id, glob like 'smoke.*', or all")
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true", help="print the run as JSON (secrets masked)")

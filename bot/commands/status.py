@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.breakglass import unacknowledged
+from bot.chatops.commands import cli_help
 from bot.commands.common import add_checklist_arg, bounded_int, load_context, verdict_exit
 from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("status", help="latest result of each phase, the verdict, missing sign-offs")
+    p = sub.add_parser("status", help=cli_help("status"))
     add_checklist_arg(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--strict", action="store_true", help="treat GO (conditional) as failure (exit 1)")
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_checklist_arg(p)
     p.add_argument("--offline", action="store_true", help="do not contact the target (no watch preflight)")
     p.set_defaults(func=checks)
-    p = sub.add_parser("history", help="recent runs")
+    p = sub.add_parser("history", help=cli_help("history"))
     add_checklist_arg(p)
     p.add_argument("--limit", type=bounded_int(1, 1000), default=15, help="how many runs (1-1000)")
     p.set_defaults(func=history)

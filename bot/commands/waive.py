@@ -9,13 +9,14 @@ import argparse
 import sys
 
 from bot.access import Action, Target
+from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
 from bot.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("waive", help="waive a failing check for a while (role-checked, audited, revocable)")
+    p = sub.add_parser("waive", help=cli_help("waive"))
     p.add_argument("check", nargs="?", help="check id, e.g. smoke.cache")
     p.add_argument("duration", nargs="?", help="how long: 30m, 2h, 1d (at most 30 days)")
     p.add_argument("reason", nargs="*", help="why the failing check is acceptable for now")
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--list", action="store_true", help="list the live waivers")
     add_checklist_arg(p)
     p.set_defaults(func=waive)
-    p = sub.add_parser("unwaive", help="revoke a check's live waiver (role-checked, audited)")
+    p = sub.add_parser("unwaive", help=cli_help("unwaive"))
     p.add_argument("check", help="check id, e.g. smoke.cache")
     add_identity_args(p)
     add_checklist_arg(p)

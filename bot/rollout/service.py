@@ -113,6 +113,25 @@ class RolloutService:
 
         return await self._locked("resume", None, actor, act)
 
+    async def hold(self, *, actor: str, reason: str = "") -> RolloutResult:
+        """Pause at the current phase because a person asked (`golive pause`, chat `pause`): the same pause a
+        P0 sets, audited and announced; `resume` lifts it. Nothing to do without an active phase."""
+
+        async def act() -> RolloutResult:
+            current = await self.current_phase()
+            if current is None:
+                return RolloutResult(False, "pause", None, message="nothing to pause: no rollout phase is active")
+            held = await asyncio.to_thread(self.records.paused)
+            if held:
+                return RolloutResult(True, "pause", current, current, message=f"{current} is already paused "
+                                     f"({held.get('reason', 'P0 alert')}): promotions are held until `resume`")
+            why = reason.strip() or f"paused by {actor}"
+            await self.pause(phase=current, reason=why, incident_id="", actor=actor)
+            return RolloutResult(True, "pause", current, current, reasons=[why],
+                                 message=f"{current} paused: promotions are held until `resume`")
+
+        return await self._locked("pause", None, actor, act)
+
     async def handle_rollout_action(self, action: str, phase: str, user: str) -> RolloutResult:
         """What an alert's button does: `rollback` or `keep_going`, only while `phase` is still current."""
         if action not in ("rollback", "keep_going"):

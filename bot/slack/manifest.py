@@ -7,12 +7,14 @@ from typing import Any
 
 import yaml
 
+from bot.chatops.commands import usage
 from bot.slack.http import SLACK_PATH
 from bot.slack.ids import COMMAND
 from bot.slack.scopes import bot_scopes
 
 PLACEHOLDER_URL = "https://golive.example.com"
-USAGE_HINT = "status | run <phase|check> | signoff pre|post | promote <phase> | rollback | history | help"
+USAGE_HINT = " | ".join(verb for verb, _ in usage())
+"""Every declared chat verb (bot.chatops.commands), as Slack shows it under the slash command."""
 
 
 def events_url(url: str) -> str:

@@ -27,6 +27,7 @@ from bot.conversation.views import (
 )
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.rollout.models import RolloutResult
+from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview
 from bot.slack.views.blocks import SlackMessage, context, divider, esc, page_link, section
 from bot.slack.views.help import help_message, history_message
@@ -50,6 +51,11 @@ GROUP_EVIDENCE_LIMIT = 9_000
 
 @singledispatch
 def render(view: Any) -> SlackMessage:
+    """A reply type nobody wrote a renderer for is shown by its `message`, as Teams does (bot.teams.cards)."""
+    message = getattr(view, "message", None)
+    if isinstance(message, str) and message:
+        text = esc(message)
+        return SlackMessage(text=text, blocks=[section(text)])
     raise TypeError(f"no Slack rendering for {type(view).__name__}")
 
 
@@ -125,6 +131,14 @@ def _(view: AlertClosed) -> SlackMessage:
 @render.register
 def _(view: RunReported) -> SlackMessage:
     return run_report_message(view)
+
+
+@render.register
+def _(view: RunOutcome) -> SlackMessage:
+    """A finished run handed back whole (a `run` executed without following it): its verdict message."""
+    report = view.report
+    return run_verdict(view.run, report.results, report.verdict, report.wall_ms,
+                       evidence_note=f"`golive status --run {view.run.id}` shows the evidence")
 
 
 @render.register

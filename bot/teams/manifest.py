@@ -1,6 +1,7 @@
 """The Teams app package: manifest.json plus the two icons, zipped for upload (Teams admin center, or
-Developer Portal → Import app). Built from the same verbs the bot parses, so the command menu cannot
-drift; `teams/` at the repository root holds this with placeholder ids, and a test keeps it in sync."""
+Developer Portal → Import app). Built from the same verb declarations the bot parses with (the ones marked
+`menu`), so the command menu cannot drift; `teams/` at the repository root holds this with placeholder ids,
+and a test keeps it in sync."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.chatops.commands import usage
+from bot.chatops.commands import menu
 from bot.teams.icons import ACCENT, color_icon, outline_icon
 
 MANIFEST_VERSION = "1.17"
@@ -43,7 +44,7 @@ def build_manifest(app_id: str = PLACEHOLDER_APP_ID, url: str | None = None, *, 
     host = urlsplit(base).hostname
     if urlsplit(base).scheme != "https" or not host:
         raise ManifestError(f"the app's website must be an https:// URL, got {base!r}")
-    commands = [command_entry(verb, what) for verb, what in usage()][:10]  # Teams shows at most 10
+    commands = [command_entry(verb, what) for verb, what in menu()]  # the declared menu: Teams shows at most 10
     return {
         "$schema": SCHEMA,
         "manifestVersion": MANIFEST_VERSION,

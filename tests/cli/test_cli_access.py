@@ -102,6 +102,7 @@ def _nothing(store: Store, path: str) -> None:
 VERBS: dict[str, tuple[list[str], Prepare, Effect]] = {
     "promote": (["promote", "phase-1"], _nothing, _promoted),
     "rollback": (["rollback", "--reason", "test"], _at_phase_1, lambda s, p: RolloutRecords(s, "acl").phase() is None),
+    "pause": (["pause", "--reason", "test"], _at_phase_1, lambda s, p: RolloutRecords(s, "acl").paused() is not None),
     "resume": (["resume"], _nothing, lambda s, p: bool(s.audit_log(action="cli.authorized", limit=1)
                                                        or s.audit_log(action="break_glass", limit=1))),
     "waive": (["waive", "cache.warm", "2h", "cache", "warms"], _nothing, _waived),
