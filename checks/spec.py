@@ -118,10 +118,41 @@ class Criteria(Strict):
     task_failure_rate_max: float = 0.05
 
 
+class FlagSetting(Strict):
+    """A flag in a phase's plan written as a mapping: on or off, or on for a percentage of users
+    (`{on: true, rollout: 25}`), which only a provider that serves percentages (unleash, launchdarkly)
+    can apply. YAML reads a bare `on` key as a boolean; it is taken as `on` here."""
+
+    on: bool
+    rollout: int | None = Field(None, ge=0, le=100, description="percent of users served the flag on")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _rollout_needs_on(self) -> FlagSetting:
+        if self.rollout is not None and not self.on:
+            raise ValueError(f"rollout: {self.rollout} needs on: true (a flag that is off serves nobody)")
+        return self
+
+    @property
+    def gradual(self) -> bool:
+        """On for part of the users only (1-99 %, or 0 % while on)."""
+        return self.on and self.rollout is not None and self.rollout < 100
+
+
+FlagValue = bool | str | FlagSetting
+"""A flag's planned value: true/false, a string for the service to read, or a FlagSetting."""
+
+
 class RolloutPhase(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = ""
-    flags: dict[str, bool | str] = Field(default_factory=dict)
+    flags: dict[str, FlagValue] = Field(default_factory=dict)
     criteria: Criteria = Field(default_factory=Criteria)
     on_p0: Literal["rollback", "pause"] = "pause"
     requires_checks: list[str] = Field(default_factory=list)
