@@ -4,9 +4,9 @@ and the rollout plan. Validated on load by `checks.loader`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from checks.result import Criticality, Status, server_error_status
 
@@ -145,7 +145,20 @@ class FlagSetting(Strict):
         return self.on and self.rollout is not None and self.rollout < 100
 
 
-FlagValue = bool | str | FlagSetting
+def _flag_setting(value: Any) -> Any:
+    """A mapping is a FlagSetting, with its own error (not pydantic's three attempts at bool, str and model)."""
+    if isinstance(value, dict):
+        try:
+            return FlagSetting.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')} "
+                             "(write {on: true}, {on: false} or {on: true, rollout: 25})") from None
+    return value
+
+
+FlagValue = Annotated[bool | str | FlagSetting, BeforeValidator(_flag_setting)]
 """A flag's planned value: true/false, a string for the service to read, or a FlagSetting."""
 
 

@@ -222,6 +222,7 @@ class RolloutService:
                 undo = await self._apply(restore)
                 problems.append(f"flags reverted to {current or 'all off'}" if not undo
                                 else f"flags reverted to {current or 'all off'}, but: " + "; ".join(undo))
+        if problems:
             await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                     actor=actor, ok=False, flags=flags, reasons=problems)
             await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
