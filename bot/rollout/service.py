@@ -201,8 +201,10 @@ class RolloutService:
         if not problems:
             problems = await self._apply(phase.flags)
         if problems and keeper is not None and before is not None:
-            undo = await self._restore(keeper, before)
-            if undo:
+            undo, changed = await self._restore(keeper, before)
+            if not changed:
+                problems.append("nothing was changed")
+            elif undo:
                 problems.append("the flags' state is UNKNOWN: restoring their state from before the promotion "
                                 f"failed ({'; '.join(undo)}); check {keeper.description} by hand, or run "
                                 "`golive rollback` once it answers")
@@ -251,7 +253,7 @@ class RolloutService:
         keeper = stateful(self.provider)
         saved = await asyncio.to_thread(self.records.before, current) if keeper is not None else None
         if keeper is not None and saved:  # the exact state from before `current` was promoted
-            problems = await self._restore(keeper, saved)
+            problems, _ = await self._restore(keeper, saved)
             flags = {k: flag_text(v) or "" for k, v in plan.items()}
             if not problems:
                 try:
@@ -351,15 +353,20 @@ class RolloutService:
                          "put it back there, or `golive rollback` to restore what golive recorded, then promote again")
         return diffs
 
-    async def _restore(self, keeper: StatefulProvider, state: Mapping[str, Any]) -> list[str]:
-        """Put back a snapshot exactly, then read it again: problems when it failed or differs."""
+    async def _restore(self, keeper: StatefulProvider, state: Mapping[str, Any]) -> tuple[list[str], bool]:
+        """Put back a snapshot exactly (only the flags that differ from it), then read them again.
+        (problems when it failed or still differs, whether anything had changed at all)."""
         try:
-            await keeper.restore(state)
             now = await keeper.snapshot(list(state))
+            changed = {n: e for n, e in state.items() if not keeper.same_state(now.get(n, {}), e)}
+            if not changed:
+                return [], False
+            await keeper.restore(changed)
+            now = await keeper.snapshot(list(changed))
         except ProviderError as exc:
-            return [mask(str(exc))]
+            return [mask(str(exc))], True
         return [f"{name} is {keeper.state_text(now[name])} after restoring (expected {keeper.state_text(entry)})"
-                for name, entry in state.items() if not keeper.same_state(now.get(name, {}), entry)]
+                for name, entry in changed.items() if not keeper.same_state(now.get(name, {}), entry)], True
 
     async def _record_applied(self, phase: str | None, flags: Mapping[str, str]) -> None:
         """What golive left in the flag service: the deployment record and status show it, and the next

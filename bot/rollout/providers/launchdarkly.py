@@ -219,6 +219,9 @@ class LaunchDarklyProvider:
 
     def same_state(self, a: Any, b: Any) -> bool:
         def shape(entry: Any) -> Any:
-            return (bool(entry.get("on")), entry.get("fallthrough"))
+            fallthrough = dict(entry.get("fallthrough") or {})
+            if fallthrough.get("rollout"):  # LaunchDarkly fills in the default context kind
+                fallthrough["rollout"] = {"contextKind": "user", **fallthrough["rollout"]}
+            return (bool(entry.get("on")), fallthrough)
 
         return bool(shape(a) == shape(b))
