@@ -111,6 +111,8 @@ def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Await
         print(f"⛔ {result.message.split(': ', 1)[0]}:")
         for reason in result.reasons:
             print(f"   - {reason}")
+        if result.flags and not result.failed:  # what the phase would set, percentages included
+            print("   plan: " + ", ".join(f"{k}={v}" for k, v in result.flags.items()))
     if result.ok:
         return EXIT_GO
     return EXIT_UNDECIDED if result.failed else EXIT_NO_GO

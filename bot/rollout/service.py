@@ -449,7 +449,7 @@ class RolloutService:
         await self._announce("refused", phase or current or NO_PHASE, actor, reasons=reasons, previous=current,
                              flags=flags)
         what = f"{action} {phase}" if phase and action == "promote" else action
-        return RolloutResult(False, action, current, current, reasons=reasons,
+        return RolloutResult(False, action, current, current, reasons=reasons, flags=dict(flags or {}),
                              message=f"{what} refused: " + "; ".join(reasons))
 
     async def _audit(self, actor: str, action: str, phase: str | None, detail: dict[str, Any]) -> None:

@@ -83,6 +83,10 @@ async def test_gradual_phases_use_semantic_patch_and_rollback_restores_the_defau
     untouched = {"checkout": ld.env("checkout"), "search": ld.env("search")}
     service = await ready_service(tmp_path, target, ld, store, locks)
 
+    early = await service.promote("phase-2", actor="U_ENG")  # the gate refuses, and shows the plan it holds back
+    assert not early.ok and early.flags == {"checkout": "true", "search": "50%"}
+    assert not [r for r in ld.requests if r["method"] == "PATCH"]
+
     first = await service.promote("phase-1", actor="U_ENG")
     assert first.ok, first.reasons
     assert first.flags == {"checkout": "10%", "search": "false"}
