@@ -252,6 +252,7 @@ class RolloutService:
         new_phase = target.id if target else None
         keeper = stateful(self.provider)
         saved = await asyncio.to_thread(self.records.before, current) if keeper is not None else None
+        saved = {n: saved[n] for n in plan if n in saved} if saved else None  # the flags this rollback owns
         if keeper is not None and saved:  # the exact state from before `current` was promoted
             problems, _ = await self._restore(keeper, saved)
             flags = {k: flag_text(v) or "" for k, v in plan.items()}
