@@ -21,6 +21,8 @@ PAUSED_KEY = "rollout:{checklist}:paused"
 DEPLOYMENT_KEY = "deployment:{checklist}"
 APPLIED_KEY = "rollout:{checklist}:flags"
 """What golive left in the flag service after its last change (bot.rollout.records.RolloutRecords.applied)."""
+UNRESTORED_KEY = "rollout:{checklist}:unrestored"
+"""A failed promotion's earlier flag state that could not be put back yet (the flag service went away)."""
 BEFORE_KEY = "rollout:{checklist}:before:{phase}"
 """The flags' exact state (strategies included) just before a phase was promoted: what its rollback restores."""
 

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.rollout.models import APPLIED_KEY, BEFORE_KEY, DEPLOYMENT_KEY, PAUSED_KEY, phase_key
+from bot.rollout.models import APPLIED_KEY, BEFORE_KEY, DEPLOYMENT_KEY, PAUSED_KEY, UNRESTORED_KEY, phase_key
 from bot.store import Store
 from bot.store.retention import PRUNED_EVENTS_KEY, first_promotion
 from bot.store.store import now_iso, parse_time
@@ -51,6 +51,14 @@ class RolloutRecords:
     def set_applied(self, phase: str | None, flags: dict[str, str], state: dict[str, Any] | None) -> None:
         self.store.put(APPLIED_KEY.format(checklist=self.checklist),
                        {"phase": phase, "flags": flags, "state": state, "at": now_iso()})
+
+    def unrestored(self) -> dict[str, Any] | None:
+        """{phase, state}: a failed promotion whose flags could not be put back (the service went away)."""
+        value = self.store.get(UNRESTORED_KEY.format(checklist=self.checklist))
+        return value if isinstance(value, dict) else None
+
+    def set_unrestored(self, value: dict[str, Any] | None) -> None:
+        self.store.put(UNRESTORED_KEY.format(checklist=self.checklist), value)
 
     def before(self, phase: str) -> dict[str, Any] | None:
         """The flags' exact state just before `phase` was promoted: what rolling it back restores."""

@@ -189,10 +189,13 @@ class RolloutService:
         before: dict[str, Any] | None = None
         if keeper is not None:
             try:
+                pending = await self._finish_restore(keeper)
                 before = await keeper.snapshot(self._flag_names())
             except ProviderError as exc:  # nothing written yet: a bad token or an unreachable service
                 return await self._fail(phase.id, current, actor, [f"{mask(str(exc))}; nothing was changed"],
                                         planned)
+            if pending:
+                return await self._fail(phase.id, current, actor, pending, planned)
             drift = await self._drift(keeper, before)
             if drift:
                 return await self._refuse("promote", phase.id, current, actor, drift, flags=planned)
@@ -205,9 +208,10 @@ class RolloutService:
             if not changed:
                 problems.append("nothing was changed")
             elif undo:
+                await asyncio.to_thread(self.records.set_unrestored, {"phase": phase.id, "state": before})
                 problems.append("the flags' state is UNKNOWN: restoring their state from before the promotion "
-                                f"failed ({'; '.join(undo)}); check {keeper.description} by hand, or run "
-                                "`golive rollback` once it answers")
+                                f"failed ({'; '.join(undo)}); golive restores it first thing on the next promotion "
+                                f"or rollback, once {keeper.description} answers (or check the flags by hand)")
             else:
                 restored = await self._read_text(list(before))
                 undo = await self._apply(restored)
@@ -251,6 +255,13 @@ class RolloutService:
         target, plan = rollback_plan(self.rollout, current)
         new_phase = target.id if target else None
         keeper = stateful(self.provider)
+        if keeper is not None:
+            try:
+                pending = await self._finish_restore(keeper)
+            except ProviderError as exc:
+                pending = [mask(str(exc))]
+            if pending:
+                return await self._refuse("rollback", current, current, actor, pending)
         saved = await asyncio.to_thread(self.records.before, current) if keeper is not None else None
         saved = {n: saved[n] for n in plan if n in saved} if saved else None  # the flags this rollback owns
         if keeper is not None and saved:  # the exact state from before `current` was promoted
@@ -368,6 +379,19 @@ class RolloutService:
             return [mask(str(exc))], True
         return [f"{name} is {keeper.state_text(now[name])} after restoring (expected {keeper.state_text(entry)})"
                 for name, entry in changed.items() if not keeper.same_state(now.get(name, {}), entry)], True
+
+    async def _finish_restore(self, keeper: StatefulProvider) -> list[str]:
+        """A promotion that failed half-way and could not restore the flags left their earlier state here:
+        put it back now, before anything else changes (problems when it still cannot be)."""
+        pending = await asyncio.to_thread(self.records.unrestored)
+        if not pending:
+            return []
+        undo, _ = await self._restore(keeper, pending["state"])
+        if undo:
+            return [f"the flags are still not restored after the failed promotion of {pending['phase']}: "
+                    + "; ".join(undo)]
+        await asyncio.to_thread(self.records.set_unrestored, None)
+        return []
 
     async def _record_applied(self, phase: str | None, flags: Mapping[str, str]) -> None:
         """What golive left in the flag service: the deployment record and status show it, and the next

@@ -145,6 +145,12 @@ async def test_unleash_going_down_mid_promotion_is_never_reported_done(
     last = store.db.fetchone("SELECT * FROM rollout_events WHERE checklist = 'shop' ORDER BY seq DESC LIMIT 1")
     assert last["action"] == "promote" and last["phase"] == "phase-2" and not last["ok"]
     assert {a: admin.state(a), b: admin.state(b)} != before  # it really was half-way when Unleash went
+
+    await relay.come_back()  # Unleash answers again: the next promotion first puts phase-1's state back
+    again = await service.promote("phase-2", actor="U_ENG")
+    assert again.ok, again.reasons
+    assert (await service.rollback(actor="U_ONCALL", reason="p95")).ok
+    assert {a: admin.state(a), b: admin.state(b)} == before
     await service.provider.close()
     await relay.stop()
 

@@ -228,5 +228,10 @@ class Relay:
         for w in (writer, up_writer):
             w.close()
 
+    async def come_back(self) -> None:
+        """Listen again on the same port: the server is back."""
+        self.down, self.writes_left, self.writers = False, None, []
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
     async def stop(self) -> None:
         await self._go_down()
