@@ -260,8 +260,10 @@ class RolloutService:
                 pending = await self._finish_restore(keeper)
             except ProviderError as exc:
                 pending = [mask(str(exc))]
-            if pending:
-                return await self._refuse("rollback", current, current, actor, pending)
+            if pending:  # the flag service still fails: a provider failure (exit 3), not a refusal
+                await self._audit(actor, "rollout.rollback_failed", current, {"to": new_phase, "reasons": pending})
+                return RolloutResult(False, "rollback", current, current, reasons=pending, failed=True,
+                                     message="rollback failed: " + "; ".join(pending))
         saved = await asyncio.to_thread(self.records.before, current) if keeper is not None else None
         saved = {n: saved[n] for n in plan if n in saved} if saved else None  # the flags this rollback owns
         if keeper is not None and saved:  # the exact state from before `current` was promoted
