@@ -23,7 +23,7 @@ from checks.process import configure_confinement
 # each readable from NAME_FILE. A new secret setting is a SecretStr field and belongs here.
 SECRET_SETTINGS: tuple[str, ...] = (
     "database_url", "redis_url", "sentry_dsn", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-    "teams_app_password",
+    "teams_app_password", "unleash_api_token", "launchdarkly_api_token",
 )
 ENV_PREFIX = "GOLIVE_"
 ENV_FILE = ".env"
@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         "TEAMS_SERVICE_HOSTS", "GOLIVE_TEAMS_SERVICE_HOSTS"), description="Bot Connector hosts the bot may "
         "call, comma-separated (default: the Teams hosts, smba.trafficmanager.net and the government clouds')")
 
+    unleash_api_token: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "UNLEASH_API_TOKEN", "GOLIVE_UNLEASH_API_TOKEN"), description="Unleash Admin API token for "
+        "`rollout.provider: {kind: unleash}` (a service account or admin token that may update feature environments)")
+    launchdarkly_api_token: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "LAUNCHDARKLY_API_TOKEN", "GOLIVE_LAUNCHDARKLY_API_TOKEN"), description="LaunchDarkly REST API access "
+        "token for `rollout.provider: {kind: launchdarkly}` (writer role on the project)")
+
     check_isolation: Literal["auto", "namespaces", "user", "none"] = Field(
         "auto", description="how processes a check starts are kept from golive's secrets (README \"What a "
         "target can and cannot do to golive\"); auto: namespaces if the kernel allows, else `user` as root")
@@ -215,3 +222,14 @@ def get_settings() -> Settings:
     settings = Settings()
     confine_checks(settings)
     return settings
+
+
+def provider_token(name: str) -> str | None:
+    """A flag service's API token (`unleash_api_token`, `launchdarkly_api_token`) from the environment,
+    NAME_FILE or .env, registered with the masker so it never appears in any output."""
+    from checks.masking import masker
+
+    value = Settings().secret(name)
+    if value:
+        masker.add(value)
+    return value

@@ -4,9 +4,9 @@ and the rollout plan. Validated on load by `checks.loader`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from checks.result import Criticality, Status, server_error_status
 
@@ -118,10 +118,54 @@ class Criteria(Strict):
     task_failure_rate_max: float = 0.05
 
 
+class FlagSetting(Strict):
+    """A flag in a phase's plan written as a mapping: on or off, or on for a percentage of users
+    (`{on: true, rollout: 25}`), which only a provider that serves percentages (unleash, launchdarkly)
+    can apply. YAML reads a bare `on` key as a boolean; it is taken as `on` here."""
+
+    on: bool
+    rollout: int | None = Field(None, ge=0, le=100, description="percent of users served the flag on")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _rollout_needs_on(self) -> FlagSetting:
+        if self.rollout is not None and not self.on:
+            raise ValueError(f"rollout: {self.rollout} needs on: true (a flag that is off serves nobody)")
+        return self
+
+    @property
+    def gradual(self) -> bool:
+        """On for part of the users only (1-99 %, or 0 % while on)."""
+        return self.on and self.rollout is not None and self.rollout < 100
+
+
+def _flag_setting(value: Any) -> Any:
+    """A mapping is a FlagSetting, with its own error (not pydantic's three attempts at bool, str and model)."""
+    if isinstance(value, dict):
+        try:
+            return FlagSetting.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')} "
+                             "(write {on: true}, {on: false} or {on: true, rollout: 25})") from None
+    return value
+
+
+FlagValue = Annotated[bool | str | FlagSetting, BeforeValidator(_flag_setting)]
+"""A flag's planned value: true/false, a string for the service to read, or a FlagSetting."""
+
+
 class RolloutPhase(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = ""
-    flags: dict[str, bool | str] = Field(default_factory=dict)
+    flags: dict[str, FlagValue] = Field(default_factory=dict)
     criteria: Criteria = Field(default_factory=Criteria)
     on_p0: Literal["rollback", "pause"] = "pause"
     requires_checks: list[str] = Field(default_factory=list)

@@ -52,7 +52,7 @@ def wall_clock_asserts(source: str, name: str = "<test>") -> list[str]:
 
 
 def test_no_test_asserts_an_upper_bound_on_wall_clock_time() -> None:
-    found = [hit for path in sorted((ROOT / "tests").rglob("*.py"))
+    found = [hit for path in sorted((ROOT / "tests").rglob("*.py")) if "node_modules" not in path.parts
              for hit in wall_clock_asserts(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]
     assert not found, "wall-clock bounds in tests (use CPU time, count work, or move the figure to bench/):\n" + \
         "\n".join(found)

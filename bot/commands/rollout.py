@@ -110,10 +110,14 @@ def _change(args: argparse.Namespace, act: Callable[[RolloutService, str], Await
         print(f"✅ {result.message}")
         for condition in result.reasons:  # a conditional promotion repeats its conditions
             print(f"   - {condition}")
+    elif result.failed and len(result.reasons) == 1:  # e.g. a refused token: one line says it all
+        print(f"⛔ {result.message}")
     else:
         print(f"⛔ {result.message.split(': ', 1)[0]}:")
         for reason in result.reasons:
             print(f"   - {reason}")
+        if result.flags and not result.failed:  # what the phase would set, percentages included
+            print("   plan: " + ", ".join(f"{k}={v}" for k, v in result.flags.items()))
     if result.ok:
         return EXIT_GO
     return EXIT_UNDECIDED if result.failed else EXIT_NO_GO

@@ -20,6 +20,12 @@ NO_PHASE = "none"
 
 PAUSED_KEY = "rollout:{checklist}:paused"
 DEPLOYMENT_KEY = "deployment:{checklist}"
+APPLIED_KEY = "rollout:{checklist}:flags"
+"""What golive left in the flag service after its last change (bot.rollout.records.RolloutRecords.applied)."""
+UNRESTORED_KEY = "rollout:{checklist}:unrestored"
+"""A failed promotion's earlier flag state that could not be put back yet (the flag service went away)."""
+BEFORE_KEY = "rollout:{checklist}:before:{phase}"
+"""The flags' exact state (strategies included) just before a phase was promoted: what its rollback restores."""
 
 # Where Hunter-shaped services publish their numbers; `watch.metrics` overrides any of these.
 DEFAULT_METRIC_PATHS: dict[str, str] = {

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.rollout.models import DEPLOYMENT_KEY, PAUSED_KEY, phase_key
+from bot.rollout.models import APPLIED_KEY, BEFORE_KEY, DEPLOYMENT_KEY, PAUSED_KEY, UNRESTORED_KEY, phase_key
 from bot.store import Store
 from bot.store.retention import PRUNED_EVENTS_KEY, first_promotion
 from bot.store.store import now_iso, parse_time
@@ -40,6 +40,33 @@ class RolloutRecords:
 
     def set_paused(self, value: dict[str, Any] | None) -> None:
         self.store.put(PAUSED_KEY.format(checklist=self.checklist), value)
+
+    # -- the flags' state --------------------------------------------------------------------
+    def applied(self) -> dict[str, Any] | None:
+        """What golive left in the flag service after its last promotion or rollback: {phase, flags (as
+        text, a percentage as `25%`), state (the provider's snapshot, strategies included, or None), at}."""
+        value = self.store.get(APPLIED_KEY.format(checklist=self.checklist))
+        return value if isinstance(value, dict) else None
+
+    def set_applied(self, phase: str | None, flags: dict[str, str], state: dict[str, Any] | None) -> None:
+        self.store.put(APPLIED_KEY.format(checklist=self.checklist),
+                       {"phase": phase, "flags": flags, "state": state, "at": now_iso()})
+
+    def unrestored(self) -> dict[str, Any] | None:
+        """{phase, state}: a failed promotion whose flags could not be put back (the service went away)."""
+        value = self.store.get(UNRESTORED_KEY.format(checklist=self.checklist))
+        return value if isinstance(value, dict) else None
+
+    def set_unrestored(self, value: dict[str, Any] | None) -> None:
+        self.store.put(UNRESTORED_KEY.format(checklist=self.checklist), value)
+
+    def before(self, phase: str) -> dict[str, Any] | None:
+        """The flags' exact state just before `phase` was promoted: what rolling it back restores."""
+        value = self.store.get(BEFORE_KEY.format(checklist=self.checklist, phase=phase))
+        return value if isinstance(value, dict) else None
+
+    def set_before(self, phase: str, state: dict[str, Any]) -> None:
+        self.store.put(BEFORE_KEY.format(checklist=self.checklist, phase=phase), state)
 
     # -- events and incidents ------------------------------------------------------------------
     def add_event(self, action: str, *, phase: str | None, from_phase: str | None, actor: str, ok: bool,
@@ -136,6 +163,7 @@ class RolloutRecords:
             "refusals": refusals,
             "success_rate": round(good / promotions, 4) if promotions else None,
             "paused": self.paused(),
+            "flags": dict((self.applied() or {}).get("flags") or {}),
             "last_event": last,
             "timeline": self.timeline(),
             "updated_at": now.isoformat(),

@@ -114,7 +114,7 @@ def blind_rules(sample: Sample, rules: list[RuleSpec], has_source: Callable[[str
     return blind
 
 
-def integration_flags(config: WatchConfig, plan: Mapping[str, bool | str], names: list[str]) -> dict[str, str]:
+def integration_flags(config: WatchConfig, plan: Mapping[str, object], names: list[str]) -> dict[str, str]:
     """Which flag enables each integration: `watch.integrations`, else the one plan flag containing its name
     (partner_center → HUNTER_PARTNER_CENTER_ENABLED)."""
     found = dict(config.integrations)
@@ -183,7 +183,7 @@ def metric_readings(rule: RuleSpec, sample: Sample, enabled: Mapping[str, bool] 
     return readings
 
 
-def evaluate(sample: Sample, config: WatchConfig, rules: list[RuleSpec], plan: Mapping[str, bool | str],
+def evaluate(sample: Sample, config: WatchConfig, rules: list[RuleSpec], plan: Mapping[str, object],
              has_source: Callable[[str], bool] | None = None) -> list[Reading]:
     """Every reading of one sample; rules on metrics no source publishes are left out."""
     readings = [probe_reading(spec, sample.probes[spec.name]) for spec in config.probes if spec.name in sample.probes]

@@ -64,7 +64,7 @@ class RolloutRuntime:
         except MissingVariable as exc:
             raise ValueError(f"target.base_url: {exc}") from None
         config = watch_config(checklist, **watch_overrides)
-        provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env)
+        provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
         locks = locks or build_locks(redis_url, prefix)
         service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks, env=env,
                                  target_url=target_url)

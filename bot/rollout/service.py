@@ -19,7 +19,16 @@ from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
 from bot.rollout.gate import gate_reasons, phase_verdict
 from bot.rollout.incidents import IncidentStore
 from bot.rollout.models import NO_PHASE, RolloutResult, apply_spec
-from bot.rollout.providers import FlagProvider, ProviderError, apply_flags, flag_reader, flag_text
+from bot.rollout.providers import (
+    FlagProvider,
+    ProviderError,
+    StatefulProvider,
+    apply_flags,
+    flag_reader,
+    flag_text,
+    percentage_problems,
+    stateful,
+)
 from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
@@ -31,14 +40,14 @@ from checks.kinds.flags import EffectiveError, effective_probe, normalise_flag, 
 from checks.masking import mask
 from checks.process import run_process
 from checks.registry import FlagReader
-from checks.spec import Checklist, Rollout, RolloutPhase
+from checks.spec import Checklist, FlagValue, Rollout, RolloutPhase
 from checks.verdict import Decision
 
 AfterChange = Callable[[str | None], Awaitable[None]]
 log = logging.getLogger("golive.rollout")
 
 
-def rollback_plan(rollout: Rollout, current: str) -> tuple[RolloutPhase | None, dict[str, bool | str]]:
+def rollback_plan(rollout: Rollout, current: str) -> tuple[RolloutPhase | None, dict[str, FlagValue]]:
     """The phase before `current` (None before the first) and the flag values that restore it: every flag
     the current or previous phase names takes the previous phase's value, or off."""
     ids = [p.id for p in rollout.phases]
@@ -59,6 +68,9 @@ class RolloutService:
                  incidents: IncidentStore | None = None) -> None:
         if checklist.rollout is None or not checklist.rollout.phases:
             raise LookupError(f"{checklist.source_path or checklist.name} has no `rollout.phases`")
+        problems = percentage_problems(checklist.rollout, provider)
+        if problems:  # a percentage the provider cannot serve is a configuration mistake: refused at load
+            raise ValueError(problems[0])
         self.store = store
         self.checklist = checklist
         self.rollout: Rollout = checklist.rollout
@@ -187,16 +199,46 @@ class RolloutService:
         frozen = await asyncio.to_thread(freeze_reasons, self.store, self.checklist, now)
         reasons = gate_reasons(self.checklist, phase, current=current, verdict=verdict, latest=latest,
                                signoffs=signoffs, paused=paused, max_age=self.max_check_age, now=now, frozen=frozen)
+        planned = {k: flag_text(v) or "" for k, v in phase.flags.items()}
         if reasons:
-            return await self._refuse("promote", phase.id, current, actor, reasons)
+            return await self._refuse("promote", phase.id, current, actor, reasons, flags=planned)
         conditions = [f"{verdict.decision.label}: {c}" for c in verdict.conditions] \
             if verdict.decision is Decision.CONDITIONAL else []
+        keeper = stateful(self.provider)
+        before: dict[str, Any] | None = None
+        if keeper is not None:
+            try:
+                pending = await self._finish_restore(keeper)
+                before = await keeper.snapshot(self._flag_names())
+            except ProviderError as exc:  # nothing written yet: a bad token or an unreachable service
+                return await self._fail(phase.id, current, actor, [f"{mask(str(exc))}; nothing was changed"],
+                                        planned)
+            if pending:
+                return await self._fail(phase.id, current, actor, pending, planned)
+            drift = await self._drift(keeper, before)
+            if drift:
+                return await self._refuse("promote", phase.id, current, actor, drift, flags=planned)
+            await asyncio.to_thread(self.records.set_before, phase.id, before)
         flags, problems = await self._flip(phase.flags)
         if not problems:
             problems = await self._apply(phase.flags)
-        if problems:
+        if problems and keeper is not None and before is not None:
+            undo, changed = await self._restore(keeper, before)
+            if not changed:
+                problems.append("nothing was changed")
+            elif undo:
+                await asyncio.to_thread(self.records.set_unrestored, {"phase": phase.id, "state": before})
+                problems.append("the flags' state is UNKNOWN: restoring their state from before the promotion "
+                                f"failed ({'; '.join(undo)}); golive restores it first thing on the next promotion "
+                                f"or rollback, once {keeper.description} answers (or check the flags by hand)")
+            else:
+                restored = await self._read_text(list(before))
+                undo = await self._apply(restored)
+                problems.append("flags restored exactly as they were before the promotion (strategies included)"
+                                + (", but: " + "; ".join(undo) if undo else ""))
+        elif problems:
             previous = self.rollout.phase(current) if current else None
-            restore = previous.flags if previous else {n: False for n in phase.flags}
+            restore: Mapping[str, FlagValue] = previous.flags if previous else {n: False for n in phase.flags}
             try:
                 await self.provider.write(restore)
             except ProviderError as exc:
@@ -205,12 +247,14 @@ class RolloutService:
                 undo = await self._apply(restore)
                 problems.append(f"flags reverted to {current or 'all off'}" if not undo
                                 else f"flags reverted to {current or 'all off'}, but: " + "; ".join(undo))
+        if problems:
             await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                     actor=actor, ok=False, flags=flags, reasons=problems)
             await self._audit(actor, "rollout.promote_failed", phase.id, {"from": current, "reasons": problems})
             await self._announce("refused", phase.id, actor, reasons=problems, previous=current, flags=flags)
             return RolloutResult(False, "promote", current, current, reasons=problems, flags=flags, failed=True,
                                  message=f"promotion to {phase.id} failed: " + "; ".join(problems))
+        await self._record_applied(phase.id, flags)
         await asyncio.to_thread(self.records.set_phase, phase.id)
         await asyncio.to_thread(self.records.add_event, "promote", phase=phase.id, from_phase=current,
                                 actor=actor, ok=True, flags=flags)
@@ -229,9 +273,32 @@ class RolloutService:
                                       ["nothing to roll back: no rollout phase is active"])
         target, plan = rollback_plan(self.rollout, current)
         new_phase = target.id if target else None
-        flags, problems = await self._flip(plan)
-        if not problems:
-            problems = await self._apply(plan)
+        keeper = stateful(self.provider)
+        if keeper is not None:
+            try:
+                pending = await self._finish_restore(keeper)
+            except ProviderError as exc:
+                pending = [mask(str(exc))]
+            if pending:  # the flag service still fails: a provider failure (exit 3), not a refusal
+                await self._audit(actor, "rollout.rollback_failed", current, {"to": new_phase, "reasons": pending})
+                return RolloutResult(False, "rollback", current, current, reasons=pending, failed=True,
+                                     message="rollback failed: " + "; ".join(pending))
+        saved = await asyncio.to_thread(self.records.before, current) if keeper is not None else None
+        saved = {n: saved[n] for n in plan if n in saved} if saved else None  # the flags this rollback owns
+        if keeper is not None and saved:  # the exact state from before `current` was promoted
+            problems, _ = await self._restore(keeper, saved)
+            flags = {k: flag_text(v) or "" for k, v in plan.items()}
+            if not problems:
+                try:
+                    flags = {k: v or "" for k, v in (await self._read_text(list(saved))).items()}
+                except ProviderError as exc:
+                    problems = [mask(str(exc))]
+            if not problems:
+                problems = await self._apply(flags)
+        else:
+            flags, problems = await self._flip(plan)
+            if not problems:
+                problems = await self._apply(plan)
         reasons = [reason] if reason else []
         if problems:
             await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
@@ -241,6 +308,7 @@ class RolloutService:
                                  flags=flags)
             return RolloutResult(False, "rollback", current, current, reasons=problems, flags=flags, failed=True,
                                  message="rollback failed: " + "; ".join(problems))
+        await self._record_applied(new_phase, flags)
         await asyncio.to_thread(self.records.set_phase, new_phase)
         await asyncio.to_thread(self.records.set_paused, None)
         await asyncio.to_thread(self.records.add_event, "rollback", phase=new_phase, from_phase=current,
@@ -297,14 +365,85 @@ class RolloutService:
                     log.warning("announcing the close of %s failed: %s", row["id"], mask(str(exc)))
         return sorted(rows)
 
-    async def _flip(self, plan: dict[str, bool | str]) -> tuple[dict[str, str], list[str]]:
+    def _flag_names(self) -> list[str]:
+        """Every flag any phase names: the state golive snapshots and watches for edits by others."""
+        return list(dict.fromkeys(n for p in self.rollout.phases for n in p.flags))
+
+    async def _read_text(self, names: list[str]) -> dict[str, str | None]:
+        return await self.provider.read(names)
+
+    async def _drift(self, keeper: StatefulProvider, now: Mapping[str, Any]) -> list[str]:
+        """Flags someone changed in the flag service since golive's last promotion or rollback: promoting
+        over them would silently undo (or build on) a change nobody here reviewed."""
+        applied = await asyncio.to_thread(self.records.applied)
+        last = (applied or {}).get("state") or {}
+        where = (applied or {}).get("phase") or "the last rollback"
+        diffs = [f"{name} was changed outside golive since {where}: golive left it {keeper.state_text(last[name])}, "
+                 f"it is now {keeper.state_text(now[name])}"
+                 for name in last if name in now and not keeper.same_state(last[name], now[name])]
+        if diffs:
+            diffs.append(f"promotion refused so that change is not overwritten: review it in {keeper.description}; "
+                         "put it back there, or `golive rollback` to restore what golive recorded, then promote again")
+        return diffs
+
+    async def _restore(self, keeper: StatefulProvider, state: Mapping[str, Any]) -> tuple[list[str], bool]:
+        """Put back a snapshot exactly (only the flags that differ from it), then read them again.
+        (problems when it failed or still differs, whether anything had changed at all)."""
+        try:
+            now = await keeper.snapshot(list(state))
+            changed = {n: e for n, e in state.items() if not keeper.same_state(now.get(n, {}), e)}
+            if not changed:
+                return [], False
+            await keeper.restore(changed)
+            now = await keeper.snapshot(list(changed))
+        except ProviderError as exc:
+            return [mask(str(exc))], True
+        return [f"{name} is {keeper.state_text(now[name])} after restoring (expected {keeper.state_text(entry)})"
+                for name, entry in changed.items() if not keeper.same_state(now.get(name, {}), entry)], True
+
+    async def _finish_restore(self, keeper: StatefulProvider) -> list[str]:
+        """A promotion that failed half-way and could not restore the flags left their earlier state here:
+        put it back now, before anything else changes (problems when it still cannot be)."""
+        pending = await asyncio.to_thread(self.records.unrestored)
+        if not pending:
+            return []
+        undo, _ = await self._restore(keeper, pending["state"])
+        if undo:
+            return [f"the flags are still not restored after the failed promotion of {pending['phase']}: "
+                    + "; ".join(undo)]
+        await asyncio.to_thread(self.records.set_unrestored, None)
+        return []
+
+    async def _record_applied(self, phase: str | None, flags: Mapping[str, str]) -> None:
+        """What golive left in the flag service: the deployment record and status show it, and the next
+        promotion compares the service with it (edits by others)."""
+        state: dict[str, Any] | None = None
+        keeper = stateful(self.provider)
+        if keeper is not None:
+            try:
+                state = await keeper.snapshot(self._flag_names())
+            except ProviderError as exc:  # the change is made; without the state the next drift check is skipped
+                log.warning("reading the flags' state after the change failed: %s", mask(str(exc)))
+        await asyncio.to_thread(self.records.set_applied, phase, dict(flags), state)
+
+    async def _fail(self, phase: str, current: str | None, actor: str, problems: list[str],
+                    planned: dict[str, str]) -> RolloutResult:
+        """The flag service could not even be read: nothing was changed, and the promotion did not happen."""
+        await asyncio.to_thread(self.records.add_event, "promote", phase=phase, from_phase=current, actor=actor,
+                                ok=False, flags=planned, reasons=problems)
+        await self._audit(actor, "rollout.promote_failed", phase, {"from": current, "reasons": problems})
+        await self._announce("refused", phase, actor, reasons=problems, previous=current, flags=planned)
+        return RolloutResult(False, "promote", current, current, reasons=problems, flags=planned, failed=True,
+                             message=f"promotion to {phase} failed: " + "; ".join(problems))
+
+    async def _flip(self, plan: Mapping[str, FlagValue]) -> tuple[dict[str, str], list[str]]:
         try:
             actual, problems = await apply_flags(self.provider, plan)
         except ProviderError as exc:
             return {k: flag_text(v) or "" for k, v in plan.items()}, [mask(str(exc))]
         return {k: actual.get(k) or "" for k in plan}, problems
 
-    async def _apply(self, plan: Mapping[str, bool | str]) -> list[str]:
+    async def _apply(self, plan: Mapping[str, FlagValue | None]) -> list[str]:
         """Make the service use the written flags (`rollout.apply.command`), then poll `rollout.effective`
         until it reports the plan. Problems when the command fails or the service never agrees."""
         if self.apply.command:
@@ -327,7 +466,7 @@ class RolloutService:
             return []
         return await self._settle(plan)
 
-    async def _settle(self, plan: Mapping[str, bool | str]) -> list[str]:
+    async def _settle(self, plan: Mapping[str, FlagValue | None]) -> list[str]:
         assert self.effective is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.apply.settle_seconds
@@ -349,13 +488,14 @@ class RolloutService:
             await asyncio.sleep(self.apply.poll_interval_seconds)
 
     async def _refuse(self, action: str, phase: str | None, current: str | None, actor: str,
-                      reasons: list[str]) -> RolloutResult:
+                      reasons: list[str], flags: dict[str, str] | None = None) -> RolloutResult:
         await asyncio.to_thread(self.records.add_event, "refused", phase=phase, from_phase=current, actor=actor,
                                 ok=False, reasons=reasons, flags={"requested": action})
         await self._audit(actor, "rollout.refused", phase or NO_PHASE, {"requested": action, "reasons": reasons})
-        await self._announce("refused", phase or current or NO_PHASE, actor, reasons=reasons, previous=current)
+        await self._announce("refused", phase or current or NO_PHASE, actor, reasons=reasons, previous=current,
+                             flags=flags)
         what = f"{action} {phase}" if phase and action == "promote" else action
-        return RolloutResult(False, action, current, current, reasons=reasons,
+        return RolloutResult(False, action, current, current, reasons=reasons, flags=dict(flags or {}),
                              message=f"{what} refused: " + "; ".join(reasons))
 
     async def _audit(self, actor: str, action: str, phase: str | None, detail: dict[str, Any]) -> None:

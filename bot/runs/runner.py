@@ -24,7 +24,10 @@ def make_runner(checklist: Checklist, store: Store, *, concurrency: int = 16,
 
         async def read_flags(names: list[str]) -> dict[str, str | None]:
             provider = build_provider(rollout.provider, workdir=runner.workdir, env=await runner.env())
-            return await provider.read(names)
+            try:
+                return await provider.read(names)
+            finally:
+                await provider.close()
 
         runner.flag_reader = read_flags
     return runner

@@ -86,6 +86,9 @@ def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
         if rate is not None:
             facts.append(("Promotion success rate",
                           f"{_number(rate):.0%} of {record.get('promotions', 0)} promotion(s)"))
+        flags = record.get("flags")
+        if isinstance(flags, dict) and flags:
+            facts.append(("Flags", ", ".join(f"{name}={flag_shown(value)}" for name, value in flags.items())))
         if record.get("paused"):
             facts.append(("Paused", "yes: roll back, or keep going (`golive resume` or Keep going on the alert)"))
     for waiver in _entries(record.get("waivers")):
@@ -93,6 +96,12 @@ def deployment_facts(overview: StatusOverview) -> list[tuple[str, str]]:
         facts.append((f"Waiver {waiver['check_id']}", f"by {waiver['by']}, {state} {waiver['until'][:16]}: "
                       f"{waiver['reason']}"))
     return facts
+
+
+def flag_shown(value: object) -> str:
+    """A flag's value as the record holds it, a percentage spelled out: `on for 25%`."""
+    text = str(value)
+    return f"on for {text}" if text.endswith("%") else text
 
 
 def _migration_seconds(overview: StatusOverview) -> float | None:

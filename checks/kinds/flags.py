@@ -25,13 +25,19 @@ from checks.masking import mask
 from checks.process import run_process
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
+from checks.spec import FlagSetting, FlagValue
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
 
 
 def normalise_flag(value: object) -> str:
-    """Compare flag values loosely: booleans in any common spelling, other strings as they are."""
+    """Compare flag values loosely: booleans in any common spelling, other strings as they are. A planned
+    percentage (`{on: true, rollout: 25}`) reads `25%`; on for 100 % is simply `true`."""
+    if isinstance(value, FlagSetting):
+        if not value.on:
+            return "false"
+        return "true" if value.rollout is None or value.rollout >= 100 else f"{value.rollout}%"
     text = str(value).strip().lower() if value is not None else ""
     if text in TRUE:
         return "true"
@@ -158,7 +164,7 @@ async def read_effective(probe: EffectiveProbe, names: Sequence[str], *, base_ur
 
 class FlagsParams(Params):
     phase: str | None = Field(None, description="rollout phase to compare with; default: the current one")
-    flags: dict[str, bool | str] | None = Field(None, description="explicit expectations instead of the plan")
+    flags: dict[str, FlagValue] | None = Field(None, description="explicit expectations instead of the plan")
     effective: dict[str, Any] | None = Field(
         None, description="probe of what the running service uses: {url, path} or {command}; "
                           "default: the checklist's rollout.effective")

@@ -140,3 +140,13 @@ async def until(condition: Callable[[], Any], timeout: float = 10.0, step: float
         if time.monotonic() - started > timeout:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(step)
+
+
+@pytest.fixture(scope="session")
+def unleash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Unleash server for the session (tests/rollout/unleash_support.py); tests that use it carry
+    @pytest.mark.xdist_group("unleash") so that one worker runs them all against it."""
+    from tests.rollout.unleash_support import unleash_server
+
+    with unleash_server(tmp_path_factory.mktemp("unleash") / "unleash.log") as server:
+        yield server

@@ -1,7 +1,11 @@
-"""Flag providers: where a rollout's feature flags live (a dotenv file, Redis, a flag service).
+"""Flag providers: where a rollout's feature flags live (a dotenv file, Redis, a flag service, Unleash,
+LaunchDarkly).
 
 One small interface so promote/rollback and the `flags` check never care which one is configured:
-`read(names)` returns the values as text (None when unset), `write(values)` sets them.
+`read(names)` returns the values as text (None when unset; a percentage as `25%`), `write(values)` sets
+them. Flag services with strategies (Unleash, LaunchDarkly) also keep a `snapshot` of each flag's whole
+state (targeting, strategies, rollouts) and `restore` it exactly: a rollback puts back what was there,
+not an approximation of it, and an edit made by someone else since golive's last change is detected.
 """
 
 from __future__ import annotations
@@ -9,12 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from checks.interpolate import MissingVariable, interpolate
 from checks.kinds.flags import normalise_flag
 from checks.masking import masker
 from checks.registry import FlagReader
+from checks.spec import FlagSetting, FlagValue, Rollout
 
 
 class ProviderError(RuntimeError):
@@ -26,28 +31,65 @@ class FlagProvider(Protocol):
 
     async def read(self, names: Sequence[str]) -> dict[str, str | None]: ...
 
-    async def write(self, values: Mapping[str, bool | str]) -> None: ...
+    async def write(self, values: Mapping[str, FlagValue]) -> None: ...
 
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class StatefulProvider(Protocol):
+    """A flag service whose flags hold more than a value (strategies, rollouts): golive snapshots the whole
+    state before a change and restores it exactly on rollback. `supports_rollout`: it can serve a flag to
+    a percentage of users."""
+
+    description: str
+    supports_rollout: bool
+
+    async def snapshot(self, names: Sequence[str]) -> dict[str, Any]: ...
+
+    async def restore(self, state: Mapping[str, Any]) -> None: ...
+
+    def state_text(self, entry: Any) -> str: ...
+
+    def same_state(self, a: Any, b: Any) -> bool: ...
+
+
+def stateful(provider: object) -> StatefulProvider | None:
+    return provider if isinstance(provider, StatefulProvider) else None
+
+
 def flag_text(value: object) -> str | None:
-    """How a flag value is stored as text: booleans as true/false, None stays None."""
+    """How a flag value is stored as text: booleans as true/false, a percentage as `25%`, None stays None."""
     if value is None:
         return None
+    if isinstance(value, FlagSetting):
+        return normalise_flag(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def mismatches(plan: Mapping[str, bool | str], actual: Mapping[str, str | None]) -> list[str]:
+def percentage_problems(rollout: Rollout | None, provider: object) -> list[str]:
+    """Phases that plan a percentage the provider cannot serve (a dotenv file, Redis or a generic flag
+    service holds a value, not a share of users): one line per flag, saying what to do."""
+    if rollout is None or getattr(provider, "supports_rollout", False):
+        return []
+    where = getattr(provider, "description", "this provider")
+    return [f"rollout.phases[{p.id}].flags.{name}: rollout: {value.rollout} needs a provider that serves a "
+            f"percentage of users (kind: unleash or launchdarkly); {where} holds only on/off: use on: true, "
+            f"or move the flag to Unleash or LaunchDarkly"
+            for p in rollout.phases for name, value in p.flags.items()
+            if isinstance(value, FlagSetting) and value.gradual]
+
+
+def mismatches(plan: Mapping[str, FlagValue], actual: Mapping[str, str | None]) -> list[str]:
     """Flags whose read-back value differs from the plan, compared as the `flags` check compares them."""
     return [f"{name} reads {actual.get(name) if actual.get(name) is not None else 'unset'} "
             f"(plan: {normalise_flag(want)})"
             for name, want in plan.items() if normalise_flag(want) != normalise_flag(actual.get(name))]
 
 
-async def apply_flags(provider: FlagProvider, plan: Mapping[str, bool | str], *, attempts: int = 3,
+async def apply_flags(provider: FlagProvider, plan: Mapping[str, FlagValue], *, attempts: int = 3,
                       delay: float = 0.2) -> tuple[dict[str, str | None], list[str]]:
     """Write the plan, then read it back (a few times: flag services may be eventually consistent)."""
     await provider.write(plan)
@@ -72,8 +114,18 @@ def flag_reader(provider: FlagProvider) -> FlagReader:
     return read
 
 
-def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) -> FlagProvider:
-    """A provider from the checklist's `rollout.provider`, `${VAR}`s filled from the target's settings."""
+def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str],
+                   rollout: Rollout | None = None) -> FlagProvider:
+    """A provider from the checklist's `rollout.provider`, `${VAR}`s filled from the target's settings.
+    With `rollout`, a phase planning a percentage the provider cannot serve is refused here, at load."""
+    provider = _build(config, workdir=workdir, env=env)
+    problems = percentage_problems(rollout, provider)
+    if problems:
+        raise ProviderError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return provider
+
+
+def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) -> FlagProvider:
     try:
         cfg = dict(interpolate(dict(config), env))
     except MissingVariable as exc:
@@ -96,7 +148,15 @@ def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str
         from bot.rollout.providers.http import HttpProvider
 
         return HttpProvider.from_config(cfg)
-    raise ProviderError(f"rollout.provider.kind {kind!r} is not one of dotenv, redis, http")
+    if kind == "unleash":
+        from bot.rollout.providers.unleash import UnleashProvider
+
+        return UnleashProvider.from_config(cfg)
+    if kind == "launchdarkly":
+        from bot.rollout.providers.launchdarkly import LaunchDarklyProvider
+
+        return LaunchDarklyProvider.from_config(cfg)
+    raise ProviderError(f"rollout.provider.kind {kind!r} is not one of dotenv, redis, http, unleash, launchdarkly")
 
 
 def _no_extra(kind: str, cfg: Mapping[str, Any]) -> None:
@@ -104,5 +164,5 @@ def _no_extra(kind: str, cfg: Mapping[str, Any]) -> None:
         raise ProviderError(f"rollout.provider ({kind}): unknown key(s) {', '.join(sorted(cfg))}")
 
 
-__all__ = ["FlagProvider", "ProviderError", "apply_flags", "build_provider", "flag_reader", "flag_text",
-           "mismatches"]
+__all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "flag_reader",
+           "flag_text", "mismatches", "percentage_problems", "stateful"]

@@ -27,6 +27,7 @@ from filelock import FileLock, Timeout
 
 from bot.rollout.providers import ProviderError, flag_text
 from checks.bounded import DEFAULT_MAX_FILE_BYTES, CapExceeded, read_file_capped
+from checks.spec import FlagValue
 
 _ASSIGNMENT = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.]*)(?P<eq>\s*=[ \t]*)"
                          r"(?P<rest>.*?)(?P<eol>\r\n|\n|\r)?$", re.DOTALL)
@@ -149,7 +150,7 @@ class DotenvProvider:
         values = dotenv_values(stream=io.StringIO(raw.decode("utf-8", errors="replace")), interpolate=False)
         return {name: values.get(name) for name in names}
 
-    def _write(self, values: Mapping[str, bool | str]) -> None:
+    def _write(self, values: Mapping[str, FlagValue]) -> None:
         path = self._target()
         try:
             with self._lock(path):
@@ -171,7 +172,7 @@ class DotenvProvider:
     async def read(self, names: Sequence[str]) -> dict[str, str | None]:
         return await asyncio.to_thread(self._read, list(names))
 
-    async def write(self, values: Mapping[str, bool | str]) -> None:
+    async def write(self, values: Mapping[str, FlagValue]) -> None:
         await asyncio.to_thread(self._write, dict(values))
 
     async def close(self) -> None:

@@ -20,6 +20,7 @@ from bot.rollout.providers import ProviderError, flag_text
 from checks.bounded import MIB, CapExceeded, request_capped
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
+from checks.spec import FlagSetting, FlagValue
 
 
 class HttpFlagsConfig(BaseModel):
@@ -44,7 +45,9 @@ def nest(path: str, value: Any) -> Any:
     return value
 
 
-def _json_value(value: bool | str) -> Any:
+def _json_value(value: FlagValue) -> Any:
+    if isinstance(value, FlagSetting):  # only on/off reaches here: a percentage is refused at load
+        return value.on
     return value if isinstance(value, bool) else str(value)
 
 
@@ -103,7 +106,7 @@ class HttpProvider:
             raise ProviderError(f"{self.description}: no flags object at {self.config.read_path or 'the top level'}")
         return {name: self._value(flags[name]) if name in flags else None for name in names}
 
-    async def write(self, values: Mapping[str, bool | str]) -> None:
+    async def write(self, values: Mapping[str, FlagValue]) -> None:
         url = self.config.write_url or self.config.url
         if self.per_flag:
             for name, value in values.items():

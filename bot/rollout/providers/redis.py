@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from bot.rollout.providers import ProviderError, flag_text
 from checks.masking import mask, redact_url
+from checks.spec import FlagValue
 
 
 class RedisFlagsConfig(BaseModel):
@@ -66,7 +67,7 @@ class RedisProvider:
             values = await self._call(self.client.mget([f"{self.config.prefix}{n}" for n in names]))
         return {name: (v.decode() if isinstance(v, bytes) else v) for name, v in zip(names, values, strict=True)}
 
-    async def write(self, values: Mapping[str, bool | str]) -> None:
+    async def write(self, values: Mapping[str, FlagValue]) -> None:
         text = {name: flag_text(v) or "" for name, v in values.items()}
         if not text:
             return
