@@ -8,16 +8,18 @@ timed operations, so what it measures is the target's answer time, as an indepen
 Protocol: one JSON object per line on stdin, `{"id": n, "op": "http" | "redis" | "sql", ...}`; one JSON
 reply per line on stdout with the same id. Each request is measured on a thread of its own, at most
 `MEASURING` at once: they wait on sockets, not on each other, and a slow target does not hold back the
-other checks' timings. With `--sql` psycopg is imported before the first request: an import in one thread
-would hold the interpreter lock for the length of the import while another thread is timing.
+other checks' timings. With `--sql` psycopg is imported at start, on a thread of its own beside the first
+requests (on a loaded machine the import takes seconds they would otherwise wait; kernel-stamped samples do
+not mind the interpreter lock it holds).
 
 This process is not alone on the machine either: a full run starts pg_dump, alembic and busy commands beside
-it, and a process that is runnable but not running cannot read a clock. So on Linux, for plain TCP (http://,
-redis://), the kernel times each request: SO_TIMESTAMPING stamps the request as it leaves and each answer
-segment as it arrives, and a sample is the first send stamp to the last byte's arrival stamp. How long this
-process then waited for a CPU before it read the answer (or between taking its clock and sending) is not in
-the number. TLS and SQL, whose bytes a library reads, are timed by this process's own clock (`clock` in the
-reply says which).
+it, and a process that is runnable but not running cannot read a clock. So on Linux the kernel times each
+request over TCP: SO_TIMESTAMPING stamps the request as it leaves and each answer segment as it arrives, and
+a sample is the first send stamp to the last byte's arrival stamp. How long this process then waited for a
+CPU before it read the answer (or between taking its clock and sending) is not in the number. That covers
+http://, redis:// and SQL over TCP (libpq reads the answer; a peek takes its stamp first, TLS or not); https://
+and rediss:// (the TLS layer reads the socket) and Unix sockets are timed by this process's own clock. The
+reply's `clock` says which.
 Run: python -m checks.timing_worker [--sql]
 """
 
@@ -414,10 +416,17 @@ def serve_one(req: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
+def _import_psycopg() -> None:
+    with contextlib.suppress(ImportError):
+        import psycopg  # noqa: F401
+
+
 def main() -> None:
-    if "--sql" in sys.argv:
-        with contextlib.suppress(ImportError):
-            import psycopg  # noqa: F401  (imported now, not while another request is being timed)
+    # A thread waiting for the interpreter lock gets it within this (default 5 ms): what a sample timed by
+    # this process's clock (TLS, a Unix socket) can carry of another thread's Python work.
+    sys.setswitchinterval(0.0005)
+    if "--sql" in sys.argv:  # beside the first requests, not before them: on a loaded machine the import
+        threading.Thread(target=_import_psycopg, daemon=True).start()  # takes seconds they would wait
     for line in sys.stdin:
         if line.strip():
             threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True).start()
