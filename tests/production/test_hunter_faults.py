@@ -246,9 +246,15 @@ pytestmark = pytest.mark.xdist_group("hunter_faults")  # one worker builds the w
 
 def test_healthy_target_is_go_conditional_with_exit_0(world: World) -> None:
     """The baseline the faults flip: `run all` on the healthy target is GO (conditional), exit 0; only the
-    Sentry test event (its DSN points at a closed port) and the missing OpenAPI document are short of a pass."""
+    Sentry test event (its DSN points at a closed port) and the missing OpenAPI document are short of a pass.
+    hunter.yml's one writing check scans the synthetic lead and removes it: every real record of the service
+    is byte-identical afterwards, and the verdict names the write and its cleanup."""
+    records = world.demo.state.records_bytes()
     code, run = world.run("all")
     assert (code, run["verdict"]["decision"]) == (0, "go_conditional"), run["verdict"]
+    assert world.demo.state.records_bytes() == records
+    assert "smoke.scan: POST /api/v1/scan → 202; DELETE /api/v1/leads/golive-smoke.example → 204 (cleanup)" \
+        in run["verdict"]["writes"], run["verdict"]["writes"]
     others = {r["check_id"]: r["summary"] for r in run["results"] if r["status"] not in ("pass", "n/a")}
     assert set(others) == {"sentry.test_event", "api.openapi"}, others
 
