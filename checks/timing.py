@@ -24,6 +24,9 @@ from checks.process import child_env
 
 OUTSIDE = "outside golive's event loop (timing process)"
 IN_LOOP = "in golive's event loop"
+CLOCKS = {"kernel": "the kernel's send and arrival stamps (SO_TIMESTAMPING): the timing process's own waits "
+                    "for a CPU are not in it",
+          "process": "the timing process's clock"}
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Timing:
     connect_ms: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     timed_at: float = 0.0
+    timed_until: float = 0.0
+    clock: str = ""
     error: str = ""
 
     @property
@@ -42,6 +47,10 @@ class Timing:
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"latency_timed": OUTSIDE, "timed_at": round(self.timed_at, 3)}
+        if self.timed_until:
+            out["timed_until"] = round(self.timed_until, 3)
+        if self.clock in CLOCKS:
+            out["latency_clock"] = CLOCKS[self.clock]
         if self.connect_ms:
             out["connect_ms"] = self.connect_ms[0]
         return out
@@ -116,7 +125,9 @@ class Timer:
         return Timing(samples_ms=[round(float(s), 1) for s in reply.get("samples_ms") or []],
                       connect_ms=[float(c) for c in reply.get("connect_ms") or []],
                       statuses=[int(s) for s in reply.get("statuses") or []],
-                      timed_at=float(reply.get("timed_at") or 0.0), error=str(reply.get("error") or ""))
+                      timed_at=float(reply.get("timed_at") or 0.0),
+                      timed_until=float(reply.get("timed_until") or 0.0), clock=str(reply.get("clock") or ""),
+                      error=str(reply.get("error") or ""))
 
     async def http(self, method: str, url: str, headers: dict[str, str], *, count: int, timeout: float,
                    verify: bool = True) -> Timing:

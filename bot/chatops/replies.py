@@ -22,6 +22,10 @@ from checks.result import CheckResult
 from checks.spec import SignoffStage
 from checks.verdict import Verdict
 
+WRITES_TITLE = "Written on the target by the checks"
+"""The heading every transport puts over a verdict's `writes` (what each writing check changed, and its
+cleanup), as `golive run` prints it: a reviewer sees in the chat what golive did to the service."""
+
 
 @dataclass
 class HelpReply:

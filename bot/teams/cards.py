@@ -8,6 +8,7 @@ from functools import singledispatch
 from typing import Any
 
 from bot.chatops.replies import (
+    WRITES_TITLE,
     CheckConfirmed,
     Denied,
     Failed,
@@ -61,6 +62,9 @@ def verdict_blocks(verdict: Verdict) -> list[ck.Element]:
     if verdict.waived:
         items.append(ck.text("Waived", weight="Bolder"))
         items += ck.bullets(verdict.waived)
+    if verdict.writes:
+        items.append(ck.text(WRITES_TITLE, weight="Bolder", spacing="Small"))
+        items += ck.bullets(verdict.writes)
     return [ck.container(items, style=DECISION_STYLE[verdict.decision])]
 
 

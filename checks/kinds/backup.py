@@ -133,7 +133,10 @@ def apply_retention(directory: Path, *, keep_newest: int | None, keep_days: floa
 
 
 def _major(text: str) -> tuple[int, int] | None:
-    m = _PG_VERSION.search(text.split(")")[-1] if ")" in text else text)
+    """(major, minor) from `pg_dump --version`: the number after "(PostgreSQL)", as in
+    "pg_dump (PostgreSQL) 17.2 (Debian 17.2-1.pgdg120+1)" (Debian's and PGDG's builds add the package)."""
+    tail = text.split("(PostgreSQL)", 1)[1] if "(PostgreSQL)" in text else text
+    m = _PG_VERSION.search(tail)
     return (int(m[1]), int(m[2] or 0)) if m else None
 
 

@@ -8,7 +8,6 @@ question "does production answer?" got a clear answer, "no".
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import re
@@ -444,23 +443,18 @@ async def check_http(ctx: CheckContext, p: HttpParams) -> Outcome:
     cleanup_problem = ""
     async with make_client(ctx, follow_redirects=p.follow_redirects, max_body_bytes=p.max_body_bytes) as client:
         # The latency reported is timed by the timing process, not in this (busy) event loop (checks.timing):
-        # one request alongside the judged one, or for a ceiling the median of latency_samples after it.
-        beside = None
-        if p.method in SAFE_METHODS and p.max_latency_ms is None and ctx.timer is not None:
-            beside = asyncio.ensure_future(ctx.timer.http(p.method, url, headers, count=1,
-                                                          timeout=client_timeout(ctx),
-                                                          verify=ctx.checklist.target.verify_tls))
-        try:
-            answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
-        except BaseException:
-            if beside is not None:
-                beside.cancel()
-            raise
+        # one request right after the judged one (never beside it: the target would be timed answering two
+        # of golive's requests at once), or for a ceiling the median of latency_samples after it.
+        answer = await fetch(client, p.method, url, headers=headers, json_body=p.json_body, content=p.body)
         if writes(p.method):
             changed.append(f"{p.method} {show_url(url, ctx)} → {answer.status or answer.error}")
             if p.cleanup is not None:
                 cleanup_problem = await _clean_up(ctx, client, p.cleanup, changed)
-        timed = await beside if beside is not None else None
+        timed = None
+        if p.method in SAFE_METHODS and p.max_latency_ms is None and ctx.timer is not None \
+                and answer.response is not None:
+            timed = await ctx.timer.http(p.method, url, headers, count=1, timeout=client_timeout(ctx),
+                                         verify=ctx.checklist.target.verify_tls)
         if p.max_latency_ms is not None and p.method in SAFE_METHODS and answer.response is not None \
                 and ctx.timer is not None:
             timed = await ctx.timer.http(p.method, url, headers, count=p.latency_samples,

@@ -96,12 +96,16 @@ async def test_the_default_rule_keeps_three(tmp_path: Path, pg_seeded_database: 
 async def test_a_pg_dump_older_than_the_server_is_named_in_one_line_with_the_fix(
         tmp_path: Path, pg_seeded_database: str, pg_checks: PgCheckHarness,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real subprocess: a `pg_dump` first on PATH that reports an old major version (as Debian's client
-    does next to a newer server) and, asked to dump, fails the way pg_dump does."""
+    """A stand-in for the client, the rest real. One PostgreSQL major is installed here, so a real client
+    older than the real server cannot be had: the `pg_dump` first on PATH is a script that answers
+    `--version` as an old Debian build does (package suffix included) and, asked to dump, fails the way
+    pg_dump does next to a newer server. The server's version is the real server's `server_version_num`;
+    reading both versions and comparing them is the check's own code."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     wrapper = bindir / "pg_dump"
-    wrapper.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 9.6.24"; exit 0; fi\n'
+    wrapper.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then '
+                       'echo "pg_dump (PostgreSQL) 9.6.24 (Debian 9.6.24-1.pgdg120+1)"; exit 0; fi\n'
                        'echo "pg_dump: error: aborting because of server version mismatch" >&2\nexit 1\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
@@ -112,3 +116,23 @@ async def test_a_pg_dump_older_than_the_server_is_named_in_one_line_with_the_fix
     assert outcome.summary.startswith("pg_dump 9.6 is older than the server (")
     assert "install postgresql-client-" in outcome.summary and "or newer" in outcome.summary
     assert not (tmp_path / "backups").exists() or not list((tmp_path / "backups").iterdir())
+
+
+def test_the_installed_pg_dumps_version_is_read_as_the_servers_major() -> None:
+    """The real client's own words (Debian's build says "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)",
+    which the check once could not read, so its one-line fix never showed) give the major the real server
+    reports: the comparison the backup check makes sees equal majors here."""
+    import subprocess
+
+    import psycopg
+
+    from checks.kinds.backup import _major
+    from tests.conftest import PG_URL
+
+    said = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True, check=True, timeout=30).stdout
+    with psycopg.connect(PG_URL) as conn:
+        server_major = conn.info.server_version // 10000
+    client = _major(said)
+    assert client is not None and client[0] == server_major, (said, server_major)
+    assert _major("pg_dump (PostgreSQL) 17.2 (Debian 17.2-1.pgdg120+1)") == (17, 2)
+    assert _major("pg_dump (PostgreSQL) 18beta1") == (18, 0)

@@ -132,3 +132,64 @@ async def test_without_a_timing_process_a_check_says_its_latency_was_timed_in_th
     ctx = CheckContext(checklist=checklist, env={}, check=spec, workdir=Path.cwd())
     outcome = await kind.run(ctx, kind.params.model_validate(spec.params))
     assert outcome.evidence["latency_timed"].startswith("in golive's event loop")
+
+
+TOLD_SERVER = f"""
+import sys, time
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def log_message(self, *a): pass
+    def do_GET(self):
+        print('got', flush=True)  # the test stops the timing process now, before the answer leaves
+        started = time.perf_counter()
+        time.sleep({HANDLE_S})
+        body = b'ok'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        print('handled', (time.perf_counter() - started) * 1000, flush=True)
+server = ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+async def test_the_timing_process_waiting_for_a_cpu_is_not_in_the_latency() -> None:
+    """A full run starves the timing process too (pg_dump, alembic and busy commands beside it). Here it is
+    stopped outright (SIGSTOP) from the moment the target has the request until well after the answer
+    arrived: the kernel's send and arrival stamps still give the target's time, not the stop's."""
+    import os
+    import signal
+
+    from checks.timing import CLOCKS, Timer
+
+    server = subprocess.Popen([sys.executable, "-c", TOLD_SERVER], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    stopped: list[float] = []
+
+    def starve() -> None:
+        assert server.stdout is not None and timer._proc is not None
+        assert server.stdout.readline().strip() == "got"
+        os.kill(timer._proc.pid, signal.SIGSTOP)
+        started = time.perf_counter()
+        try:
+            time.sleep(BURN_S)
+        finally:
+            os.kill(timer._proc.pid, signal.SIGCONT)
+        stopped.append(time.perf_counter() - started)
+
+    timer = Timer(starve)
+    try:
+        timing = await timer.http("GET", f"http://127.0.0.1:{port}/live", {}, count=1, timeout=10)
+    finally:
+        await timer.close()
+        server.terminate()
+    assert server.stdout is not None
+    handled = float(server.communicate(timeout=10)[0].split()[1])
+    assert stopped and stopped[0] >= BURN_S  # the timing process really was stopped while the answer arrived
+    assert timing.error == "" and timing.clock == "kernel", timing
+    assert timing.evidence()["latency_clock"] == CLOCKS["kernel"]
+    assert handled <= timing.median_ms < handled + BURN_S * 1000 / 2, (timing.samples_ms, handled)

@@ -143,3 +143,19 @@ def test_clip_says_it_truncated() -> None:
     assert clip("abc", 10) == "abc"
     cut = clip("x" * 5000, 100, noted=True)
     assert len(cut) <= 100 and "truncated from 5,000 characters" in cut
+
+
+def test_a_runs_verdict_and_the_status_name_what_the_checks_wrote_and_their_cleanup() -> None:
+    """A real run of a writing check (smoke.scan on the demo service): the Slack verdict and `status`, valid
+    Block Kit, list what it wrote and that its cleanup ran, under the heading `golive run` prints too."""
+    from bot.chatops.replies import WRITES_TITLE
+    from tests.chatops.writes_run import CLEANED, WROTE, writing_run
+
+    report = writing_run()
+    payload = assert_fits(run_verdict(run("day3"), report.results, report.verdict, report.wall_ms))
+    blob = json.dumps(payload, ensure_ascii=False)
+    assert WRITES_TITLE in blob and WROTE in blob and CLEANED in blob
+    overview = StatusOverview(checklist="hunter", phases=[], verdict=report.verdict, signoffs=SignoffState(),
+                              missing_signoffs=[], rollout_phase=None)
+    status = json.dumps(assert_fits(status_message(overview)), ensure_ascii=False)
+    assert WRITES_TITLE in status and WROTE in status and CLEANED in status

@@ -121,3 +121,23 @@ def test_the_schema_check_catches_a_broken_card() -> None:
     broken["body"][0]["colour"] = "red"
     with pytest.raises(pytest.fail.Exception, match=r"fails the Adaptive Card 1\.5 schema"):
         assert_valid_card(broken)
+
+
+def test_a_runs_card_and_the_status_card_name_what_the_checks_wrote_and_their_cleanup() -> None:
+    """A real run of a writing check (smoke.scan on the demo service): the Teams run card and status card,
+    valid against the Adaptive Card 1.5 schema, list what it wrote and that its cleanup ran."""
+    from bot.chatops.replies import WRITES_TITLE
+    from bot.runs.status import StatusOverview
+    from bot.store import RunRecord
+    from checks.verdict import SignoffState
+    from tests.chatops.writes_run import CLEANED, WROTE, writing_run
+
+    report = writing_run()
+    record = RunRecord(id="run1", checklist="t", selector="day3", requested_by="U1", source="teams",
+                       status="finished", started_at=utcnow(), finished_at=utcnow(), verdict=report.verdict,
+                       wall_ms=report.wall_ms)
+    overview = StatusOverview(checklist="t", phases=[], verdict=report.verdict, signoffs=SignoffState(),
+                              missing_signoffs=[], rollout_phase=None)
+    for card in (cards.render(RunOutcome(run=record, report=report)), cards.render(overview)):
+        shown = check(card)
+        assert WRITES_TITLE in shown and WROTE in shown and CLEANED in shown

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
+from bot.chatops.replies import WRITES_TITLE
 from bot.events import RunReported
 from bot.slack.ids import ACTION_CHECK_CONFIRM, ACTION_RUN_RERUN
 from bot.slack.views.blocks import (
@@ -78,6 +79,8 @@ def run_verdict(run: RunRecord, results: Sequence[CheckResult], verdict: Verdict
         blocks.append(section("*Conditions*\n" + bullet_list(esc_items(verdict.conditions))))
     if verdict.waived:
         blocks.append(section("*Waived*\n" + bullet_list(esc_items(verdict.waived))))
+    if verdict.writes:
+        blocks.append(section(f"*{WRITES_TITLE}*\n" + bullet_list(esc_items(verdict.writes))))
     problems = [r for r in results if r.status in NOTEWORTHY]
     if problems:
         lines = [f"{r.icon} `{esc(r.check_id)}` — {esc(r.summary, ITEM_LIMIT)}" for r in problems]

@@ -3,6 +3,7 @@ sign-offs and the rollout phase."""
 
 from __future__ import annotations
 
+from bot.chatops.replies import WRITES_TITLE
 from bot.runs.status import PhaseStatus, StatusOverview, age, deployment_facts
 from bot.slack.views.blocks import (
     SlackMessage,
@@ -43,6 +44,8 @@ def status_message(overview: StatusOverview) -> SlackMessage:
         blocks.append(section("*Conditions*\n" + bullet_list(esc_items(verdict.conditions), limit=12)))
     if verdict.waived:
         blocks.append(section("*Waived*\n" + bullet_list(esc_items(verdict.waived), limit=12)))
+    if verdict.writes:
+        blocks.append(section(f"*{WRITES_TITLE}*\n" + bullet_list(esc_items(verdict.writes), limit=12)))
     blocks.append(divider())
     blocks.append(section("*Phases*\n" + "\n".join(_phase_line(p) for p in overview.phases)))
     missing = ", ".join(esc(m) for m in overview.missing_signoffs) or "none"
