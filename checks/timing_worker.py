@@ -5,6 +5,9 @@ subprocess, another check's CPU work) a response that has already arrived waits 
 latency timed in that loop grows by the wait (5-50x on a full run). This process does nothing but the
 timed operations, so what it measures is the target's answer time, as an independent client's would be.
 
+It serves one golive process for its whole life (checks.timing) and ends when its stdin closes, after
+answering the requests already in flight.
+
 Protocol: one JSON object per line on stdin, `{"id": n, "op": "http" | "redis" | "sql", ...}`; one JSON
 reply per line on stdout with the same id. Each request is measured on a thread of its own, at most
 `MEASURING` at once: they wait on sockets, not on each other, and a slow target does not hold back the
@@ -213,9 +216,14 @@ def main() -> None:
     if "--sql" in sys.argv:
         with contextlib.suppress(ImportError):
             import psycopg  # noqa: F401  (imported now, not while another request is being timed)
+    threads: list[threading.Thread] = []
     for line in sys.stdin:
         if line.strip():
-            threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True).start()
+            threads = [t for t in threads if t.is_alive()]
+            threads.append(threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True))
+            threads[-1].start()
+    for thread in threads:  # stdin closed: the requests in flight still answer (each ends by its own timeout)
+        thread.join()
 
 
 if __name__ == "__main__":
