@@ -71,6 +71,7 @@ class TimingWorker:
         self._lock = threading.Lock()
         self._next = 0
         self.ended = ""
+        self.abandoned = 0
         self._reader = threading.Thread(target=self._read, name="golive-timing-reader", daemon=True)
         self._reader.start()
 
@@ -101,6 +102,15 @@ class TimingWorker:
     def forget(self, ident: int) -> None:
         with self._lock:
             self._pending.pop(ident, None)
+
+    def abandon(self, ident: int) -> None:
+        """A request that outlived its own time budget (a target that stopped mid-answer): after a few, the
+        process is replaced, so stuck measuring threads never hold back later runs' timings."""
+        with self._lock:
+            self._pending.pop(ident, None)
+            self.abandoned += 1
+            if self.abandoned >= ABANDONED_LIMIT:
+                self.ended = self.ended or f"the timing process left {self.abandoned} requests unanswered"
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -142,6 +152,10 @@ def _settle(loop: asyncio.AbstractEventLoop, future: asyncio.Future[dict[str, An
         loop.call_soon_threadsafe(settle)
 
 
+ABANDONED_LIMIT = 4
+GRACE_S = 5.0
+"""A timing is given its own timeout per sample, plus this, before golive stops waiting for it."""
+
 _worker: TimingWorker | None = None
 _worker_lock = threading.Lock()
 
@@ -158,7 +172,7 @@ def timing_worker(sql: bool = False) -> TimingWorker:
             _worker = worker
             if old is not None and old.owner == os.getpid():
                 # its requests in flight are answered first (each bounded by its own timeout)
-                threading.Thread(target=old.stop, args=(120.0,), daemon=True).start()
+                threading.Thread(target=old.stop, args=(30.0,), daemon=True).start()
         return worker
 
 
@@ -204,8 +218,12 @@ class Timer:
             maybe = self.on_dispatch()
             if asyncio.iscoroutine(maybe):
                 await maybe
+        budget = timeout * (int(request.get("count", 1)) + 2) + GRACE_S  # connect, samples, a margin
         try:
-            reply = await future
+            reply = await asyncio.wait_for(asyncio.shield(future), budget)
+        except TimeoutError:
+            worker.abandon(ident)
+            return Timing(error=f"the timing process did not answer within {budget:g}s")
         finally:
             worker.forget(ident)
         return Timing(samples_ms=[round(float(s), 1) for s in reply.get("samples_ms") or []],

@@ -199,8 +199,14 @@ OPS = {"http": time_http, "redis": time_redis_ping, "sql": time_sql}
 
 def serve_one(req: dict[str, Any]) -> None:
     try:
-        with _measuring:
+        # a slot within the request's own timeout: measuring threads a stopped target holds never queue the
+        # other checks' timings for ever
+        if not _measuring.acquire(timeout=float(req.get("timeout", 10))):
+            raise TimeoutError(f"{MEASURING} timings already in progress")
+        try:
             reply = OPS[req["op"]](req)
+        finally:
+            _measuring.release()
     except Exception as exc:  # a bad request is answered, never fatal to the other checks' timings
         reply = {"error": _error(exc), "samples_ms": []}
     if reply.get("samples_ms"):

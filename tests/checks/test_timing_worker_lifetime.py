@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from checks import timing
 from checks.timing import Timer, timing_worker, worker_pid
@@ -78,3 +82,47 @@ def _cmdline_or_empty(pid: int) -> list[str]:
         return cmdline(pid)
     except OSError:
         return []
+
+
+def test_a_timing_the_target_never_finishes_is_abandoned_and_a_stuck_process_replaced(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target that trickles its answer a byte at a time never trips the per-read timeout; golive stops
+    waiting after the timing's own budget, and once a few are stuck the process is replaced (before this, one
+    such target left measuring threads that held every later run's timings back for good)."""
+    monkeypatch.setattr(timing, "GRACE_S", 0.2)
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+            while not stop.wait(0.05):
+                conn.sendall(b"x")
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        timing_worker()
+        before = worker_pid()
+
+        async def stuck() -> list[timing.Timing]:
+            timer = Timer()
+            return await asyncio.gather(*(timer.http("GET", f"http://127.0.0.1:{port}/", {}, count=1, timeout=0.3)
+                                          for _ in range(timing.ABANDONED_LIMIT)))
+
+        results = asyncio.run(stuck())
+        assert all("did not answer within" in r.error for r in results), [r.error for r in results]
+        assert ping().samples_ms  # the next timing gets a process of its own
+        assert worker_pid() not in (None, before)
+    finally:
+        stop.set()
+        listener.close()
