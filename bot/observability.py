@@ -15,7 +15,6 @@ import sys
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import IO, Any
 
 from bot.settings import Settings, secret_fields
@@ -217,6 +216,8 @@ def scrub_breadcrumb(crumb: dict[str, Any], hint: Mapping[str, Any] | None = Non
 
 
 def default_release() -> str:
+    from importlib import metadata  # scans the installed distributions: only when Sentry is set up
+
     try:
         return f"golive@{metadata.version('golive')}"
     except metadata.PackageNotFoundError:

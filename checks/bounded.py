@@ -15,9 +15,10 @@ import stat
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # imported where a body is read: `golive status` and `golive checks` never load httpx
+    import httpx
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -133,6 +134,8 @@ async def read_body(response: httpx.Response, limit: int, *, what: str, setting:
             chunks.append(chunk)
             size += len(chunk)
     except zlib.error as exc:
+        import httpx
+
         raise httpx.DecodingError(f"the body does not decode as {response.headers.get('content-encoding')}: "
                                   f"{exc}") from None
     return b"".join(chunks), False

@@ -3,19 +3,28 @@ golive's event loop, which other checks keep busy.
 
 A check asks `ctx.timer` for a timing (HTTP requests, Redis PINGs, a SQL query); the worker measures with its
 own clients and sends the numbers back. While golive's loop is blocked the worker's clock keeps running
-only for the target: an answer that arrived is read at once, there. The runner starts one worker per run,
-on first use, and stops it at the end; without a worker (a kind called outside a run, or a worker that
-cannot start) a check times in the loop as before and says so in its evidence (`latency_timed`).
+only for the target: an answer that arrived is read at once, there. Without a worker (a kind called outside
+a run, or a worker that cannot start) a check times in the loop as before and says so in its evidence
+(`latency_timed`).
+
+One worker serves the whole golive process (`TimingWorker`): started on the first timing, restarted if it
+dies, and ended when golive exits (its stdin closes). Starting a Python process per run cost more CPU
+than most runs' checks (the bot runs many, the test suite hundreds), and nothing in a worker belongs to a
+run: each request carries everything it needs. Replies are read on a thread and handed to the asking
+event loop, so runs in different loops (`asyncio.run` per CLI run) share it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,72 +65,176 @@ class Timing:
         return out
 
 
+class TimingWorker:
+    """The timing process of this golive process, and the requests it has not answered yet."""
+
+    def __init__(self, sql: bool) -> None:
+        self.sql = sql
+        self.owner = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "checks.timing_worker", *(["--sql"] if sql else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            # golive's own code, but it talks to the target: none of golive's secrets either
+            env=child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}))
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+        self.ended = ""
+        self.abandoned = 0
+        self._reader = threading.Thread(target=self._read, name="golive-timing-reader", daemon=True)
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        return not self.ended and self.proc.poll() is None and self.owner == os.getpid()
+
+    def ask(self, request: dict[str, Any]) -> tuple[int, asyncio.Future[dict[str, Any]]]:
+        """Send one request; the future gets the reply (or `{"error": ...}` if the worker ends first)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        with self._lock:
+            if self.ended:
+                raise OSError(self.ended)
+            self._next += 1
+            ident = self._next
+            self._pending[ident] = (loop, future)
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write((json.dumps({"id": ident, **request}) + "\n").encode())
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                self._pending.pop(ident, None)
+                self.ended = "the timing process is gone"  # the next request starts a new one
+                raise
+        return ident, future
+
+    def forget(self, ident: int) -> None:
+        with self._lock:
+            self._pending.pop(ident, None)
+
+    def abandon(self, ident: int) -> None:
+        """A request that outlived its own time budget (a target that stopped mid-answer): after a few, the
+        process is replaced, so stuck measuring threads never hold back later runs' timings."""
+        with self._lock:
+            self._pending.pop(ident, None)
+            self.abandoned += 1
+            if self.abandoned >= ABANDONED_LIMIT:
+                self.ended = self.ended or f"the timing process left {self.abandoned} requests unanswered"
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                reply = json.loads(line)
+                ident = int(reply.get("id", -1))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            with self._lock:
+                waiting = self._pending.pop(ident, None)
+            if waiting is not None:
+                _settle(*waiting, reply)
+        with self._lock:
+            self.ended = self.ended or "the timing process ended"
+            waiting_all, self._pending = list(self._pending.values()), {}
+        for loop, future in waiting_all:
+            _settle(loop, future, {"error": self.ended})
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            self.ended = self.ended or "the timing process was stopped"
+        with contextlib.suppress(OSError, ValueError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # the worker ends when its stdin does
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout)
+
+
+def _settle(loop: asyncio.AbstractEventLoop, future: asyncio.Future[dict[str, Any]], reply: dict[str, Any]) -> None:
+    def settle() -> None:
+        if not future.done():
+            future.set_result(reply)
+    with contextlib.suppress(RuntimeError):  # the asking loop has closed meanwhile: nobody waits any more
+        loop.call_soon_threadsafe(settle)
+
+
+ABANDONED_LIMIT = 4
+GRACE_S = 5.0
+"""A timing is given its own timeout per sample, plus this, before golive stops waiting for it."""
+
+_worker: TimingWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def timing_worker(sql: bool = False) -> TimingWorker:
+    """This process's timing worker: started on first use, again if it died (or this is a forked child).
+    `sql`: the caller has SQL timings to take; a worker started without psycopg is replaced by one that
+    imports it first (an import while another request is timed would stall that thread)."""
+    global _worker
+    with _worker_lock:
+        worker = _worker
+        if worker is None or not worker.alive or (sql and not worker.sql):
+            old, worker = worker, TimingWorker(sql or (worker is not None and worker.alive and worker.sql))
+            _worker = worker
+            if old is not None and old.owner == os.getpid():
+                # its requests in flight are answered first (each bounded by its own timeout)
+                threading.Thread(target=old.stop, args=(30.0,), daemon=True).start()
+        return worker
+
+
+def worker_pid() -> int | None:
+    """The pid of the live timing worker, if any (tests)."""
+    worker = _worker
+    return worker.proc.pid if worker is not None and worker.alive else None
+
+
+@atexit.register
+def _stop_worker() -> None:
+    worker = _worker
+    if worker is not None and worker.owner == os.getpid():
+        worker.stop()
+
+
 class Timer:
-    """One timing worker for a run; `on_dispatch` (tests) runs in the loop right after each request is sent."""
+    """A run's access to the timing worker; `on_dispatch` (tests) runs in the loop right after each request
+    is sent."""
 
     def __init__(self, on_dispatch: Callable[[], Any] | None = None, *, sql: bool = False) -> None:
         """`sql`: the run has SQL timings to take (the worker then imports psycopg before measuring anything)."""
         self.on_dispatch = on_dispatch
         self.sql_ready = sql
-        self._proc: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._next = 0
-        self._lock = asyncio.Lock()
         self.failed = ""
 
-    async def _start(self) -> asyncio.subprocess.Process | None:
-        async with self._lock:
-            if self._proc is None and not self.failed:
-                try:
-                    self._proc = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "checks.timing_worker", *(["--sql"] if self.sql_ready else []),
-                        stdin=asyncio.subprocess.PIPE,
-                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-                        # golive's own code, but it talks to the target: none of golive's secrets either
-                        env=child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}))
-                except OSError as exc:
-                    self.failed = f"the timing process could not start: {exc.strerror or exc}"
-                    return None
-                self._reader = asyncio.create_task(self._read(self._proc))
-            return self._proc
-
-    async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        while line := await proc.stdout.readline():
-            with contextlib.suppress(ValueError):
-                reply = json.loads(line)
-                future = self._pending.pop(int(reply.get("id", -1)), None)
-                if future is not None and not future.done():
-                    future.set_result(reply)
-        self.failed = self.failed or "the timing process ended"
-        for future in self._pending.values():
-            if not future.done():
-                future.set_result({"error": self.failed})
-        self._pending.clear()
-
     async def _ask(self, op: str, timeout: float, **request: Any) -> Timing:
-        proc = await self._start()
-        if proc is None or proc.stdin is None:
+        if self.failed:
             return Timing(error=self.failed)
-        self._next += 1
-        ident = self._next
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[ident] = future
-        try:
-            proc.stdin.write((json.dumps({"id": ident, "op": op, "timeout": timeout, **request}) + "\n").encode())
-            await proc.stdin.drain()
-        except (OSError, RuntimeError) as exc:
-            self._pending.pop(ident, None)
-            return Timing(error=f"the timing process is gone: {exc}")
+        for attempt in (1, 2):  # a worker found dead on writing is replaced once
+            try:
+                worker = timing_worker(self.sql_ready)
+            except OSError as exc:
+                self.failed = f"the timing process could not start: {exc.strerror or exc}"
+                return Timing(error=self.failed)
+            try:
+                ident, future = worker.ask({"op": op, "timeout": timeout, **request})
+                break
+            except (OSError, ValueError) as exc:
+                if attempt == 2:
+                    return Timing(error=f"the timing process is gone: {exc}")
         if self.on_dispatch is not None:
             maybe = self.on_dispatch()
             if asyncio.iscoroutine(maybe):
                 await maybe
+        budget = timeout * (int(request.get("count", 1)) + 2) + GRACE_S  # connect, samples, a margin
         try:
-            reply = await future
+            reply = await asyncio.wait_for(asyncio.shield(future), budget)
+        except TimeoutError:
+            worker.abandon(ident)
+            return Timing(error=f"the timing process did not answer within {budget:g}s")
         finally:
-            self._pending.pop(ident, None)
+            worker.forget(ident)
         return Timing(samples_ms=[round(float(s), 1) for s in reply.get("samples_ms") or []],
                       connect_ms=[float(c) for c in reply.get("connect_ms") or []],
                       statuses=[int(s) for s in reply.get("statuses") or []],
@@ -141,18 +254,4 @@ class Timer:
         return await self._ask("sql", timeout, conninfo=conninfo, password=password, query=query, count=count)
 
     async def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError, RuntimeError):
-                proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._reader, 5)
+        """Nothing to stop: the worker outlives the run (see the module's docstring)."""

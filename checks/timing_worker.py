@@ -5,6 +5,9 @@ subprocess, another check's CPU work) a response that has already arrived waits 
 latency timed in that loop grows by the wait (5-50x on a full run). This process does nothing but the
 timed operations, so what it measures is the target's answer time, as an independent client's would be.
 
+It serves one golive process for its whole life (checks.timing) and ends when its stdin closes, after
+answering the requests already in flight.
+
 Protocol: one JSON object per line on stdin, `{"id": n, "op": "http" | "redis" | "sql", ...}`; one JSON
 reply per line on stdout with the same id. Each request is measured on a thread of its own, at most
 `MEASURING` at once: they wait on sockets, not on each other, and a slow target does not hold back the
@@ -403,8 +406,14 @@ OPS = {"http": time_http, "redis": time_redis_ping, "sql": time_sql}
 
 def serve_one(req: dict[str, Any]) -> None:
     try:
-        with _measuring:
+        # a slot within the request's own timeout: measuring threads a stopped target holds never queue the
+        # other checks' timings for ever
+        if not _measuring.acquire(timeout=float(req.get("timeout", 10))):
+            raise TimeoutError(f"{MEASURING} timings already in progress")
+        try:
             reply = OPS[req["op"]](req)
+        finally:
+            _measuring.release()
     except Exception as exc:  # a bad request is answered, never fatal to the other checks' timings
         reply = {"error": _error(exc), "samples_ms": []}
     if reply.get("samples_ms"):
@@ -427,9 +436,14 @@ def main() -> None:
     sys.setswitchinterval(0.0005)
     if "--sql" in sys.argv:  # beside the first requests, not before them: on a loaded machine the import
         threading.Thread(target=_import_psycopg, daemon=True).start()  # takes seconds they would wait
+    threads: list[threading.Thread] = []
     for line in sys.stdin:
         if line.strip():
-            threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True).start()
+            threads = [t for t in threads if t.is_alive()]
+            threads.append(threading.Thread(target=serve_one, args=(json.loads(line),), daemon=True))
+            threads[-1].start()
+    for thread in threads:  # stdin closed: the requests in flight still answer (each ends by its own timeout)
+        thread.join()
 
 
 if __name__ == "__main__":

@@ -197,6 +197,29 @@ def _sentry_global_client_restored() -> Iterator[None]:
         sdk.get_global_scope().set_client(before)  # None: the non-recording client a fresh process has
 
 
+# --------------------------------------------------------------------------- bytecode for the processes tests start
+# The suite starts hundreds of Python processes (the golive CLI, `golive serve`, the timing worker, bench
+# smoke runs). With PYTHONDONTWRITEBYTECODE set (as in the Dockerfile, and in many dev shells) none of them
+# may write golive's bytecode, so each one compiled golive's own ~25k lines again: a few tenths of a CPU
+# second per process. The session compiles them once, into the __pycache__ folders an ordinary run writes
+# (.gitignore'd, checked against each source's mtime, so an edit is never run stale); the variable keeps
+# its meaning for everything else. Without the variable Python writes them on first import anyway.
+BYTECODE_DIRS = ("checks", "bot", "bench", "tests")
+
+
+def compile_golive_bytecode() -> None:
+    if not sys.flags.dont_write_bytecode and not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return
+    import compileall
+
+    root = Path(__file__).resolve().parents[1]
+    for name in BYTECODE_DIRS:
+        try:
+            compileall.compile_dir(root / name, quiet=2, workers=1)
+        except OSError:  # a read-only checkout: the processes compile in memory, as before
+            return
+
+
 # --------------------------------------------------------------------------- xdist workers see the same terminal
 # An xdist worker process starts with COLUMNS/LINES set to 80x24 although the pytest command had neither, so
 # everything sized by shutil.get_terminal_size (the terminal renderer's tables) would wrap differently than in a
@@ -210,6 +233,8 @@ def pytest_configure_node(node) -> None:  # type: ignore[no-untyped-def]  (xdist
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        compile_golive_bytecode()
     terminal_env = getattr(config, "workerinput", {}).get("golive_terminal_env")
     for name, value in (terminal_env or {}).items():
         if value is None:

@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.breakglass import unacknowledged
 from bot.chatops.commands import cli_help
 from bot.commands.common import add_checklist_arg, bounded_int, load_context, verdict_exit
-from bot.runs.status import age, build_status
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
 from checks.interpolate import MissingVariable, interpolate
 from checks.masking import masker, scrub
@@ -23,6 +21,9 @@ from checks.target_env import SettingsError, read_target_env
 
 if TYPE_CHECKING:
     from bot.rollout.rules import BlindRule
+
+# The store's side (bot.runs.status, bot.breakglass) is imported by the verbs that read the store: `golive
+# checks` only reads the checklist, and is run in CI steps where start-up time shows.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def status(args: argparse.Namespace) -> int:
+    from bot.breakglass import unacknowledged
+    from bot.runs.status import build_status
+
     ctx = load_context(args)
     if args.run:
         return run_status(ctx, args.run, as_json=args.json)
@@ -72,6 +76,8 @@ def status(args: argparse.Namespace) -> int:
 
 def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
     """`golive status --run <id>`: what Slack and Teams show trimmed, here whole (masked)."""
+    from bot.runs.status import age
+
     store = ctx.store()
     try:
         run = store.get_run(run_id)
@@ -117,12 +123,13 @@ def checks(args: argparse.Namespace) -> int:
 def watch_preflight_lines(checklist: Checklist) -> list[str]:
     """The rollout watch's rules evaluated once against the target: which ones are blind."""
     from bot.rollout.models import watch_config
-    from bot.rollout.preflight import preflight
 
     async def blind() -> tuple[str, list[BlindRule]]:
         workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
         env = await read_target_env(checklist, workdir)
         url = str(interpolate(checklist.target.base_url, env))
+        from bot.rollout.preflight import preflight  # its HTTP client only once there is a target to ask
+
         return url, await preflight(watch_config(checklist), url, env=env)
 
     try:
@@ -138,6 +145,8 @@ def watch_preflight_lines(checklist: Checklist) -> list[str]:
 
 
 def history(args: argparse.Namespace) -> int:
+    from bot.runs.status import age
+
     ctx = load_context(args)
     store = ctx.store()
     try:

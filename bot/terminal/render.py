@@ -6,12 +6,15 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.runs.status import StatusOverview, age, deployment_facts
 from checks.result import CheckResult, Status
 from checks.runner import RunReport
 from checks.spec import Checklist, CheckSpec
 from checks.verdict import Decision, Verdict
+
+if TYPE_CHECKING:  # the store's side is imported by render_status: `golive checks` renders without it
+    from bot.runs.status import StatusOverview
 
 ICON = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN", Status.SKIP: "SKIP",
         Status.ERROR: "ERR ", Status.PENDING: "WAIT", Status.NA: "N/A "}
@@ -91,6 +94,8 @@ def render_report(report: RunReport, style: Style) -> str:
 
 
 def render_status(status: StatusOverview, style: Style) -> str:
+    from bot.runs.status import age, deployment_facts
+
     lines = [f"{status.checklist} — go-live status"]
     for phase in status.phases:
         c = phase.counts

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import Field, ValidationError, model_validator
 
 from checks.bounded import MIB, CapExceeded, request_capped
@@ -116,6 +115,8 @@ async def read_effective(probe: EffectiveProbe, names: Sequence[str], *, base_ur
     if probe.url is not None:
         url = probe.url if "://" in probe.url else base_url.rstrip("/") + "/" + probe.url.lstrip("/")
         home = dict(headers or {}) if same_origin(url, base_url) else {}  # the target's headers stay at home
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=probe.timeout, verify=verify_tls, trust_env=False) as client:
                 response, body = await request_capped(

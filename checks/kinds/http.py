@@ -16,10 +16,9 @@ import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from checks.bounded import DEFAULT_MAX_BODY_BYTES, CapExceeded, cap_description, read_body
@@ -28,6 +27,9 @@ from checks.masking import mask
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
 from checks.timing import IN_LOOP
+
+if TYPE_CHECKING:  # httpx is imported when a check sends a request: validating a checklist does not load it
+    import httpx
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -48,6 +50,8 @@ def client_timeout(ctx: CheckContext) -> float:
 @functools.cache
 def _default_ssl_context() -> ssl.SSLContext:
     """Built once: creating a verifying context per request costs tens of milliseconds."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -66,23 +70,42 @@ def same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
     return _origin(url) == _origin(base_url)
 
 
-class TargetClient(httpx.AsyncClient):
-    """An httpx client that knows this check's read cap and whether it follows redirects (`fetch` does the
-    following itself: httpx would carry the check's headers to whatever origin a redirect names)."""
+if TYPE_CHECKING:
+    class TargetClient(httpx.AsyncClient):
+        follow: bool
+        max_body_bytes: int
+        cap_setting: str
 
-    def __init__(self, *, follow: bool, max_body_bytes: int, cap_setting: str = "max_body_bytes",
-                 **kwargs: Any) -> None:
-        super().__init__(follow_redirects=False, **kwargs)
-        self.follow = follow
-        self.max_body_bytes = max_body_bytes
-        self.cap_setting = cap_setting
+        def __init__(self, *, follow: bool, max_body_bytes: int, cap_setting: str = "max_body_bytes",
+                     **kwargs: Any) -> None: ...
+
+
+@functools.cache
+def target_client() -> type[TargetClient]:
+    """The TargetClient class, defined on first use (it subclasses httpx's client; see the imports)."""
+    import httpx
+
+    class TargetClient(httpx.AsyncClient):
+        """An httpx client that knows this check's read cap and whether it follows redirects (`fetch` does the
+        following itself: httpx would carry the check's headers to whatever origin a redirect names)."""
+
+        def __init__(self, *, follow: bool, max_body_bytes: int, cap_setting: str = "max_body_bytes",
+                     **kwargs: Any) -> None:
+            super().__init__(follow_redirects=False, **kwargs)
+            self.follow = follow
+            self.max_body_bytes = max_body_bytes
+            self.cap_setting = cap_setting
+
+    return TargetClient  # type: ignore[return-value]  # the same class as the TYPE_CHECKING declaration above
 
 
 def make_client(ctx: CheckContext, *, follow_redirects: bool = False, max_connections: int = 20,
                 timeout: float | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> TargetClient:
     """An httpx client for this check: TLS per the target's settings, the check's time budget and read cap."""
+    import httpx
+
     verify: ssl.SSLContext | bool = _default_ssl_context() if ctx.checklist.target.verify_tls else False
-    return TargetClient(
+    return target_client()(
         follow=follow_redirects,
         max_body_bytes=max_body_bytes,
         verify=verify,
@@ -181,6 +204,8 @@ def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS, *, encoding: str | Non
 
 def transport_error(exc: httpx.HTTPError, timeout: float) -> tuple[str, bool]:
     """(summary, timed_out) for a request that got no HTTP answer."""
+    import httpx
+
     if isinstance(exc, httpx.ConnectTimeout):
         return f"unreachable: connect timed out after {timeout:g}s", True
     if isinstance(exc, httpx.TimeoutException):
@@ -234,10 +259,13 @@ async def fetch(client: httpx.AsyncClient, method: str, url: str, *, headers: di
     no body, no cookie. A URL httpx cannot use at all (no scheme, unknown scheme) raises ValueError: that
     is a mistake in the checklist, which the runner reports as an error rather than a failed check.
     """
+    import httpx
+
     started = time.perf_counter()
-    follow = client.follow if isinstance(client, TargetClient) else False
-    limit = client.max_body_bytes if isinstance(client, TargetClient) else DEFAULT_MAX_BODY_BYTES
-    setting = client.cap_setting if isinstance(client, TargetClient) else "max_body_bytes"
+    ours = client if isinstance(client, target_client()) else None
+    follow = ours.follow if ours is not None else False
+    limit = ours.max_body_bytes if ours is not None else DEFAULT_MAX_BODY_BYTES
+    setting = ours.cap_setting if ours is not None else "max_body_bytes"
     kwargs: dict[str, Any] = {"headers": headers or {}}
     if json_body is not None:
         kwargs["json"] = json_body

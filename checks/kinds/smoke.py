@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
 from pydantic import Field, field_validator
 
 from checks.jsonpath import MISSING, get_path
@@ -33,6 +32,9 @@ from checks.kinds.http import (
 from checks.masking import mask, redact_url
 from checks.registry import CheckContext, Params, check_kind
 from checks.result import Outcome, Status
+
+if TYPE_CHECKING:  # imported where a request is sent: validating a checklist does not load httpx
+    import httpx
 
 CACHE_HEADERS = ("x-cache", "x-cache-status", "cf-cache-status", "cache-status", "age", "x-cache-hits")
 

@@ -48,8 +48,11 @@ async def test_an_endless_http_body_ends_in_an_error_naming_the_cap_and_the_clie
     assert "1 MiB cap (max_body_bytes)" in result.summary and "GET" in result.summary
     assert result.evidence["cap_bytes"] == MIB
     await target.all_streams_done()
-    [stream] = target.streams
-    assert stream.size == 1024 ** 3 and stream.sent < IN_FLIGHT, f"the server got {stream.sent} bytes out"
+    # the check's GET, and maybe the timing process's copy of it (checks.timing) if it was sent before the
+    # check ended: each stopped reading early
+    assert 1 <= len(target.streams) <= 2
+    for stream in target.streams:
+        assert stream.size == 1024 ** 3 and stream.sent < IN_FLIGHT, f"the server got {stream.sent} bytes out"
 
 
 async def test_a_declared_oversized_body_is_refused_before_it_is_read(hostile: tuple[str, HostileTarget]) -> None:

@@ -6,8 +6,10 @@ Faults: `open_delay` (apps.connections.open answers late; `delays` for other met
 "invalid_auth")` (inherited),
 and on the live connection `reset()` (TCP RST), `fin()` (TCP FIN, no close frame), `close_frame()`,
 `go_silent()` (no more pongs, nothing sent) and `send_disconnect()` (Slack's `disconnect` message).
-Every open, connection and drop is timestamped (`time.monotonic()`) in `events`, so a test can measure
-how long a reconnect took and count the opens per drop.
+Every open, connection and drop is recorded in `events` in the order it happened (timestamped with
+`time.monotonic()` for bench/), and so is every ping of slack_sdk's (`sdk-ping-pong:`) that a silent
+connection left unanswered ("ping:unanswered"): a test counts opens per drop, and how many of the client's
+pings a silence took to notice, instead of timing them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Connection:
     hello_sent: bool = False
     silent: bool = False
     dropped: bool = False
+    pings: int = 0  # slack_sdk's pings answered on this connection
     acks: list[dict[str, Any]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reader: asyncio.Task[None] | None = None
@@ -75,6 +78,13 @@ class SocketModeSlack(SlackStub):
     # -- what happened --------------------------------------------------------------------------------
     def times(self, name: str) -> list[float]:
         return [t for t, what in self.events if what == name]
+
+    def between(self, name: str, first: str, then: str) -> int:
+        """How many `name` events happened after the first `first` event and before the next `then`."""
+        kinds = [what for _, what in self.events]
+        start = kinds.index(first)
+        end = next((i for i in range(start + 1, len(kinds)) if kinds[i] == then), len(kinds))
+        return kinds[start:end].count(name)
 
     @property
     def opens(self) -> list[float]:
@@ -124,13 +134,10 @@ class SocketModeSlack(SlackStub):
         return at
 
     def go_silent(self) -> float:
-        """The socket stays open, but nothing comes back: no pong, no envelope."""
+        """The socket stays open, but nothing comes back: no pong, no envelope (what arrives is counted)."""
         conn = self.current
         conn.silent = True
-        at = self._mark(conn, "drop:silent")
-        if conn.reader is not None:
-            conn.reader.cancel()
-        return at
+        return self._mark(conn, "drop:silent")
 
     async def send_disconnect(self, reason: str = "refresh_requested") -> float:
         conn = self.current
@@ -153,7 +160,7 @@ class SocketModeSlack(SlackStub):
         return await super()._api(request)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=False)  # pongs come from _read, which a silence stops
         await ws.prepare(request)
         conn = Connection(ws, request)
         self.connections.append(conn)
@@ -175,7 +182,17 @@ class SocketModeSlack(SlackStub):
     async def _read(self, conn: Connection) -> None:
         try:
             async for msg in conn.ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
+                if msg.type == aiohttp.WSMsgType.PING:
+                    sdk = bytes(msg.data or b"").startswith(b"sdk-ping-pong:")
+                    if conn.silent:
+                        if sdk:
+                            self.events.append((time.monotonic(), "ping:unanswered"))
+                        continue
+                    conn.pings += sdk
+                    await conn.ws.pong(msg.data)
+                elif conn.silent:
+                    continue
+                elif msg.type == aiohttp.WSMsgType.TEXT:
                     ack = json.loads(msg.data)
                     conn.acks.append(ack)
                     self.socket_acks.append(ack)
