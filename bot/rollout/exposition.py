@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.rollout.counter_math import histogram_quantile, increases
@@ -87,6 +85,11 @@ def parse_scrape(text: str, at: float, wanted: frozenset[str] | None = None, *, 
     expressions need, not the whole page."""
     series: dict[str, dict[Labels, float]] = {}
     types: dict[str, str] = {}
+    # imported here: the parser (and prometheus_client's HTTP server beside it) costs ~50 ms that every
+    # `golive` command loading a checklist would pay, while only the watch reads a page
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+    from prometheus_client.parser import text_string_to_metric_families
+
     parse = openmetrics_families if openmetrics else text_string_to_metric_families
     try:
         for family in parse(text):
