@@ -241,9 +241,16 @@ def reasons(run: dict[str, Any]) -> dict[str, str]:
     return dict(r.split(": ", 1) for r in run["verdict"]["reasons"] if ": " in r)
 
 
-pytestmark = pytest.mark.xdist_group("hunter_faults")  # one worker builds the world once, for every test here
+# Three groups, each built once on the worker that takes it: ten full runs on one worker were the suite's
+# longest chain (about 280 s on a busy machine), while a world costs a few seconds to build.
+WORLDS = 3
 
 
+def world_group(index: int) -> pytest.MarkDecorator:
+    return pytest.mark.xdist_group(f"hunter_faults_{index % WORLDS}")
+
+
+@world_group(0)
 def test_healthy_target_is_go_conditional_with_exit_0(world: World) -> None:
     """The baseline the faults flip: `run all` on the healthy target is GO (conditional), exit 0; only the
     Sentry test event (its DSN points at a closed port) and the missing OpenAPI document are short of a pass.
@@ -259,7 +266,8 @@ def test_healthy_target_is_go_conditional_with_exit_0(world: World) -> None:
     assert set(others) == {"sentry.test_event", "api.openapi"}, others
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.fault.__name__ for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.fault.__name__, marks=world_group(i + 1))
+                                  for i, c in enumerate(CASES)])
 def test_fault_is_no_go_for_run_all_and_for_its_narrow_selector(world: World, case: Case) -> None:
     """One fault, two real runs with it in place: `golive run all` and the narrow selector each exit 1, and
     the verdict's reason for the fault's check names the cause. `run all` has no other NO-GO reason than
