@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any
 
-from bot.chatops.actor import Actor
-from bot.chatops.commands import RunCommand, parse_command
+from bot.chatops.commands import parse_command
 from bot.chatops.replies import Denied, Failed, HelpReply, Notice, RunBusy
+from bot.chatops.service import RunHooks
 from bot.conversation.base import Conversation, DeliveryError
-from bot.conversation.dedupe import first_delivery
 from bot.conversation.follower import RunFollower
 from bot.conversation.pacing import Pacer
+from bot.conversation.pipeline import Inbound, InboundPipeline, ReplySink
 from bot.conversation.replies import deliver_reply
 from bot.conversation.tasks import TaskTracker
 from bot.conversation.views import (
@@ -150,9 +150,31 @@ class MemoryConversation(Conversation):
         self.said.append(Said(id=f"m{next(self._ids)}", channel=channel, text=message, private_to=user))
 
 
+class MemorySink(ReplySink):
+    """Replies in the memory channel: a run followed live, then the shared reply rule (private or public)."""
+
+    def __init__(self, bot: MemoryBot, user: str) -> None:
+        self.bot, self.user = bot, user
+        self.follower: RunFollower | None = None
+
+    def run_hooks(self) -> RunHooks:
+        self.follower = RunFollower(self.bot.conversation, self.bot.channel, interval=self.bot.interval)
+        return self.follower.hooks()
+
+    async def interrupted(self) -> None:
+        if self.follower is not None:
+            await self.follower.interrupted()
+
+    async def deliver(self, reply: Any) -> None:
+        if isinstance(reply, RunOutcome) and self.follower is not None:
+            await self.follower.finish(reply)
+            return
+        await deliver_reply(self.bot.conversation, reply, channel=self.bot.channel, user=self.user)
+
+
 class MemoryBot:
-    """Receives commands as text, the way a transport would: dedupes redeliveries by their key, follows a
-    run with the shared follower, and answers through the shared reply rule (private or public)."""
+    """Receives commands as text, the way a transport would: it reads the text into a command and hands
+    it to the shared inbound pipeline (dedupe, access, execute, reply)."""
 
     def __init__(self, chatops: Any, conversation: MemoryConversation, channel: str, *, interval: float = 0.0) -> None:
         self.chatops = chatops
@@ -160,19 +182,11 @@ class MemoryBot:
         self.channel = channel
         self.interval = interval
         self.tasks = TaskTracker()
+        self.pipeline = InboundPipeline(chatops, tasks=self.tasks)
 
     async def receive(self, text: str, *, user: str, key: str) -> None:
-        if not await first_delivery(self.chatops.locks, TRANSPORT, key):
-            return
-        self.tasks.track_current()
-        command = parse_command(text)
-        actor = Actor(user_id=user, transport=TRANSPORT)
-        if isinstance(command, RunCommand):
-            follower = RunFollower(self.conversation, self.channel, interval=self.interval)
-            reply = await self.chatops.run(actor, command.selector, follower.hooks())
-            if isinstance(reply, RunOutcome):
-                await follower.finish(reply)
-                return
-        else:
-            reply = await self.chatops.execute(command, actor)
-        await deliver_reply(self.conversation, reply, channel=self.channel, user=user)
+        await self.pipeline.handle(Inbound(TRANSPORT, user, parse_command(text), key, MemorySink(self, user)))
+
+    async def click(self, command: Any, *, user: str, key: str) -> None:
+        """A button press (bot.conversation.pipeline's clicks), as a transport would read it."""
+        await self.pipeline.handle(Inbound(TRANSPORT, user, command, key, MemorySink(self, user)))
