@@ -74,7 +74,8 @@ def alert_closed_card(event: AlertEvent, names: Names = same) -> ck.Card:
     """What an opened alert's card becomes once the incident is resolved: no buttons left to press."""
     ended = "resolved" if event.healthy else "closed"
     title = f"{event.level} {event.rule} on {event.phase} — {ended} {event.at:%H:%M} UTC"
-    icon, color = ("✅", "good") if event.healthy else ("⏹️", None)
+    icon = "✅" if event.healthy else "⏹️"
+    color: ck.Color | None = "good" if event.healthy else None
     body = [ck.text(f"{icon} {title}", weight="Bolder", color=color), ck.facts([("Incident", event.incident_id)])]
     return ck.card(body, fallback=title)
 
