@@ -94,7 +94,7 @@ class SlackStub:
         self.calls: list[Call] = []
         self.problems: list[str] = []
         self._ts = itertools.count(1)
-        self._failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
+        self._failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any] | str]]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.socket_envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -137,8 +137,9 @@ class SlackStub:
 
     # -- fault injection -------------------------------------------------------------------------
     def fail_next(self, method: str, *, status: int = 429, headers: dict[str, str] | None = None,
-                  body: dict[str, Any] | None = None, times: int = 1) -> None:
-        """The next `times` calls of `method` get this HTTP answer (429 carries Retry-After: 1)."""
+                  body: dict[str, Any] | str | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` get this HTTP answer (429 carries Retry-After: 1). A str body
+        is sent as text/html, as a proxy or load balancer in front of Slack answers."""
         headers = headers if headers is not None else ({"Retry-After": "1"} if status == 429 else {})
         body = body or {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
         self._failures.setdefault(method, []).extend([(status, headers, body)] * times)
@@ -238,6 +239,8 @@ class SlackStub:
         if queued:
             status, headers, body = queued.pop(0)
             self.calls.append(Call(f"{method}!{status}", payload))
+            if isinstance(body, str):
+                return web.Response(text=body, status=status, headers=headers, content_type="text/html")
             return web.json_response(body, status=status, headers=headers)
         self.calls.append(Call(method, payload))
         self._check(method, raw, payload)
