@@ -32,6 +32,7 @@ from bot.conversation.views import (
 )
 from bot.events import AlertEvent, Announcement, RunReported
 from bot.runs.service import RunOutcome
+from bot.runs.status import StatusOverview
 from bot.signoff.service import SignoffRequest
 from bot.store import MessageRef, Store
 from checks.spec import SignoffStage
@@ -139,6 +140,12 @@ def _signoff(request: SignoffRequest, stage: SignoffStage) -> str:
 @render.register(SignoffDecided)
 def _(view: Any) -> str:
     return _signoff(view.request, view.stage)
+
+
+@render.register
+def _(view: StatusOverview) -> str:
+    phases = ", ".join(f"{p.id} {sum(p.counts.values())}/{p.total}" for p in view.phases)
+    return f"status {view.checklist}: {view.verdict.decision.label}; {phases}"
 
 
 @render.register

@@ -36,6 +36,7 @@ from bot.conversation.pipeline import (
 )
 from bot.conversation.replies import is_private
 from bot.conversation.tasks import TaskTracker
+from bot.conversation.views import Line
 from bot.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
 from bot.teams import cards
@@ -115,7 +116,8 @@ def recorded_not_shown(decision: str, problem: str) -> str:
 
 
 class TurnSink(ReplySink):
-    """A reply in the turn of the message that asked (private ones to the asker's 1:1 chat)."""
+    """A reply in the turn of the message that asked (private ones to the asker's 1:1 chat). When the
+    channel refuses it even after the retries, the asker is told so privately, with the reply."""
 
     def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
         self.bot, self.context = bot, context
@@ -123,10 +125,22 @@ class TurnSink(ReplySink):
     async def deliver(self, reply: Any) -> None:
         activity = self.context.activity
         user = user_id_of(activity.from_property)
-        if is_private(reply) and not expects_replies(activity) and activity.conversation is not None \
-                and await self.bot.conversation.notice(reply, channel=activity.conversation.id, user=user):
+        conversation = self.bot.conversation
+        private_possible = not expects_replies(activity) and activity.conversation is not None
+        channel = activity.conversation.id if activity.conversation is not None else ""
+        if is_private(reply) and private_possible \
+                and await conversation.notice(reply, channel=channel, user=user):
             return  # said to the asker alone (expectReplies answers only the asker anyway)
-        await self.bot.send(self.context, reply)
+        try:
+            await self.bot.send(self.context, reply)
+        except Exception as exc:
+            problem = conversation.describe(exc)
+            log.warning("Teams refused the answer in the channel: %s", problem)
+            note = Line(f"I could not post in this channel ({problem}); nothing was posted there. "
+                        "Try again in a minute.")
+            if not (private_possible and await conversation.notice(note, channel=channel, user=user)):
+                raise
+            await conversation.notice(reply, channel=channel, user=user)
 
 
 class RunSink(ReplySink):
