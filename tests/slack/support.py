@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 import urllib.parse
 import uuid
@@ -86,10 +87,11 @@ def block_problems(where: str, payload: dict[str, Any], *, view: bool = False) -
 
 class SlackStub:
     def __init__(self, *, groups: dict[str, list[str]] | None = None, secrets: Iterable[str] = SECRETS,
-                 post_limit: tuple[int, float] | None = None) -> None:
+                 post_limit: tuple[int, float] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.groups = groups or {}
         self.refuse_replies: str | None = None  # a Slack error code every thread reply gets
-        self._limit = PostLimit(post_limit)  # (burst, seconds per message) per channel for chat.postMessage
+        self._limit = PostLimit(post_limit, clock)  # (burst, seconds per message) per channel for chat.postMessage
         self.secrets = [s for s in secrets if s]
         self.calls: list[Call] = []
         self.problems: list[str] = []
@@ -231,7 +233,8 @@ class SlackStub:
             return web.json_response({"ok": False, "error": refusal})
         if method == "chat.postMessage" and self._limit.throttled(str(payload.get("channel"))):
             self.calls.append(Call(f"{method}!429", payload))
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+            wait = str(max(1, math.ceil(self._limit.retry_after(str(payload.get("channel"))))))  # whole seconds
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": wait})
         if method == "chat.postMessage" and self.refuse_replies and payload.get("thread_ts"):
             self.calls.append(Call(f"{method}!{self.refuse_replies}", payload))
             return web.json_response({"ok": False, "error": self.refuse_replies})
