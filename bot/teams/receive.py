@@ -119,8 +119,8 @@ class TurnSink(ReplySink):
     """A reply in the turn of the message that asked (private ones to the asker's 1:1 chat). When the
     channel refuses it even after the retries, the asker is told so privately, with the reply."""
 
-    def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
-        self.bot, self.context = bot, context
+    def __init__(self, bot: TeamsBot, context: TurnContext, *, public: bool = False) -> None:
+        self.bot, self.context, self.public = bot, context, public  # public: even a private reply (a welcome)
 
     async def deliver(self, reply: Any) -> None:
         activity = self.context.activity
@@ -128,7 +128,7 @@ class TurnSink(ReplySink):
         conversation = self.bot.conversation
         private_possible = not expects_replies(activity) and activity.conversation is not None
         channel = activity.conversation.id if activity.conversation is not None else ""
-        if is_private(reply) and private_possible \
+        if is_private(reply) and private_possible and not self.public \
                 and await conversation.notice(reply, channel=channel, user=user):
             return  # said to the asker alone (expectReplies answers only the asker anyway)
         try:
@@ -324,8 +324,8 @@ class TeamsBot:
         """Say what the bot does when it is added to a team or chat (the reference is already kept)."""
         bot_id = context.activity.recipient.id if context.activity.recipient else None
         if any(m.id == bot_id for m in context.activity.members_added or []):
-            actor = actor_of(context.activity.from_property)
-            await self.send(context, await self.chatops.execute(HelpCommand(), actor))
+            await self.pipeline.handle(self.inbound(context.activity, HelpCommand(),
+                                                    TurnSink(self, context, public=True)))
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         """A turn that failed anyway: one honest line (a throttled connector is said as such, never as an
