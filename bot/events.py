@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol
 from checks.result import CheckResult, utcnow
 from checks.verdict import Verdict
 
+BOT_ACTORS = frozenset({"golive-watch"})
+"""Actors that are golive itself (bot.rollout.watch.WATCH_ACTOR): an event they cause names nobody."""
 NO_PHASE = "none"
 """The phase name events carry when no rollout phase is active (as bot.rollout.models.NO_PHASE)."""
 
@@ -51,6 +53,11 @@ class Announcement:
         return f"rollout {verb}" + (f" at {phase}" if phase else "")
 
     @property
+    def by_person(self) -> str | None:
+        """The person who caused it, or None when golive did it by itself (the watch)."""
+        return None if self.actor in BOT_ACTORS else self.actor
+
+    @property
     def subject(self) -> str:
         """Messages about one rollout phase share a thread keyed by this subject."""
         return rollout_subject(self.checklist, self.phase if self.kind != "rolled_back" else
@@ -72,6 +79,7 @@ class AlertEvent:
     actions: list[Literal["rollback", "keep_going"]] = field(default_factory=list)
     at: datetime = field(default_factory=utcnow)
     chart: str = ""  # the watched metrics over the window, as text (bot.rollout.chart), threshold drawn
+    healthy: bool = True  # resolved because the rules hold again; False: closed anyway (a rollback ended the phase)
 
     @property
     def subject(self) -> str:

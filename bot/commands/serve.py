@@ -1,6 +1,6 @@
-"""`golive serve`: the Slack bot. Socket Mode by default (app-level token, no public URL needed), or
-`--http --port N` behind a public URL (signing secret). Either way one aiohttp server on --port
-answers the health probes (/healthz/live, /healthz/ready, /healthz/startup)."""
+"""`golive serve`: the chat bot, every transport the registry has and the settings enable (Slack: Socket
+Mode by default, or `--http --port N` behind a public URL; Teams on /api/messages). Either way one aiohttp
+server on --port answers the health probes (/healthz/live, /healthz/ready, /healthz/startup)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from bot.commands.common import (
     load_context,
     require_audit_key,
 )
+from bot.conversation import registry
+from bot.conversation.registry import ServeEnv, Serving, TransportConfigError
 from bot.locks import build_locks, redis_client
 from bot.observability import setup_observability
 from bot.rollout.notify import run_reporter
@@ -31,7 +33,7 @@ from bot.startup import defer_again, reached, reached_async, stop_requested
 from bot.store import StoreUnavailable
 
 if TYPE_CHECKING:
-    from bot.slack.socket_mode import SocketModeConnection, SocketTiming
+    from bot.slack.socket_mode import SocketTiming
 
 log = logging.getLogger("golive.serve")
 
@@ -47,25 +49,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=main)
 
 
-def slack_enabled(ctx: Context) -> bool:
-    return bool(ctx.settings.secret("slack_bot_token"))
-
-
 def check_credentials(ctx: Context, http: bool) -> None:
-    """At least one transport; for Slack, the credentials its mode needs. A Teams-only bot needs no Slack."""
-    from bot.teams import teams_enabled
-
-    s = ctx.settings
-    if not slack_enabled(ctx):
-        if teams_enabled(s):
-            return
-        raise UsageError("nothing to serve: set SLACK_BOT_TOKEN (the xoxb- token from OAuth & Permissions) for "
-                         "Slack, and/or TEAMS_APP_ID for Microsoft Teams")
-    if http and not s.secret("slack_signing_secret"):
-        raise UsageError("--http needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
-    if not http and not s.secret("slack_app_token"):
-        raise UsageError("Socket Mode needs SLACK_APP_TOKEN (an xapp- app-level token with connections:write); "
-                         "or run with --http")
+    """At least one transport of the registry, each with the credentials its mode needs."""
+    chosen = registry.enabled(ctx.settings)
+    if not chosen:
+        hints = ", and/or ".join(t.hint for t in registry.available())
+        raise UsageError(f"nothing to serve: set {hints}")
+    for transport in chosen:
+        try:
+            transport.check(ctx.settings, http=http)
+        except TransportConfigError as exc:
+            raise UsageError(str(exc)) from None
 
 
 async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event | None = None,
@@ -104,126 +98,114 @@ async def serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio
 
 async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asyncio.Event, running: asyncio.Event,
                  socket_timing: SocketTiming | None = None) -> None:
-    from bot.slack.http import slack_routes
-    from bot.slack.runtime import SlackStartupError, build_slack_bot
-    from bot.teams import teams_enabled
-
-    settings = ctx.settings
-    try:
-        store = ctx.store()
-    except StoreUnavailable as exc:  # at start-up it is the configuration to fix: nothing was running yet
-        raise UsageError(f"cannot start: {exc}") from None
-    try:
-        require_audit_key(store)  # every replica signs with the same key; a missing one is exit 2 at start
-    except UsageError:
-        store.close()
-        raise
-    # opened one by one below; the `finally` closes what was, however far start-up got
-    locks: Any = None
-    health_redis: Any = None
-    rollout: Any = None
-    bot: Any = None
-    teams: Any = None
-    socket_mode: SocketModeConnection | None = None
-    runner: Any = None
-    supervisor: Any = None
-    health: Health | None = None
-    keeper: asyncio.Task[None] | None = None
-    keeper_stop = asyncio.Event()
-    try:
+    """Open everything inside one exit stack, so whatever was opened is closed (in reverse), however far
+    start-up got; every chat transport comes from the registry (bot.conversation.registry)."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = open_store(ctx, stack)
         if await reached_async("store", stop):  # stopped while starting
             return
-        redis_url = settings.secret("redis_url")
-        locks = build_locks(redis_url, settings.redis_prefix)
-        health_redis = redis_client(redis_url) if redis_url else None
+        settings = ctx.settings
+        locks, health = await open_locks_and_health(settings, store, stack)
         chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
                           runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
         pacers = transport_pacers(settings)  # one per transport: runs, answers and announcements pace together
         rollout = await start_rollout(ctx, store, chatops, pacers)
-        rollout_hook = rollout.service.action_hook if rollout else None
-        bot = build_slack_bot(settings, chatops, on_rollout_action=rollout_hook, pacer=pacers.get("slack")) \
-            if slack_enabled(ctx) else None
-        health = Health(store, health_redis)
-        if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
-            health.probes["locks"] = locks.check
-        routes = [slack_routes(bot.app)] if bot is not None and http else []
-        if teams_enabled(settings):  # Teams alongside Slack: same ChatOps, same store, its own endpoint
-            from bot.teams.app import TeamsConfigError, build_teams, teams_routes
-
-            try:
-                teams = build_teams(settings, chatops, rollout_hook=rollout_hook, pacer=pacers.get("teams"))
-            except TeamsConfigError as exc:
-                raise UsageError(str(exc)) from None
-            routes.append(teams_routes(teams))
-        from bot.web.routes import serve_view
-
-        routes.append(serve_view(settings, store, ctx.checklist))  # the read-only web view at /view
-        web_app = build_web_app(health, *routes)
-        if bot is not None and not http:  # its probe is in place before the first answer: not ready until hello
-            from bot.slack.socket_mode import SocketModeConnection
-
-            started_health = health
-            socket_mode = SocketModeConnection(bot.app, settings.secret("slack_app_token") or "", bot.deps.client,
-                                               timing=socket_timing, on_connected=lambda: _started(started_health))
-            health.probes["slack_socket"] = socket_mode.check
-            health.startup_reason = socket_mode.startup_reason
-        try:
-            runner, bound = await start_web_app(web_app, host, port)
-        except OSError as exc:  # includes socket.gaierror: a --host that does not resolve
-            raise UsageError(listen_problem(host, port, exc)) from None
+        if rollout is not None:
+            stack.push_async_callback(rollout.close)
+        served = build_transports(ctx, chatops, health, pacers, rollout, stack, http=http,
+                                  options={"socket_timing": socket_timing})
+        bound = await listen(stack, health, served, settings, store, ctx, host, port)
         if await reached_async("listening", stop):  # stopped while starting
             return
-        try:
-            if bot is not None:
-                bot.sweep_interval = settings.sweep_seconds
-                await bot.start()
-        except SlackStartupError as exc:
-            raise UsageError(str(exc)) from None
-        if teams is not None:
-            # repaint Teams run cards a dead process left behind
-            await teams.bot.start(sweep_interval=settings.sweep_seconds)
+        await start_transports(served)
         if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
             supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
+            stack.push_async_callback(supervisor.stop)
             await supervisor.start()
-        if teams is not None:
-            log.info("Teams endpoint on http://%s:%s/api/messages", host, bound)
-        if bot is None:
-            log.info("Slack is not configured (no SLACK_BOT_TOKEN): serving Teams only")
-        elif http:
-            log.info("Slack endpoint on http://%s:%s/slack/events, health on /healthz/*", host, bound)
-        elif socket_mode is not None:  # started (and ready) once Slack says hello; it alone reconnects
-            socket_mode.start()
-            log.info("connecting to Slack in Socket Mode; health on http://%s:%s/healthz/*", host, bound)
-        if socket_mode is None:
+        for each in served:
+            log.info("%s", each.where(host, bound))
+        if not any(each.ready_later for each in served):  # else the transport says when (Slack's hello)
             health.started = True
-        keeper = start_keeper(ctx, store, rollout, pacers, keeper_stop, chatops)
+        stack.callback(setattr, health, "started", False)
+        keeper_stop = asyncio.Event()
+        stack.push_async_callback(stop_keeper, start_keeper(ctx, store, rollout, pacers, keeper_stop, chatops),
+                                  keeper_stop)
         running.set()
-        await _until_stopped(stop, socket_mode)
-    finally:  # also after a failed or cancelled start-up: whatever was opened is closed
-        keeper_stop.set()
-        if keeper is not None:
-            with contextlib.suppress(Exception):
-                await keeper
-        if health is not None:
-            health.started = False
-        if socket_mode is not None:
-            await socket_mode.close()
-        if supervisor is not None:
-            await supervisor.stop()
-        if rollout is not None:
-            await rollout.close()
-        if bot is not None:
-            await bot.stop()
-        if teams is not None:
-            await teams.bot.stop()
-        if runner is not None:
-            await runner.cleanup()
-        if locks is not None:
-            await locks.close()
-        if health_redis is not None:
-            with contextlib.suppress(Exception):
-                await health_redis.aclose()
-        store.close()
+        await _until_stopped(stop, served)
+
+
+def open_store(ctx: Context, stack: contextlib.AsyncExitStack) -> Any:
+    try:
+        store = ctx.store()
+    except StoreUnavailable as exc:  # at start-up it is the configuration to fix: nothing was running yet
+        raise UsageError(f"cannot start: {exc}") from None
+    stack.callback(store.close)
+    require_audit_key(store)  # every replica signs with the same key; a missing one is exit 2 at start
+    return store
+
+
+async def open_locks_and_health(settings: Any, store: Any, stack: contextlib.AsyncExitStack) -> tuple[Any, Health]:
+    redis_url = settings.secret("redis_url")
+    locks = build_locks(redis_url, settings.redis_prefix)
+    stack.push_async_callback(locks.close)
+    health_redis = redis_client(redis_url) if redis_url else None
+    if health_redis is not None:
+        stack.push_async_callback(_close_quietly, health_redis)
+    health = Health(store, health_redis)
+    if hasattr(locks, "check"):  # readiness reports the lock layer's own state, not only a Redis ping
+        health.probes["locks"] = locks.check
+    return locks, health
+
+
+async def _close_quietly(client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await client.aclose()
+
+
+def build_transports(ctx: Context, chatops: ChatOps, health: Health, pacers: dict[str, Any], rollout: Any,
+                     stack: contextlib.AsyncExitStack, *, http: bool, options: dict[str, Any]) -> list[Serving]:
+    """Every enabled transport over the one ChatOps (one engine, one store), each stopped on the way out."""
+    served: list[Serving] = []
+    for transport in registry.enabled(ctx.settings):
+        env = ServeEnv(settings=ctx.settings, store=chatops.store, chatops=chatops, health=health,
+                       pacer=pacers.get(transport.name), rollout_hook=rollout.service.action_hook if rollout else None,
+                       http=http, options=options)
+        try:
+            each = transport.build(env)
+        except TransportConfigError as exc:
+            raise UsageError(str(exc)) from None
+        stack.push_async_callback(each.stop)
+        served.append(each)
+    return served
+
+
+async def listen(stack: contextlib.AsyncExitStack, health: Health, served: list[Serving], settings: Any, store: Any,
+                 ctx: Context, host: str, port: int) -> int:
+    """The one web server: health, every transport's routes and the read-only web view at /view."""
+    from bot.web.routes import serve_view
+
+    routes = [route for each in served for route in each.routes]
+    routes.append(serve_view(settings, store, ctx.checklist))
+    try:
+        runner, bound = await start_web_app(build_web_app(health, *routes), host, port)
+    except OSError as exc:  # includes socket.gaierror: a --host that does not resolve
+        raise UsageError(listen_problem(host, port, exc)) from None
+    stack.push_async_callback(runner.cleanup)
+    return int(bound)
+
+
+async def start_transports(served: list[Serving]) -> None:
+    for each in served:
+        try:
+            await each.start()
+        except TransportConfigError as exc:
+            raise UsageError(str(exc)) from None
+
+
+async def stop_keeper(keeper: asyncio.Task[None], keeper_stop: asyncio.Event) -> None:
+    keeper_stop.set()
+    with contextlib.suppress(Exception):
+        await keeper
 
 
 def listen_problem(host: str, port: int, exc: OSError) -> str:
@@ -263,30 +245,26 @@ def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
                                           sweep=settings.sweep_seconds, stop=stop))
 
 
-def _started(health: Any) -> None:
-    health.started = True
-
-
-async def _until_stopped(stop: asyncio.Event, socket_mode: SocketModeConnection | None) -> None:
-    """Until a signal, or until Slack refuses the app token for good (exit 2 with one line)."""
-    if socket_mode is None:
+async def _until_stopped(stop: asyncio.Event, served: list[Serving]) -> None:
+    """Until a signal, or until a transport cannot go on (Slack refuses the app token for good: exit 2
+    with one line)."""
+    ended = [each.ended for each in served if each.ended is not None]
+    if not ended:
         await stop.wait()
         return
-    waits = {asyncio.create_task(stop.wait()), asyncio.create_task(socket_mode.ended.wait())}
+    waits = {asyncio.create_task(stop.wait()), *(asyncio.create_task(e.wait()) for e in ended)}
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiting in waits:
             waiting.cancel()
-    if socket_mode.fatal is not None and not stop.is_set():
-        raise UsageError(str(socket_mode.fatal))
+    fatal = next((each.fatal for each in served if each.fatal is not None), None)
+    if fatal is not None and not stop.is_set():
+        raise UsageError(fatal)
 
 
 def transport_pacers(settings: Any) -> dict[str, Any]:
-    from bot.conversation.pacing import SLACK_PACING, TEAMS_PACING, pacer_for
-
-    return {name: pacer_for(default, interval=settings.post_interval, burst=settings.post_burst)
-            for name, default in (("slack", SLACK_PACING), ("teams", TEAMS_PACING))}
+    return registry.pacers(settings)
 
 
 async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict[str, Any] | None = None) -> Any:

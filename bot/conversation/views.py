@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.events import AlertEvent
-from bot.store import RunRecord
+from bot.signoff.service import SignoffRequest
+from bot.store import MessageRef, RunRecord
 from checks.result import CheckResult, Status
+from checks.spec import SignoffStage
 from checks.verdict import Verdict
 
 NOTEWORTHY = (Status.FAIL, Status.ERROR, Status.WARN)
@@ -73,6 +75,15 @@ class Line:
     """One plain line of text: what is left to say when no formatted message can be posted at all."""
 
     text: str
+
+
+@dataclass
+class SignoffMoved:
+    """An older card of a sign-off request once it is posted again: a pointer to `current`, no buttons."""
+
+    request: SignoffRequest
+    stage: SignoffStage
+    current: MessageRef
 
 
 @dataclass

@@ -27,12 +27,14 @@ def render_event(event: Event) -> str:
                 f"{event.verdict.decision.label}" + (f" (failed: {', '.join(failed)})" if failed else ""))
     if isinstance(event, AlertEvent):
         icon = {"opened": "🔴" if event.level == "P0" else "🟠", "escalated": "📣", "resolved": "✅"}[event.state]
+        state = event.state if event.healthy else "closed"  # a rollback closed it: not "resolved", no ✅
+        icon = icon if event.healthy else "⏹️"
         actions = f"  [{' / '.join(event.actions)}]" if event.actions else ""
         mention = f" {event.mention}" if event.mention else ""
-        line = (f"{stamp} {icon} {event.level} {event.state} on {event.phase}{mention}: {event.message}"
+        line = (f"{stamp} {icon} {event.level} {state} on {event.phase}{mention}: {event.message}"
                 f"  ({event.incident_id}){actions}")
         return line + ("\n" + "\n".join(f"    {row}" for row in event.chart.splitlines()) if event.chart else "")
-    line = f"{stamp} 📣 {event.checklist}: {event.headline} by {event.actor}"
+    line = f"{stamp} 📣 {event.checklist}: {event.headline}" + (f" (by {event.by_person})" if event.by_person else "")
     if event.flags:
         line += " — " + ", ".join(f"{k}={v}" for k, v in event.flags.items())
     if event.reasons:

@@ -357,7 +357,8 @@ class RolloutService:
             await asyncio.to_thread(self.records.incident_resolved, row["id"])
             event = AlertEvent(incident_id=row["id"], state="resolved", level=row["level"], rule=row["rules"],
                                message=f"closed by the rollback of {phase} to {new_phase or NO_PHASE} by {actor} "
-                               f"(was: {row['message']})", checklist=self.checklist.name, phase=phase)
+                               f"(was: {row['message']})", checklist=self.checklist.name, phase=phase,
+                               healthy=False)
             if self.notifier is not None:
                 try:
                     await self.notifier.publish(event)

@@ -69,12 +69,11 @@ async def answer(deps: SlackDeps, reply: Reply, *, channel: str, user: str, resp
 
 
 async def refresh_card(deps: SlackDeps, reply: SignoffDecided, *, fallback_channel: str | None = None,
-                       fallback_ts: str | None = None) -> None:
-    """Re-render the sign-off card in place (the remembered message, else the one clicked)."""
+                       fallback_ts: str | None = None) -> bool:
+    """Re-render the whole sign-off card in place (the remembered message, else the one clicked), so the
+    next successful update also repairs one that failed before. False when Slack refused the update."""
     ref = await deps.poster.find(reply.request.id, "card")
     message = signoff_card(reply.request, reply.stage)
-    if ref is not None:
-        await deps.poster.update(ref, message)
-    elif fallback_channel and fallback_ts:
-        await deps.poster.update(MessageRef(reply.request.id, TRANSPORT, "card", fallback_channel, fallback_ts, None),
-                                 message)
+    if ref is None and fallback_channel and fallback_ts:
+        ref = MessageRef(reply.request.id, TRANSPORT, "card", fallback_channel, fallback_ts, None)
+    return True if ref is None else await deps.poster.update(ref, message)

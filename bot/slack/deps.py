@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chatops.service import ChatOps, RolloutHook
-from bot.conversation.dedupe import first_delivery
+from bot.conversation.pipeline import InboundPipeline
 from bot.conversation.tasks import TaskTracker
 from bot.slack.conversation import SlackConversation
 from bot.slack.directory import SlackDirectory
-from bot.slack.ids import TRANSPORT
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store
 
@@ -28,6 +27,10 @@ class SlackDeps:
     progress_interval: float = 1.2
     on_rollout_action: RolloutHook | None = None
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    pipeline: InboundPipeline = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pipeline = InboundPipeline(self.chatops, rollout_hook=lambda: self.on_rollout_action, tasks=self.tasks)
 
     @property
     def store(self) -> Store:
@@ -36,7 +39,3 @@ class SlackDeps:
     def notifier(self) -> SlackNotifier:
         """The Slack notifier of this bot (bot.events.Notifier), posting in the release channel."""
         return SlackNotifier(self.poster, self.channel)
-
-    async def first_delivery(self, key: str) -> bool:
-        """False when this request (same trigger / action_ts) was already handled: Slack redelivered it."""
-        return await first_delivery(self.chatops.locks, TRANSPORT, key)

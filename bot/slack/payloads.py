@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chatops.actor import Actor
 from bot.slack.ids import TRANSPORT
+
+if TYPE_CHECKING:
+    from bot.conversation.pipeline import Inbound
+    from bot.slack.answer import Respond
+    from bot.slack.deps import SlackDeps
 
 
 @dataclass(frozen=True)
@@ -31,3 +37,15 @@ def read_click(body: dict[str, Any]) -> Click:
         message_ts=container.get("message_ts"),
         delivery_key=f"action:{user}:{action['action_id']}:{action.get('value', '')}:{action.get('action_ts', '')}",
     )
+
+
+def inbound_click(deps: SlackDeps, body: dict[str, Any], respond: Respond | None,
+                  command: Callable[[str], Any]) -> Inbound:
+    """A button press as the inbound pipeline takes it: `command` reads the button's value."""
+    from bot.conversation.pipeline import Inbound
+    from bot.slack.sink import SlackSink
+
+    click = read_click(body)
+    sink = SlackSink(deps, channel=click.channel, user=click.actor.user_id, respond=respond,
+                     clicked_ts=click.message_ts, trigger_id=body.get("trigger_id"))
+    return Inbound(TRANSPORT, click.actor.user_id, command(click.value), click.delivery_key, sink)

@@ -116,6 +116,15 @@ def text(value: str, *, size: str | None = None, weight: str | None = None, colo
     return block
 
 
+def plain(value: str, *, subtle: bool = False) -> Element:
+    """Text shown exactly as typed (a person's reason): a RichTextBlock's TextRun is never read as
+    Markdown, where a TextBlock would turn `**x**`, `[a](b)` or `- x` into formatting or a link."""
+    run: Element = {"type": "TextRun", "text": clip(value)}
+    if subtle:
+        run["isSubtle"] = True
+    return {"type": "RichTextBlock", "inlines": [run]}
+
+
 def monospace(value: str) -> list[Element]:
     """Preformatted text (a chart): one monospace line per TextBlock, since Teams folds newlines in one."""
     return [{"type": "TextBlock", "text": clip(line) or " ", "fontType": "Monospace", "wrap": False,

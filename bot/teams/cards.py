@@ -237,10 +237,10 @@ def signoff_card(request: SignoffRequest, stage: SignoffStage, names: Names = sa
         else:
             verb = "approved" if decision.decision == "approve" else "rejected"
             icon = STATUS_ICON[Status.PASS] if decision.decision == "approve" else STATUS_ICON[Status.FAIL]
-            why = f": {decision.reason}" if decision.reason else ""
-            line = ck.text(f"{icon} **{role.title}** — {verb} by {names(decision.user_id)}{why}")
+            line = ck.text(f"{icon} **{role.title}** — {verb} by {names(decision.user_id)}")
             buttons = [ck.execute("Withdraw", VERB_SIGNOFF, {**data, "decision": "withdraw"})]
-        body.append(ck.container([line, ck.action_set(buttons)], separator=True))
+        why = [ck.plain(f"Reason: {decision.reason}")] if decision is not None and decision.reason else []
+        body.append(ck.container([line, *why, ck.action_set(buttons)], separator=True))
     if page := ck.page_link("signoff", request.id, "Open the sign-off page"):  # who decided what and when
         body.append(ck.text(page, subtle=True))
     return ck.card(body, fallback=f"Sign-off {request.stage}: {decided}/{len(stage.roles)} decided")

@@ -101,7 +101,8 @@ class TeamsConversation(Conversation):
         reference.conversation.id = conversation
         return reference
 
-    async def _call(self, what: str, make: Any) -> Any:
+    async def call(self, what: str, make: Any) -> Any:
+        """`make()` retried on a 429 (after its Retry-After), a 5xx or a dropped connection; then its error."""
         async def attempt() -> Any:
             try:
                 return await make()
@@ -120,16 +121,16 @@ class TeamsConversation(Conversation):
                            broadcast: bool) -> tuple[str, str]:
         conversation = thread_of(thread) if thread else channel
         reference = await self.reference(conversation)
-        message_id = await self._call("post", lambda: self.proactive.post(reference, message, raising=True))
+        message_id = await self.call("post", lambda: self.proactive.post(reference, message, raising=True))
         return conversation, message_id
 
     async def deliver_update(self, ref: MessageRef, message: Card) -> None:
         reference = await self.reference(ref.channel)
-        await self._call("update", lambda: self.proactive.update(reference, ref.ts, message, raising=True))
+        await self.call("update", lambda: self.proactive.update(reference, ref.ts, message, raising=True))
 
     async def deliver_notice(self, message: Card, *, channel: str, user: str) -> None:
         account = await asyncio.to_thread(self.references.account, user)
         if not account:
             raise DeliveryError(f"golive has no private chat with {self.references.name(user)} yet")
         reference = await self.reference(channel)
-        await self._call("private notice", lambda: self.proactive.post_personal(reference, account, message))
+        await self.call("private notice", lambda: self.proactive.post_personal(reference, account, message))

@@ -34,7 +34,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
     icon = template.split(" ", 1)[0]
     title = f"{icon} {event.headline[:1].upper()}{event.headline[1:]}"
     body: list[ck.Element] = [ck.heading(title, color=color),
-                              ck.text(f"{event.checklist} — by {names(event.actor)}", subtle=True)]
+                              ck.text(event.checklist + (f" — by {names(event.by_person)}" if event.by_person else ""),
+                                      subtle=True)]
     body += ck.bullets(event.reasons)
     if event.flags:
         body.append(ck.facts(event.flags.items()))
@@ -46,7 +47,8 @@ def announcement_card(event: Announcement, names: Names = same) -> ck.Card:
 @render_event.register
 def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
     if event.state == "resolved":
-        title = f"✅ All clear: {event.rule} ({event.level}) on {event.phase}"
+        title = f"✅ All clear: {event.rule} ({event.level}) on {event.phase}" if event.healthy else \
+            f"⏹️ Alert closed: {event.rule} ({event.level}) on {event.phase}"
         body = [ck.text(title, weight="Bolder", color="good"), ck.text(event.message, subtle=True),
                 *ck.monospace(event.chart)]
         return ck.card(body, fallback=title)
@@ -70,8 +72,11 @@ def alert_card(event: AlertEvent, names: Names = same) -> ck.Card:
 
 def alert_closed_card(event: AlertEvent, names: Names = same) -> ck.Card:
     """What an opened alert's card becomes once the incident is resolved: no buttons left to press."""
-    title = f"{event.level} {event.rule} on {event.phase} — resolved {event.at:%H:%M} UTC"
-    body = [ck.text(f"✅ {title}", weight="Bolder", color="good"), ck.facts([("Incident", event.incident_id)])]
+    ended = "resolved" if event.healthy else "closed"
+    title = f"{event.level} {event.rule} on {event.phase} — {ended} {event.at:%H:%M} UTC"
+    icon = "✅" if event.healthy else "⏹️"
+    color: ck.Color | None = "good" if event.healthy else None
+    body = [ck.text(f"{icon} {title}", weight="Bolder", color=color), ck.facts([("Incident", event.incident_id)])]
     return ck.card(body, fallback=title)
 
 

@@ -1,6 +1,7 @@
 """Receiving from Teams: message activities become `bot.chatops` commands, card actions (Action.Execute
-invokes and Action.Submit messages) become sign-off decisions or rollout button presses, and the replies
-go back as Adaptive Cards. Parsing, execution and access control are ChatOps'; nothing is decided here.
+invokes and Action.Submit messages) become clicks, and each is handed to the inbound pipeline
+(bot.conversation.pipeline: dedupe, access, execute). The sinks here only say how a reply is shown in
+Teams: in the turn (retried like every connector call), in the invoke answer, or as a followed run.
 """
 
 from __future__ import annotations
@@ -19,13 +20,23 @@ from microsoft_agents.hosting.core.app.adaptive_card import factory
 
 from bot.chatops.actor import Actor
 from bot.chatops.commands import HelpCommand, RunCommand, parse_command
-from bot.chatops.replies import CheckConfirmed, Failed, Reply, SignoffDecided, SignoffOpened
-from bot.chatops.service import ChatOps, RolloutHook
+from bot.chatops.replies import CheckConfirmed, Reply, SignoffDecided, SignoffOpened
+from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.chatops.sweeper import every
-from bot.conversation.dedupe import first_delivery
 from bot.conversation.follower import RunFollower
+from bot.conversation.pipeline import (
+    BrokenClick,
+    ConfirmClick,
+    Inbound,
+    InboundPipeline,
+    ReplySink,
+    RolloutClick,
+    SignoffClick,
+    failure_line,
+)
 from bot.conversation.replies import is_private
 from bot.conversation.tasks import TaskTracker
+from bot.conversation.views import Line
 from bot.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
 from bot.teams import cards
@@ -71,6 +82,132 @@ def invoke_verb(activity: Activity) -> str:
     return str(action.get("verb") or "") if isinstance(action, Mapping) else ""
 
 
+def card_command(verb: str, data: Mapping[str, Any]) -> Any:
+    """A card button's data as the click it stands for (or a BrokenClick saying what is missing)."""
+    if verb == VERB_SIGNOFF:
+        request, role, decision = data.get("request"), data.get("role"), data.get("decision")
+        if not (isinstance(request, str) and isinstance(role, str) and decision in _DECISIONS):
+            return BrokenClick("this sign-off button is incomplete; post a new card with `golive signoff`")
+        reason = data.get(f"{REASON_INPUT}.{role}") or data.get(REASON_INPUT) or ""
+        return SignoffClick(request, role, decision, str(reason))
+    if verb == VERB_ROLLOUT:
+        action, phase = data.get("action"), data.get("phase")
+        if action not in _ROLLOUT_ACTIONS or not isinstance(phase, str):
+            return BrokenClick("this rollout button is incomplete")
+        return RolloutClick(action, phase)
+    if verb == VERB_CONFIRM:
+        run, check = data.get("run"), data.get("check")
+        if not (isinstance(run, str) and isinstance(check, str)):
+            return BrokenClick("this confirm button is incomplete")
+        return ConfirmClick(run, check)
+    return BrokenClick(f"unknown card action {verb!r}")
+
+
+def with_note(card: Card, note: str) -> Card:
+    """`card` with one line under it for the clicker alone (the invoke answer is theirs)."""
+    return {**card, "body": [*card.get("body", []), {"type": "TextBlock", "text": note, "wrap": True,
+                                                     "color": "warning"}]}
+
+
+def recorded_not_shown(decision: str, problem: str) -> str:
+    done = {"approve": "approval", "reject": "rejection", "withdraw": "withdrawal"}.get(decision, decision)
+    return (f"Your {done} is recorded, but the card could not be updated for everyone ({problem}); it shows the "
+            "decision at its next update.")
+
+
+class TurnSink(ReplySink):
+    """A reply in the turn of the message that asked (private ones to the asker's 1:1 chat). When the
+    channel refuses it even after the retries, the asker is told so privately, with the reply."""
+
+    def __init__(self, bot: TeamsBot, context: TurnContext, *, public: bool = False) -> None:
+        self.bot, self.context, self.public = bot, context, public  # public: even a private reply (a welcome)
+
+    async def deliver(self, reply: Any) -> None:
+        activity = self.context.activity
+        user = user_id_of(activity.from_property)
+        conversation = self.bot.conversation
+        private_possible = not expects_replies(activity) and activity.conversation is not None
+        channel = activity.conversation.id if activity.conversation is not None else ""
+        if is_private(reply) and private_possible and not self.public \
+                and await conversation.notice(reply, channel=channel, user=user):
+            return  # said to the asker alone (expectReplies answers only the asker anyway)
+        try:
+            await self.bot.send(self.context, reply)
+        except Exception as exc:
+            problem = conversation.describe(exc)
+            log.warning("Teams refused the answer in the channel: %s", problem)
+            note = Line(f"I could not post in this channel ({problem}); nothing was posted there. "
+                        "Try again in a minute.")
+            if not (private_possible and await conversation.notice(note, channel=channel, user=user)):
+                raise
+            await conversation.notice(reply, channel=channel, user=user)
+
+
+class RunSink(ReplySink):
+    """A run followed in the background by the shared follower; a refusal goes to the asker alone."""
+
+    def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
+        self.bot = bot
+        activity = context.activity
+        self.channel = activity.conversation.id if activity.conversation else ""
+        self.user = user_id_of(activity.from_property)
+        self.follower = RunFollower(bot.conversation, self.channel, interval=bot.progress_interval)
+
+    def run_hooks(self) -> RunHooks:
+        return self.follower.hooks()
+
+    async def interrupted(self) -> None:
+        await self.follower.interrupted()
+
+    async def deliver(self, reply: Any) -> None:
+        conversation = self.bot.conversation
+        if isinstance(reply, RunOutcome):
+            await self.follower.finish(reply)
+            if self.follower.parent is None:  # the card could not be posted: the verdict, at least
+                await conversation.post(self.follower.final_view(reply), channel=self.channel)
+        elif not await conversation.notice(reply, channel=self.channel, user=self.user):
+            await conversation.post(reply, channel=self.channel)
+
+
+class InvokeSink(ReplySink):
+    """Action.Execute: the answer travels in the invoke response (the clicker's view of the card)."""
+
+    def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
+        self.bot, self.context = bot, context
+        self.response: AdaptiveCardInvokeResponse | None = None
+
+    async def deliver(self, reply: Any) -> None:
+        if isinstance(reply, SignoffDecided):
+            card, problem = await self.bot.show_decision(self.context, reply)
+            if problem is not None and reply.recorded:
+                card = with_note(card, recorded_not_shown(reply.decision, problem))
+        elif isinstance(reply, SignoffOpened | CheckConfirmed):
+            card = await self.bot.render(reply)
+            await self.bot.edit_for_everyone(self.context, card)
+        else:
+            self.response = factory.message(reply_text(reply))
+            return
+        self.response = factory.adaptive_card(card)  # type: ignore[arg-type]  # a card dict, typed loosely by the SDK
+
+
+class SubmitSink(ReplySink):
+    """Action.Submit: the card it came from is updated in place when Teams says which one it was."""
+
+    def __init__(self, bot: TeamsBot, context: TurnContext) -> None:
+        self.bot, self.context = bot, context
+
+    async def deliver(self, reply: Any) -> None:
+        if isinstance(reply, SignoffDecided):
+            card, problem = await self.bot.show_decision(self.context, reply)
+            if problem is None and self.context.activity.reply_to_id:
+                return
+            if problem is not None and reply.recorded:
+                card = with_note(card, recorded_not_shown(reply.decision, problem))
+        else:
+            card = await self.bot.render(reply)
+        await self.bot.reply(self.context, card_message(card))
+
+
 class TeamsBot:
     def __init__(self, chatops: ChatOps, references: References, proactive: Proactive, *,
                  rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2,
@@ -82,6 +219,7 @@ class TeamsBot:
         self.progress_interval = progress_interval
         self.tasks = TaskTracker()
         self.conversation = conversation or TeamsConversation(proactive, references)
+        self.pipeline = InboundPipeline(chatops, rollout_hook=lambda: self.rollout_hook, tasks=self.tasks)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- every turn ---------------------------------------------------------------------------------------
@@ -93,52 +231,23 @@ class TeamsBot:
             log.warning("could not remember the Teams conversation: %s", mask(str(exc)))
         return True
 
-    async def first_delivery(self, activity: Activity) -> bool:
-        """False for a redelivery of an activity already handled (Teams retries slow requests)."""
-        if not activity.id or activity.conversation is None:
-            return True
-        return await first_delivery(self.chatops.locks, TRANSPORT, f"activity:{activity.conversation.id}:{activity.id}")
+    def inbound(self, activity: Activity, command: Any, sink: ReplySink) -> Inbound:
+        """An activity as the inbound pipeline takes it; a redelivery repeats its conversation and id."""
+        key = f"activity:{activity.conversation.id}:{activity.id}" if activity.id and activity.conversation else ""
+        return Inbound(TRANSPORT, user_id_of(activity.from_property), command, key, sink)
 
     # -- messages: `golive <command>` ----------------------------------------------------------------------
     async def on_message(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
         if activity.value is not None and not (activity.text or "").strip():
             return  # a card submit that is not ours (no golive verb): nothing to say
-        if not await self.first_delivery(activity):
-            return
         command = parse_command(command_text(activity.text))
-        actor = actor_of(activity.from_property)
         if isinstance(command, RunCommand) and not expects_replies(activity):
-            await self.start_run(context, command, actor)
+            # a phase can take longer than Teams waits for an HTTP answer: the shared follower posts the
+            # run's card in this thread once the run exists; a refusal goes to the asker alone
+            self.tasks.spawn(self.pipeline.handle(self.inbound(activity, command, RunSink(self, context))))
             return
-        reply = await self.chatops.execute(command, actor)
-        if is_private(reply) and not expects_replies(activity) and activity.conversation is not None \
-                and await self.conversation.notice(reply, channel=activity.conversation.id, user=actor.user_id):
-            return  # said to the asker alone (expectReplies answers only the asker anyway)
-        await self.send(context, reply)
-
-    async def start_run(self, context: TurnContext, command: RunCommand, actor: Actor) -> None:
-        """Run in the background (a phase can take longer than Teams waits for an HTTP answer): the shared
-        follower posts the run's card in this thread once the run exists and updates it as checks finish;
-        a refusal (unknown phase, already running) goes to the asker alone."""
-        conversation = context.activity.conversation.id if context.activity.conversation else ""
-        self.tasks.spawn(self.follow_run(context, conversation, command, actor))
-
-    async def follow_run(self, context: TurnContext, conversation: str, command: RunCommand, actor: Actor) -> None:
-        follower = RunFollower(self.conversation, conversation, interval=self.progress_interval)
-        try:
-            reply = await self.chatops.run(actor, command.selector, follower.hooks())
-            if isinstance(reply, RunOutcome):
-                await follower.finish(reply)
-                if follower.parent is None:  # the card could not be posted: the verdict, at least
-                    await self.conversation.post(follower.final_view(reply), channel=conversation)
-            elif not await self.conversation.notice(reply, channel=conversation, user=actor.user_id):
-                await self.conversation.post(reply, channel=conversation)
-        except asyncio.CancelledError:
-            await follower.interrupted()
-            raise
-        except Exception as exc:
-            log.error("Teams run of %s failed: %s", command.selector, mask(f"{type(exc).__name__}: {exc}"))
+        await self.pipeline.handle(self.inbound(activity, command, TurnSink(self, context)))
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
@@ -162,79 +271,68 @@ class TeamsBot:
     # -- card actions ---------------------------------------------------------------------------------
     async def on_execute(self, context: TurnContext, state: TurnState,
                          data: object) -> AdaptiveCardInvokeResponse:
-        """Action.Execute: the invoke response carries the updated card for the clicker, and the message
-        itself is edited through the connector so everyone else sees it too; a refusal or a problem is a
+        """Action.Execute: the invoke response carries the updated card for the clicker, and the current
+        card is edited through the connector so everyone else sees it too; a refusal or a problem is a
         message for the clicker only, and the card stays as it is."""
-        if not await self.first_delivery(context.activity):
-            return factory.message("Already handled.")
         values = data if isinstance(data, Mapping) else {}
-        reply = await self.card_action(context.activity, invoke_verb(context.activity), values)
-        if isinstance(reply, SignoffDecided | SignoffOpened | CheckConfirmed):
-            card = await self.render(reply)
-            await self.edit_for_everyone(context, card)
-            return factory.adaptive_card(card)  # type: ignore[arg-type]  # a card dict, typed loosely by the SDK
-        return factory.message(reply_text(reply))
-
-    async def edit_for_everyone(self, context: TurnContext, card: Card) -> bool:
-        """Replace the message a card action came from (`replyToId`) for the whole conversation. The
-        decision is already recorded, so a failed edit is logged (masked) and the clicker still gets the
-        new card; the next update of that message repaints it."""
-        activity = context.activity
-        if not activity.reply_to_id or expects_replies(activity):
-            return False
-        try:
-            await context.update_activity(card_message(card, activity_id=activity.reply_to_id))
-        except Exception as exc:
-            log.warning("could not update the Teams card for everyone: %s: %s", type(exc).__name__,
-                        mask(str(exc)))
-            return False
-        return True
+        sink = InvokeSink(self, context)
+        await self.pipeline.handle(self.inbound(context.activity,
+                                                card_command(invoke_verb(context.activity), values), sink))
+        return sink.response if sink.response is not None else factory.message("Already handled.")
 
     async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
         """Action.Submit (older hosts): a message activity whose value is the button data. The card it came
         from is updated in place when Teams says which one it was."""
-        activity = context.activity
-        if not await self.first_delivery(activity):
-            return
         values = data if isinstance(data, Mapping) else {}
-        reply = await self.card_action(activity, str(values.get("verb") or ""), values)
-        card = await self.render(reply)
-        if isinstance(reply, SignoffDecided) and await self.edit_for_everyone(context, card):
-            return
-        await context.send_activity(card_message(card))
+        await self.pipeline.handle(self.inbound(context.activity, card_command(str(values.get("verb") or ""),
+                                                                               values), SubmitSink(self, context)))
 
-    async def card_action(self, activity: Activity, verb: str, data: Mapping[str, Any]) -> Reply:
-        actor = actor_of(activity.from_property)
-        if verb == VERB_SIGNOFF:
-            request, role, decision = data.get("request"), data.get("role"), data.get("decision")
-            if not (isinstance(request, str) and isinstance(role, str) and decision in _DECISIONS):
-                return Failed("this sign-off button is incomplete; post a new card with `golive signoff`")
-            reason = data.get(f"{REASON_INPUT}.{role}") or data.get(REASON_INPUT) or ""
-            return await self.chatops.decide_signoff(actor, request, role, decision, str(reason))
-        if verb == VERB_ROLLOUT:
-            action, phase = data.get("action"), data.get("phase")
-            if action not in _ROLLOUT_ACTIONS or not isinstance(phase, str):
-                return Failed("this rollout button is incomplete")
-            return await self.chatops.rollout_action(actor, action, phase, self.rollout_hook)
-        if verb == VERB_CONFIRM:
-            run, check = data.get("run"), data.get("check")
-            if not (isinstance(run, str) and isinstance(check, str)):
-                return Failed("this confirm button is incomplete")
-            return await self.chatops.confirm_check(actor, run, check)
-        return Failed(f"unknown card action {verb!r}")
+    async def show_decision(self, context: TurnContext, reply: SignoffDecided) -> tuple[Card, str | None]:
+        """Repaint the sign-off card for everyone as Slack does: the current card (the one remembered for
+        the request), never the clicked one when that is an older, moved card. Returns the card the clicker
+        should now see where they clicked, and what went wrong if the current card could not be updated."""
+        card = await self.render(reply)
+        activity = context.activity
+        if expects_replies(activity):
+            return card, None
+        current = await asyncio.to_thread(self.chatops.store.message, reply.request.id, TRANSPORT, "card")
+        if current is not None and current.ts != activity.reply_to_id:
+            shown = card
+            if activity.reply_to_id:  # clicked on a moved card: it stays a pointer
+                shown = await self.render_card(cards.signoff_moved_card, reply.request, reply.stage)
+            ok = await self.conversation.update(current, card)
+            return shown, None if ok else self.conversation.last_error
+        return card, await self.edit_for_everyone(context, card)
+
+    async def edit_for_everyone(self, context: TurnContext, card: Card) -> str | None:
+        """Replace the message a card action came from (`replyToId`) for the whole conversation, retried
+        like every connector call. What went wrong, or None."""
+        activity = context.activity
+        if not activity.reply_to_id or expects_replies(activity):
+            return None
+        try:
+            await self.conversation.call("update", lambda: context.update_activity(
+                card_message(card, activity_id=activity.reply_to_id)))
+        except Exception as exc:
+            problem = self.conversation.describe(exc)
+            log.warning("could not update the Teams card for everyone: %s", problem)
+            return problem
+        return None
 
     # -- membership -------------------------------------------------------------------------------------
     async def on_members_added(self, context: TurnContext, state: TurnState) -> None:
         """Say what the bot does when it is added to a team or chat (the reference is already kept)."""
         bot_id = context.activity.recipient.id if context.activity.recipient else None
         if any(m.id == bot_id for m in context.activity.members_added or []):
-            actor = actor_of(context.activity.from_property)
-            await self.send(context, await self.chatops.execute(HelpCommand(), actor))
+            await self.pipeline.handle(self.inbound(context.activity, HelpCommand(),
+                                                    TurnSink(self, context, public=True)))
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
+        """A turn that failed anyway: one honest line (a throttled connector is said as such, never as an
+        'internal error'), the detail in the log (masked)."""
         log.error("Teams turn failed: %s: %s", type(error).__name__, mask(str(error)))
         with contextlib.suppress(Exception):
-            await context.send_activity(f"golive hit an internal error ({type(error).__name__}); it is logged.")
+            await context.send_activity(failure_line(error) + ".")
 
     # -- rendering --------------------------------------------------------------------------------------
     async def render(self, reply: Reply) -> Card:
@@ -244,18 +342,22 @@ class TeamsBot:
         """Cards look names up in the store, so they are built off the event loop."""
         return await asyncio.to_thread(builder, *args, self.references.name)
 
+    async def reply(self, context: TurnContext, activity: Activity) -> Any:
+        """An in-turn reply, retried like every connector call (a 429 waits its Retry-After)."""
+        return await self.conversation.call("reply", lambda: context.send_activity(activity))
+
     async def send(self, context: TurnContext, reply: Reply) -> None:
         if isinstance(reply, SignoffOpened):
             await self.send_signoff_card(context, reply)
             return
-        await context.send_activity(card_message(await self.render(reply)))
+        await self.reply(context, card_message(await self.render(reply)))
 
     async def send_signoff_card(self, context: TurnContext, reply: SignoffOpened) -> None:
         """Post the card and remember it; a card posted before for the same request becomes a pointer."""
         store = self.chatops.store
         previous = await asyncio.to_thread(store.message, reply.request.id, TRANSPORT, "card") \
             if reply.reopened else None
-        response = await context.send_activity(card_message(await self.render(reply)))
+        response = await self.reply(context, card_message(await self.render(reply)))
         conversation = context.activity.conversation.id if context.activity.conversation else ""
         if response is None or not response.id:
             return

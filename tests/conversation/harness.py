@@ -18,9 +18,23 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.chatops.service import ChatOps
 from bot.conversation.base import Conversation
 from bot.conversation.memory import MemoryBot, MemoryConversation
+from bot.conversation.pipeline import SignoffClick
+from bot.conversation.retry import RetryPolicy
 from bot.locks import LocalLocks
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 from checks.spec import Checklist
+
+HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+"""What a proxy in front of the platform answers: not the platform's JSON."""
+
+
+async def no_wait(seconds: float) -> None:
+    """The retry policy's sleep in these tests: the waits are counted, not slept."""
+    WAITED.append(seconds)
+    await asyncio.sleep(0)
+
+
+WAITED: list[float] = []
 
 
 @dataclass
@@ -53,6 +67,36 @@ class Harness:
     def private(self, user: str) -> list[str]:
         raise NotImplementedError
 
+    def fail_next(self, kind: str, status: int, *, retry_after: float | None = None, html: bool = False,
+                  times: int = 1) -> None:
+        """The platform answers the next `times` channel posts or updates ("post", "update") with `status`
+        (a 429 with Retry-After, a 5xx; with `html`, a proxy's text/html page instead of its JSON)."""
+        raise NotImplementedError
+
+    def clear_failures(self) -> None:
+        raise NotImplementedError
+
+    async def click_signoff(self, user: str, request: str, role: str, decision: str, *, on: Msg, key: str) -> None:
+        """`user` presses a sign-off button on message `on`."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def store_down(self) -> Any:
+        """The store cannot be reached while inside: every query raises StoreUnavailable."""
+        db = self.chatops.store.db
+
+        def down(*args: Any, **kwargs: Any) -> Any:
+            raise StoreUnavailable("the store at db.internal:5432 did not answer")
+
+        saved = {name: getattr(db, name) for name in ("execute", "fetchall", "fetchone", "transaction")}
+        for name in saved:
+            setattr(db, name, down)
+        try:
+            yield
+        finally:
+            for name, method in saved.items():
+                setattr(db, name, method)
+
     def in_thread_of(self, parent: Msg) -> list[Msg]:
         """Replies under `parent`: in its thread (Slack, memory) or in the thread it sits in (a Teams card
         that answers a command is itself a reply in the command's thread)."""
@@ -67,11 +111,21 @@ class MemoryHarness(Harness):
 
     def __init__(self, store: Store, checklist: Checklist) -> None:
         self.chatops = ChatOps(store, checklist, locks=LocalLocks())
-        self.conversation = self.memory = MemoryConversation(store)
+        self.conversation = self.memory = MemoryConversation(store, retry=RetryPolicy(sleep=no_wait))
         self.bot = MemoryBot(self.chatops, self.memory, self.channel)
 
     async def receive(self, text: str, *, user: str, key: str) -> None:
         await self.bot.receive(text, user=user, key=key)
+
+    def fail_next(self, kind: str, status: int, *, retry_after: float | None = None, html: bool = False,
+                  times: int = 1) -> None:
+        self.memory.fail_next(kind, status, after=retry_after, times=times)
+
+    def clear_failures(self) -> None:
+        self.memory.failures.clear()
+
+    async def click_signoff(self, user: str, request: str, role: str, decision: str, *, on: Msg, key: str) -> None:
+        await self.bot.click(SignoffClick(request, role, decision), user=user, key=key, on=on.id)  # type: ignore[arg-type]  # reason: a decision literal from the test
 
     def public(self) -> list[Msg]:
         return [Msg(s.id, s.thread, [s.text, *s.edits], buttons=s.current.count("[")) for s in self.memory.said
@@ -102,6 +156,26 @@ class SlackHarness(Harness):
 
         body = slash_command(text, user=user, channel=self.channel, response_url=self.stub.response_url(user),
                              trigger_id=key)
+        answer = await post_signed(self.running.events_url, body)
+        assert answer.status == 200, answer
+        await self.settle()
+
+    def fail_next(self, kind: str, status: int, *, retry_after: float | None = None, html: bool = False,
+                  times: int = 1) -> None:
+        method = {"post": "chat.postMessage", "update": "chat.update"}[kind]
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.stub.fail_next(method, status=status, headers=headers, body=HTML_502 if html else None, times=times)
+
+    def clear_failures(self) -> None:
+        self.stub.clear_failures()
+
+    async def click_signoff(self, user: str, request: str, role: str, decision: str, *, on: Msg, key: str) -> None:
+        from bot.slack.ids import ACTION_SIGNOFF_APPROVE, ACTION_SIGNOFF_WITHDRAW
+        from tests.slack.support import block_action, post_signed
+
+        action = {"approve": ACTION_SIGNOFF_APPROVE, "withdraw": ACTION_SIGNOFF_WITHDRAW}[decision]
+        body = block_action(action, f"{request}:{role}", user=user, response_url=self.stub.response_url(user),
+                            message_ts=on.id, channel=self.channel, action_ts=key)
         answer = await post_signed(self.running.events_url, body)
         assert answer.status == 200, answer
         await self.settle()
@@ -149,6 +223,7 @@ class TeamsHarness(Harness):
     connector: Any = None
     teams: Any = None
     activities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answered: dict[str, list[str]] = field(default_factory=dict)  # invoke answers, the clicker's alone
 
     def __post_init__(self) -> None:
         from tests.teams.support import CHANNEL
@@ -170,6 +245,30 @@ class TeamsHarness(Harness):
         assert response.status in (200, 202), await response.text()
         await self.teams.bot.drain()
 
+    def fail_next(self, kind: str, status: int, *, retry_after: float | None = None, html: bool = False,
+                  times: int = 1) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.connector.fail_next({"post": "POST", "update": "PUT"}[kind], status=status, headers=headers,
+                                 body=HTML_502 if html else None, times=times)
+
+    def clear_failures(self) -> None:
+        self.connector.failures.clear()
+
+    async def click_signoff(self, user: str, request: str, role: str, decision: str, *, on: Msg, key: str) -> None:
+        from bot.teams.ids import VERB_SIGNOFF
+        from tests.teams.support import card_text, execute
+        from tests.teams.support import user as sender
+
+        if key not in self.activities:  # a redelivery is the very same activity
+            self.activities[key] = execute(VERB_SIGNOFF, {"request": request, "role": role, "decision": decision},
+                                           self.connector.url, sender(user), reply_to=on.id, activity_id=key)
+        response = await self.http.post("/api/messages", json=self.activities[key])
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        value = body.get("value")
+        self.answered.setdefault(user, []).append(card_text(value) if isinstance(value, dict) else str(value))
+        await self.teams.bot.drain()
+
     def public(self) -> list[Msg]:
         from tests.teams.support import card_text, cards_of, find_actions
 
@@ -188,7 +287,7 @@ class TeamsHarness(Harness):
     def private(self, user: str) -> list[str]:
         from tests.teams.support import card_text
 
-        return [card_text(card) for card in self.connector.private(f"29:{user}")]
+        return [card_text(card) for card in self.connector.private(f"29:{user}")] + self.answered.get(user, [])
 
 
 @contextlib.asynccontextmanager
@@ -221,6 +320,7 @@ async def harness_for(transport: str, store: Store, checklist: Checklist, *, set
     configured = Settings(_env_file=None, teams_anonymous=True, progress_interval=0.0).model_copy(
         update={"teams_service_url": connector.url, **(settings or {})})
     teams = build_teams(configured, chatops)
+    teams.bot.conversation.retry = RetryPolicy(sleep=no_wait)  # the waits are counted, not slept
     http = TestClient(TestServer(build_web_app(Health(store), teams_routes(teams)), host="127.0.0.1"))
     await http.start_server()
     try:
@@ -236,7 +336,8 @@ async def harness_for(transport: str, store: Store, checklist: Checklist, *, set
 
 
 def write_checklist(path: Path, *, redis_url: str, dead_port: int, failing: int = 12) -> Path:
-    """day1: one check that passes and one that fails; many: `failing` checks that all fail."""
+    """day1: one check that passes and one that fails; many: `failing` checks that all fail; a `pre`
+    sign-off whose two roles are held by `tech` and `devops` (as each transport names them)."""
     many = "\n".join(f"      - {{id: fail.{i:02d}, kind: redis.ping, criticality: critical, timeout: 2, "
                      f"params: {{url: '${{T_DEAD}}'}}}}" for i in range(1, failing + 1))
     path.write_text(f"""
@@ -256,5 +357,11 @@ phases:
     title: Everything broken
     checks:
 {many}
+signoffs:
+  pre:
+    title: Before deploy
+    roles:
+      - {{id: tech_lead, title: Tech Lead, members: [tech, U0TECH, aad-tech]}}
+      - {{id: devops_lead, title: DevOps Lead, members: [devops, U0DEVOPS, aad-devops]}}
 """)
     return path

@@ -3,10 +3,12 @@ back" (no phase is said as such), and a gate's refusal of a person's request is 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.conversation.router import EventRouter
-from bot.events import Announcement
+from bot.events import AlertEvent, Announcement
 from bot.rollout.notify import render_event
 from bot.rollout.watch import WATCH_ACTOR
 from bot.slack.views.rollout import announcement_message
@@ -46,3 +48,42 @@ async def test_a_gate_refusal_is_not_posted_for_everyone(harness: Harness) -> No
                                       reasons=["rollback failed: provider down"]))
     [announced] = harness.public()
     assert "refused" in announced.text.lower() and "provider down" in announced.text
+
+
+def shown_everywhere(event: Any) -> dict[str, str]:
+    from bot.slack.views.rollout import alert_closed_message, alert_message
+    from bot.teams.event_cards import alert_card, alert_closed_card
+
+    if isinstance(event, Announcement):
+        message = announcement_message(event)
+        return {"slack": f"{message.text} {message.blocks}", "teams": card_text(announcement_card(event)),
+                "terminal": render_event(event)}
+    return {"slack": f"{alert_message(event).text} {alert_message(event).blocks}",
+            "slack closed": f"{alert_closed_message(event).text} {alert_closed_message(event).blocks}",
+            "teams": card_text(alert_card(event)), "teams closed": card_text(alert_closed_card(event)),
+            "terminal": render_event(event)}
+
+
+def test_the_watch_acting_alone_is_not_a_person_who_did_it() -> None:
+    event = Announcement("blind", "shop", "phase-1", WATCH_ACTOR, reasons=["no metrics source"])
+    for transport, text in shown_everywhere(event).items():
+        assert "cannot evaluate some rules" in text, (transport, text)
+        assert "by golive-watch" not in text and "by <@golive-watch>" not in text, (transport, text)
+
+
+def test_a_person_is_named_where_the_notification_text_says_who() -> None:
+    event = Announcement("rolled_back", "shop", "none", "U0REL", previous_phase="phase-1")
+    text = announcement_message(event).text  # what Slack shows in the notification and the channel list
+    assert "every rollout flag is off" in text
+    assert "by U0REL" not in text and "<@U0REL>" in text  # Slack shows the person's name for <@U…>
+
+
+def test_an_alert_closed_by_a_rollback_never_says_all_clear() -> None:
+    event = AlertEvent("inc-1", "resolved", "P0", "health.ready", "closed by the rollback of phase-1 to none by "
+                       "U0REL (was: 3 failed probes)", "shop", "phase-1", healthy=False)
+    for transport, text in shown_everywhere(event).items():
+        assert "all clear" not in text.lower() and "✅" not in text, (transport, text)
+        assert "closed" in text.lower(), (transport, text)
+    healthy = AlertEvent("inc-2", "resolved", "P0", "health.ready", "healthy again", "shop", "phase-1")
+    assert "All clear" in shown_everywhere(healthy)["slack"]
+

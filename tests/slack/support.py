@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 import urllib.parse
 import uuid
@@ -86,15 +87,16 @@ def block_problems(where: str, payload: dict[str, Any], *, view: bool = False) -
 
 class SlackStub:
     def __init__(self, *, groups: dict[str, list[str]] | None = None, secrets: Iterable[str] = SECRETS,
-                 post_limit: tuple[int, float] | None = None) -> None:
+                 post_limit: tuple[int, float] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.groups = groups or {}
         self.refuse_replies: str | None = None  # a Slack error code every thread reply gets
-        self._limit = PostLimit(post_limit)  # (burst, seconds per message) per channel for chat.postMessage
+        self._limit = PostLimit(post_limit, clock)  # (burst, seconds per message) per channel for chat.postMessage
         self.secrets = [s for s in secrets if s]
         self.calls: list[Call] = []
         self.problems: list[str] = []
         self._ts = itertools.count(1)
-        self._failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
+        self._failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any] | str]]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.socket_envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -137,8 +139,9 @@ class SlackStub:
 
     # -- fault injection -------------------------------------------------------------------------
     def fail_next(self, method: str, *, status: int = 429, headers: dict[str, str] | None = None,
-                  body: dict[str, Any] | None = None, times: int = 1) -> None:
-        """The next `times` calls of `method` get this HTTP answer (429 carries Retry-After: 1)."""
+                  body: dict[str, Any] | str | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` get this HTTP answer (429 carries Retry-After: 1). A str body
+        is sent as text/html, as a proxy or load balancer in front of Slack answers."""
         headers = headers if headers is not None else ({"Retry-After": "1"} if status == 429 else {})
         body = body or {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
         self._failures.setdefault(method, []).extend([(status, headers, body)] * times)
@@ -230,7 +233,8 @@ class SlackStub:
             return web.json_response({"ok": False, "error": refusal})
         if method == "chat.postMessage" and self._limit.throttled(str(payload.get("channel"))):
             self.calls.append(Call(f"{method}!429", payload))
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+            wait = str(max(1, math.ceil(self._limit.retry_after(str(payload.get("channel"))))))  # whole seconds
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": wait})
         if method == "chat.postMessage" and self.refuse_replies and payload.get("thread_ts"):
             self.calls.append(Call(f"{method}!{self.refuse_replies}", payload))
             return web.json_response({"ok": False, "error": self.refuse_replies})
@@ -238,6 +242,8 @@ class SlackStub:
         if queued:
             status, headers, body = queued.pop(0)
             self.calls.append(Call(f"{method}!{status}", payload))
+            if isinstance(body, str):
+                return web.Response(text=body, status=status, headers=headers, content_type="text/html")
             return web.json_response(body, status=status, headers=headers)
         self.calls.append(Call(method, payload))
         self._check(method, raw, payload)

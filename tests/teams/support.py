@@ -50,6 +50,16 @@ class Connector:
     limit: tuple[int, float] | None = None
     """(burst, seconds per message): posts beyond it in one conversation get 429 with Retry-After, like Teams."""
     personal: dict[str, str] = field(default_factory=dict)  # 1:1 conversation id -> member id
+    failures: dict[str, list[tuple[int, dict[str, str], Any]]] = field(default_factory=dict)
+
+    def fail_next(self, method: str, *, status: int = 429, headers: dict[str, str] | None = None,
+                  body: dict[str, Any] | str | None = None, times: int = 1) -> None:
+        """The next `times` POSTs or PUTs to a shared conversation (not a 1:1 chat) get this answer, as the
+        Bot Connector gives it: 429 with Retry-After, a 5xx, or a proxy's text/html page (a str body)."""
+        headers = headers if headers is not None else ({"Retry-After": "0.05"} if status == 429 else {})
+        body = body if body is not None else {"error": {"code": "throttled" if status == 429 else "ServiceError",
+                                                        "message": "try again later"}}
+        self.failures.setdefault(method, []).extend([(status, headers, body)] * times)
 
     def __post_init__(self) -> None:
         self._post_limit = PostLimit(self.limit)
@@ -84,6 +94,14 @@ class Connector:
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         activity_id = request.match_info.get("activity")
+        queued = self.failures.get(request.method)
+        if queued and request.match_info["conversation"] not in self.personal:
+            status, headers, answer = queued.pop(0)
+            self.calls.append(ConnectorCall(f"{request.method}!{status}", request.path,
+                                            request.match_info["conversation"], activity_id, body))
+            if isinstance(answer, str):
+                return web.Response(text=answer, status=status, headers=headers, content_type="text/html")
+            return web.json_response(answer, status=status, headers=headers)
         if request.method == "POST" and self._post_limit.throttled(request.match_info["conversation"]):
             self.calls.append(ConnectorCall("POST!429", request.path, request.match_info["conversation"],
                                             activity_id, body))

@@ -47,8 +47,9 @@ def mention(text: str | None) -> str:
 def announcement_message(event: Announcement) -> SlackMessage:
     icon, _ = ANNOUNCE.get(event.kind, ("📣", event.kind.replace("_", " ")))
     headline = event.headline
+    by = f" by {user(event.by_person)}" if event.by_person else ""  # the watch acting alone is no "by"
     blocks = [header(f"{icon} {event.checklist}: {headline}"),
-              section(f"{esc(headline[:1].upper() + headline[1:])} by {user(event.actor)} {when(event.at)}")]
+              section(f"{esc(headline[:1].upper() + headline[1:])}{by} {when(event.at)}")]
     if event.flags:
         flags = [f"`{esc(k, ITEM_LIMIT)}={esc(v, ITEM_LIMIT)}`" for k, v in event.flags.items()]
         blocks.append(section("*Flags*\n" + bullet_list(flags,
@@ -57,8 +58,8 @@ def announcement_message(event: Announcement) -> SlackMessage:
         blocks.append(section("*Why*\n" + bullet_list(esc_items(event.reasons), limit=15)))
     record = page_link("record", event.checklist, "deployment record")
     blocks.append(context("alerts for this phase are posted in this thread" + (f" · {record}" if record else "")))
-    text = f"{event.checklist}: {headline} by {event.actor}"
-    return SlackMessage(text=esc(text), blocks=blocks)
+    text = f"{esc(event.checklist)}: {esc(headline)}" + (f" (by {user(event.by_person)})" if event.by_person else "")
+    return SlackMessage(text=text, blocks=blocks)
 
 
 def _alert_buttons(event: AlertEvent) -> list[ButtonElement]:
@@ -80,7 +81,10 @@ def alert_message(event: AlertEvent) -> SlackMessage:
     if event.value is not None or event.threshold is not None:
         measured = f"\nvalue `{esc(event.value)}` · threshold `{esc(event.threshold)}`"
     blocks: list[Block]
-    if event.state == "resolved":
+    if event.state == "resolved" and not event.healthy:  # closed by a rollback: nothing says it is healthy
+        text = f"⏹️ Alert closed: {event.rule} on {event.phase} — {event.message}"
+        blocks = [section(f"⏹️ *Alert closed* — `{esc(event.rule)}` on *{esc(event.phase)}*: {esc(event.message)}")]
+    elif event.state == "resolved":
         text = f"✅ All clear: {event.rule} on {event.phase} — {event.message}"
         blocks = [section(f"✅ *All clear* — `{esc(event.rule)}` on *{esc(event.phase)}*: {esc(event.message)}")]
     elif event.state == "escalated":
@@ -104,10 +108,11 @@ def alert_message(event: AlertEvent) -> SlackMessage:
 def alert_closed_message(event: AlertEvent) -> SlackMessage:
     """What an opened alert becomes once resolved: the same facts, struck through, without buttons."""
     icon = LEVEL_ICON.get(event.level, "⚠️")
+    ended = "resolved" if event.healthy else "closed"
     return SlackMessage(
-        text=esc(f"{event.level} alert resolved: {event.rule} on {event.phase}"),
+        text=esc(f"{event.level} alert {ended}: {event.rule} on {event.phase}"),
         blocks=[section(f"{icon} ~{event.level} alert — `{esc(event.rule)}` on *{esc(event.phase)}*~ "
-                        f"resolved {when(event.at)}: {esc(event.message)}"),
+                        f"{ended} {when(event.at)}: {esc(event.message)}"),
                 context(f"incident `{esc(event.incident_id)}`" + (f" · {page}" if (page := page_link(
                     "rollout", event.checklist, "rollout page")) else ""))],
     )

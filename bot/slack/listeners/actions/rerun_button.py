@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.chatops.commands import RunCommand
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import ACTION_RUN_RERUN
-from bot.slack.payloads import read_click
-from bot.slack.run_flow import run_in_channel
+from bot.slack.payloads import inbound_click
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -17,9 +17,6 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await ack()
 
     async def rerun(body: dict[str, Any], respond: AsyncRespond) -> None:
-        click = read_click(body)
-        if not await deps.first_delivery(click.delivery_key):
-            return
-        await run_in_channel(deps, click.value, channel=click.channel or "", actor=click.actor, respond=respond)
+        await deps.pipeline.handle(inbound_click(deps, body, respond, lambda value: RunCommand(selector=value)))
 
     app.block_action(ACTION_RUN_RERUN)(ack=ack_rerun, lazy=[rerun])

@@ -1,5 +1,5 @@
 """Roll back / Keep going buttons on rollout alerts. The decision belongs to the rollout area: after
-the access check these call `deps.on_rollout_action(action, phase, user_id)` when it is set."""
+the pipeline's access check it calls `deps.on_rollout_action(action, phase, user_id)` when it is set."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.slack.answer import answer
+from bot.conversation.pipeline import RolloutClick
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import ACTION_ROLLOUT_KEEP_GOING, ACTION_ROLLOUT_ROLLBACK
-from bot.slack.payloads import read_click
+from bot.slack.payloads import inbound_click
 
 
 async def rollout_click(deps: SlackDeps, body: dict[str, Any], respond: AsyncRespond,
                         action: Literal["rollback", "keep_going"]) -> None:
-    click = read_click(body)
-    if not await deps.first_delivery(click.delivery_key):
-        return
-    reply = await deps.chatops.rollout_action(click.actor, action, click.value, deps.on_rollout_action)
-    await answer(deps, reply, channel=click.channel or "", user=click.actor.user_id, respond=respond)
+    await deps.pipeline.handle(inbound_click(deps, body, respond, lambda phase: RolloutClick(action, phase)))
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:

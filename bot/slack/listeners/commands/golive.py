@@ -1,4 +1,5 @@
-"""`/golive …`: acknowledged at once (Slack allows 3 s), then parsed and executed in a lazy listener."""
+"""`/golive …`: acknowledged at once (Slack allows 3 s), then read into a command and handed to the
+inbound pipeline (bot.conversation.pipeline) in a lazy listener."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.chatops.actor import Actor
-from bot.chatops.commands import RunCommand, parse_command
-from bot.slack.answer import answer
+from bot.chatops.commands import parse_command
+from bot.conversation.pipeline import Inbound
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import COMMAND, TRANSPORT
-from bot.slack.run_flow import run_in_channel
+from bot.slack.sink import SlackSink
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -26,13 +26,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
 async def handle_command(deps: SlackDeps, body: dict[str, Any], respond: AsyncRespond) -> None:
     trigger = body.get("trigger_id")
-    if trigger and not await deps.first_delivery(f"command:{trigger}"):
-        return
-    actor = Actor(user_id=body["user_id"], transport=TRANSPORT)
-    channel = body["channel_id"]
-    command = parse_command(body.get("text", ""))
-    if isinstance(command, RunCommand):
-        await run_in_channel(deps, command.selector, channel=channel, actor=actor, respond=respond)
-        return
-    reply = await deps.chatops.execute(command, actor)
-    await answer(deps, reply, channel=channel, user=actor.user_id, respond=respond)
+    user, channel = body["user_id"], body["channel_id"]
+    sink = SlackSink(deps, channel=channel, user=user, respond=respond, trigger_id=trigger)
+    await deps.pipeline.handle(Inbound(TRANSPORT, user, parse_command(body.get("text", "")),
+                                       f"command:{trigger}" if trigger else "", sink))

@@ -1,5 +1,5 @@
 """The reject modal's submission: an empty reason is refused inside the modal; otherwise the modal
-closes at once and the reject is recorded and shown on the card."""
+closes at once and the reject goes through the inbound pipeline to the card."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.chatops.actor import Actor
-from bot.chatops.replies import SignoffDecided
-from bot.slack.answer import answer, refresh_card
+from bot.conversation.pipeline import Inbound, SignoffClick
 from bot.slack.deps import SlackDeps
 from bot.slack.ids import REJECT_REASON_BLOCK, REJECT_REASON_INPUT, TRANSPORT, VIEW_SIGNOFF_REJECT
+from bot.slack.sink import SlackSink
 
 
 def reason_of(view: dict[str, Any]) -> str:
@@ -29,15 +28,12 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     async def record_reject(body: dict[str, Any], view: dict[str, Any]) -> None:
         reason = reason_of(view).strip()
-        if len(reason) < 3 or not await deps.first_delivery(f"view:{view.get('id')}:{view.get('hash')}"):
+        if len(reason) < 3:  # refused inside the modal already
             return
         meta = json.loads(view.get("private_metadata") or "{}")
-        actor = Actor(user_id=body["user"]["id"], transport=TRANSPORT)
-        reply = await deps.chatops.decide_signoff(actor, meta.get("request", ""), meta.get("role", ""), "reject",
-                                                  reason=reason)
-        if isinstance(reply, SignoffDecided):
-            await refresh_card(deps, reply, fallback_channel=meta.get("channel"), fallback_ts=meta.get("ts"))
-        else:
-            await answer(deps, reply, channel=meta.get("channel") or "", user=actor.user_id, respond=None)
+        user = body["user"]["id"]
+        sink = SlackSink(deps, channel=meta.get("channel"), user=user, respond=None, clicked_ts=meta.get("ts"))
+        click = SignoffClick(meta.get("request", ""), meta.get("role", ""), "reject", reason=reason)
+        await deps.pipeline.handle(Inbound(TRANSPORT, user, click, f"view:{view.get('id')}:{view.get('hash')}", sink))
 
     app.view(VIEW_SIGNOFF_REJECT)(ack=ack_reason, lazy=[record_reject])

@@ -1,0 +1,232 @@
+"""One inbound pipeline for every transport: dedupe → identify → access → execute → reply.
+
+A transport only adapts: it turns a slash command, a message activity or a button click into an
+`Inbound` (who, what, the key a redelivery repeats, and a `ReplySink` that knows how to show a reply
+there) and hands it to `InboundPipeline.handle`. Everything else is written here once, so Slack, Teams
+and the in-memory transport cannot drift apart: a redelivery is dropped, a refusal is private and audited,
+a failure the person could not have caused is told to them in one honest line (never "internal error"
+for a throttled platform), and retries/pacing are the conversation layer's (bot.conversation.base).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.access import Action, Target
+from bot.chatops.actor import Actor
+from bot.chatops.commands import (
+    AcknowledgeCommand,
+    HelpCommand,
+    HistoryCommand,
+    RunCommand,
+    SignoffCommand,
+    StatusCommand,
+    UnwaiveCommand,
+    WaiveCommand,
+)
+from bot.chatops.replies import Denied, Failed, Reply
+from bot.chatops.service import ChatOps, RolloutHook, RunHooks
+from bot.conversation.dedupe import first_delivery
+from bot.conversation.tasks import TaskTracker
+from bot.signoff.service import SignoffRequest
+from checks.masking import mask
+
+log = logging.getLogger("golive.conversation")
+
+Decision = Literal["approve", "reject", "withdraw"]
+
+
+# -- what a click asks for (a typed command, like the ones parsed from text) ---------------------------
+@dataclass(frozen=True)
+class SignoffClick:
+    """Approve / reject (with its reason) / withdraw one role on a sign-off card."""
+
+    request: str
+    role: str
+    decision: Decision
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RejectFormClick:
+    """Reject pressed where the reason is asked in a form (Slack's modal): may this person reject?"""
+
+    request: str
+    role: str
+
+
+@dataclass(frozen=True)
+class RolloutClick:
+    action: Literal["rollback", "keep_going"]
+    phase: str
+
+
+@dataclass(frozen=True)
+class ConfirmClick:
+    run: str
+    check: str
+
+
+@dataclass(frozen=True)
+class BrokenClick:
+    """A button whose data is incomplete (an old or tampered card): said as such, nothing executed."""
+
+    problem: str
+
+
+@dataclass
+class RejectFormAllowed:
+    """The reply to a `RejectFormClick` that passed access: the transport opens its form for the reason."""
+
+    request: SignoffRequest
+    role: str
+    role_title: str
+    stage_title: str
+
+
+# -- the access step --------------------------------------------------------------------------------------
+_ACTIONS: dict[type, str] = {
+    HelpCommand: Action.HELP,
+    StatusCommand: Action.STATUS,
+    HistoryCommand: Action.HISTORY,
+    RunCommand: Action.RUN,
+    SignoffCommand: Action.SIGNOFF_REQUEST,
+    WaiveCommand: Action.CHECK_WAIVE,
+    UnwaiveCommand: Action.CHECK_WAIVE,
+    AcknowledgeCommand: Action.BREAK_GLASS_ACK,
+    ConfirmClick: Action.CHECK_CONFIRM,
+}
+
+
+def action_of(command: Any) -> str | None:
+    """The access action a command is declared with; None when it has none of its own here."""
+    # replaced by the verb declarations at merge
+    if isinstance(command, RolloutClick):
+        return Action.ROLLOUT_ROLLBACK if command.action == "rollback" else Action.ROLLOUT_KEEP_GOING
+    return _ACTIONS.get(type(command))
+
+
+def target_of(command: Any, checklist: str) -> Target | None:
+    """What the command is about, as the audit log names it; None when access depends on stored state the
+    execute step reads anyway (which role of which card, which freeze, the rollout's own gate)."""
+    if isinstance(command, HelpCommand | StatusCommand | HistoryCommand):
+        return Target()
+    if isinstance(command, RunCommand):
+        return Target(subject=command.selector)
+    if isinstance(command, SignoffCommand):
+        return Target(subject=command.stage, stage=command.stage)
+    if isinstance(command, WaiveCommand | UnwaiveCommand):
+        return Target(subject=f"{checklist}:{command.check_id}")
+    if isinstance(command, AcknowledgeCommand):
+        return Target(subject=f"break_glass:{command.break_glass_id}")
+    if isinstance(command, ConfirmClick):
+        return Target(subject=f"{command.run}:{command.check}")
+    if isinstance(command, RolloutClick):
+        return Target(subject=command.phase)
+    return None
+
+
+# -- where a reply goes ------------------------------------------------------------------------------------
+class ReplySink(ABC):
+    """How one transport shows the reply to one request (in the channel, privately, as an invoke answer)."""
+
+    def run_hooks(self) -> RunHooks | None:
+        """Hooks to follow a run live (None: the outcome is shown once it is known)."""
+        return None
+
+    async def interrupted(self) -> None:
+        """The run this request started was cancelled (shutdown): say so where it was shown."""
+        return None
+
+    @abstractmethod
+    async def deliver(self, reply: Any) -> None:
+        """Show `reply`; a transport falls back (privately, plainer) rather than raise."""
+
+
+@dataclass
+class Inbound:
+    """A request from any transport, already read from its payload."""
+
+    transport: str
+    user: str
+    command: Any  # a parsed chat Command or one of the clicks above
+    dedupe_key: str  # the same for a redelivery of this request, different for a new one; "" never dedupes
+    sink: ReplySink
+
+
+def failure_line(exc: BaseException) -> str:
+    """One honest line for a failure the person did not cause: what kind, that nothing is hidden."""
+    status = getattr(exc, "status", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 429:
+        return "the chat service is throttling golive (HTTP 429); please try again in a minute"
+    if isinstance(status, int) and status >= 500:
+        return f"the chat service answered HTTP {status}; please try again in a minute"
+    return f"golive could not finish this ({mask(type(exc).__name__)}); it is logged. Please try again"
+
+
+class InboundPipeline:
+    def __init__(self, chatops: ChatOps, *, rollout_hook: Callable[[], RolloutHook | None] = lambda: None,
+                 tasks: TaskTracker | None = None) -> None:
+        self.chatops = chatops
+        self.rollout_hook = rollout_hook  # read at each click: the rollout area may install it later
+        self.tasks = tasks or TaskTracker()
+
+    async def handle(self, request: Inbound) -> Any:
+        """The whole request; returns the reply it showed, or None for a redelivery."""
+        if not await first_delivery(self.chatops.locks, request.transport, request.dedupe_key):
+            return None
+        self.tasks.track_current()
+        actor = Actor(user_id=request.user, transport=request.transport)
+        try:
+            reply: Any = await self.admit(actor, request.command)
+            if reply is None:
+                reply = await self.execute(actor, request.command, request.sink)
+        except asyncio.CancelledError:
+            await request.sink.interrupted()
+            raise
+        except Exception as exc:  # honest failure: the person hears it, the log has the detail (masked)
+            log.error("%s: %s failed: %s", request.transport, type(request.command).__name__,
+                      mask(f"{type(exc).__name__}: {exc}"))
+            reply = Failed(failure_line(exc))
+        await request.sink.deliver(reply)
+        return reply
+
+    async def admit(self, actor: Actor, command: Any) -> Denied | None:
+        """The access step: refused (and audited) before anything runs, for what the command alone decides."""
+        action, target = action_of(command), target_of(command, self.chatops.checklist.name)
+        if action is None or target is None:
+            return None
+        decision = await self.chatops.allowed(actor, action, target)
+        return None if decision.allowed else Denied(str(action), decision.reason)
+
+    async def execute(self, actor: Actor, command: Any, sink: ReplySink) -> Reply | RejectFormAllowed:
+        chatops = self.chatops
+        if isinstance(command, SignoffClick):
+            return await chatops.decide_signoff(actor, command.request, command.role, command.decision,
+                                                reason=command.reason)
+        if isinstance(command, RejectFormClick):
+            return await self.reject_form(actor, command)
+        if isinstance(command, RolloutClick):
+            return await chatops.rollout_action(actor, command.action, command.phase, self.rollout_hook())
+        if isinstance(command, ConfirmClick):
+            return await chatops.confirm_check(actor, command.run, command.check)
+        if isinstance(command, BrokenClick):
+            return Failed(command.problem)
+        return await chatops.execute(command, actor, sink.run_hooks())
+
+    async def reject_form(self, actor: Actor, click: RejectFormClick) -> Reply | RejectFormAllowed:
+        problem = await self.chatops.check_signoff(actor, click.request, click.role, "reject")
+        if problem is not None:
+            return problem
+        request = await self.chatops.signoff_request(click.request)
+        if request is None:
+            return Failed("this sign-off request no longer exists")
+        stage = self.chatops.signoffs().stage(request.stage)
+        title = next((r.title for r in stage.roles if r.id == click.role), click.role)
+        return RejectFormAllowed(request=request, role=click.role, role_title=title,
+                                 stage_title=stage.title or request.stage)
