@@ -113,7 +113,8 @@ def _(view: RunReported) -> str:
 
 @render.register
 def _(view: HelpReply) -> str:
-    return "help: " + (view.problem or view.unknown or "commands")
+    lines = [f"  {usage} — {what}" for usage, what in view.usage]
+    return "\n".join(["help: " + (view.problem or view.unknown or "commands"), *lines])
 
 
 @render.register(Denied)

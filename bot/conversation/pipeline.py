@@ -29,6 +29,7 @@ from bot.chatops.commands import (
     UnwaiveCommand,
     WaiveCommand,
 )
+from bot.chatops.commands import action_of as declared_action
 from bot.chatops.replies import Denied, Failed, Reply
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.conversation.dedupe import first_delivery
@@ -90,25 +91,14 @@ class RejectFormAllowed:
 
 
 # -- the access step --------------------------------------------------------------------------------------
-_ACTIONS: dict[type, str] = {
-    HelpCommand: Action.HELP,
-    StatusCommand: Action.STATUS,
-    HistoryCommand: Action.HISTORY,
-    RunCommand: Action.RUN,
-    SignoffCommand: Action.SIGNOFF_REQUEST,
-    WaiveCommand: Action.CHECK_WAIVE,
-    UnwaiveCommand: Action.CHECK_WAIVE,
-    AcknowledgeCommand: Action.BREAK_GLASS_ACK,
-    ConfirmClick: Action.CHECK_CONFIRM,
-}
-
-
 def action_of(command: Any) -> str | None:
-    """The access action a command is declared with; None when it has none of its own here."""
-    # replaced by the verb declarations at merge
+    """The access action of a request: a chat verb's is declared with the verb (`bot.chatops.commands`); a
+    button click's is the action its card offers. "" (no declaration) is refused by the access table."""
     if isinstance(command, RolloutClick):
         return Action.ROLLOUT_ROLLBACK if command.action == "rollback" else Action.ROLLOUT_KEEP_GOING
-    return _ACTIONS.get(type(command))
+    if isinstance(command, ConfirmClick):
+        return Action.CHECK_CONFIRM
+    return declared_action(command)
 
 
 def target_of(command: Any, checklist: str) -> Target | None:

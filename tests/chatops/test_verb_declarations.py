@@ -65,8 +65,6 @@ def test_teams_help_lists_every_declared_verb() -> None:
     assert not missing, f"the Teams help leaves out {missing}"
 
 
-@pytest.mark.xfail(strict=True, reason="bot/conversation/memory.py (the `inbound` helper's area) renders help as "
-                   "'help: commands' without the verbs; remove this marker once it lists reply.usage")
 async def test_memory_transport_help_lists_every_declared_verb(store) -> None:  # type: ignore[no-untyped-def]
     from bot.conversation.memory import MemoryConversation
 
