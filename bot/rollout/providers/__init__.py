@@ -54,6 +54,14 @@ class StatefulProvider(Protocol):
     def same_state(self, a: Any, b: Any) -> bool: ...
 
 
+def web_url(value: str) -> str:
+    """A flag service's address must say how to reach it: `unleash.example.com` fails at the first
+    promotion, far from the line to fix, so it is refused at load."""
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. https://flags.example.com)")
+    return value
+
+
 def stateful(provider: object) -> StatefulProvider | None:
     return provider if isinstance(provider, StatefulProvider) else None
 
@@ -137,7 +145,11 @@ def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) 
     if kind == "dotenv":
         from bot.rollout.providers.dotenv import DotenvProvider
 
-        path = Path(str(cfg.pop("path", ".env"))).expanduser()
+        raw_path = cfg.pop("path", ".env")
+        if not isinstance(raw_path, str) or not raw_path.strip():
+            raise ProviderError("rollout.provider (dotenv): path must name the service's dotenv file, e.g. "
+                                "path: ../shop/.env (relative to the checklist)")
+        path = Path(raw_path).expanduser()
         _no_extra(kind, cfg)
         return DotenvProvider(path if path.is_absolute() else workdir / path)
     if kind == "redis":
@@ -165,4 +177,4 @@ def _no_extra(kind: str, cfg: Mapping[str, Any]) -> None:
 
 
 __all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "flag_reader",
-           "flag_text", "mismatches", "percentage_problems", "stateful"]
+           "flag_text", "mismatches", "percentage_problems", "stateful", "web_url"]
