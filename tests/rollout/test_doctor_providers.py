@@ -198,7 +198,8 @@ async def test_unleash_token_project_environment_and_flags_are_probed_read_only(
     [refused] = await doctor(config, rollout=plan)
     assert refused.startswith(f"FAIL  flag provider (unleash): Unleash {unleash.url} (project default, environment "
                               "production) refused the API token (401 ")
-    assert "not-the-doctor-token" not in refused and refused.count("UNLEASH_API_TOKEN") >= 1
+    assert refused.endswith(") → set a valid UNLEASH_API_TOKEN (or UNLEASH_API_TOKEN_FILE)")
+    assert "not-the-doctor-token" not in refused
     admin = UnleashAdmin(unleash)
     try:
         assert {a: admin.state(a), b: admin.state(b)} == before  # looked at, never changed
@@ -233,8 +234,8 @@ async def test_launchdarkly_token_and_environment_key_are_probed_with_gets_only(
     monkeypatch.setenv("LAUNCHDARKLY_API_TOKEN", "api-wrong-doctor-token")
     [refused] = await doctor(config, rollout=GRADUAL)
     assert refused == (f"FAIL  flag provider (launchdarkly): {where}, environment production) refused the API token "
-                       "(401 Invalid access token): set a valid LAUNCHDARKLY_API_TOKEN (or LAUNCHDARKLY_API_TOKEN_FILE) "
-                       "→ check rollout.provider.url and LAUNCHDARKLY_API_TOKEN (or LAUNCHDARKLY_API_TOKEN_FILE)")
+                       "(401 Invalid access token) → set a valid LAUNCHDARKLY_API_TOKEN (or "
+                       "LAUNCHDARKLY_API_TOKEN_FILE)")
     assert "wrong-doctor-token" not in refused
     assert {r["method"] for r in ld.requests} == {"GET"}
     assert ld.env("checkout")["on"] is False

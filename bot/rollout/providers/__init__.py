@@ -62,6 +62,13 @@ def web_url(value: str) -> str:
     return value
 
 
+def config_error(kind: str, errors: Sequence[Mapping[str, Any]]) -> ProviderError:
+    """A provider setting pydantic refused, as the one line `promote` exits 2 with."""
+    err = errors[0]
+    where = ".".join(map(str, err["loc"]))
+    return ProviderError(f"rollout.provider ({kind}): {where} {str(err['msg']).removeprefix('Value error, ')}")
+
+
 def stateful(provider: object) -> StatefulProvider | None:
     return provider if isinstance(provider, StatefulProvider) else None
 
@@ -176,5 +183,5 @@ def _no_extra(kind: str, cfg: Mapping[str, Any]) -> None:
         raise ProviderError(f"rollout.provider ({kind}): unknown key(s) {', '.join(sorted(cfg))}")
 
 
-__all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "flag_reader",
-           "flag_text", "mismatches", "percentage_problems", "stateful", "web_url"]
+__all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "config_error",
+           "flag_reader", "flag_text", "mismatches", "percentage_problems", "stateful", "web_url"]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text, web_url
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from checks.bounded import MIB, CapExceeded, request_capped
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
@@ -69,9 +69,7 @@ class HttpProvider:
         try:
             return cls(HttpFlagsConfig.model_validate(dict(cfg)))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (http): {'.'.join(map(str, err['loc']))} {err['msg'].removeprefix('Value error, ')}") \
-                from None
+            raise config_error("http", exc.errors()) from None
 
     async def _request(self, method: str, url: str, body: Any = None) -> Any:
         try:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text, web_url
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from bot.rollout.providers.service_api import JsonApi, error_message
 from checks.bounded import MIB
 from checks.masking import redact_url
@@ -86,9 +86,7 @@ class LaunchDarklyProvider:
         try:
             config = LaunchDarklyConfig.model_validate(dict(cfg))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (launchdarkly): {'.'.join(map(str, err['loc']))} "
-                                f"{err['msg'].removeprefix('Value error, ')}") from None
+            raise config_error("launchdarkly", exc.errors()) from None
         if token is None:
             from bot.settings import provider_token
 

@@ -60,7 +60,11 @@ async def provider_findings(config: Mapping[str, Any], *, workdir: Path, env: Ma
     except ProviderError as exc:
         text = mask(str(exc))
         detail = text if text.startswith(provider.description) else f"{provider.description}: {text}"
-        return [Finding.fail(item, detail, _fix_for(kind))]
+        fix = _fix_for(kind)
+        if kind in ("unleash", "launchdarkly") and "): " in detail:  # their lines end with the fix already
+            detail, fix = detail.rsplit("): ", 1)
+            detail += ")"
+        return [Finding.fail(item, detail, fix)]
     finally:
         await provider.close()
     return [Finding.ok(item, f"{provider.description}: {found}")]

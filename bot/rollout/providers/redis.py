@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers import ProviderError, config_error, flag_text
 from checks.masking import mask, redact_url
 from checks.spec import FlagValue
 
@@ -27,7 +27,7 @@ class RedisFlagsConfig(BaseModel):
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"{redact_url(value)!r} is not a redis://, rediss:// or unix:// URL "
-                             "(e.g. redis://:password@redis.internal:6379/0)")
+                             "(e.g. redis://redis.internal:6379/0)")
         return value
 
     @model_validator(mode="after")
@@ -53,9 +53,7 @@ class RedisProvider:
         try:
             return cls(RedisFlagsConfig.model_validate(dict(cfg)))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (redis): {'.'.join(map(str, err['loc']))} {err['msg'].removeprefix('Value error, ')}") \
-                from None
+            raise config_error("redis", exc.errors()) from None
 
     async def _call(self, coro: Any) -> Any:
         from redis.exceptions import RedisError

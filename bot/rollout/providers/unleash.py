@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text, web_url
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from bot.rollout.providers.service_api import JsonApi, error_message
 from checks.bounded import MIB
 from checks.masking import redact_url
@@ -107,9 +107,7 @@ class UnleashProvider:
         try:
             config = UnleashConfig.model_validate(dict(cfg))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (unleash): {'.'.join(map(str, err['loc']))} {err['msg'].removeprefix('Value error, ')}") \
-                from None
+            raise config_error("unleash", exc.errors()) from None
         if token is None:
             from bot.settings import provider_token
 
