@@ -20,6 +20,7 @@ from bot.doctor_report import Finding
 from bot.rollout.providers import ProviderError, build_provider
 from bot.rollout.providers.probe import planned_flags, provider_findings
 from bot.server import start_web_app
+from checks.masking import mask
 from checks.spec import FlagSetting, Rollout, RolloutPhase
 from tests.conftest import REDIS_URL
 from tests.rollout.conftest import checklist_data
@@ -107,11 +108,12 @@ async def test_redis_hash_and_key_layouts_answer_ping_and_read_without_writing(d
     client.set(f"{doctor_prefix}APP_PC", "false")
     client.close()
     before = keys_and_values(doctor_prefix)
+    at = mask(REDIS_URL)  # `***` once another test in this process registered the shared URL as a secret
     assert await doctor({"kind": "redis", "url": REDIS_URL, "hash": f"{doctor_prefix}flags"}) == [
-        f"ok    flag provider (redis): Redis hash {doctor_prefix}flags at {REDIS_URL}: answers PING; 2 of 2 planned "
+        f"ok    flag provider (redis): Redis hash {doctor_prefix}flags at {at}: answers PING; 2 of 2 planned "
         "flags set"]
     assert await doctor({"kind": "redis", "url": REDIS_URL, "prefix": doctor_prefix}) == [
-        f"ok    flag provider (redis): Redis keys {doctor_prefix}* at {REDIS_URL}: answers PING; 1 of 2 planned "
+        f"ok    flag provider (redis): Redis keys {doctor_prefix}* at {at}: answers PING; 1 of 2 planned "
         "flags set (APP_D365 unset: the first promotion sets them)"]
     assert keys_and_values(doctor_prefix) == before
 
@@ -120,8 +122,9 @@ async def test_redis_wrong_key_type_and_unreachable_server_say_what_to_fix(docto
     client = redis.Redis.from_url(REDIS_URL)
     client.set(f"{doctor_prefix}flags", "not a hash")
     client.close()
+    at = mask(REDIS_URL)
     assert await doctor({"kind": "redis", "url": REDIS_URL, "hash": f"{doctor_prefix}flags"}) == [
-        f"FAIL  flag provider (redis): Redis hash {doctor_prefix}flags at {REDIS_URL}: key {doctor_prefix}flags holds "
+        f"FAIL  flag provider (redis): Redis hash {doctor_prefix}flags at {at}: key {doctor_prefix}flags holds "
         "a string, not a hash → point rollout.provider.hash at the hash the service reads its flags from (or use "
         "prefix: for a key per flag)"]
     port = closed_port()
