@@ -56,12 +56,14 @@ def test_planned_flags_are_every_flag_a_phase_sets_once_in_order() -> None:
 async def test_dotenv_names_the_file_counts_the_planned_flags_and_leaves_it_untouched(tmp_path: Path) -> None:
     env = tmp_path / "target.env"
     env.write_bytes(b"# shop\nAPP_PC=false\nDATABASE_URL=postgresql://u:pw@db/shop\n")
+    stale = tmp_path / ".target.env.1234.tmp"  # a dead writer's copy: the provider removes it, the doctor never
+    stale.write_text("APP_PC=true\n")
     before = env.stat().st_mtime_ns, env.read_bytes()
     assert await doctor({"kind": "dotenv", "path": "target.env"}, workdir=tmp_path) == [
         f"ok    flag provider (dotenv): dotenv file {env}: readable and writable; 1 of 2 planned flags set "
         "(APP_D365 unset: the first promotion sets them)"]
     assert (env.stat().st_mtime_ns, env.read_bytes()) == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name, "target.env"]  # no lock, nothing removed
 
 
 async def test_dotenv_missing_file_and_bad_path_are_one_line_each_with_the_fix(tmp_path: Path) -> None:

@@ -130,17 +130,18 @@ def flag_reader(provider: FlagProvider) -> FlagReader:
 
 
 def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str],
-                   rollout: Rollout | None = None) -> FlagProvider:
+                   rollout: Rollout | None = None, read_only: bool = False) -> FlagProvider:
     """A provider from the checklist's `rollout.provider`, `${VAR}`s filled from the target's settings.
-    With `rollout`, a phase planning a percentage the provider cannot serve is refused here, at load."""
-    provider = _build(config, workdir=workdir, env=env)
+    With `rollout`, a phase planning a percentage the provider cannot serve is refused here, at load.
+    `read_only` (golive doctor): building it touches nothing either (no lock file, no clean-up)."""
+    provider = _build(config, workdir=workdir, env=env, read_only=read_only)
     problems = percentage_problems(rollout, provider)
     if problems:
         raise ProviderError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     return provider
 
 
-def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) -> FlagProvider:
+def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str], read_only: bool) -> FlagProvider:
     try:
         cfg = dict(interpolate(dict(config), env))
     except MissingVariable as exc:
@@ -158,7 +159,7 @@ def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) 
                                 "path: ../shop/.env (relative to the checklist)")
         path = Path(raw_path).expanduser()
         _no_extra(kind, cfg)
-        return DotenvProvider(path if path.is_absolute() else workdir / path)
+        return DotenvProvider(path if path.is_absolute() else workdir / path, tidy=not read_only)
     if kind == "redis":
         from bot.rollout.providers.redis import RedisProvider
 

@@ -49,7 +49,7 @@ async def provider_findings(config: Mapping[str, Any], *, workdir: Path, env: Ma
     kind = str(config.get("kind", "dotenv"))
     item = f"{ITEM} ({kind})"
     try:
-        provider = build_provider(config, workdir=workdir, env=env, rollout=rollout)
+        provider = build_provider(config, workdir=workdir, env=env, rollout=rollout, read_only=True)
     except ProviderError as exc:
         return [Finding.fail(item, mask(str(exc)), "fix rollout.provider in the checklist as it says "
                              "(promote and the watch refuse to start with exit 2 until then)")]
