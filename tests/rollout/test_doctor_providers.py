@@ -228,7 +228,7 @@ async def test_launchdarkly_token_and_environment_key_are_probed_with_gets_only(
     where = f"LaunchDarkly {ld.url} (project shop"
     assert await doctor(config, rollout=GRADUAL) == [
         f"ok    flag provider (launchdarkly): {where}, environment production): token and environment key "
-        "accepted; 1 planned flags found"]
+        "accepted; 1 planned flag found"]
     assert await doctor({**config, "environment": "prod"}, rollout=GRADUAL) == [
         f"FAIL  flag provider (launchdarkly): {where}, environment prod): the token is accepted, but project 'shop' "
         "has no environment 'prod' → set rollout.provider.project and environment to the keys LaunchDarkly shows "

@@ -36,6 +36,10 @@ def planned_flags(rollout: Rollout | None) -> list[str]:
     return list(names)
 
 
+def _found(names: Sequence[str]) -> str:
+    return f"{len(names)} planned flag{'' if len(names) == 1 else 's'} found"
+
+
 def _count(values: Mapping[str, str | None], names: Sequence[str]) -> str:
     unset = [n for n in names if values.get(n) is None]
     text = f"{len(names) - len(unset)} of {len(names)} planned flags set"
@@ -148,7 +152,7 @@ async def _unleash(provider: Any, names: Sequence[str]) -> str:
                           "Environments)") from None
     await _flags_exist(provider, names, "create it in Unleash (project "
                        f"{config.project}) before the first promotion")
-    return f"token accepted, project and environment exist; {len(names)} planned flags found"
+    return f"token accepted, project and environment exist; {_found(names)}"
 
 
 async def _launchdarkly(provider: Any, names: Sequence[str]) -> str:
@@ -163,7 +167,7 @@ async def _launchdarkly(provider: Any, names: Sequence[str]) -> str:
                           f"{config.environment!r}", "set rollout.provider.project and environment to the keys "
                           "LaunchDarkly shows (Account settings → Projects)") from None
     await _flags_exist(provider, names, f"create it in project {config.project} before the first promotion")
-    return f"token and environment key accepted; {len(names)} planned flags found"
+    return f"token and environment key accepted; {_found(names)}"
 
 
 async def _flags_exist(provider: Any, names: Sequence[str], create: str) -> None:
