@@ -1,6 +1,6 @@
 """`golive doctor`: check a configuration without serving. One line per item (checklist, store, Redis,
-target, Slack token/scopes/app token/channel/roles, Teams settings) with the fix; exit 1 when any item
-fails, so it can gate a deployment. It only reads: no message is posted, no check is run."""
+target, watch sources, flag provider, Slack token/scopes/app token/channel/roles, Teams settings) with the
+fix; exit 1 when any item fails, so it can gate a deployment. It only reads: no message is posted, no check is run."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ async def diagnose(args: argparse.Namespace) -> list[Finding]:
     if checklist is not None:
         findings.append(await _target(checklist))
         findings.extend(await _watch_sources(checklist))
+        findings.extend(await _flag_provider(checklist))
     findings.extend(await _slack(settings, checklist, http=args.http))
     findings.extend(_teams(settings))
     return findings
@@ -161,6 +162,23 @@ async def _watch_sources(checklist: Checklist) -> list[Finding]:
     except Exception as exc:
         return [Finding.fail(ITEM, mask(str(exc)), "fix rollout.watch (or the target's settings) as it says")]
     return await watch_source_findings(config, base, env)
+
+
+async def _flag_provider(checklist: Checklist) -> list[Finding]:
+    """The rollout's flag provider, validated as promote loads it, then probed read-only
+    (bot.rollout.providers.probe)."""
+    if checklist.rollout is None or not checklist.rollout.phases:
+        return []
+    from bot.rollout.providers.probe import ITEM, provider_findings
+    from checks.target_env import read_target_env
+
+    workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
+    try:
+        env = await read_target_env(checklist, workdir)
+    except Exception as exc:
+        return [Finding.fail(ITEM, f"cannot read the target's settings: {mask(str(exc))}",
+                             "fix settings: in the checklist")]
+    return await provider_findings(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
 
 
 async def _slack(settings: Settings, checklist: Checklist | None, *, http: bool) -> list[Finding]:

@@ -6,6 +6,7 @@ Pages:
 - [overview] https://launchdarkly.com/docs/api (Authentication, Errors, Rate limiting)
 - [get] https://launchdarkly.com/docs/api/feature-flags/get-feature-flag
 - [patch] https://launchdarkly.com/docs/api/feature-flags/patch-feature-flag
+- [environment] https://launchdarkly.com/docs/api/environments/get-environment
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class LaunchDarklyStandIn:
     token: str
     project: str = "shop"
     flags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environments: tuple[str, ...] = ("production", "test")  # the project's environment keys
     approval_required: set[str] = field(default_factory=set)  # environments that require approvals
     rate_limit_next: int = 0  # answer 429 to this many next requests
     rate_limit_reset_ms: int = 1500  # ... with X-Ratelimit-Reset this far ahead
@@ -62,6 +64,7 @@ class LaunchDarklyStandIn:
         app = web.Application()
         app.router.add_get("/api/v2/flags/{project}/{key}", self._get)
         app.router.add_patch("/api/v2/flags/{project}/{key}", self._patch)
+        app.router.add_get("/api/v2/projects/{project}/environments/{environment}", self._environment)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -92,6 +95,19 @@ class LaunchDarklyStandIn:
         if request.match_info["project"] != self.project or key not in self.flags:
             return error(404, "not_found", "Unknown resource")  # [get] and [patch]: 404 Invalid resource identifier
         return None
+
+    async def _environment(self, request: web.Request) -> web.Response:
+        # [environment] GET /api/v2/projects/{projectKey}/environments/{environmentKey} answers the
+        # environment (`key`, `name`, `_id`, `apiKey`, `mobileKey`, ...); 401 for a bad token, 404 for an
+        # unknown project or environment key.
+        self.requests.append({"method": request.method, "path": request.path, "query": {}, "content_type": ""})
+        if request.headers.get("Authorization") != self.token:
+            return error(401, "unauthorized", "Invalid access token")
+        key = request.match_info["environment"]
+        if request.match_info["project"] != self.project or key not in self.environments:
+            return error(404, "not_found", "Unknown resource")
+        return web.json_response({"_id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)), "key": key, "name": key,
+                                  "apiKey": f"sdk-{key}-secret", "mobileKey": f"mob-{key}-secret"})
 
     async def _get(self, request: web.Request) -> web.Response:
         refused = self._gate(request)

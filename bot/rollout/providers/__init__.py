@@ -54,6 +54,21 @@ class StatefulProvider(Protocol):
     def same_state(self, a: Any, b: Any) -> bool: ...
 
 
+def web_url(value: str) -> str:
+    """A flag service's address must say how to reach it: `unleash.example.com` fails at the first
+    promotion, far from the line to fix, so it is refused at load."""
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. https://flags.example.com)")
+    return value
+
+
+def config_error(kind: str, errors: Sequence[Mapping[str, Any]]) -> ProviderError:
+    """A provider setting pydantic refused, as the one line `promote` exits 2 with."""
+    err = errors[0]
+    where = ".".join(map(str, err["loc"]))
+    return ProviderError(f"rollout.provider ({kind}): {where} {str(err['msg']).removeprefix('Value error, ')}")
+
+
 def stateful(provider: object) -> StatefulProvider | None:
     return provider if isinstance(provider, StatefulProvider) else None
 
@@ -115,17 +130,18 @@ def flag_reader(provider: FlagProvider) -> FlagReader:
 
 
 def build_provider(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str],
-                   rollout: Rollout | None = None) -> FlagProvider:
+                   rollout: Rollout | None = None, read_only: bool = False) -> FlagProvider:
     """A provider from the checklist's `rollout.provider`, `${VAR}`s filled from the target's settings.
-    With `rollout`, a phase planning a percentage the provider cannot serve is refused here, at load."""
-    provider = _build(config, workdir=workdir, env=env)
+    With `rollout`, a phase planning a percentage the provider cannot serve is refused here, at load.
+    `read_only` (golive doctor): building it touches nothing either (no lock file, no clean-up)."""
+    provider = _build(config, workdir=workdir, env=env, read_only=read_only)
     problems = percentage_problems(rollout, provider)
     if problems:
         raise ProviderError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     return provider
 
 
-def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) -> FlagProvider:
+def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str], read_only: bool) -> FlagProvider:
     try:
         cfg = dict(interpolate(dict(config), env))
     except MissingVariable as exc:
@@ -137,9 +153,13 @@ def _build(config: Mapping[str, Any], *, workdir: Path, env: Mapping[str, str]) 
     if kind == "dotenv":
         from bot.rollout.providers.dotenv import DotenvProvider
 
-        path = Path(str(cfg.pop("path", ".env"))).expanduser()
+        raw_path = cfg.pop("path", ".env")
+        if not isinstance(raw_path, str) or not raw_path.strip():
+            raise ProviderError("rollout.provider (dotenv): path must name the service's dotenv file, e.g. "
+                                "path: ../shop/.env (relative to the checklist)")
+        path = Path(raw_path).expanduser()
         _no_extra(kind, cfg)
-        return DotenvProvider(path if path.is_absolute() else workdir / path)
+        return DotenvProvider(path if path.is_absolute() else workdir / path, tidy=not read_only)
     if kind == "redis":
         from bot.rollout.providers.redis import RedisProvider
 
@@ -164,5 +184,5 @@ def _no_extra(kind: str, cfg: Mapping[str, Any]) -> None:
         raise ProviderError(f"rollout.provider ({kind}): unknown key(s) {', '.join(sorted(cfg))}")
 
 
-__all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "flag_reader",
-           "flag_text", "mismatches", "percentage_problems", "stateful"]
+__all__ = ["FlagProvider", "ProviderError", "StatefulProvider", "apply_flags", "build_provider", "config_error",
+           "flag_reader", "flag_text", "mismatches", "percentage_problems", "stateful", "web_url"]

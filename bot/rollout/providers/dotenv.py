@@ -108,11 +108,11 @@ LOCK_TIMEOUT = 10.0
 class DotenvProvider:
     """Flags as KEY=value lines of a dotenv file (the one the service loads its settings from)."""
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT, tidy: bool = True) -> None:
         self.path = Path(path)
         self.description = f"dotenv file {self.path}"
         self.lock_timeout = lock_timeout
-        self.removed_stale = self._remove_stale_temp_files()
+        self.removed_stale = self._remove_stale_temp_files() if tidy else []
 
     def _target(self) -> Path:
         # A symlinked .env is rewritten where it points, not replaced by a regular file.

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from checks.bounded import MIB, CapExceeded, request_capped
 from checks.jsonpath import MISSING, get_path, split_path
 from checks.masking import mask, redact_url
@@ -36,6 +36,11 @@ class HttpFlagsConfig(BaseModel):
     timeout: float = 10.0
     verify_tls: bool = True
     max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
+
+    @field_validator("url")
+    @classmethod
+    def _reachable(cls, value: str) -> str:
+        return web_url(value)
 
 
 def nest(path: str, value: Any) -> Any:
@@ -64,9 +69,7 @@ class HttpProvider:
         try:
             return cls(HttpFlagsConfig.model_validate(dict(cfg)))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (http): {'.'.join(map(str, err['loc']))} {err['msg']}") \
-                from None
+            raise config_error("http", exc.errors()) from None
 
     async def _request(self, method: str, url: str, body: Any = None) -> Any:
         try:

@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from bot.rollout.providers.service_api import JsonApi, error_message
 from checks.bounded import MIB
 from checks.masking import redact_url
@@ -44,6 +44,11 @@ class LaunchDarklyConfig(BaseModel):
     max_wait_seconds: float = Field(30.0, ge=0, description="wait out a rate limit that resets within this")
     verify_tls: bool = True
     max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
+
+    @field_validator("url")
+    @classmethod
+    def _reachable(cls, value: str) -> str:
+        return web_url(value)
 
 
 def _fallthrough_share(flag: Mapping[str, Any], fallthrough: Mapping[str, Any]) -> int:
@@ -81,9 +86,7 @@ class LaunchDarklyProvider:
         try:
             config = LaunchDarklyConfig.model_validate(dict(cfg))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (launchdarkly): {'.'.join(map(str, err['loc']))} "
-                                f"{err['msg']}") from None
+            raise config_error("launchdarkly", exc.errors()) from None
         if token is None:
             from bot.settings import provider_token
 

@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers import ProviderError, config_error, flag_text
 from checks.masking import mask, redact_url
 from checks.spec import FlagValue
 
@@ -21,6 +21,14 @@ class RedisFlagsConfig(BaseModel):
     hash: str | None = None
     prefix: str | None = None
     timeout: float = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{redact_url(value)!r} is not a redis://, rediss:// or unix:// URL "
+                             "(e.g. redis://redis.internal:6379/0)")
+        return value
 
     @model_validator(mode="after")
     def _one_layout(self) -> RedisFlagsConfig:
@@ -45,9 +53,7 @@ class RedisProvider:
         try:
             return cls(RedisFlagsConfig.model_validate(dict(cfg)))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (redis): {'.'.join(map(str, err['loc']))} {err['msg']}") \
-                from None
+            raise config_error("redis", exc.errors()) from None
 
     async def _call(self, coro: Any) -> Any:
         from redis.exceptions import RedisError

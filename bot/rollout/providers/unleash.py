@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
 from bot.rollout.providers.service_api import JsonApi, error_message
 from checks.bounded import MIB
 from checks.masking import redact_url
@@ -40,6 +40,11 @@ class UnleashConfig(BaseModel):
     timeout: float = Field(10.0, gt=0)
     verify_tls: bool = True
     max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
+
+    @field_validator("url")
+    @classmethod
+    def _reachable(cls, value: str) -> str:
+        return web_url(value)
 
 
 def _strategy(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,9 +107,7 @@ class UnleashProvider:
         try:
             config = UnleashConfig.model_validate(dict(cfg))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ProviderError(f"rollout.provider (unleash): {'.'.join(map(str, err['loc']))} {err['msg']}") \
-                from None
+            raise config_error("unleash", exc.errors()) from None
         if token is None:
             from bot.settings import provider_token
 
