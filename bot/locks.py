@@ -2,17 +2,23 @@
 
 With `GOLIVE_REDIS_URL` the locks live in Redis (SET NX PX with a token, released and refreshed only
 by the token's owner), so several bot replicas agree; without it they live in this process.
+While Redis is unreachable, `ResilientLocks` falls back to in-process locks and goes back to Redis
+(re-registering what was taken meanwhile) when it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from bot.degradations import Degradations, degradations
 from checks.masking import mask
+
+log = logging.getLogger("golive.degrade")
 
 LOCK_TTL = 30.0
 """Seconds a lock outlives a dead holder; a live holder refreshes it every third of that."""
@@ -132,8 +138,6 @@ def redis_client(url: str) -> Any:
 def build_locks(redis_url: str | None, prefix: str = "golive:") -> Locks:
     if not redis_url:
         return LocalLocks()
-    from bot.degrade import ResilientLocks  # Redis down: in-process locks and dedup, a warning, recovery
-
     return ResilientLocks(RedisLocks(redis_client(redis_url), prefix))
 
 
@@ -178,3 +182,199 @@ async def holding_all(locks: Locks, keys: list[str], token: str, *, ttl: float =
         for key in acquired:
             with contextlib.suppress(LockUnavailable):
                 await asyncio.shield(locks.release(key, token))
+
+
+REDIS_DEGRADED = ("Redis is unreachable: locks and dedup are in-process (this replica only) until it returns")
+
+
+class ResilientLocks:
+    """The `Locks` protocol over Redis, falling back to in-process locks while Redis is down.
+
+    Every Redis lock and claim is mirrored locally, so when Redis dies mid-hold this replica still
+    refuses a second run of the same phase and a redelivered click still acts once. While degraded,
+    calls never wait on Redis: a background task pings it every `retry_interval` s, whether or not
+    anyone uses the locks (on a failed ping it drops the pooled connections, which a restarted Redis
+    has closed), and once it answers, the locks taken meanwhile are written to Redis so other replicas
+    see them, and this replica is back on shared locks. So shared locks return within
+    `retry_interval` + one ping of Redis coming back.
+
+    While degraded, each replica only knows its own locks and claims: two replicas can each start the
+    same phase, and a click redelivered to the other replica acts twice. The warning, `/golive status`
+    and /healthz/ready (check `locks`) say so until it is over.
+    """
+
+    def __init__(self, redis: RedisLocks, *, retry_interval: float = 2.0, probe_timeout: float = 2.0,
+                 registry: Degradations | None = None) -> None:
+        self.redis = redis
+        self.local = LocalLocks()
+        self.retry_interval = retry_interval
+        self.probe_timeout = probe_timeout
+        self.registry = registry or degradations
+        self.degraded = False
+        self._last_probe = 0.0
+        self._probe_task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._local_only: dict[str, tuple[str, float]] = {}  # locks taken while degraded: key -> (token, ttl)
+
+    # -- state --------------------------------------------------------------------------------------
+    def _degrade(self, exc: Exception) -> None:
+        self.degraded = True
+        self._last_probe = time.monotonic()
+        self.registry.degrade("redis", REDIS_DEGRADED, cause=str(exc))
+        self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._recovery is not None and not self._recovery.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): the next lock call starts it
+            return
+        self._recovery = loop.create_task(self._recover(), name="golive redis lock recovery")
+
+    async def _recover(self) -> None:
+        """Ping Redis every `retry_interval` until it answers and the local locks are shared again."""
+        while self.degraded:
+            await asyncio.sleep(self.retry_interval)
+            self._last_probe = time.monotonic()
+            await self._probe()
+
+    @property
+    def state(self) -> str:
+        """The lock layer's own state, for readiness and status: shared (Redis) or in-process."""
+        return "in-process (Redis unreachable)" if self.degraded else "shared (Redis)"
+
+    def _use_redis(self) -> bool:
+        if not self.degraded:
+            return True
+        self._start_recovery()  # in case it was degraded outside a running loop
+        if (self._probe_task is None or self._probe_task.done()) and \
+                time.monotonic() - self._last_probe >= self.retry_interval:
+            self._last_probe = time.monotonic()
+            self._probe_task = asyncio.get_running_loop().create_task(self._probe())
+        return False
+
+    async def _probe(self) -> None:
+        if not self.degraded:
+            return
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                await self.redis.client.ping()
+        except Exception:
+            await self._drop_connections()
+            return
+        if self.degraded and await self._resync():
+            self.degraded = False
+            self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
+
+    async def _drop_connections(self) -> None:
+        """A restarted Redis closed our pooled sockets: start the next ping on a fresh connection."""
+        pool = getattr(self.redis.client, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await pool.disconnect()
+
+    async def _resync(self) -> bool:
+        """Write the locks taken while degraded to Redis, so other replicas respect them; False when Redis
+        failed meanwhile (still degraded)."""
+        for key, (token, ttl) in list(self._local_only.items()):
+            if self.local._held.get(key) != token:
+                continue
+            try:
+                if not await self.redis.acquire(key, token, ttl):
+                    log.warning("lock %s was taken elsewhere while Redis was down; keeping ours locally", key,
+                                extra={"lock": key})
+            except LockUnavailable:
+                return False
+        self._local_only.clear()
+        return True
+
+    async def check(self) -> None:
+        """Probe Redis now (readiness uses it); raises LockUnavailable when it does not answer."""
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                await self.redis.client.ping()
+        except Exception as exc:
+            if not self.degraded:
+                self._degrade(exc)
+            else:
+                await self._drop_connections()
+            raise LockUnavailable(f"Redis does not answer: {mask(str(exc) or type(exc).__name__)}; "
+                                  f"locks are in-process (this replica only)") from None
+        if self.degraded:
+            if not await self._resync():
+                raise LockUnavailable("Redis answers but the locks taken meanwhile could not be shared yet")
+            self.degraded = False
+            self.registry.recover("redis", "Redis is back: locks and dedup are shared again")
+
+    # -- Locks protocol -----------------------------------------------------------------------------
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        mine = self.local._held.get(key)
+        if mine is not None and mine != token:
+            return False
+        if self._use_redis():
+            try:
+                ok = await self.redis.acquire(key, token, ttl)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                if ok:
+                    self.local._held[key] = token
+                return ok
+        ok = await self.local.acquire(key, token, ttl)
+        if ok:
+            self._local_only[key] = (token, ttl)
+        return ok
+
+    async def release(self, key: str, token: str) -> bool:
+        released = await self.local.release(key, token)
+        self._local_only.pop(key, None)
+        if self._use_redis():
+            try:
+                released = await self.redis.release(key, token) or released
+            except LockUnavailable as exc:
+                self._degrade(exc)
+        return released
+
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        local = await self.local.refresh(key, token, ttl)
+        if self._use_redis():
+            try:
+                return await self.redis.refresh(key, token, ttl) or local
+            except LockUnavailable as exc:
+                self._degrade(exc)
+        return local
+
+    async def holder(self, key: str) -> str | None:
+        if self._use_redis():
+            try:
+                found = await self.redis.holder(key)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                return found or await self.local.holder(key)
+        return await self.local.holder(key)
+
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool:
+        now = time.monotonic()
+        if self.local._claims.get(key, 0.0) > now:
+            return False
+        if self._use_redis():
+            try:
+                ok = await self.redis.claim_once(key, ttl)
+            except LockUnavailable as exc:
+                self._degrade(exc)
+            else:
+                if ok:
+                    self.local._claims[key] = now + ttl
+                return ok
+        return await self.local.claim_once(key, ttl)
+
+    async def close(self) -> None:
+        for task in (self._probe_task, self._recovery):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.local.close()
+        await self.redis.close()

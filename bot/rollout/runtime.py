@@ -76,7 +76,7 @@ class RolloutRuntime:
         """Redis itself, never an in-process fallback: leadership and alert dedup must be shared or not be."""
         if isinstance(self.locks, RedisLocks):
             return self.locks
-        inner = getattr(self.locks, "redis", None)  # e.g. bot.degrade.ResilientLocks
+        inner = getattr(self.locks, "redis", None)  # e.g. bot.locks.ResilientLocks
         return inner if isinstance(inner, RedisLocks) else None
 
     def incidents(self) -> IncidentStore:

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.breakglass import unacknowledged_notes
 from bot.charts import Moment, stored_points, timeline, watch_chart
-from bot.degrade import degradations
+from bot.degradations import degradations
 from bot.runs.durable import Durability
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store, StoreUnavailable
@@ -50,7 +50,7 @@ class StatusOverview:
     running: list[RunRecord] = field(default_factory=list)
     generated_at: datetime = field(default_factory=utcnow)
     deployment: dict[str, object] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
+    warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degradations), and why
     waivers: list[Waiver] = field(default_factory=list)  # live waivers (expired ones are in the deployment record)
     chart: str = ""  # the watched metrics over the window while a rollout phase is active (bot.charts)
     timeline: str = ""  # phase runs, promotions, incidents, rollbacks (bot.charts.timeline)

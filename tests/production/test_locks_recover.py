@@ -8,8 +8,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.degrade import ResilientLocks, degradations
-from bot.locks import RedisLocks, redis_client
+from bot.degradations import degradations
+from bot.locks import RedisLocks, ResilientLocks, redis_client
 from bot.server import Health
 from bot.store import open_store
 from tests.production.servers import RedisServer
