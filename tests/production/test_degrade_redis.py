@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from bot.degradations import degradations
-from bot.locks import REDIS_DEGRADED, RedisLocks, ResilientLocks, build_locks, holding, redis_client
-from bot.server import Readiness
+from bot.coordination.locks import REDIS_DEGRADED, RedisLocks, ResilientLocks, build_locks, holding, redis_client
+from bot.diagnostics.degradations import degradations
+from bot.serving.server import Readiness
 from tests.production.servers import RedisServer
 
 

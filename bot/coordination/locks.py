@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from bot.degradations import Degradations, degradations
+from bot.diagnostics.degradations import Degradations, degradations
 from checks.masking import mask
 
 log = logging.getLogger("golive.degrade")

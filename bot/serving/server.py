@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.degradations import Degradations, degradations
-from bot.locks import RedisLocks, ResilientLocks
+from bot.coordination.locks import RedisLocks, ResilientLocks
+from bot.diagnostics.degradations import Degradations, degradations
 from bot.store import Store
 from checks.masking import mask
 
