@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.announcements.events import AlertEvent, Event
+from bot.coordination.locks import LocalLocks, Locks, RedisLocks, redis_client
 from bot.demo import serve_target
-from bot.events import AlertEvent, Event
-from bot.locks import LocalLocks, Locks, RedisLocks, redis_client
 from bot.rollout import RolloutRuntime
 from bot.store import open_store
 from checks.loader import parse_checklist

@@ -243,7 +243,7 @@ def stored(workdir: Path) -> tuple[int, list[str], float]:
 
 
 async def measure(label: str) -> Measured:
-    from bot.server import start_web_app
+    from bot.serving.server import start_web_app
 
     timeout, checks, settings, caps = CASES[label]
     target = HostileTarget()

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if verb == "serve":  # a SIGTERM/SIGINT from here until it runs ends it with exit 0, no traceback
-        from bot.startup import reached, stop_signals_deferred
+        from bot.serving.startup import reached, stop_signals_deferred
 
         with stop_signals_deferred():
             reached("imports")
@@ -128,7 +128,7 @@ def _dispatch(verb: str, argv: list[str]) -> int:
 @contextlib.contextmanager
 def masked_output() -> Iterator[None]:
     """Every verb prints and logs through the masker: stdout/stderr masked, logging set up (WARNING)."""
-    from bot.observability import MaskedStream, remove_logging, setup_cli_logging
+    from bot.diagnostics.observability import MaskedStream, remove_logging, setup_cli_logging
     from bot.settings import get_settings
 
     try:

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     audit_witness_file: Path | None = Field(None, description="where witnessed chain heads are kept (default: "
                                             "<state dir>/audit-witness.jsonl)")
     operators_file: Path = Field(Path("/etc/golive/operators.yml"), description="OS user (or CI job) -> chat user "
-                                 "id: who the CLI acts as (bot.identity)")
+                                 "id: who the CLI acts as (bot.authority.identity)")
     witness_hours: float = Field(24.0, gt=0, le=24 * 7, description="hours between daily witness posts")
     http_host: str = "0.0.0.0"
     http_port: int = 3000

@@ -1,4 +1,4 @@
-"""The operators file the CLI takes its identity from (bot.identity), written for a test: the OS user
+"""The operators file the CLI takes its identity from (bot.authority.identity), written for a test: the OS user
 running the tests mapped to the given chat user ids (and other OS users as asked)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.identity import os_user
+from bot.authority.identity import os_user
 
 
 def write_operators(directory: Path, *ids: str, others: dict[str, list[str]] | None = None,

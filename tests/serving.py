@@ -13,7 +13,7 @@ import aiohttp
 from bench.hostile_target import HostileTarget
 from bot.commands.common import Context
 from bot.commands.serve import serve
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.spec import Checklist
 
 

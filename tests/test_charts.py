@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.charts import BARS, GAP, Moment, Series, breached, chart_lines, sparkline, timeline
+from bot.rollout.charts import BARS, GAP, Moment, Series, breached, chart_lines, sparkline, timeline
 
 
 def test_a_breach_reaches_the_top_and_is_counted() -> None:

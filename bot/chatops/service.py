@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from bot.access import AccessDecision, Action, Target, authorize, unlisted_verb_actions
-from bot.breakglass import BreakGlassError, acknowledge
+from bot.announcements.events import Notifier
+from bot.authority.breakglass import BreakGlassError, acknowledge
 from bot.chatops.actor import Actor
 from bot.chatops.commands import Command, FreezeCommand, HelpCommand, declared, usage, verb_of
 from bot.chatops.directory import Directory
@@ -32,15 +33,14 @@ from bot.chatops.replies import (
     SignoffDecided,
     SignoffOpened,
 )
-from bot.events import Notifier
-from bot.freeze import FreezeError, FreezeService, parse_until
-from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
+from bot.coordination.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding_all
+from bot.policy.freeze import FreezeError, FreezeService, parse_until
+from bot.policy.waivers import WaiverError, WaiverService, active_waivers
 from bot.runs.durable import RunIncomplete, reap
 from bot.runs.service import ProgressCallback, execute_run
 from bot.runs.status import build_status
 from bot.signoff.service import OneRolePerPerson, SignoffRequest, SignoffService
 from bot.store import RunRecord, Store, StoreUnavailable
-from bot.waivers import WaiverError, WaiverService, active_waivers
 from checks.loader import select_checks
 from checks.masking import mask
 from checks.result import utcnow
@@ -277,7 +277,7 @@ class ChatOps:
         return SignoffDecided(request=fresh, stage=service.stage(fresh.stage), role=role, decision=decision,
                               recorded=recorded)
 
-    # -- waivers (bot.waivers: the rules; here: access, then the reply) ---------------------------
+    # -- waivers (bot.policy.waivers: the rules; here: access, then the reply) ---------------------------
     @store_down_is_failed
     async def waive(self, actor: Actor, check_id: str, duration: str, reason: str) -> Reply:
         subject = f"{self.checklist.name}:{check_id}"
@@ -306,15 +306,16 @@ class ChatOps:
         return Notice(f"the waiver of {check_id} is revoked by {actor.user_id}: it counts in the verdict again.")
 
     async def _witness(self, why: str) -> None:
-        """Post the audit chain head in the release channel(s) and keep it in the witness file (bot.witness)."""
-        from bot.witness import witness
+        """Post the audit chain head in the release channel(s) and keep it in the witness file
+        (bot.authority.witness)."""
+        from bot.authority.witness import witness
 
         try:
             await witness(self.store, self.notifier, why)
         except Exception as exc:  # the waiver is recorded and audited; a witness failure must not hide that
             log.warning("witnessing the audit head failed: %s", mask(str(exc)))
 
-    # -- break-glass (bot.breakglass): acknowledged by a role holder other than who broke the glass ----
+    # -- break-glass (bot.authority.breakglass): acknowledged by a role holder other than who broke the glass ----
     @store_down_is_failed
     async def acknowledge(self, actor: Actor, item_id: str) -> Reply:
         if denied := await self._denied(actor, Action.BREAK_GLASS_ACK, Target(subject=f"break_glass:{item_id}")):
@@ -327,7 +328,7 @@ class ChatOps:
         return Notice(f"break-glass {item.id} (`{item.verb}` by {item.os_user}@{item.host}) acknowledged by "
                       f"{actor.user_id}")
 
-    # -- release freezes (bot.freeze: the rules; here: access, then the reply) --------------------
+    # -- release freezes (bot.policy.freeze: the rules; here: access, then the reply) --------------------
     @store_down_is_failed
     async def freeze(self, actor: Actor, command: FreezeCommand) -> Reply:
         try:

@@ -1,1 +1,2 @@
-"""`golive` subcommands, one module each; every module exposes `register(subparsers)`."""
+"""`golive` subcommands, one module each; every subcommand module exposes `register(subparsers)`
+(`common.py` and `manifest_inputs.py` are helpers they share)."""

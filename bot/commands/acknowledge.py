@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from bot.access import Action, Target
-from bot.breakglass import BreakGlassError, acknowledge
+from bot.authority.breakglass import BreakGlassError, acknowledge
 from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, add_checklist_arg, load_context

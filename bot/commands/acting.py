@@ -1,9 +1,9 @@
 """One identity and access rule for every CLI verb that changes the rollout or signs something off.
 
-The identity comes from the operators file (bot.identity), never from `--by` alone; the access rule is
+The identity comes from the operators file (bot.authority.identity), never from `--by` alone; the access rule is
 the chat's own table (bot.access.authorize). Both sides are audited: the `cli.authorized` row names the
 chat user id and the OS user and host; refusals are `access.denied` rows. `--break-glass "reason"`
-skips the access table (bot.breakglass) and is audited, announced and listed until acknowledged.
+skips the access table (bot.authority.breakglass) and is audited, announced and listed until acknowledged.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 
 from bot.access import Target, authorize
-from bot.breakglass import BreakGlass, BreakGlassError, announce_pending, record
+from bot.authority.breakglass import BreakGlass, BreakGlassError, announce_pending, record
+from bot.authority.identity import CliIdentity, IdentityError, NotGranted, acting_as, resolve
 from bot.chatops.actor import Actor
 from bot.commands.common import EXIT_NO_GO, Context, UsageError, require_audit_key
-from bot.identity import CliIdentity, IdentityError, NotGranted, acting_as, resolve
 from bot.store import Store
 
 
@@ -74,7 +74,7 @@ def acting(ctx: Context, store: Store, args: argparse.Namespace, action: str, ta
     except IdentityError as exc:
         raise UsageError(str(exc)) from None
     except NotGranted as exc:
-        from bot.identity import host, os_user
+        from bot.authority.identity import host, os_user
 
         raise refuse(store, f"os:{os_user()}@{host()}", verb, str(exc),
                      {"os_user": os_user(), "host": host(), "by": by, "operators_file": str(path)}) from None
@@ -91,8 +91,8 @@ def acting(ctx: Context, store: Store, args: argparse.Namespace, action: str, ta
 def after_change(ctx: Context, store: Store, who: Acting, why: str, *, machine_output: bool = False) -> None:
     """After a waiver, a freeze change or a break-glass action: announce pending break-glass actions and
     witness the audit head (release channel when a transport is configured, and the witness file)."""
-    from bot.notifiers import build_notifier
-    from bot.witness import witness
+    from bot.announcements.notifiers import build_notifier
+    from bot.authority.witness import witness
 
     async def run() -> None:
         notifier = build_notifier(ctx.settings, store, terminal=False)

@@ -7,11 +7,11 @@ import argparse
 import asyncio
 import sys
 
+from bot.authority.witness import Head, check_heads, read_heads, read_slack_heads, witness_path
 from bot.commands.common import UsageError
 from bot.settings import get_settings
 from bot.store import StoreMisconfigured, open_store
 from bot.store.auditkey import AuditKeyError, keys_from_settings
-from bot.witness import Head, check_heads, read_heads, read_slack_heads, witness_path
 from checks.masking import masker
 
 EXIT_INTACT, EXIT_BROKEN = 0, 1

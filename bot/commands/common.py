@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.observability import register_secrets
+from bot.diagnostics.observability import register_secrets
 from bot.settings import Settings, get_settings
 from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import Store, StoreMisconfigured, StoreUnavailable, open_store

@@ -9,9 +9,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.doctor_report import Finding
-from bot.netreason import network_reason
-from bot.observability import register_secrets
+from bot.diagnostics.doctor_report import Finding
+from bot.diagnostics.netreason import network_reason
+from bot.diagnostics.observability import register_secrets
 from bot.settings import Settings, get_settings
 from checks.masking import mask
 from checks.spec import Checklist
@@ -105,7 +105,7 @@ async def _redis(settings: Settings) -> Finding:
     if not url:
         return Finding.warn("Redis", "GOLIVE_REDIS_URL is not set: locks are per process, one replica only",
                             "set GOLIVE_REDIS_URL to run more than one replica")
-    from bot.locks import redis_client
+    from bot.coordination.locks import redis_client
 
     client = redis_client(url)
     try:

@@ -5,7 +5,7 @@
     golive freeze --lift                    # lift the declared ones you declared (all: an override role)
     golive freeze --override --reason "..." # sign an override (a role in freeze.override_roles)
 
-Who acts comes from the operators file (bot.identity), as for every CLI verb that changes something.
+Who acts comes from the operators file (bot.authority.identity), as for every CLI verb that changes something.
 Exit 0 done, 1 refused, 2 bad usage or configuration, 3 the store failed."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot.access import Action, Target
 from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
-from bot.freeze import FreezeError, FreezeRefused, FreezeService, parse_until
+from bot.policy.freeze import FreezeError, FreezeRefused, FreezeService, parse_until
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

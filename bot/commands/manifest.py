@@ -9,7 +9,7 @@ import argparse
 
 from bot.commands import teams_manifest
 from bot.commands.common import UsageError
-from bot.manifest_inputs import ManifestInputError, app_name, public_url, schema_errors
+from bot.commands.manifest_inputs import ManifestInputError, app_name, public_url, schema_errors
 from bot.settings import get_settings
 from bot.slack.manifest import build_manifest, render_manifest
 

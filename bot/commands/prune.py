@@ -2,7 +2,7 @@
 
 A dry run by default: it says what would go and what is kept. With --yes it deletes in small batches
 (bot.store.retention) and appends an audit row. The bot does the same on its own, on the leader, with
-GOLIVE_RETENTION_DAYS (bot.scheduler.RetentionJob).
+GOLIVE_RETENTION_DAYS (bot.serving.scheduler.RetentionJob).
 """
 
 from __future__ import annotations

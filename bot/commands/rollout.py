@@ -11,6 +11,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 from bot.access import Action, Target
+from bot.announcements.notifiers import build_notifier
 from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import (
@@ -24,7 +25,6 @@ from bot.commands.common import (
     load_context,
     require_audit_key,
 )
-from bot.notifiers import build_notifier
 from bot.rollout.models import RolloutResult
 from bot.rollout.providers import ProviderError
 from bot.rollout.runtime import RolloutRuntime

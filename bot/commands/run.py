@@ -24,7 +24,7 @@ from bot.commands.common import (
     load_context,
     verdict_exit,
 )
-from bot.locks import build_locks
+from bot.coordination.locks import build_locks
 from bot.runs.runner import make_runner
 from bot.runs.service import RunOutcome
 from bot.store import RunRecord

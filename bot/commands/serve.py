@@ -24,12 +24,12 @@ from bot.commands.common import (
 )
 from bot.conversation import registry
 from bot.conversation.registry import ServeEnv, Serving, TransportConfigError
-from bot.locks import build_locks, redis_client
-from bot.observability import setup_observability
+from bot.coordination.locks import build_locks, redis_client
+from bot.diagnostics.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
-from bot.server import Health, build_web_app, start_web_app
-from bot.startup import defer_again, reached, reached_async, stop_requested
+from bot.serving.server import Health, build_web_app, start_web_app
+from bot.serving.startup import defer_again, reached, reached_async, stop_requested
 from bot.store import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -231,8 +231,8 @@ def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
     """Pending break-glass announcements (at once, then every sweep) and the daily audit witness."""
     from datetime import timedelta
 
-    from bot.notifiers import build_notifier
-    from bot.witness import keep_watch
+    from bot.announcements.notifiers import build_notifier
+    from bot.authority.witness import keep_watch
 
     settings = ctx.settings
     if store.audit_keys.generated:
@@ -270,7 +270,7 @@ def transport_pacers(settings: Any) -> dict[str, Any]:
 async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict[str, Any] | None = None) -> Any:
     """The rollout runtime when the checklist has a plan: `/golive promote|rollback` and alert buttons
     act through it, announcements and alerts go to every configured channel (Slack, Teams)."""
-    from bot.notifiers import build_notifier
+    from bot.announcements.notifiers import build_notifier
     from bot.rollout import RolloutRuntime
     from bot.rollout.chat import install
 
@@ -288,7 +288,7 @@ async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict
 
 
 def main(args: argparse.Namespace) -> int:
-    """Every step of start-up checks for a stop signal (bot.startup): a SIGTERM/SIGINT before the server
+    """Every step of start-up checks for a stop signal (bot.serving.startup): a SIGTERM/SIGINT before the server
     runs is exit 0 with nothing printed, as it is once it runs."""
     reached("parsed")
     if stop_requested():

@@ -22,7 +22,7 @@ from checks.target_env import SettingsError, read_target_env
 if TYPE_CHECKING:
     from bot.rollout.rules import BlindRule
 
-# The store's side (bot.runs.status, bot.breakglass) is imported by the verbs that read the store: `golive
+# The store's side (bot.runs.status, bot.authority.breakglass) is imported by the verbs that read the store: `golive
 # checks` only reads the checklist, and is run in CI steps where start-up time shows.
 
 
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def status(args: argparse.Namespace) -> int:
-    from bot.breakglass import unacknowledged
+    from bot.authority.breakglass import unacknowledged
     from bot.runs.status import build_status
 
     ctx = load_context(args)

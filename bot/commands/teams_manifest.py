@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.commands.common import UsageError
-from bot.manifest_inputs import ManifestInputError, package_version, public_url
+from bot.commands.manifest_inputs import ManifestInputError, package_version, public_url
 from bot.settings import get_settings
 from bot.teams.manifest import ManifestError, app_version, build_manifest, build_package, render_manifest
 

@@ -1,6 +1,6 @@
 """`golive waive <check> <duration> <reason>`: accept a failing check until the waiver expires;
 `golive unwaive <check>` (or `waive --revoke`) ends it early, `--list` shows the live ones. Who acts
-comes from the operators file (bot.identity) and the access table decides, as in chat; `--by` picks
+comes from the operators file (bot.authority.identity) and the access table decides, as in chat; `--by` picks
 one of the ids the mapping grants. Exit 0 done, 1 refused, 2 bad usage."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from bot.access import Action, Target
 from bot.chatops.commands import cli_help
 from bot.commands.acting import Refused, acting, add_identity_args, after_change
 from bot.commands.common import EXIT_GO, EXIT_NO_GO, UsageError, add_checklist_arg, load_context
-from bot.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
+from bot.policy.waivers import WaiverError, WaiverRefused, WaiverService, parse_duration
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,7 +4,7 @@ If the claim store is down we act anyway: locks and exactly-once records still p
 
 from __future__ import annotations
 
-from bot.locks import Locks, LockUnavailable
+from bot.coordination.locks import Locks, LockUnavailable
 
 
 async def first_delivery(locks: Locks, transport: str, key: str) -> bool:

@@ -29,9 +29,8 @@ from checks.result import CheckResult
 log = logging.getLogger("golive.conversation")
 
 FINAL_KEY = "run-final:{transport}:{run_id}"
-"""Set once a run's parent shows its final state, so recovery never repaints a finished message."""
-LEGACY_FINAL_KEYS = ("slack:run-final:{run_id}", "teams:run:{run_id}:final")
-"""The keys each transport used before this layer existed; still honoured so an upgrade repaints nothing."""
+"""Set once a run's parent shows its final state, so recovery never repaints a finished message (the keys
+each transport used before this layer existed were renamed to it by store migration 0012)."""
 
 
 async def mark_final(conversation: Conversation, run_id: str) -> None:
@@ -40,12 +39,8 @@ async def mark_final(conversation: Conversation, run_id: str) -> None:
 
 
 async def is_final(conversation: Conversation, run_id: str) -> bool:
-    keys = [FINAL_KEY.format(transport=conversation.transport, run_id=run_id),
-            *(k.format(run_id=run_id) for k in LEGACY_FINAL_KEYS if k.startswith(conversation.transport))]
-    for key in keys:
-        if await asyncio.to_thread(conversation.store.get, key):
-            return True
-    return False
+    key = FINAL_KEY.format(transport=conversation.transport, run_id=run_id)
+    return bool(await asyncio.to_thread(conversation.store.get, key))
 
 
 async def show_final(conversation: Conversation, parent: MessageRef, view: Any, run_id: str) -> bool:

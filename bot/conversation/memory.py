@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import Any
 
+from bot.announcements.events import AlertEvent, Announcement, RunReported
 from bot.chatops.commands import parse_command
 from bot.chatops.replies import Denied, Failed, HelpReply, Notice, RunBusy, SignoffDecided, SignoffOpened
 from bot.chatops.service import RunHooks
@@ -30,7 +31,6 @@ from bot.conversation.views import (
     RunStarted,
     SignoffMoved,
 )
-from bot.events import AlertEvent, Announcement, RunReported
 from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview
 from bot.signoff.service import SignoffRequest

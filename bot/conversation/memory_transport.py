@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.announcements.events import Notifier
 from bot.conversation.memory import MemoryBot, MemoryConversation
 from bot.conversation.pacing import Pacer
 from bot.conversation.registry import ServeEnv
 from bot.conversation.router import EventRouter
-from bot.events import Notifier
-from bot.server import RouteAdder
+from bot.serving.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bot.announcements.events import Notifier
     from bot.chatops.service import ChatOps, RolloutHook
     from bot.conversation.pacing import Pacer
-    from bot.events import Notifier
-    from bot.server import Health, RouteAdder
+    from bot.serving.server import Health, RouteAdder
     from bot.settings import Settings
     from bot.store import Store
 

@@ -1,4 +1,4 @@
-"""Where the bot's own events go, for every transport (bot.events.Notifier).
+"""Where the bot's own events go, for every transport (bot.announcements.events.Notifier).
 
 A promotion opens a new parent message for its phase; later events about the phase reply in that thread:
 alerts, escalations (broadcast to the channel), the all-clear, a rollback or pause. An alert with no
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 
+from bot.announcements.events import AlertEvent, Announcement, ChannelNotice, Event, RunReported
 from bot.conversation.base import Conversation, DeliveryError
 from bot.conversation.views import AlertClosed, Line
-from bot.events import AlertEvent, Announcement, ChannelNotice, Event, RunReported
 from bot.rollout.watch import WATCH_ACTOR
 from bot.store import MessageRef
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.events import AlertEvent
+from bot.announcements.events import AlertEvent
 from bot.signoff.service import SignoffRequest
 from bot.store import MessageRef, RunRecord
 from checks.result import CheckResult, Status

@@ -1,12 +1,12 @@
 """The watch's side of the chart: each sample reduced to a point and kept in the store, so every alert,
-all-clear, `golive status` during a rollout and `golive watch` draw the same window (bot.charts)."""
+all-clear, `golive status` during a rollout and `golive watch` draw the same window (bot.rollout.charts)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from bot.charts import CHART_KEY, CHARTED, WINDOW, watch_chart
+from bot.rollout.charts import CHART_KEY, CHARTED, WINDOW, watch_chart
 from bot.rollout.metrics import Sample
 from bot.rollout.models import RuleSpec
 from bot.store import Store

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bot.events import AlertEvent, AlertLevel, AlertState
+from bot.announcements.events import AlertEvent, AlertLevel, AlertState
 from bot.rollout.models import LEVELS, WatchConfig
 from bot.rollout.rules import Reading
 

@@ -1,5 +1,5 @@
 """Leader election among bot replicas: a lease in Redis (SET NX PX to take it, compare-and-set PEXPIRE
-to renew it, compare-and-delete to hand it back), built on the shared `bot.locks` primitives.
+to renew it, compare-and-delete to hand it back), built on the shared `bot.coordination.locks` primitives.
 
 The leader renews every third of the lease; a follower retries often enough that, once a dead
 leader's lease expires, it takes over within a small fraction of the lease. A leader that cannot
@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bot.locks import Locks, LockUnavailable
+from bot.coordination.locks import Locks, LockUnavailable
 
 log = logging.getLogger("golive.lease")
 Hook = Callable[[], Awaitable[None]]

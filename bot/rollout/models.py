@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.events import AlertLevel
+from bot.announcements.events import AlertLevel
 from bot.rollout.exposition import ExpositionSpec
 from bot.runs.status import ROLLOUT_PHASE_KEY
 from checks.jsonpath import Op

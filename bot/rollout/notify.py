@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.events import AlertEvent, Announcement, ChannelNotice, Event, Notifier, RunReported
+from bot.announcements.events import AlertEvent, Announcement, ChannelNotice, Event, Notifier, RunReported
 from bot.runs.service import RunOutcome
 
 

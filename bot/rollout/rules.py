@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.events import AlertLevel
+from bot.announcements.events import AlertLevel
 from bot.rollout.expressions import looks_like_expression
 from bot.rollout.metrics import ProbeResult, Sample
 from bot.rollout.models import ProbeSpec, RuleSpec, WatchConfig

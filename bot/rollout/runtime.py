@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.events import Notifier
-from bot.locks import Locks, RedisLocks, build_locks
+from bot.announcements.events import Notifier
+from bot.coordination.locks import Locks, RedisLocks, build_locks
 from bot.rollout.incidents import IncidentStore, MemoryIncidentStore, RedisIncidentStore
 from bot.rollout.lease import LeaderLease
 from bot.rollout.models import WatchConfig, watch_config
@@ -21,7 +21,7 @@ from bot.rollout.providers import FlagProvider, build_provider
 from bot.rollout.service import RolloutService
 from bot.rollout.watch import Watch
 from bot.runs.service import RunOutcome
-from bot.scheduler import ScheduledRuns, create_scheduler, cron_trigger
+from bot.serving.scheduler import ScheduledRuns, create_scheduler, cron_trigger
 from bot.store import Store
 from checks.interpolate import MissingVariable, interpolate
 from checks.runner import Runner
@@ -76,7 +76,7 @@ class RolloutRuntime:
         """Redis itself, never an in-process fallback: leadership and alert dedup must be shared or not be."""
         if isinstance(self.locks, RedisLocks):
             return self.locks
-        inner = getattr(self.locks, "redis", None)  # e.g. bot.degrade.ResilientLocks
+        inner = getattr(self.locks, "redis", None)  # e.g. bot.coordination.locks.ResilientLocks
         return inner if isinstance(inner, RedisLocks) else None
 
     def incidents(self) -> IncidentStore:

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.events import AlertEvent, Announcement, AnnouncementKind, Notifier
-from bot.events import rollout_subject as subject_of
-from bot.freeze import freeze_reasons
-from bot.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.announcements.events import AlertEvent, Announcement, AnnouncementKind, Notifier
+from bot.announcements.events import rollout_subject as subject_of
+from bot.coordination.locks import LocalLocks, LockBusy, Locks, LockUnavailable, holding
+from bot.policy.freeze import freeze_reasons
+from bot.policy.waivers import active_waivers
 from bot.rollout.gate import gate_reasons, phase_verdict
 from bot.rollout.incidents import IncidentStore
 from bot.rollout.models import NO_PHASE, RolloutResult, apply_spec
@@ -32,7 +33,6 @@ from bot.rollout.providers import (
 from bot.rollout.records import RolloutRecords
 from bot.signoff.service import SignoffService
 from bot.store import Store
-from bot.waivers import active_waivers
 from checks.argv import command_argv
 from checks.bounded import CapExceeded
 from checks.interpolate import MissingVariable, interpolate
@@ -515,9 +515,9 @@ class RolloutService:
             log.warning("announcing %s of %s failed: %s", kind, phase, mask(str(exc)))
 
     async def _witness(self, why: str, phase: str) -> None:
-        """Post the audit chain's head (bot.witness) in the phase's thread: a promotion or rollback is
+        """Post the audit chain's head (bot.authority.witness) in the phase's thread: a promotion or rollback is
         evidence worth witnessing."""
-        from bot.witness import witness
+        from bot.authority.witness import witness
 
         try:
             await witness(self.store, self.notifier, why, thread=subject_of(self.checklist.name, phase))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.doctor_report import Finding
+from bot.diagnostics.doctor_report import Finding
 from bot.rollout.metrics import Collector
 from bot.rollout.models import WatchConfig
 from bot.rollout.rules import blind_rules, rules_for

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.events import AlertEvent, Announcement, Notifier
+from bot.announcements.events import AlertEvent, Announcement, Notifier
 from bot.rollout.chart import remember, watch_chart
 from bot.rollout.incidents import IncidentStore, IncidentTracker, MemoryIncidentStore
 from bot.rollout.metrics import Collector, Sample
@@ -27,7 +27,7 @@ from bot.rollout.models import NO_PHASE, RuleSpec, WatchConfig
 from bot.rollout.records import RolloutRecords
 from bot.rollout.rules import BlindRule, Reading, blind_rules, evaluate, rules_for
 from bot.rollout.service import RolloutService
-from bot.scheduler import create_scheduler
+from bot.serving.scheduler import create_scheduler
 from bot.store import Store
 from checks.masking import mask
 from checks.spec import Checklist, Criteria, RolloutPhase

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.events import Notifier
+from bot.announcements.events import Notifier
 from bot.rollout.notify import run_reporter
 from bot.rollout.preflight import preflight
 from bot.rollout.runtime import RolloutRuntime
@@ -40,7 +40,7 @@ def say(text: str) -> None:
 
 async def run_watch(settings: Settings, store: Store, checklist: Checklist, options: WatchOptions,
                     notifier: Notifier) -> int:
-    """Stand by / watch until SIGTERM or SIGINT; events go to `notifier` (bot.notifiers.build_notifier
+    """Stand by / watch until SIGTERM or SIGINT; events go to `notifier` (bot.announcements.notifiers.build_notifier
     assembles the configured transports: the rollout itself knows none)."""
     runtime = await RolloutRuntime.create(
         checklist, store, notifier, redis_url=settings.secret("redis_url"), prefix=settings.redis_prefix,

@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.policy.waivers import active_waivers
 from bot.runs.durable import OWNER, Durability, ResultWriter, RunIncomplete, heartbeat, patiently, reap
 from bot.store import RunRecord, Store, StoreUnavailable
-from bot.waivers import active_waivers
 from checks.loader import select_checks
 from checks.result import CheckResult
 from checks.runner import Runner, RunReport

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.breakglass import unacknowledged_notes
-from bot.charts import Moment, stored_points, timeline, watch_chart
-from bot.degrade import degradations
+from bot.authority.breakglass import unacknowledged_notes
+from bot.diagnostics.degradations import degradations
+from bot.policy.waivers import WaiverService
+from bot.rollout.charts import Moment, stored_points, timeline, watch_chart
 from bot.runs.durable import Durability
 from bot.signoff.service import SignoffService, stages
 from bot.store import RunRecord, Store, StoreUnavailable
 from bot.store.store import parse_time
-from bot.waivers import WaiverService
 from checks.result import CheckResult, Status, utcnow
 from checks.spec import Checklist, CheckSpec
 from checks.verdict import SignoffState, Verdict, Waiver, decide
@@ -50,10 +50,10 @@ class StatusOverview:
     running: list[RunRecord] = field(default_factory=list)
     generated_at: datetime = field(default_factory=utcnow)
     deployment: dict[str, object] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # what runs degraded right now (bot.degrade), and why
+    warnings: list[str] = field(default_factory=list)  # what runs degraded now, and why (bot.diagnostics.degradations)
     waivers: list[Waiver] = field(default_factory=list)  # live waivers (expired ones are in the deployment record)
-    chart: str = ""  # the watched metrics over the window while a rollout phase is active (bot.charts)
-    timeline: str = ""  # phase runs, promotions, incidents, rollbacks (bot.charts.timeline)
+    chart: str = ""  # the watched metrics over the window while a rollout phase is active (bot.rollout.charts)
+    timeline: str = ""  # phase runs, promotions, incidents, rollbacks (bot.rollout.charts.timeline)
 
 
 def _number(value: object) -> float:

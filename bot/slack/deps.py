@@ -37,5 +37,5 @@ class SlackDeps:
         return self.chatops.store
 
     def notifier(self) -> SlackNotifier:
-        """The Slack notifier of this bot (bot.events.Notifier), posting in the release channel."""
+        """The Slack notifier of this bot (bot.announcements.events.Notifier), posting in the release channel."""
         return SlackNotifier(self.poster, self.channel)

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.doctor_report import Finding
-from bot.netreason import network_reason
+from bot.diagnostics.doctor_report import Finding
+from bot.diagnostics.netreason import network_reason
 from bot.slack.poster import slack_error
 from bot.slack.scopes import bot_scopes
 from checks.spec import Checklist

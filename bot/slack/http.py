@@ -6,14 +6,14 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.ackfirst import AckFirst, refuse_unsigned
-from bot.server import RouteAdder
+from bot.serving.server import RouteAdder
+from bot.slack.ackfirst import AckFirst, refuse_unsigned
 
 SLACK_PATH = "/slack/events"
 
 
 def slack_routes(bolt_app: AsyncApp, path: str = SLACK_PATH) -> RouteAdder:
-    ack_first = AckFirst(bolt_app)  # commands and clicks: 200 at once, Bolt after the burst (bot/ackfirst.py)
+    ack_first = AckFirst(bolt_app)  # commands and clicks: 200 at once, Bolt after the burst (bot/slack/ackfirst.py)
 
     async def slack_events(request: web.Request) -> web.Response:
         try:

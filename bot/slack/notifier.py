@@ -1,5 +1,5 @@
-"""Posting rollout events in Slack (bot.events.Notifier): the shared event router (bot.conversation.router)
-over Slack's conversation. Kept as a name of its own for the callers that build one."""
+"""Posting rollout events in Slack (bot.announcements.events.Notifier): the shared event router
+(bot.conversation.router) over Slack's conversation. Kept as a name of its own for the callers that build one."""
 
 from __future__ import annotations
 

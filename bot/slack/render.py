@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
+from bot.announcements.events import AlertEvent, Announcement, RunReported
 from bot.chatops.replies import (
     Denied,
     Failed,
@@ -25,7 +26,6 @@ from bot.conversation.views import (
     RunProgress,
     RunStarted,
 )
-from bot.events import AlertEvent, Announcement, RunReported
 from bot.rollout.models import RolloutResult
 from bot.runs.service import RunOutcome
 from bot.runs.status import StatusOverview

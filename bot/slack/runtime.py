@@ -15,8 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
 from bot.conversation.pacing import Pacer
-from bot.locks import LOCK_TTL
-from bot.netreason import network_reason
+from bot.coordination.locks import LOCK_TTL
+from bot.diagnostics.netreason import network_reason
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, install, new_slack_app
 from bot.slack.conversation import SlackConversation, slack_pacer
@@ -68,7 +68,7 @@ class SlackBot:
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
                     on_rollout_action: RolloutHook | None = None, pacer: Pacer | None = None) -> SlackBot:
-    """`pacer`: shared with the notifier of the same process (bot.notifiers), so they pace together."""
+    """`pacer`: shared with the notifier of the same process (bot.announcements.notifiers), so they pace together."""
     pacer = pacer or slack_pacer(settings)
     app = None
     if client is None:  # Bolt builds the Web API client from the token; the bot uses that one

@@ -14,7 +14,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.info": "channels:read",
     "users.info": "users:read",
     "apps.connections.open": None,  # with the app-level token (connections:write is an app scope)
-    # golive audit verify reads the witnessed audit heads back from the release channel (bot.witness)
+    # golive audit verify reads the witnessed audit heads back from the release channel (bot.authority.witness)
     "conversations.history": "channels:history",
 }
 

@@ -37,7 +37,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.degrade import Degradations, degradations
+from bot.diagnostics.degradations import Degradations, degradations
 from checks.masking import mask
 
 log = logging.getLogger("golive.slack.socket")

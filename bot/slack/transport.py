@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.announcements.events import Notifier
 from bot.conversation.pacing import Pacer
 from bot.conversation.registry import ServeEnv, TransportConfigError
-from bot.events import Notifier
 from bot.settings import Settings
 from bot.slack.conversation import SlackConversation, slack_pacer
 from bot.slack.runtime import SlackBot, SlackStartupError, build_slack_bot

@@ -4,7 +4,7 @@ its own content, under a key held outside the database (bot.store.auditkey).
 Why keyed: a plain hash chain proves nothing to someone who can rewrite the table, because they can
 recompute every hash after their edit. An HMAC cannot be recomputed without the key, so whoever owns
 the database (and can drop its triggers) still cannot edit, reorder or append a row that verifies.
-Deleting the newest rows leaves a valid, shorter chain; that is what the witness (bot.witness) is for.
+Deleting the newest rows leaves a valid, shorter chain; that is what the witness (bot.authority.witness) is for.
 
 Rows written before the key (the unkeyed sha256 chain of 0002) carry `key_id = ''`; they may only
 form the start of the log: once a keyed row exists, every later row must be keyed.

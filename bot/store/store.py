@@ -19,16 +19,6 @@ from checks.result import CheckResult
 from checks.spec import CheckSpec
 from checks.verdict import Verdict
 
-EXTRA_SCHEMA: list[str] = []
-"""Deprecated: idempotent DDL registered at import time, applied after the migrations under their lock.
-New tables and columns go in a numbered migration (bot/store/migrations/README in its __init__)."""
-
-
-def register_schema(*statements: str) -> None:
-    for stmt in statements:
-        if stmt not in EXTRA_SCHEMA:
-            EXTRA_SCHEMA.append(stmt)
-
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -116,10 +106,6 @@ class Store:
     def migrate(self) -> Store:
         """Apply the pending numbered migrations (bot/store/migrations) under the migration lock."""
         migrate(self.db)
-        if EXTRA_SCHEMA:
-            with self.db.migration_lock() as tx:
-                for stmt in EXTRA_SCHEMA:
-                    tx.execute(tx.render_ddl(stmt))
         return self
 
     def ping(self) -> None:

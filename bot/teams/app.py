@@ -29,7 +29,7 @@ from microsoft_agents.hosting.core import (
 
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.conversation.pacing import Pacer
-from bot.server import RouteAdder
+from bot.serving.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled
@@ -136,7 +136,7 @@ def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHo
 
 
 def teams_routes(transport: TeamsTransport) -> RouteAdder:
-    """POST /api/messages for bot.server.build_web_app, behind the SDK's JWT check (anonymous only when
+    """POST /api/messages for bot.serving.server.build_web_app, behind the SDK's JWT check (anonymous only when
     configured for tests)."""
     prefix, _, leaf = MESSAGES_PATH.rpartition("/")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from bot.events import AlertEvent, Announcement, RunReported
+from bot.announcements.events import AlertEvent, Announcement, RunReported
 from bot.teams import cardkit as ck
 from bot.teams.cards import Names, result_blocks, same, verdict_blocks
 from bot.teams.ids import VERB_ROLLOUT

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from microsoft_agents.activity import ConversationReference
 
+from bot.announcements.events import Event
 from bot.conversation.router import EventRouter
-from bot.events import Event
 from bot.teams.conversation import TeamsChannelUnknown, TeamsConversation
 from bot.teams.proactive import Proactive
 from bot.teams.references import References, base_conversation
@@ -20,7 +20,7 @@ __all__ = ["PARENT", "TeamsChannelUnknown", "TeamsNotifier"]
 
 
 class TeamsNotifier(EventRouter):
-    """bot.events.Notifier for Teams."""
+    """bot.announcements.events.Notifier for Teams."""
 
     def __init__(self, proactive: Proactive | TeamsConversation, references: References | None = None, *,
                  channel: str, service_url: str | None = None, tenant_id: str | None = None) -> None:

@@ -37,7 +37,7 @@ from bot.conversation.pipeline import (
 from bot.conversation.replies import is_private
 from bot.conversation.tasks import TaskTracker
 from bot.conversation.views import Line
-from bot.locks import LOCK_TTL
+from bot.coordination.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.announcements.events import Notifier
 from bot.conversation.pacing import Pacer
 from bot.conversation.registry import ServeEnv, TransportConfigError
-from bot.events import Notifier
 from bot.settings import Settings
 from bot.store import Store
 from bot.teams import teams_enabled

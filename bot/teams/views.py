@@ -3,8 +3,8 @@ renderer (`bot.teams.cards.render`, a functools.singledispatch), so every Teams 
 
 from __future__ import annotations
 
+from bot.announcements.events import AlertEvent, Announcement, RunReported
 from bot.conversation.views import AlertClosed, EvidenceReply, RunFinal, RunInterrupted, RunProgress, RunStarted
-from bot.events import AlertEvent, Announcement, RunReported
 from bot.teams import cardkit as ck
 from bot.teams import cards, event_cards
 from bot.teams.cards import (

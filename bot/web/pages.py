@@ -157,7 +157,7 @@ def signoff_page(store: Any, checklist: Any, request_id: str, linker: Linker | N
 
 
 def rollout_page(store: Any, checklist: Any, linker: Linker | None) -> Page:
-    from bot.charts import stored_points, watch_series
+    from bot.rollout.charts import stored_points, watch_series
     from bot.rollout.records import RolloutRecords
     from bot.web.svg import series_svg
 

@@ -69,7 +69,7 @@ def view_app(store: Any, checklist: Any, linker_of: Callable[[], Linker | None])
 
 def view_routes(store: Any, checklist: Any, linker_of: Callable[[], Linker | None] | None = None,
                 ) -> Callable[[web.Application], None]:
-    """A route adder for `bot.server.build_web_app`: mounts the view at /view."""
+    """A route adder for `bot.serving.server.build_web_app`: mounts the view at /view."""
     from bot.web import links
 
     def add(app: web.Application) -> None:

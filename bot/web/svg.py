@@ -1,5 +1,5 @@
 """The rollout's watched metrics as inline SVG, drawn on the server from the stored samples (the same
-`bot.charts.Series` chat draws as sparklines): a line per metric, its alert threshold as a dashed line,
+`bot.rollout.charts.Series` chat draws as sparklines): a line per metric, its alert threshold as a dashed line,
 breaching samples marked, and an accessible <title> saying what the chart shows. No script, no style
 attribute (the page's CSP allows neither): colours are presentation attributes and CSS classes."""
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from bot.charts import Series, _number
+from bot.rollout.charts import Series, _number
 
 WIDTH, HEIGHT, PAD = 640, 150, 28
 

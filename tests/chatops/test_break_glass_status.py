@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.breakglass import acknowledge, record
-from bot.identity import CliIdentity
+from bot.authority.breakglass import acknowledge, record
+from bot.authority.identity import CliIdentity
 from bot.runs.status import build_status
 from bot.slack.views.status import status_message
 from bot.store import open_store

@@ -7,7 +7,7 @@ from bot.chatops.actor import Actor
 from bot.chatops.commands import FreezeCommand, HelpCommand, parse_command
 from bot.chatops.replies import Denied, Failed, Notice
 from bot.chatops.service import ChatOps
-from bot.freeze import freeze_reasons
+from bot.policy.freeze import freeze_reasons
 from bot.store import Store
 from checks.spec import Checklist, Freeze
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from bot.locks import LocalLocks, LockBusy, LockUnavailable, RedisLocks, holding
+from bot.coordination.locks import LocalLocks, LockBusy, LockUnavailable, RedisLocks, holding
 from tests.conftest import REDIS_URL
 
 

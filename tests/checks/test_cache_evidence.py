@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.demo import DemoServer
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.result import Status
 from tests.checks.http_fixtures import run_one
 from tests.checks.http_fixtures import target as target  # the fixture, re-exported for pytest

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.lanes import Lanes
 from checks.loader import parse_checklist
 from checks.result import Status

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.result import Status
 from tests.checks.http_fixtures import run_checks
 

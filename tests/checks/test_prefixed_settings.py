@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from aiohttp import web
 
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.loader import bundled_checklist, parse_checklist
 from checks.result import CheckResult, Status
 from checks.runner import Runner

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from bench.hostile_target import HostileTarget, Recorder
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.kinds.http import MAX_REDIRECTS, RUN_HEADER
 from checks.result import CheckResult, Status
 from checks.runner import Runner

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.kinds.http import RUN_HEADER
 from checks.result import Status
 from checks.runner import Runner

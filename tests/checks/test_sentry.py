@@ -13,7 +13,7 @@ import pytest
 import sentry_sdk
 from aiohttp import web
 
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.result import Status
 from tests.checks.conftest import PgCheckHarness, pg_text_of
 

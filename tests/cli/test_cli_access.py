@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.breakglass import record, unacknowledged
+from bot.authority.breakglass import record, unacknowledged
+from bot.authority.identity import CliIdentity, host, os_user
 from bot.chatops.actor import Actor
-from bot.freeze import FreezeService
-from bot.identity import CliIdentity, host, os_user
+from bot.policy.freeze import FreezeService
+from bot.policy.waivers import WaiverService
 from bot.rollout.records import RolloutRecords
 from bot.store import Store, open_store
 from bot.store.auditkey import load_keys
-from bot.waivers import WaiverService
 from checks.loader import load_checklist
 from tests.cli.inprocess import golive_in_process
 from tests.operators import write_operators
@@ -260,10 +260,10 @@ def test_break_glass_is_announced_once_a_transport_can_post(tmp_path: Path) -> N
     """The serving bot's sweep posts pending announcements; a transport that refuses leaves them pending."""
     import asyncio
 
-    from bot.breakglass import announce_pending
+    from bot.announcements.events import FanoutNotifier
+    from bot.authority.breakglass import announce_pending
     from bot.conversation.memory import MemoryConversation
     from bot.conversation.router import EventRouter
-    from bot.events import FanoutNotifier
 
     store = state_store(tmp_path)
     item = record(store, "acl", "rollback", CliIdentity(os_user(), host(), ()), "Teams outage")
@@ -314,7 +314,7 @@ def test_status_lists_nothing_when_no_glass_was_broken(tmp_path: Path) -> None:
     (["promote", "phase-1", "--break-glass", "chat down"], "promoted phase-1 by U_LEAD"),
 ])
 def test_promotions_waivers_and_break_glass_witness_the_chain_head(tmp_path: Path, argv: list[str], why: str) -> None:
-    from bot.witness import read_heads
+    from bot.authority.witness import read_heads
 
     path = write_checklist(tmp_path)
     store = state_store(tmp_path)
@@ -332,10 +332,10 @@ def test_promotions_waivers_and_break_glass_witness_the_chain_head(tmp_path: Pat
 async def test_the_serving_bot_announces_pending_break_glass_and_witnesses_daily(tmp_path: Path) -> None:
     import asyncio
 
+    from bot.announcements.events import FanoutNotifier
+    from bot.authority.witness import keep_watch, read_heads
     from bot.conversation.memory import MemoryConversation
     from bot.conversation.router import EventRouter
-    from bot.events import FanoutNotifier
-    from bot.witness import keep_watch, read_heads
 
     store = state_store(tmp_path)
     item = record(store, "acl", "promote", CliIdentity(os_user(), host(), ()), "Slack outage")

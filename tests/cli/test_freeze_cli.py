@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.freeze import window_occurrence
+from bot.policy.freeze import window_occurrence
 from bot.signoff.service import SignoffService
 from bot.store import open_store
 from checks.loader import load_checklist

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.history import fill_history, history_checklist
-from bot.scheduler import ScheduledRuns, create_scheduler
+from bot.serving.scheduler import ScheduledRuns, create_scheduler
 from bot.store import open_store
 from tests.cli.inprocess import golive_in_process
 from tests.cli.test_small_gaps import write_checklist

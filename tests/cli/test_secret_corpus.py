@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.observability import scrub_event, setup_logging
+from bot.diagnostics.observability import scrub_event, setup_logging
 from tests.secrets_corpus import CORPUS, SECRET_VALUES, hostile_target, leaks, leaky_checklist
 
 

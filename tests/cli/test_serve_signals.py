@@ -1,7 +1,7 @@
 """A SIGTERM or SIGINT at any moment of `golive serve`'s start-up ends it with exit 0 and no traceback.
 
 A real process (signals are the point). Deterministic, not timed: GOLIVE_STARTUP_HOLD makes the process wait
-at one named start-up point (bot.startup) and GOLIVE_STARTUP_TRACE tells the test it is there; the signal
+at one named start-up point (bot.serving.startup) and GOLIVE_STARTUP_TRACE tells the test it is there; the signal
 arrives at exactly that moment. The points span start-up: before the command's modules import, after the
 arguments parse, after the configuration loads, around the demo service, with the store open, and with
 the port bound but Slack not yet asked. Once it runs, tests/production/test_socket_mode_process.py covers it."""

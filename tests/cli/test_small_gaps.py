@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from bot.chatops.actor import Actor
-from bot.freeze import FreezeRefused, FreezeService
+from bot.policy.freeze import FreezeRefused, FreezeService
+from bot.policy.waivers import WaiverError, parse_duration
 from bot.store import open_store
-from bot.waivers import WaiverError, parse_duration
 from checks.loader import ChecklistError, load_checklist
 from tests.cli.inprocess import golive_in_process
 from tests.operators import write_operators

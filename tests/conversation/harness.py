@@ -20,7 +20,7 @@ from bot.conversation.base import Conversation
 from bot.conversation.memory import MemoryBot, MemoryConversation
 from bot.conversation.pipeline import SignoffClick
 from bot.conversation.retry import RetryPolicy
-from bot.locks import LocalLocks
+from bot.coordination.locks import LocalLocks
 from bot.store import Store, StoreUnavailable
 from checks.spec import Checklist
 
@@ -310,7 +310,7 @@ async def harness_for(transport: str, store: Store, checklist: Checklist, *, set
         finally:
             await stub.close()
         return
-    from bot.server import Health, build_web_app
+    from bot.serving.server import Health, build_web_app
     from bot.settings import Settings
     from bot.teams.app import build_teams, teams_routes
     from tests.teams.support import SCHEMA_PATH, Connector, assert_valid_card, cards_of

@@ -3,10 +3,10 @@ must not depend on the transport, because the workflows behind it exist once (bo
 
 from __future__ import annotations
 
+from bot.announcements.events import AlertEvent, Announcement
 from bot.conversation.recovery import recover_interrupted_runs
 from bot.conversation.router import EventRouter
 from bot.conversation.views import RunProgress
-from bot.events import AlertEvent, Announcement
 from tests.conversation.harness import Harness
 
 

@@ -5,8 +5,8 @@ the next update, and a click on a moved sign-off card updates the current card i
 
 from __future__ import annotations
 
+from bot.policy.waivers import active_waivers
 from bot.signoff.service import SignoffService
-from bot.waivers import active_waivers
 from tests.conversation.harness import Harness, Msg
 
 

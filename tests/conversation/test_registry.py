@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.announcements.events import Announcement
+from bot.announcements.notifiers import build_notifier
 from bot.conversation import registry
-from bot.events import Announcement
-from bot.notifiers import build_notifier
 from bot.settings import Settings
 from checks.spec import Checklist
 from tests.serving import serving

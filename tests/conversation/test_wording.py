@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.announcements.events import AlertEvent, Announcement
 from bot.conversation.router import EventRouter
-from bot.events import AlertEvent, Announcement
 from bot.rollout.notify import render_event
 from bot.rollout.watch import WATCH_ACTOR
 from bot.slack.views.rollout import announcement_message

@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import yaml
 
-from bot.observability import register_secrets
+from bot.diagnostics.observability import register_secrets
 from bot.settings import Settings, secret_fields
 from checks.masking import MASK, MIN_KNOWN_LENGTH, Masker, is_secret_name
 from tests.secrets_corpus import CORPUS, HARMLESS, leaks
@@ -41,7 +41,7 @@ def test_harmless_text_reaches_slack_and_the_logs_byte_for_byte() -> None:
     import io
     import logging
 
-    from bot.observability import remove_logging, setup_logging
+    from bot.diagnostics.observability import remove_logging, setup_logging
     from bot.slack.views.blocks import safe
 
     for fmt in ("text", "json"):

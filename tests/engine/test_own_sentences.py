@@ -16,7 +16,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.cli import COMMANDS, build_parser, help_parser
-from bot.doctor_report import Finding
+from bot.diagnostics.doctor_report import Finding
 from bot.slack.socket_mode import FIX_APP_TOKEN, PERMANENT_ERRORS, app_token_problem
 from bot.terminal.render import Style, render_verdict
 from checks.loader import parse_checklist

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.degrade import degradations
+from bot.diagnostics.degradations import degradations
 from tests.production.servers import PG_BIN, PostgresServer, RedisServer
 
 

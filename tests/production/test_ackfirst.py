@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from slack_bolt.async_app import AsyncApp
 
 from bench.harness import SIGNING_SECRET, SlackStub, button_click, signed_headers, slash_command
-from bot.ackfirst import acks_empty
-from bot.server import RouteAdder, build_web_app
+from bot.serving.server import RouteAdder, build_web_app
+from bot.slack.ackfirst import acks_empty
 from bot.slack.http import slack_routes
 
 
@@ -40,7 +40,7 @@ def bolt_app(seen: list[str], stub: SlackStub) -> AsyncApp:
 
 
 async def client(routes: RouteAdder) -> TestClient:
-    from bot.server import Health
+    from bot.serving.server import Health
 
     c = TestClient(TestServer(build_web_app(Health.__new__(Health), routes)))
     await c.start_server()

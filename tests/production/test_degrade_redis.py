@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from bot.degrade import REDIS_DEGRADED, Readiness, ResilientLocks, degradations
-from bot.locks import RedisLocks, build_locks, holding, redis_client
+from bot.coordination.locks import REDIS_DEGRADED, RedisLocks, ResilientLocks, build_locks, holding, redis_client
+from bot.diagnostics.degradations import degradations
+from bot.serving.server import Readiness
 from tests.production.servers import RedisServer
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.chatops.actor import Actor
 from bot.chatops.service import ChatOps
-from bot.locks import LocalLocks
+from bot.coordination.locks import LocalLocks
 from bot.runs.service import RunOutcome
 from bot.store import open_store
 from checks.loader import parse_checklist

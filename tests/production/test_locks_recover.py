@@ -8,9 +8,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.degrade import ResilientLocks, degradations
-from bot.locks import RedisLocks, redis_client
-from bot.server import Health
+from bot.coordination.locks import RedisLocks, ResilientLocks, redis_client
+from bot.diagnostics.degradations import degradations
+from bot.serving.server import Health
 from bot.store import open_store
 from tests.production.servers import RedisServer
 

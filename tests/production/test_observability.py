@@ -13,7 +13,7 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from bot.observability import (
+from bot.diagnostics.observability import (
     JsonFormatter,
     MaskingFilter,
     TextFormatter,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.server import Health, build_web_app
+from bot.serving.server import Health, build_web_app
 from bot.store import Store, open_store
 from tests.production.servers import PostgresServer
 

@@ -13,7 +13,8 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.degrade import Readiness, degradations
+from bot.diagnostics.degradations import degradations
+from bot.serving.server import Readiness
 from bot.slack.socket_mode import SocketModeConnection, SocketTiming
 from tests.slack.socket_standin import SocketModeSlack
 from tests.slack.support import APP_TOKEN, BOT_TOKEN

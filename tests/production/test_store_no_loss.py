@@ -17,7 +17,7 @@ import pytest
 from bot.cli import main
 from bot.runs.durable import Durability, RunIncomplete, reap
 from bot.runs.service import execute_run
-from bot.server import Health
+from bot.serving.server import Health
 from bot.store import Store, StoreUnavailable, open_store
 from checks.loader import load_checklist
 from tests.production.servers import PostgresServer

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
+from bot.coordination.locks import RedisLocks, redis_client
 from bot.demo import DemoServer, serve_target
-from bot.locks import RedisLocks, redis_client
 from bot.store import Store, open_store
 from checks.loader import load_checklist
 from checks.spec import Checklist

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.chatops.commands import PromoteCommand, RollbackCommand
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.chat import install
 from bot.runs.service import execute_run

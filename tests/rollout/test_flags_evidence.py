@@ -17,15 +17,15 @@ import pytest
 from aiohttp import web
 from dotenv import dotenv_values
 
-from bot.events import RecordingNotifier
-from bot.locks import RedisLocks
+from bot.announcements.events import RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.models import phase_key
 from bot.rollout.providers import flag_reader
 from bot.rollout.providers.dotenv import DotenvProvider
 from bot.runs.runner import make_runner
 from bot.runs.service import execute_run
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from bot.store import Store
 from checks.loader import parse_checklist
 from checks.result import Status

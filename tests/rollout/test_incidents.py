@@ -3,7 +3,7 @@ escalation happens once past its time, and inconclusive samples never count as h
 
 from __future__ import annotations
 
-from bot.locks import RedisLocks
+from bot.coordination.locks import RedisLocks
 from bot.rollout.incidents import IncidentTracker, MemoryIncidentStore, RedisIncidentStore
 from bot.rollout.lease import LeaderLease
 from bot.rollout.models import WatchConfig

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.locks import RedisLocks
 from bot.rollout.providers import ProviderError, build_provider
 from bot.rollout.providers.launchdarkly import SEMANTIC_PATCH, LaunchDarklyConfig, LaunchDarklyProvider
 from bot.rollout.service import RolloutService

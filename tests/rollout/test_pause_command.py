@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.announcements.events import Announcement, RecordingNotifier
 from bot.chatops.actor import Actor
 from bot.chatops.commands import action_of, parse_command
 from bot.chatops.replies import Denied, Failed
 from bot.chatops.service import ChatOps
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import Announcement, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout.chat import install
 from bot.rollout.models import RolloutResult
 from bot.rollout.records import RolloutRecords

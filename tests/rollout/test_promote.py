@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.announcements.events import Announcement, ChannelNotice, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer, serve_target
-from bot.events import Announcement, ChannelNotice, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.models import DEPLOYMENT_KEY, phase_key
 from bot.runs.service import execute_run

@@ -14,7 +14,7 @@ from bot.rollout.providers import ProviderError, apply_flags, build_provider, fl
 from bot.rollout.providers.dotenv import DotenvProvider, rewrite
 from bot.rollout.providers.http import HttpProvider
 from bot.rollout.providers.redis import RedisProvider
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.loader import parse_checklist
 from checks.result import Status
 from checks.runner import Runner

@@ -17,7 +17,7 @@ from bot.rollout.models import ProbeSpec, WatchConfig
 from bot.rollout.providers import ProviderError
 from bot.rollout.providers.dotenv import DotenvProvider
 from bot.rollout.providers.http import HttpProvider
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.kinds.flags import EffectiveError, EffectiveProbe, read_effective
 from tests.serving import IN_FLIGHT, hostile_target
 

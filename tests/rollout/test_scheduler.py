@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.announcements.events import RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.runs.service import RunOutcome
-from bot.scheduler import cron_trigger
+from bot.serving.scheduler import cron_trigger
 from bot.store import Store
 from checks.loader import load_checklist
 from checks.spec import Checklist

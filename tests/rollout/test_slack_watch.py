@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.announcements.events import FanoutNotifier, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import FanoutNotifier, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.runs.service import execute_run
 from bot.slack.client import build_web_client

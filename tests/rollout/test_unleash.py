@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.announcements.events import Announcement, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer, serve_target
-from bot.events import Announcement, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout.models import DEPLOYMENT_KEY
 from bot.rollout.providers.unleash import UnleashConfig, UnleashProvider
 from bot.rollout.service import RolloutService

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.announcements.events import AlertEvent, Announcement, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import AlertEvent, Announcement, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime, Watch
 from bot.rollout.models import DEPLOYMENT_KEY
 from bot.store import Store

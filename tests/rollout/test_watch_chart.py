@@ -10,9 +10,9 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from bot.announcements.events import AlertEvent, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import AlertEvent, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime
 from bot.rollout.notify import render_event
 from bot.runs.service import execute_run

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.announcements.events import AlertEvent, RecordingNotifier
+from bot.coordination.locks import RedisLocks
 from bot.demo import DemoServer
-from bot.events import AlertEvent, RecordingNotifier
-from bot.locks import RedisLocks
 from bot.rollout import RolloutRuntime, Watch
 from bot.rollout.metrics import Collector
 from bot.rollout.models import WatchConfig

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from aiohttp import web
 
+from bot.announcements.events import AlertEvent, Announcement, RecordingNotifier
 from bot.cli import main
-from bot.events import AlertEvent, Announcement, RecordingNotifier
-from bot.locks import RedisLocks, redis_client
+from bot.coordination.locks import RedisLocks, redis_client
 from bot.rollout import RolloutRuntime
 from bot.runs.service import execute_run
 from bot.store import open_store

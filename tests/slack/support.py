@@ -161,7 +161,7 @@ class SlackStub:
         return {c.method for c in self.calls}
 
     def posts(self, *, thread_ts: str | None = None, top_level: bool = False, witness: bool = False) -> list[Call]:
-        """Messages posted; golive's audit-head witnesses (bot.witness) only with `witness=True`."""
+        """Messages posted; golive's audit-head witnesses (bot.authority.witness) only with `witness=True`."""
         posts = [c for c in self.of("chat.postMessage") if witness or WITNESS not in str(c.payload.get("text"))]
         if top_level:
             return [c for c in posts if not c.payload.get("thread_ts")]
@@ -458,8 +458,8 @@ async def running_bot(stub: SlackStub, checklist: Any, store: Any, *, redis_url:
                       ) -> AsyncIterator[RunningBot]:
     """Start the bot as `golive serve --http` does (same builders), on a free port, against `stub`."""
     from bot.chatops.service import ChatOps
-    from bot.locks import build_locks, redis_client
-    from bot.server import Health, build_web_app, start_web_app
+    from bot.coordination.locks import build_locks, redis_client
+    from bot.serving.server import Health, build_web_app, start_web_app
     from bot.slack.http import slack_routes
     from bot.slack.runtime import build_slack_bot
     from checks.masking import masker

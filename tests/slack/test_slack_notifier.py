@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.events import AlertEvent, Announcement, FanoutNotifier
+from bot.announcements.events import AlertEvent, Announcement, FanoutNotifier
 from bot.slack.client import build_web_client
 from bot.slack.ids import ACTION_ROLLOUT_KEEP_GOING, ACTION_ROLLOUT_ROLLBACK, TRANSPORT
 from bot.slack.notifier import SlackNotifier

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.announcements.events import AlertEvent, Announcement
 from bot.chatops.commands import usage
 from bot.chatops.replies import Denied, Failed, HelpReply, HistoryReply, Notice, RunBusy
-from bot.events import AlertEvent, Announcement
 from bot.runs.status import PhaseStatus, StatusOverview
 from bot.signoff.service import RoleDecision, SignoffRequest
 from bot.slack.views.blocks import BLOCKS_JSON_BUDGET, MAX_BLOCKS, SlackMessage, clip

@@ -184,7 +184,7 @@ def test_audit_verify_reports_keys_and_detects_deleted_newest_rows_through_the_w
         tmp_path: Path, isolated_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from bot.witness import witness
+    from bot.authority.witness import witness
 
     s = cli_store(tmp_path)
     fill(s, 5)
@@ -204,7 +204,7 @@ def test_audit_verify_refuses_an_edited_witness_file(tmp_path: Path, isolated_en
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from bot.witness import witness, witness_path
+    from bot.authority.witness import witness, witness_path
 
     s = cli_store(tmp_path)
     fill(s, 3)
@@ -264,11 +264,11 @@ async def test_heads_posted_in_slack_are_read_back_so_truncating_log_and_witness
         tmp_path: Path, isolated_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from bot.events import FanoutNotifier
+    from bot.announcements.events import FanoutNotifier
+    from bot.authority.witness import witness, witness_path
     from bot.slack.client import build_web_client
     from bot.slack.notifier import SlackNotifier
     from bot.slack.poster import SlackPoster
-    from bot.witness import witness, witness_path
     from tests.slack.support import BOT_TOKEN, CHANNEL, SlackStub
 
     stub = await SlackStub().start()

@@ -203,3 +203,21 @@ def test_two_steps_with_one_number_are_refused(tmp_path: Path, monkeypatch: pyte
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SchemaError, match="two store migrations are numbered 0002"):
         discover(pkg.name)
+
+
+def test_0012_renames_the_legacy_final_state_keys_so_a_finished_message_stays_finished(tmp_path: Path) -> None:
+    """The keys Slack and Teams used for "this run's message is final" before the conversation layer are
+    renamed to the one key it reads; other keys are left alone, and a key already renamed wins."""
+    store = open_store(sqlite_path=tmp_path / "golive.db")
+    db = store.db
+    for key, value in [("slack:run-final:r1", True), ("teams:run:r2:final", True), ("teams:run:r3:final", True),
+                       ("run-final:teams:r3", "newer"), ("slack:other:r1", 1)]:
+        store.put(key, value)
+    [step] = [m for m in discover() if m.version == 12]
+    with db.migration_lock() as tx:
+        step.upgrade(tx)
+    keys = {r["key"]: r["value"] for r in db.fetchall("SELECT key, value FROM kv")}
+    assert store.get("run-final:slack:r1") is True and store.get("run-final:teams:r2") is True
+    assert store.get("run-final:teams:r3") == "newer"
+    assert store.get("slack:other:r1") == 1
+    assert not [k for k in keys if k.startswith("slack:run-final:") or k.endswith(":final")]

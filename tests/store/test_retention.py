@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.history import fill_history, history_checklist
-from bot.charts import WINDOW, stored_points
 from bot.rollout.chart import remember
+from bot.rollout.charts import WINDOW, stored_points
 from bot.rollout.metrics import Sample
 from bot.rollout.records import RolloutRecords
 from bot.store import Store

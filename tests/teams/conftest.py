@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.chatops.service import ChatOps
-from bot.locks import RedisLocks, redis_client
-from bot.server import Health, build_web_app
+from bot.coordination.locks import RedisLocks, redis_client
+from bot.serving.server import Health, build_web_app
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.teams.app import TeamsTransport, build_teams, teams_routes

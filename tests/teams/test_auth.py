@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from microsoft_agents.activity import ConversationReference
 
 from bot.chatops.service import ChatOps
-from bot.server import Health, build_web_app
+from bot.serving.server import Health, build_web_app
 from bot.settings import Settings
 from bot.teams.app import MULTI_TENANT, TeamsTransport, auth_configuration, build_teams, teams_routes
 from bot.teams.auth import ServiceUrlRefused

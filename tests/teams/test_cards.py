@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from bot.announcements.events import AlertEvent, Announcement
 from bot.chatops.actor import Actor
 from bot.chatops.commands import HelpCommand
 from bot.chatops.replies import Denied, Failed, HistoryReply, Notice, RunBusy, SignoffDecided, SignoffOpened
 from bot.chatops.service import ChatOps
-from bot.events import AlertEvent, Announcement
 from bot.rollout.models import RolloutResult
 from bot.runs.service import RunOutcome
 from bot.runs.status import build_status

@@ -10,7 +10,7 @@ import pytest
 from bot.settings import Settings
 from bot.teams.app import TeamsConfigError, build_teams, teams_routes
 from bot.teams.receive import command_text
-from bot.teams.recovery import recover_interrupted_runs, remember_run_card
+from bot.teams.recovery import recover_interrupted_runs
 from tests.teams.conftest import OUTSIDER, TECH_LEAD, TeamsClient
 from tests.teams.support import BOT, CHANNEL, Connector, base_activity, card_text, cards_of, message, user
 
@@ -138,7 +138,8 @@ async def test_a_run_card_left_running_by_a_dead_process_is_repainted(client: Te
     bot.chatops.store.db.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = :id",
                                  {"id": run.id})  # its process died: no heartbeat for long
     thread = f"{CHANNEL};messageid=42"
-    remember_run_card(bot, run, thread, "msg-card-1")
+    bot.chatops.store.remember_message(subject=run.id, transport="teams", purpose="parent", channel=thread,
+                                       ts="msg-card-1")  # where the dead process left its card
     await bot.start()
     try:
         [repaint] = [c for c in connector.calls if c.method == "PUT"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.events import AlertEvent, Announcement, FanoutNotifier, RecordingNotifier
-from bot.locks import RedisLocks, redis_client
+from bot.announcements.events import AlertEvent, Announcement, FanoutNotifier, RecordingNotifier
+from bot.coordination.locks import RedisLocks, redis_client
 from bot.rollout import RolloutRuntime
 from bot.teams.notifier import TeamsChannelUnknown, TeamsNotifier
 from tests.conftest import REDIS_URL
@@ -30,7 +30,7 @@ def alert(state: str, incident: str = "inc-1") -> AlertEvent:
 
 def posts(connector: Connector) -> list[tuple[str, str]]:
     """(conversation, card text) of every new message, in order; golive's audit-head witnesses (plain
-    text, bot.witness) left out."""
+    text, bot.authority.witness) left out."""
     return [(c.conversation, card_text(cards_of(c.body))) for c in connector.calls if c.method == "POST"
             and "golive audit head" not in str((c.body or {}).get("text", ""))]
 
@@ -140,7 +140,7 @@ async def test_slack_and_teams_show_one_rollout(client: TeamsClient, connector: 
 
 async def test_the_watch_worker_fans_out_to_teams(settings: Any, store: Any, connector: Connector) -> None:
     """`golive watch` builds its notifier from settings: with TEAMS_CHANNEL set, Teams is one of its targets."""
-    from bot.notifiers import build_notifier
+    from bot.announcements.notifiers import build_notifier
 
     configured = settings.model_copy(update={"teams_channel": CHANNEL, "teams_service_url": connector.url})
     fanout = build_notifier(configured, store, terminal=False)

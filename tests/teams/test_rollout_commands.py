@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.locks import RedisLocks, redis_client
+from bot.coordination.locks import RedisLocks, redis_client
 from bot.rollout import RolloutRuntime
 from bot.rollout.chat import install
 from bot.teams.notifier import TeamsNotifier

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.server import Health, build_web_app, start_web_app
+from bot.serving.server import Health, build_web_app, start_web_app
 from bot.store import Store, open_store
 from bot.web import links
 from bot.web.links import Linker

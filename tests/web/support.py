@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.charts import CHART_KEY
+from bot.rollout.charts import CHART_KEY
 from bot.rollout.records import RolloutRecords
 from checks.result import CheckResult, Criticality, Status
 from checks.spec import Checklist

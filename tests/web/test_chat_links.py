@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.events import AlertEvent, Announcement
+from bot.announcements.events import AlertEvent, Announcement
 from bot.runs.status import build_status
 from bot.signoff.service import SignoffService
 from bot.slack.views.blocks import evidence_hint

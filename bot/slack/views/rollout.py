@@ -7,7 +7,7 @@ import re
 
 from slack_sdk.models.blocks import Block, ButtonElement, ConfirmObject, PlainTextObject
 
-from bot.events import AlertEvent, Announcement
+from bot.announcements.events import AlertEvent, Announcement
 from bot.slack.ids import ACTION_ROLLOUT_KEEP_GOING, ACTION_ROLLOUT_ROLLBACK
 from bot.slack.views.blocks import (
     ITEM_LIMIT,

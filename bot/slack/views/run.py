@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
+from bot.announcements.events import RunReported
 from bot.chatops.replies import WRITES_TITLE
-from bot.events import RunReported
 from bot.slack.ids import ACTION_CHECK_CONFIRM, ACTION_RUN_RERUN
 from bot.slack.views.blocks import (
     ITEM_LIMIT,

@@ -66,7 +66,7 @@ def status_message(overview: StatusOverview) -> SlackMessage:
     if overview.running:
         blocks.append(section("*Running now:* " + ", ".join(
             f"`{esc(r.selector)}` by {user(r.requested_by)}" for r in overview.running)))
-    for warning in overview.warnings:  # degraded mode (bot.degrade), e.g. Redis down
+    for warning in overview.warnings:  # degraded mode (bot.diagnostics.degradations), e.g. Redis down
         blocks.append(context(f":warning: {esc(warning)}"))
     pages = [page_link(kind, overview.checklist, title) for kind, title in WEB_PAGES]
     if all(pages):  # fresh links to the web view each time (/golive status is how people renew them)

@@ -1,12 +1,9 @@
-"""Running degraded instead of falling over, and saying so.
+"""Locks that keep one run of a phase at a time, and claims that let a redelivered request act once.
 
-- `degradations`: the process-wide list of what is degraded and why. It is logged once as a warning
-  when it starts and once when it ends; `/golive status` and /healthz/ready show it.
-- `ResilientLocks`: Redis locks and dedup claims that fall back to in-process ones while Redis is
-  unreachable, and go back to Redis (re-registering what was taken meanwhile) when it returns.
-- `Readiness`: the answer of /healthz/ready — store, Redis and the Socket Mode connection, each
-  probed with a short timeout, with the reason when one does not answer. (The Socket Mode connection
-  is watched and reopened by `bot.slack.socket_mode.SocketModeConnection`, its one owner.)
+With `GOLIVE_REDIS_URL` the locks live in Redis (SET NX PX with a token, released and refreshed only
+by the token's owner), so several bot replicas agree; without it they live in this process.
+While Redis is unreachable, `ResilientLocks` falls back to in-process locks and goes back to Redis
+(re-registering what was taken meanwhile) when it returns.
 """
 
 from __future__ import annotations
@@ -15,61 +12,179 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
-from bot.locks import LOCK_TTL, LocalLocks, LockUnavailable, RedisLocks
+from bot.diagnostics.degradations import Degradations, degradations
 from checks.masking import mask
 
 log = logging.getLogger("golive.degrade")
 
-REDIS_DEGRADED = ("Redis is unreachable: locks and dedup are in-process (this replica only) until it returns")
+LOCK_TTL = 30.0
+"""Seconds a lock outlives a dead holder; a live holder refreshes it every third of that."""
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+            "else return 0 end")
 
 
-@dataclass
-class Degradation:
-    component: str
-    message: str
-    since: float = field(default_factory=time.time)
+class LockBusy(Exception):
+    """Someone else holds the lock; `holder` is their token (a run id) when known."""
+
+    def __init__(self, key: str, holder: str | None) -> None:
+        super().__init__(f"{key} is held by {holder or 'someone else'}")
+        self.key, self.holder = key, holder
 
 
-class Degradations:
-    """What is running degraded right now. Transitions are logged once, not on every call."""
+class LockUnavailable(RuntimeError):
+    """The lock backend cannot be reached; the message is safe to show."""
+
+
+class Locks(Protocol):
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool: ...
+    async def release(self, key: str, token: str) -> bool: ...
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool: ...
+    async def holder(self, key: str) -> str | None: ...
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class LocalLocks:
+    """In-process locks. Check-and-set happens without an await, so the event loop makes it atomic;
+    a lock dies with the process, which is what lets a restarted bot see its runs as interrupted."""
 
     def __init__(self) -> None:
-        self._active: dict[str, Degradation] = {}
+        self._held: dict[str, str] = {}
+        self._claims: dict[str, float] = {}
 
-    def degrade(self, component: str, message: str, *, cause: str = "") -> bool:
-        """Mark `component` degraded; True (and a warning logged) only on the transition."""
-        if component in self._active:
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        if key in self._held:
             return False
-        self._active[component] = Degradation(component, message)
-        log.warning("%s", message, extra={"component": component, "event": "degraded", "cause": mask(cause)})
+        self._held[key] = token
         return True
 
-    def recover(self, component: str, message: str = "") -> bool:
-        """Clear `component`; True (and an info line logged) only on the transition."""
-        gone = self._active.pop(component, None)
-        if gone is None:
+    async def release(self, key: str, token: str) -> bool:
+        if self._held.get(key) != token:
             return False
-        log.info("%s", message or f"{component} is back", extra={
-            "component": component, "event": "recovered", "degraded_s": round(time.time() - gone.since, 1)})
+        del self._held[key]
         return True
 
-    def active(self) -> dict[str, str]:
-        return {name: d.message for name, d in self._active.items()}
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        return self._held.get(key) == token
 
-    def messages(self) -> list[str]:
-        """One line per degraded component, for status replies."""
-        return [d.message for d in self._active.values()]
+    async def holder(self, key: str) -> str | None:
+        return self._held.get(key)
 
-    def clear(self) -> None:
-        self._active.clear()
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool:
+        now = time.monotonic()
+        if len(self._claims) > 10_000:
+            self._claims = {k: v for k, v in self._claims.items() if v > now}
+        if self._claims.get(key, 0.0) > now:
+            return False
+        self._claims[key] = now + ttl
+        return True
+
+    async def close(self) -> None:
+        self._held.clear()
 
 
-degradations = Degradations()
-"""The process-wide registry; status and readiness read it."""
+class RedisLocks:
+    """Redis locks shared by every replica: SET NX PX with a token, compare-and-delete on release."""
+
+    def __init__(self, client: Any, prefix: str = "golive:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self.prefix}{kind}:{key}"
+
+    async def _call(self, coro: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return await coro
+        except (RedisError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LockUnavailable(f"Redis is unavailable for locks: {mask(first)}") from None
+
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        return bool(await self._call(self.client.set(self._key("lock", key), token, nx=True, px=int(ttl * 1000))))
+
+    async def release(self, key: str, token: str) -> bool:
+        return bool(await self._call(self.client.eval(_RELEASE, 1, self._key("lock", key), token)))
+
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        return bool(await self._call(self.client.eval(_REFRESH, 1, self._key("lock", key), token, int(ttl * 1000))))
+
+    async def holder(self, key: str) -> str | None:
+        value = await self._call(self.client.get(self._key("lock", key)))
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool:
+        return bool(await self._call(self.client.set(self._key("once", key), "1", nx=True, px=int(ttl * 1000))))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+
+def redis_client(url: str) -> Any:
+    """An asyncio Redis client with short timeouts: a dead Redis must fail fast, not hang a command."""
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, retry_on_timeout=False)
+
+
+def build_locks(redis_url: str | None, prefix: str = "golive:") -> Locks:
+    if not redis_url:
+        return LocalLocks()
+    return ResilientLocks(RedisLocks(redis_client(redis_url), prefix))
+
+
+@contextlib.asynccontextmanager
+async def holding(locks: Locks, key: str, token: str, *, ttl: float = LOCK_TTL) -> AsyncIterator[None]:
+    """Hold `key` for the duration of the block, refreshing it so it only expires if we die."""
+    async with holding_all(locks, [key], token, ttl=ttl):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def holding_all(locks: Locks, keys: list[str], token: str, *, ttl: float = LOCK_TTL) -> AsyncIterator[None]:
+    """Hold every key (a run's selector and each of its checks) or none: two runs that share a check never
+    run at once. Keys are taken in sorted order without waiting, so two runs cannot deadlock; `LockBusy`
+    names the first key someone else holds, and its holder."""
+    acquired: list[str] = []
+    try:
+        for key in sorted(set(keys)):
+            if not await locks.acquire(key, token, ttl):
+                raise LockBusy(key, await locks.holder(key))
+            acquired.append(key)
+    except BaseException:
+        for key in acquired:
+            with contextlib.suppress(LockUnavailable):
+                await asyncio.shield(locks.release(key, token))
+        raise
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            for key in acquired:
+                with contextlib.suppress(LockUnavailable):
+                    await locks.refresh(key, token, ttl)
+
+    refresher = asyncio.create_task(keep_alive())
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        for key in acquired:
+            with contextlib.suppress(LockUnavailable):
+                await asyncio.shield(locks.release(key, token))
+
+
+REDIS_DEGRADED = ("Redis is unreachable: locks and dedup are in-process (this replica only) until it returns")
 
 
 class ResilientLocks:
@@ -263,68 +378,3 @@ class ResilientLocks:
                     await task
         await self.local.close()
         await self.redis.close()
-
-
-# -- readiness ------------------------------------------------------------------------------------
-Probe = Callable[[], Awaitable[None]]
-
-
-@dataclass
-class ReadinessReport:
-    ready: bool
-    checks: dict[str, str]  # component -> "ok" or the reason it is not
-    degraded: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def reasons(self) -> list[str]:
-        return [f"{name}: {state}" for name, state in self.checks.items() if state != "ok"]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"status": "ok" if self.ready else "unavailable", "checks": self.checks,
-                "reasons": self.reasons, "degraded": self.degraded}
-
-
-class Readiness:
-    """Named async probes run concurrently, each under `timeout`; ready only when all answer."""
-
-    def __init__(self, timeout: float = 2.0, registry: Degradations | None = None) -> None:
-        self.timeout = timeout
-        self.registry = registry or degradations
-        self.probes: dict[str, Probe] = {}
-
-    def add(self, name: str, probe: Probe) -> Readiness:
-        self.probes[name] = probe
-        return self
-
-    def add_store(self, store: Any) -> Readiness:
-        """The store answers `SELECT 1` (in a thread: the store is synchronous)."""
-        return self.add("store", lambda: asyncio.to_thread(store.ping))
-
-    def add_redis(self, locks: Any) -> Readiness:
-        """Redis answers PING, when the locks live in Redis (in-process locks need no probe)."""
-        if isinstance(locks, ResilientLocks):
-            return self.add("redis", locks.check)
-        if isinstance(locks, RedisLocks):
-            return self.add("redis", lambda: locks.client.ping())
-        return self
-
-    def add_socket(self, connection: Any) -> Readiness:
-        """The Socket Mode connection (`SocketModeConnection.check`): 503 until hello, and while disconnected."""
-        return self.add("slack_socket", connection.check)
-
-    async def _one(self, probe: Probe) -> str:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await probe()
-        except TimeoutError:
-            return f"no answer within {self.timeout:g}s"
-        except Exception as exc:
-            return mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return "ok"
-
-    async def report(self) -> ReadinessReport:
-        names = list(self.probes)
-        states = await asyncio.gather(*(self._one(self.probes[n]) for n in names))
-        checks = dict(zip(names, states, strict=True))
-        return ReadinessReport(ready=all(s == "ok" for s in states), checks=checks,
-                               degraded=self.registry.active())

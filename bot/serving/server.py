@@ -3,16 +3,21 @@
 
 Probes: /healthz/live (the process answers), /healthz/startup (start-up recovery is done),
 /healthz/ready (the store answers, and Redis when configured; 503 with the reason otherwise).
+`Readiness` runs named probes (store, Redis, the Socket Mode connection) concurrently, each under a
+short timeout, and reports the reason when one does not answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from bot.coordination.locks import RedisLocks, ResilientLocks
+from bot.diagnostics.degradations import Degradations, degradations
 from bot.store import Store
 from checks.masking import mask
 
@@ -101,3 +106,67 @@ async def start_web_app(app: web.Application, host: str = "127.0.0.1", port: int
     site = web.TCPSite(runner, host, port)
     await site.start()
     return runner, runner.addresses[0][1]
+
+
+Probe = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ReadinessReport:
+    ready: bool
+    checks: dict[str, str]  # component -> "ok" or the reason it is not
+    degraded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{name}: {state}" for name, state in self.checks.items() if state != "ok"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": "ok" if self.ready else "unavailable", "checks": self.checks,
+                "reasons": self.reasons, "degraded": self.degraded}
+
+
+class Readiness:
+    """Named async probes run concurrently, each under `timeout`; ready only when all answer."""
+
+    def __init__(self, timeout: float = 2.0, registry: Degradations | None = None) -> None:
+        self.timeout = timeout
+        self.registry = registry or degradations
+        self.probes: dict[str, Probe] = {}
+
+    def add(self, name: str, probe: Probe) -> Readiness:
+        self.probes[name] = probe
+        return self
+
+    def add_store(self, store: Any) -> Readiness:
+        """The store answers `SELECT 1` (in a thread: the store is synchronous)."""
+        return self.add("store", lambda: asyncio.to_thread(store.ping))
+
+    def add_redis(self, locks: Any) -> Readiness:
+        """Redis answers PING, when the locks live in Redis (in-process locks need no probe)."""
+        if isinstance(locks, ResilientLocks):
+            return self.add("redis", locks.check)
+        if isinstance(locks, RedisLocks):
+            return self.add("redis", lambda: locks.client.ping())
+        return self
+
+    def add_socket(self, connection: Any) -> Readiness:
+        """The Socket Mode connection (`SocketModeConnection.check`): 503 until hello, and while disconnected."""
+        return self.add("slack_socket", connection.check)
+
+    async def _one(self, probe: Probe) -> str:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await probe()
+        except TimeoutError:
+            return f"no answer within {self.timeout:g}s"
+        except Exception as exc:
+            return mask(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return "ok"
+
+    async def report(self) -> ReadinessReport:
+        names = list(self.probes)
+        states = await asyncio.gather(*(self._one(self.probes[n]) for n in names))
+        checks = dict(zip(names, states, strict=True))
+        return ReadinessReport(ready=all(s == "ok" for s in states), checks=checks,
+                               degraded=self.registry.active())

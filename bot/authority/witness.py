@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.events import ChannelNotice, Notifier
+from bot.announcements.events import ChannelNotice, Notifier
 from bot.store import Store
 from bot.store.audit import ChainBreak, ChainReport, head_mac
 from bot.store.auditkey import AuditKeys
@@ -213,7 +213,7 @@ async def keep_watch(store: Store, notifier: Notifier, *, every: timedelta, swee
                      stop: asyncio.Event, path: Path | None = None) -> None:
     """What the serving bot runs: post pending break-glass announcements at once and on every sweep,
     and witness the chain head once per `every`."""
-    from bot.breakglass import announce_pending
+    from bot.authority.breakglass import announce_pending
 
     while not stop.is_set():
         try:

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import ChannelNotice, Notifier
-from bot.identity import CliIdentity
+from bot.announcements.events import ChannelNotice, Notifier
+from bot.authority.identity import CliIdentity
 from bot.store import Store
 from bot.store.store import now_iso
 from checks.masking import masker

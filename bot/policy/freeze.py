@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from bot.access import is_member
 from bot.chatops.actor import Actor
 from bot.chatops.directory import Directory, StaticDirectory
-from bot.scheduler import cron_trigger
+from bot.policy.waivers import WaiverError, parse_duration
+from bot.serving.scheduler import cron_trigger
 from bot.signoff.service import stages
 from bot.store import Store
 from bot.store.store import now_iso, parse_time
-from bot.waivers import WaiverError, parse_duration
 from checks.masking import masker
 from checks.spec import Checklist, FreezeWindow
 

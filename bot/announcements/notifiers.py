@@ -1,12 +1,13 @@
 """Assembling the bot's notifier from settings: the terminal, an optional JSON-lines file, and every chat
 transport of the registry (bot.conversation.registry) that has a release channel configured. No transport
-is named here, so the rollout and run workflows never import one (they are handed a bot.events.Notifier)."""
+is named here, so the rollout and run workflows never import one (they are handed a
+bot.announcements.events.Notifier)."""
 
 from __future__ import annotations
 
+from bot.announcements.events import FanoutNotifier, Notifier
 from bot.conversation import registry
 from bot.conversation.pacing import Pacer
-from bot.events import FanoutNotifier, Notifier
 from bot.rollout.notify import JsonlNotifier, TerminalNotifier
 from bot.rollout.worker import say
 from bot.settings import Settings

@@ -1,0 +1,2 @@
+"""Release rules decided by people, outside the checklist's checks: freeze windows and their
+overrides, and waivers of failing checks."""
