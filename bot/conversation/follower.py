@@ -30,7 +30,7 @@ log = logging.getLogger("golive.conversation")
 
 FINAL_KEY = "run-final:{transport}:{run_id}"
 """Set once a run's parent shows its final state, so recovery never repaints a finished message (the keys
-each transport used before this layer existed were renamed to it by store migration 0012)."""
+each transport used before this layer existed were renamed to it by store migration 0007)."""
 
 
 async def mark_final(conversation: Conversation, run_id: str) -> None:

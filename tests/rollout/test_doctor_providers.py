@@ -16,10 +16,10 @@ import redis
 import yaml
 from aiohttp import web
 
-from bot.doctor_report import Finding
+from bot.diagnostics.doctor_report import Finding
 from bot.rollout.providers import ProviderError, build_provider
 from bot.rollout.providers.probe import planned_flags, provider_findings
-from bot.server import start_web_app
+from bot.serving.server import start_web_app
 from checks.masking import mask
 from checks.spec import FlagSetting, Rollout, RolloutPhase
 from tests.conftest import REDIS_URL

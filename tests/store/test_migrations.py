@@ -205,7 +205,7 @@ def test_two_steps_with_one_number_are_refused(tmp_path: Path, monkeypatch: pyte
         discover(pkg.name)
 
 
-def test_0012_renames_the_legacy_final_state_keys_so_a_finished_message_stays_finished(tmp_path: Path) -> None:
+def test_0007_renames_the_legacy_final_state_keys_so_a_finished_message_stays_finished(tmp_path: Path) -> None:
     """The keys Slack and Teams used for "this run's message is final" before the conversation layer are
     renamed to the one key it reads; other keys are left alone, and a key already renamed wins."""
     store = open_store(sqlite_path=tmp_path / "golive.db")
@@ -213,7 +213,7 @@ def test_0012_renames_the_legacy_final_state_keys_so_a_finished_message_stays_fi
     for key, value in [("slack:run-final:r1", True), ("teams:run:r2:final", True), ("teams:run:r3:final", True),
                        ("run-final:teams:r3", "newer"), ("slack:other:r1", 1)]:
         store.put(key, value)
-    [step] = [m for m in discover() if m.version == 12]
+    [step] = [m for m in discover() if m.version == 7]
     with db.migration_lock() as tx:
         step.upgrade(tx)
     keys = {r["key"]: r["value"] for r in db.fetchall("SELECT key, value FROM kv")}

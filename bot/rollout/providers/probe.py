@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bot.doctor_report import Finding
+from bot.diagnostics.doctor_report import Finding
 from bot.rollout.providers import FlagProvider, ProviderError, build_provider
 from checks.masking import mask
 from checks.spec import Rollout

@@ -1,4 +1,4 @@
-"""0012: the "this run's message shows its final state" markers kept under each transport's old key
+"""0007: the "this run's message shows its final state" markers kept under each transport's old key
 (`slack:run-final:<run>`, `teams:run:<run>:final`) are renamed to the one key the conversation layer
 reads (`run-final:<transport>:<run>`, bot.conversation.follower.FINAL_KEY), so the old names can go
 from the code without an upgraded bot repainting a finished message."""
