@@ -7,11 +7,11 @@ only for the target: an answer that arrived is read at once, there. Without a wo
 a run, or a worker that cannot start) a check times in the loop as before and says so in its evidence
 (`latency_timed`).
 
-One worker serves the whole golive process (`TimingWorker`): started on the first timing, restarted if it
-dies, and ended when golive exits (its stdin closes). Starting a Python process per run cost more CPU
-than most runs' checks (the bot runs many, the test suite hundreds), and nothing in a worker belongs to a
-run: each request carries everything it needs. Replies are read on a thread and handed to the asking
-event loop, so runs in different loops (`asyncio.run` per CLI run) share it.
+One worker serves every run in progress (`TimingWorker`): started on the first timing, restarted if it
+dies, and stopped when the last run using it closes its Timer (or when golive exits). Concurrent runs share
+it instead of starting a process each; a run that starts after all others ended gets a fresh one, so a
+measurement stuck on a stalled target never holds a later run (a long-lived worker did, in the suite).
+Replies are read on a thread and handed to the asking event loop, so runs in different loops share it.
 """
 
 from __future__ import annotations
@@ -167,6 +167,9 @@ GRACE_S = 5.0
 
 _worker: TimingWorker | None = None
 _worker_lock = threading.Lock()
+_runs = 0
+"""Runs (Timers) using the worker now: when the last one closes, the worker is stopped, so no state of a run
+(a request it abandoned, a thread stuck on a stalled target) can reach a later run."""
 
 
 def timing_worker(sql: bool = False) -> TimingWorker:
@@ -207,10 +210,16 @@ class Timer:
         self.on_dispatch = on_dispatch
         self.sql_ready = sql
         self.failed = ""
+        self._using = False
 
     async def _ask(self, op: str, timeout: float, **request: Any) -> Timing:
         if self.failed:
             return Timing(error=self.failed)
+        if not self._using:
+            global _runs
+            with _worker_lock:
+                _runs += 1
+            self._using = True
         for attempt in (1, 2):  # a worker found dead on writing is replaced once
             try:
                 worker = timing_worker(self.sql_ready)
@@ -254,4 +263,17 @@ class Timer:
         return await self._ask("sql", timeout, conninfo=conninfo, password=password, query=query, count=count)
 
     async def close(self) -> None:
-        """Nothing to stop: the worker outlives the run (see the module's docstring)."""
+        """The last run using the worker stops it: concurrent runs share one process, and a run that
+        starts after all others ended gets a fresh one (what a stuck measurement leaves behind goes with
+        it)."""
+        global _runs, _worker
+        if not self._using:
+            return
+        self._using = False
+        with _worker_lock:
+            _runs -= 1
+            worker = _worker if _runs == 0 else None
+            if worker is not None:
+                _worker = None
+        if worker is not None and worker.owner == os.getpid():
+            await asyncio.to_thread(worker.stop)
