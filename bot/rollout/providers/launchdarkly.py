@@ -21,10 +21,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
-from bot.rollout.providers.service_api import JsonApi, error_message
+from bot.rollout.providers import ProviderError, flag_text, web_url
+from bot.rollout.providers.service_api import JsonApi, error_message, service_setup
 from checks.bounded import MIB
 from checks.masking import redact_url
 from checks.spec import FlagValue
@@ -83,18 +83,10 @@ class LaunchDarklyProvider:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], token: str | None = None) -> LaunchDarklyProvider:
-        try:
-            config = LaunchDarklyConfig.model_validate(dict(cfg))
-        except ValidationError as exc:
-            raise config_error("launchdarkly", exc.errors()) from None
-        if token is None:
-            from bot.settings import provider_token
-
-            token = provider_token("launchdarkly_api_token")
-        if not token:
-            raise ProviderError("rollout.provider (launchdarkly) needs an API access token: set "
-                                "LAUNCHDARKLY_API_TOKEN, or LAUNCHDARKLY_API_TOKEN_FILE=/run/secrets/ld_token (a "
-                                "token with the writer role on the project)")
+        config, token = service_setup(LaunchDarklyConfig, "launchdarkly", cfg, token, "launchdarkly_api_token",
+                                      "rollout.provider (launchdarkly) needs an API access token: set "
+                                      "LAUNCHDARKLY_API_TOKEN, or LAUNCHDARKLY_API_TOKEN_FILE=/run/secrets/ld_token (a "
+                                      "token with the writer role on the project)")
         return cls(config, token)
 
     # -- the API ---------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from bot.rollout.providers import ProviderError
+from bot.rollout.providers import ProviderError, config_error
 from checks.bounded import CapExceeded, request_capped
 from checks.masking import mask, redact_url
 
@@ -19,6 +20,26 @@ Explain = Callable[[str, str, httpx.Response, Any], str]
 """(method, url, response, parsed body or None) -> the one line a person reads for an error answer."""
 RetryAfter = Callable[[httpx.Response], float | None]
 """Seconds to wait before sending the same request again (a rate limit), or None: do not retry."""
+
+
+Config = TypeVar("Config", bound=BaseModel)
+
+
+def service_setup(model: type[Config], kind: str, cfg: Mapping[str, Any], token: str | None, setting: str,
+                  missing: str) -> tuple[Config, str]:
+    """A flag service's checked configuration and its API token (`setting`, or its `_FILE`, when the caller
+    passes none): one line with the fix when either is wrong, as every provider says it at load."""
+    try:
+        config = model.model_validate(dict(cfg))
+    except ValidationError as exc:
+        raise config_error(kind, exc.errors()) from None
+    if token is None:
+        from bot.settings import provider_token
+
+        token = provider_token(setting)
+    if not token:
+        raise ProviderError(missing)
+    return config, token
 
 
 def error_message(body: Any) -> str:

@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.rollout.providers import ProviderError, config_error, flag_text, web_url
-from bot.rollout.providers.service_api import JsonApi, error_message
+from bot.rollout.providers import ProviderError, flag_text, web_url
+from bot.rollout.providers.service_api import JsonApi, error_message, service_setup
 from checks.bounded import MIB
 from checks.masking import redact_url
 from checks.spec import FlagValue
@@ -104,18 +104,10 @@ class UnleashProvider:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], token: str | None = None) -> UnleashProvider:
-        try:
-            config = UnleashConfig.model_validate(dict(cfg))
-        except ValidationError as exc:
-            raise config_error("unleash", exc.errors()) from None
-        if token is None:
-            from bot.settings import provider_token
-
-            token = provider_token("unleash_api_token")
-        if not token:
-            raise ProviderError("rollout.provider (unleash) needs an Admin API token: set UNLEASH_API_TOKEN, or "
-                                "UNLEASH_API_TOKEN_FILE=/run/secrets/unleash_token (a service account or admin "
-                                "token allowed to update feature environments)")
+        config, token = service_setup(UnleashConfig, "unleash", cfg, token, "unleash_api_token",
+                                      "rollout.provider (unleash) needs an Admin API token: set UNLEASH_API_TOKEN, or "
+                                      "UNLEASH_API_TOKEN_FILE=/run/secrets/unleash_token (a service account or admin "
+                                      "token allowed to update feature environments)")
         return cls(config, token)
 
     # -- the API ---------------------------------------------------------------------------------
