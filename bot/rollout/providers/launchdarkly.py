@@ -21,11 +21,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
-from bot.rollout.providers import ProviderError, flag_text, web_url
-from bot.rollout.providers.service_api import JsonApi, error_message, service_setup
-from checks.bounded import MIB
+from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers.service_api import JsonApi, ServiceConfig, error_message, service_setup
 from checks.masking import redact_url
 from checks.spec import FlagValue
 
@@ -33,22 +32,12 @@ SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
 FULL = 100_000  # rollout weights are thousandths of a percent
 
 
-class LaunchDarklyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LaunchDarklyConfig(ServiceConfig):
     project: str = Field(description="the LaunchDarkly project key")
     environment: str = Field(description="the environment key this checklist rolls out in, e.g. production")
     url: str = Field("https://app.launchdarkly.com", description="the API host (EU/federal instances differ)")
     comment: str = Field("golive rollout", description="the comment LaunchDarkly's audit log shows")
-    timeout: float = Field(10.0, gt=0)
     max_wait_seconds: float = Field(30.0, ge=0, description="wait out a rate limit that resets within this")
-    verify_tls: bool = True
-    max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
-
-    @field_validator("url")
-    @classmethod
-    def _reachable(cls, value: str) -> str:
-        return web_url(value)
 
 
 def _fallthrough_share(flag: Mapping[str, Any], fallthrough: Mapping[str, Any]) -> int:

@@ -10,16 +10,32 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.rollout.providers import ProviderError, config_error
-from checks.bounded import CapExceeded, request_capped
+from bot.rollout.providers import ProviderError, config_error, web_url
+from checks.bounded import MIB, CapExceeded, request_capped
 from checks.masking import mask, redact_url
 
 Explain = Callable[[str, str, httpx.Response, Any], str]
 """(method, url, response, parsed body or None) -> the one line a person reads for an error answer."""
 RetryAfter = Callable[[httpx.Response], float | None]
 """Seconds to wait before sending the same request again (a rate limit), or None: do not retry."""
+
+
+class ServiceConfig(BaseModel):
+    """What every flag service's settings share: how its API is reached and how much of an answer is read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    timeout: float = Field(10.0, gt=0)
+    verify_tls: bool = True
+    max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
+
+    @field_validator("url")
+    @classmethod
+    def _reachable(cls, value: str) -> str:
+        return web_url(value)
 
 
 Config = TypeVar("Config", bound=BaseModel)

@@ -19,32 +19,21 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
-from bot.rollout.providers import ProviderError, flag_text, web_url
-from bot.rollout.providers.service_api import JsonApi, error_message, service_setup
-from checks.bounded import MIB
+from bot.rollout.providers import ProviderError, flag_text
+from bot.rollout.providers.service_api import JsonApi, ServiceConfig, error_message, service_setup
 from checks.masking import redact_url
 from checks.spec import FlagValue
 
 ROLLOUT = "flexibleRollout"
 
 
-class UnleashConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UnleashConfig(ServiceConfig):
     url: str = Field(description="the Unleash server, e.g. https://unleash.example.com (its /api is appended)")
     project: str = "default"
     environment: str = Field(description="the Unleash environment this checklist rolls out in, e.g. production")
     stickiness: str = Field("default", description="what a percentage buckets by (flexibleRollout stickiness)")
-    timeout: float = Field(10.0, gt=0)
-    verify_tls: bool = True
-    max_body_bytes: int = Field(MIB, gt=0, description="read at most this much of an answer")
-
-    @field_validator("url")
-    @classmethod
-    def _reachable(cls, value: str) -> str:
-        return web_url(value)
 
 
 def _strategy(raw: Mapping[str, Any]) -> dict[str, Any]:
