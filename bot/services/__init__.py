@@ -1,0 +1,1 @@
+"""Services: one bot serving the go-lives of several services (a registry of checklists, channels and roles)."""
