@@ -99,6 +99,8 @@ class Settings(BaseSettings):
                                       env_prefix="GOLIVE_")
 
     checklist: Path | None = Field(None, description="checklist file; unset runs the bundled demo")
+    services: Path | None = Field(None, description="services YAML file, or a folder of checklists (one service "
+                                  "each): one bot for many services (bot.services.loading); not with checklist")
     database_url: SecretStr | None = Field(None, description="postgresql://… for a shared store; unset = SQLite")
     state_dir: Path = Field(Path("golive-state"), description="where the SQLite store and backups go")
     redis_url: SecretStr | None = Field(None, description="locks, alert dedup and the leader lease")

@@ -13,6 +13,10 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checks.spec import Checklist
 
 DEFAULT_KEY = "default"
 """The store key of the default service: the value migration 0008 gives every row written before services."""
@@ -49,6 +53,8 @@ class Service:
     channels: Channels = field(default_factory=Channels)
     roles: str | None = None
     default: bool = False
+    checklist: Checklist | None = field(default=None, compare=False, repr=False)
+    """The loaded checklist, its roles applied (`load_registry` fills it; None for a bare declaration)."""
 
     @property
     def store_key(self) -> str:
@@ -97,6 +103,8 @@ class Registry:
         return self.channel_map().get(channel_id or "")
 
 
-def single(checklist_path: Path) -> Registry:
-    """A registry of one: today's `GOLIVE_CHECKLIST` install (the bundled demo when unset)."""
-    return Registry((Service(name=checklist_path.stem, checklist_path=checklist_path, default=True),))
+def single(checklist_path: Path, *, name: str | None = None, checklist: Checklist | None = None) -> Registry:
+    """A registry of one: today's `GOLIVE_CHECKLIST` install (the bundled demo when unset). The service is
+    named by its checklist's `name` (the file's stem when no checklist is given)."""
+    name = name or (checklist.name if checklist is not None else checklist_path.stem)
+    return Registry((Service(name=name, checklist_path=checklist_path, default=True, checklist=checklist),))
