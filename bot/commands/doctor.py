@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -38,17 +39,51 @@ def main(args: argparse.Namespace) -> int:
 async def diagnose(args: argparse.Namespace) -> list[Finding]:
     settings = get_settings()
     register_secrets(settings)
-    checklist, findings = _checklist(args, settings)
+    services, findings = _services(args, settings)
     findings.append(_store(settings))
     findings.append(_audit_key())
     findings.append(await _redis(settings))
-    if checklist is not None:
-        findings.append(await _target(checklist))
-        findings.extend(await _watch_sources(checklist))
-        findings.extend(await _flag_provider(checklist))
-    findings.extend(await _slack(settings, checklist, http=args.http))
+    for prefix, checklist in services:
+        if checklist is not None:
+            found = [await _target(checklist), *await _watch_sources(checklist), *await _flag_provider(checklist)]
+            findings.extend(_prefixed(prefix, found))
+    first = services[0][1]
+    findings.extend(await _slack(settings, first, http=args.http, prefix=services[0][0]))
+    for prefix, checklist in services[1:]:  # the token and channel once; each further service's roles
+        if checklist is not None and settings.secret("slack_bot_token"):
+            findings.extend(_prefixed(prefix, await _slack_roles(settings, checklist)))
     findings.extend(_teams(settings))
     return findings
+
+
+def _prefixed(prefix: str, findings: list[Finding]) -> list[Finding]:
+    """With several services, each service's lines start with its name."""
+    return [dataclasses.replace(f, item=prefix + f.item) for f in findings] if prefix else findings
+
+
+def _services(args: argparse.Namespace, settings: Settings,
+              ) -> tuple[list[tuple[str, Checklist | None]], list[Finding]]:
+    """(line prefix, checklist) of each service to check, and their checklist lines. A registry of one reports a
+    bad checklist as a finding, as before services; a bad GOLIVE_SERVICES is exit 2 like for every verb."""
+    if settings.services is None and not getattr(args, "service", None):
+        checklist, findings = _checklist(args, settings)
+        return [("", checklist)], findings
+    from bot.commands.common import load_every_service
+
+    ctx = load_every_service(args)
+    assert ctx.registry is not None and ctx.service is not None
+    chosen = [ctx.service] if getattr(args, "service", None) else list(ctx.registry)
+    out: list[tuple[str, Checklist | None]] = []
+    findings = []
+    for service in chosen:
+        prefix = f"{service.name}: " if len(chosen) > 1 else ""
+        checklist = service.checklist
+        assert checklist is not None
+        checks = sum(len(p.checks) for p in checklist.phases)
+        findings.append(Finding.ok(f"{prefix}checklist", f"{service.checklist_path}: {len(checklist.phases)} "
+                                   f"phases, {checks} checks"))
+        out.append((prefix, checklist))
+    return out, findings
 
 
 def _checklist(args: argparse.Namespace, settings: Settings) -> tuple[Checklist | None, list[Finding]]:
@@ -181,7 +216,15 @@ async def _flag_provider(checklist: Checklist) -> list[Finding]:
     return await provider_findings(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
 
 
-async def _slack(settings: Settings, checklist: Checklist | None, *, http: bool) -> list[Finding]:
+async def _slack_roles(settings: Settings, checklist: Checklist) -> list[Finding]:
+    """Whether every sign-off role of one more service resolves to real Slack users."""
+    from bot.slack.client import client_from_settings
+    from bot.slack.doctor import _roles  # the roles part of slack_findings, without its token checks again
+
+    return await _roles(client_from_settings(settings), checklist)
+
+
+async def _slack(settings: Settings, checklist: Checklist | None, *, http: bool, prefix: str = "") -> list[Finding]:
     token = settings.secret("slack_bot_token")
     if not token:
         return [Finding.ok("Slack", "not configured (SLACK_BOT_TOKEN unset)")]
@@ -194,8 +237,9 @@ async def _slack(settings: Settings, checklist: Checklist | None, *, http: bool)
                                 "Basic Information → App Credentials → Signing Secret"))
     if checklist is None:
         return out
-    return out + await slack_findings(client_from_settings(settings), app_token=settings.secret("slack_app_token"),
-                                      channel=settings.slack_channel, checklist=checklist, socket_mode=not http)
+    found = await slack_findings(client_from_settings(settings), app_token=settings.secret("slack_app_token"),
+                                 channel=settings.slack_channel, checklist=checklist, socket_mode=not http)
+    return out + [f if not f.item.startswith("role ") else dataclasses.replace(f, item=prefix + f.item) for f in found]
 
 
 def _teams(settings: Settings) -> list[Finding]:

@@ -78,9 +78,9 @@ def cli_user() -> str:
 async def run_selector(ctx: Context, selector: str, progress: Progress, demo_url: str | None = None) -> Reply:
     """The run goes through ChatOps like a chat command: the same access rule and the same run locks (in
     Redis when configured, so a terminal and the bot agree), so two runs sharing a check never overlap."""
-    store = ctx.store()
     settings = ctx.settings
-    locks = build_locks(settings.secret("redis_url"), settings.redis_prefix)
+    store, locks = ctx.scoped_with_locks(ctx.shared_store(), build_locks(settings.secret("redis_url"),
+                                                                         settings.redis_prefix))
     try:
         overrides = {"GOLIVE_DEMO_URL": demo_url} if demo_url else None
         chatops = ChatOps(store, ctx.checklist, locks=locks, runner_factory=lambda: make_runner(

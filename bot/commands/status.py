@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.commands import cli_help
-from bot.commands.common import add_checklist_arg, bounded_int, load_context, verdict_exit
+from bot.commands.common import (
+    UsageError,
+    add_checklist_arg,
+    bounded_int,
+    load_context,
+    load_every_service,
+    verdict_exit,
+)
 from bot.terminal.render import Style, render_checklist, render_results, render_status, render_verdict
 from checks.interpolate import MissingVariable, interpolate
 from checks.masking import masker, scrub
@@ -33,6 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--strict", action="store_true", help="treat GO (conditional) as failure (exit 1)")
     p.add_argument("--run", metavar="ID", help="one run in full: its verdict and every check's whole evidence "
                                               "(the chat messages trim long evidence and point here)")
+    p.add_argument("--all", action="store_true", help="one line per service: verdict, rollout phase, open "
+                   "incidents, missing sign-offs; exits with the worst verdict's code")
     p.set_defaults(func=status)
     p = sub.add_parser("checks", help="list the phases and checks a checklist contains, and the watch rules "
                        "that cannot be evaluated against the target (blind)")
@@ -49,6 +58,8 @@ def status(args: argparse.Namespace) -> int:
     from bot.authority.breakglass import unacknowledged
     from bot.runs.status import build_status
 
+    if args.all:
+        return status_all(args)
     ctx = load_context(args)
     if args.run:
         return run_status(ctx, args.run, as_json=args.json)
@@ -72,6 +83,63 @@ def status(args: argparse.Namespace) -> int:
     else:
         print(render_status(overview, Style(sys.stdout.isatty())))  # break-glass items are among its warnings
     return verdict_exit(overview.verdict, strict=args.strict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceLine:
+    """One service in `golive status --all`."""
+
+    service: str
+    verdict: str
+    exit_code: int
+    rollout_phase: str | None
+    open_incidents: int
+    missing_signoffs: list[str]
+
+    def cells(self) -> list[str]:
+        return [self.service, self.verdict, self.rollout_phase or "-", str(self.open_incidents),
+                ", ".join(self.missing_signoffs) or "-"]
+
+
+ALL_HEADER = ["SERVICE", "VERDICT", "ROLLOUT", "INCIDENTS", "MISSING SIGN-OFFS"]
+
+
+def status_all(args: argparse.Namespace) -> int:
+    """Every service's status read from the one shared store, each through its own keyed view; the exit
+    code is the worst verdict's (as `golive status` exits for one)."""
+    if args.run or args.service:
+        raise UsageError("--all shows every service: leave out --run and --service (or drop --all)")
+    ctx = load_every_service(args)
+    registry = ctx.registry
+    assert registry is not None
+    shared = ctx.shared_store()
+    try:
+        lines = [service_line(ctx.scoped(shared, service), service.name, service.checklist, strict=args.strict)
+                 for service in registry if service.checklist is not None]
+    finally:
+        shared.close()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(line) for line in lines], indent=2))
+    else:
+        print(table([ALL_HEADER, *(line.cells() for line in lines)]))
+    return max(line.exit_code for line in lines)
+
+
+def service_line(store: Any, name: str, checklist: Checklist, *, strict: bool) -> ServiceLine:
+    from bot.rollout.records import RolloutRecords
+    from bot.runs.status import build_status
+
+    overview = build_status(store, checklist)
+    return ServiceLine(service=name, verdict=overview.verdict.decision.label,
+                       exit_code=verdict_exit(overview.verdict, strict=strict),
+                       rollout_phase=overview.rollout_phase,
+                       open_incidents=len(RolloutRecords(store, checklist.name).open_incidents()),
+                       missing_signoffs=list(overview.missing_signoffs))
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def run_status(ctx: Any, run_id: str, *, as_json: bool) -> int:
