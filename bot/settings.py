@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     check_user: str = Field("nobody", description="whom a root golive runs check processes as in `user` mode")
     check_env: str | None = Field(None, description="more variables of golive's environment check processes "
                                   "get, comma-separated (e.g. KUBECONFIG,DOCKER_HOST); never a secret")
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        """`GOLIVE_SERVICES=` (empty) is unset, not the current directory read as a folder of checklists."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @classmethod
     def settings_customise_sources(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.inprocess import golive_in_process
+from tests.operators import write_operators
 from tests.services.support import two_services, write_checklist, write_services
 from tests.slack.support import BOT_TOKEN, CHANNEL, SlackStub
 
@@ -136,3 +137,18 @@ async def test_doctor_checks_every_services_roles_against_real_users(tmp_path: P
     hunter = only.stdout.splitlines()  # one service named: its lines, without a prefix
     assert any(line.startswith("ok    role tech_lead (pre): 1 Slack user(s)") for line in hunter), only.stdout
     assert "billing" not in only.stdout and "hunter: " not in only.stdout and "U0GONE1" not in only.stdout
+
+
+def test_a_services_roles_decide_who_may_act_on_it_from_the_cli(tmp_path: Path) -> None:
+    """U0TECH holds tech_lead for hunter only (billing has no roles and GOLIVE_ROLES is unset): a waiver
+    on hunter is granted, the same on billing is refused."""
+    two_services(tmp_path)
+    env = {"GOLIVE_OPERATORS_FILE": str(write_operators(tmp_path, "U0TECH"))}
+    granted = golive(tmp_path, "waive", "env.region", "2h", "known", "--service", "hunter", env=env)
+    assert granted.returncode == 0, granted
+    assert "env.region" in granted.stdout and "✅" in granted.stdout
+    refused = golive(tmp_path, "waive", "env.region", "2h", "known", "--service", "billing", env=env)
+    assert refused.returncode == 1, refused
+    assert "⛔ waive refused: only people mapped to a sign-off role" in refused.stdout
+    listed = golive(tmp_path, "waive", "--list", "--service", "hunter", env=env)
+    assert "env.region" in listed.stdout

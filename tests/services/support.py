@@ -10,11 +10,12 @@ import yaml
 
 
 def write_checklist(folder: Path, name: str, *, file: str | None = None, check_var: str = "SVC_REGION") -> Path:
-    """A one-phase checklist named `name`; its critical check passes once run (the variable has a default)."""
+    """A one-phase checklist named `name`; its critical (waivable) check passes once run (the variable has a
+    default)."""
     data = {
         "name": name, "target": {"base_url": "http://127.0.0.1:9"},
         "phases": [{"id": "verify", "checks": [
-            {"id": "env.region", "kind": "env", "criticality": "critical",
+            {"id": "env.region", "kind": "env", "criticality": "critical", "waivable": True,
              "params": {"var": check_var, "default": "eu"}},
         ]}],
     }

@@ -195,3 +195,8 @@ def test_nearest_suggests_the_closest_service_name(isolated_env: None, tmp_path:
     assert registry.nearest("hunterr")[0] == "hunter"
     assert registry.nearest("biling")[0] == "billing"
     assert registry.nearest("zzz") == []
+
+
+def test_an_empty_golive_services_is_unset_not_the_current_folder(isolated_env: None, tmp_path: Path) -> None:
+    write_checklist(tmp_path, "stray")  # in the working directory: must not become a service
+    assert load_registry(settings(services="")).names == ["demo"]
