@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli.inprocess import golive_in_process
 from tests.operators import write_operators
@@ -34,6 +35,27 @@ def test_a_bad_registry_is_exit_2_with_one_line_naming_the_service_and_the_field
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("golive: GOLIVE_SERVICES (") and "service 'billing': channels.slack: C0HUNTER1 is " \
         "already the release channel of 'hunter'" in lines[0]
+
+
+@pytest.mark.parametrize(("change", "service", "field"), [
+    ({"hunter": {"checklist": "checklists/hunter.yml", "colour": "red"}}, "hunter", "colour"),
+    ({"billing": {"checklist": "missing.yml"}}, "billing", "checklist"),
+    ({"billing": {"checklist": "billing.yml", "roles": {"tech_lead": ["*"]}}}, "billing", "roles"),
+    ({"billing": {"checklist": "billing.yml", "roles": {"cfo": ["U01"]}}}, "billing", "roles"),
+    ({"Billing": {"checklist": "billing.yml"}}, "Billing", "name"),
+    ({"run": {"checklist": "billing.yml"}}, "run", "name"),
+])
+def test_every_kind_of_registry_mistake_stops_the_cli_naming_the_service_and_the_field(
+        tmp_path: Path, change: dict[str, object], service: str, field: str) -> None:
+    two_services(tmp_path)
+    text = (tmp_path / "services.yml").read_text()
+    data = yaml.safe_load(text)
+    data["services"] = {**{k: v for k, v in data["services"].items() if k != "billing"}, **change}
+    (tmp_path / "services.yml").write_text(yaml.safe_dump(data))
+    done = golive(tmp_path, "status", "--service", "hunter")
+    assert done.returncode == 2, done
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"service {service!r}: {field}:" in done.stderr
 
 
 def test_golive_services_with_golive_checklist_asks_to_pick_one(tmp_path: Path) -> None:
