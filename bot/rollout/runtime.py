@@ -1,6 +1,10 @@
 """Wiring a checklist's rollout from settings: the flag provider, the service, the watch and the
 replica-safe supervisor (leader lease + watch + scheduled runs). The CLI, the worker and an
-in-process bot (Slack/Teams server) all build it the same way."""
+in-process bot (Slack/Teams server) all build it the same way.
+
+Each service's rollout is keyed by the service of its store (bot.store.Store.for_service): its locks, its
+leader lease and its open incidents in Redis are named for it, so one service's watch, pause or rollback
+never touches another's."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.announcements.events import Notifier
-from bot.coordination.locks import Locks, RedisLocks, build_locks
+from bot.coordination.locks import Locks, RedisLocks, build_locks, for_service, shared_redis
 from bot.rollout.incidents import IncidentStore, MemoryIncidentStore, RedisIncidentStore
 from bot.rollout.lease import LeaderLease
 from bot.rollout.models import WatchConfig, watch_config
@@ -65,7 +69,7 @@ class RolloutRuntime:
             raise ValueError(f"target.base_url: {exc}") from None
         config = watch_config(checklist, **watch_overrides)
         provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
-        locks = locks or build_locks(redis_url, prefix)
+        locks = for_service(locks or build_locks(redis_url, prefix), store.service)
         service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks, env=env,
                                  target_url=target_url)
         return cls(checklist=checklist, store=store, notifier=notifier, locks=locks, prefix=prefix,
@@ -73,11 +77,9 @@ class RolloutRuntime:
 
     @property
     def shared(self) -> RedisLocks | None:
-        """Redis itself, never an in-process fallback: leadership and alert dedup must be shared or not be."""
-        if isinstance(self.locks, RedisLocks):
-            return self.locks
-        inner = getattr(self.locks, "redis", None)  # e.g. bot.coordination.locks.ResilientLocks
-        return inner if isinstance(inner, RedisLocks) else None
+        """Redis itself (for this service's keys), never an in-process fallback: leadership and alert dedup
+        must be shared or not be."""
+        return shared_redis(self.locks)
 
     def incidents(self) -> IncidentStore:
         """One store of open incidents per runtime, shared by its watch and its service (a rollback closes
@@ -85,7 +87,7 @@ class RolloutRuntime:
         if self._incidents is None:
             if self.shared is not None:
                 self._incidents = RedisIncidentStore(self.shared.client, self.prefix, self.checklist.name,
-                                                     self.config.incident_ttl_seconds)
+                                                     self.config.incident_ttl_seconds, service=self.store.service)
             else:
                 self._incidents = MemoryIncidentStore()
         return self._incidents
