@@ -19,7 +19,7 @@ from bot.policy.waivers import WaiverService
 from bot.rollout.records import RolloutRecords
 from bot.services.registry import DEFAULT_KEY
 from bot.signoff.service import SignoffService
-from bot.store import DEFAULT_SERVICE, Store, open_store
+from bot.store import DEFAULT_SERVICE, Store
 from bot.store.db import Database, open_database
 from bot.store.migrate import columns, current_version, discover, migrate
 from checks.loader import parse_checklist
