@@ -50,6 +50,7 @@ class RolloutRuntime:
     target_url: str
     env: dict[str, str]
     _incidents: IncidentStore | None = None
+    _own_locks: Locks | None = None  # built here (no `locks` given): closed with the runtime
 
     def __post_init__(self) -> None:
         self.service.incidents = self.incidents()
@@ -69,11 +70,15 @@ class RolloutRuntime:
             raise ValueError(f"target.base_url: {exc}") from None
         config = watch_config(checklist, **watch_overrides)
         provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
-        locks = for_service(locks or build_locks(redis_url, prefix), store.service)
+        own: Locks | None = None
+        if locks is None:
+            locks = own = build_locks(redis_url, prefix)
+        locks = for_service(locks, store.service)  # this service's names, whoever built the locks
         service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks, env=env,
                                  target_url=target_url)
         return cls(checklist=checklist, store=store, notifier=notifier, locks=locks, prefix=prefix,
-                   provider=provider, service=service, config=config, target_url=target_url, env=env)
+                   provider=provider, service=service, config=config, target_url=target_url, env=env,
+                   _own_locks=own)
 
     @property
     def shared(self) -> RedisLocks | None:
@@ -114,7 +119,10 @@ class RolloutRuntime:
         with contextlib.suppress(Exception):
             await self.provider.close()
         with contextlib.suppress(Exception):
-            await self.locks.close()
+            await self.locks.close()  # a service's view of the bot's locks: closing it leaves them open
+        if self._own_locks is not None and self._own_locks is not self.locks:
+            with contextlib.suppress(Exception):
+                await self._own_locks.close()
 
 
 class RolloutSupervisor:

@@ -276,6 +276,18 @@ async def test_a_p0_pause_of_one_service_never_pauses_the_other_and_its_rollback
     assert alpha.store.get("rollout:shop:phase") == "phase-1"
 
 
+async def test_a_runtime_that_built_its_locks_names_them_for_its_service_and_closes_them(
+        two: tuple[Svc, Svc]) -> None:
+    alpha, _ = two
+    runtime = await RolloutRuntime.create(alpha.checklist, alpha.store, RecordingNotifier(), env={})
+    own = runtime._own_locks
+    assert isinstance(own, LocalLocks)
+    assert await runtime.locks.acquire("rollout:shop", "t1")
+    assert await own.holder("svc:alpha:rollout:shop") == "t1"
+    await runtime.close()  # its own locks (not a view of the bot's) close with it
+    assert await own.holder("svc:alpha:rollout:shop") is None
+
+
 def test_a_service_view_shares_the_database_and_the_audit_chain(store: Store) -> None:
     hunter = store.for_service("hunter")
     assert hunter.db is store.db and hunter.audit_keys is store.audit_keys
