@@ -148,7 +148,9 @@ class Store:
         self.put("golive:probe:writable", now_iso())
 
     def close(self) -> None:
-        self.db.close()
+        """Close the database; a service's view leaves it open for the bot and the other services."""
+        if self._root is None:
+            self.db.close()
 
     # -- runs and results ----------------------------------------------------------------------
     def create_run(self, *, checklist: str, selector: str, requested_by: str = "", source: str = "cli",

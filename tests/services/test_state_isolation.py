@@ -240,6 +240,13 @@ async def test_a_p0_pause_of_one_service_never_pauses_the_other_and_its_rollback
         for svc in two:
             passed(svc.store, svc.checklist, "smoke", "cache")
             sign_pre(svc)
+        # the promotion gate of each service consults the global freeze beside its own
+        everywhere = FreezeService(store, alpha.checklist, global_scope=True)
+        everywhere.declare(datetime.now(UTC) + timedelta(hours=1), "all-hands migration", by="U_CTO")
+        for service in (a, b):
+            frozen = await service.promote("phase-1", actor="U_ENG")
+            assert not frozen.ok and any("for every service" in r for r in frozen.reasons), frozen.reasons
+        await everywhere.lift(Actor("U_CTO", "cli"))
         assert (await a.promote("phase-1", actor="U_ENG")).ok
         assert (await b.promote("phase-1", actor="U_ENG")).ok
 
@@ -263,7 +270,8 @@ async def test_a_p0_pause_of_one_service_never_pauses_the_other_and_its_rollback
         assert bravo.env_file.read_bytes() == bravo_flags
         assert await a.current_phase() == "phase-1" and await b.current_phase() == "phase-1"
         assert (await a.deployment())["rollback_count"] == 1 and (await b.deployment())["rollback_count"] == 0
-        assert [e["action"] for e in RolloutRecords(bravo.store, "shop").events()] == ["promote", "pause", "refused"]
+        assert [e["action"] for e in RolloutRecords(bravo.store, "shop").events()] == ["refused", "promote", "pause",
+                                                                                    "refused"]
     finally:
         for runtime in runtimes.values():
             await runtime.close()
@@ -299,5 +307,7 @@ def test_a_service_view_shares_the_database_and_the_audit_chain(store: Store) ->
     assert store.verify_audit() == (2, None)
     hunter.put("note", 1)
     assert hunter.get("note") == 1 and store.get("note") is None and store.get("svc:hunter:note") == 1
+    hunter.close()  # a view's close leaves the shared database to the bot
+    assert store.get("svc:hunter:note") == 1
     with pytest.raises(ValueError, match="cannot be empty"):
         store.for_service(" ")
