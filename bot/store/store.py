@@ -92,8 +92,6 @@ AUDIT_PAGE = 2000
 """Audit rows read per query while verifying: memory stays bounded whatever the length of the log."""
 
 
-
-
 class Store:
     """The store, as one service sees it. The store a bot opens is the default service's (the rows written
     before services existed); `for_service` gives another service's view of the same database."""
