@@ -65,18 +65,20 @@ def record(store: Store, checklist: str, verb: str, identity: CliIdentity, reaso
     item = BreakGlass(id=uuid.uuid4().hex[:8], checklist=checklist, verb=verb, os_user=identity.os_user,
                       host=identity.host, chat_user=identity.chat_ids[0] if identity.chat_ids else "",
                       reason=masker.mask(reason), at=now_iso())
-    store.db.execute("INSERT INTO break_glass (id, checklist, verb, os_user, host, chat_user, reason, at) "
-                     "VALUES (:id, :checklist, :verb, :os_user, :host, :chat_user, :reason, :at)",
-                     {k: getattr(item, k) for k in ("id", "checklist", "verb", "os_user", "host", "chat_user",
-                                                    "reason", "at")})
+    store.db.execute("INSERT INTO break_glass (id, checklist, verb, os_user, host, chat_user, reason, at, service) "
+                     "VALUES (:id, :checklist, :verb, :os_user, :host, :chat_user, :reason, :at, :service)",
+                     {"service": store.service, **{k: getattr(item, k) for k in (
+                         "id", "checklist", "verb", "os_user", "host", "chat_user", "reason", "at")}})
     store.audit(actor=item.chat_user or f"os:{identity.who}", action="break_glass", subject=checklist,
                 detail={"id": item.id, "verb": verb, "reason": item.reason, "transport": "cli", **identity.detail()})
     return item
 
 
 def unacknowledged(store: Store, checklist: str | None = None) -> list[BreakGlass]:
-    where = "acknowledged_at IS NULL" + (" AND checklist = :c" if checklist else "")
-    rows = store.db.fetchall(f"SELECT * FROM break_glass WHERE {where} ORDER BY at", {"c": checklist})
+    """The store's service's break-glass actions nobody acknowledged yet (of one checklist, when named)."""
+    where = "service = :s AND acknowledged_at IS NULL" + (" AND checklist = :c" if checklist else "")
+    rows = store.db.fetchall(f"SELECT * FROM break_glass WHERE {where} ORDER BY at",
+                             {"c": checklist, "s": store.service})
     return [BreakGlass.from_row(r) for r in rows]
 
 
@@ -87,7 +89,8 @@ def unacknowledged_notes(store: Store, checklist: str) -> list[str]:
 
 
 def get(store: Store, item_id: str) -> BreakGlass | None:
-    row = store.db.fetchone("SELECT * FROM break_glass WHERE id = :id", {"id": item_id})
+    row = store.db.fetchone("SELECT * FROM break_glass WHERE id = :id AND service = :s",
+                            {"id": item_id, "s": store.service})
     return BreakGlass.from_row(row) if row else None
 
 
@@ -114,8 +117,9 @@ def acknowledge(store: Store, item_id: str, *, by: str, transport: str) -> Break
 
 
 async def announce_pending(store: Store, notifier: Notifier) -> int:
-    """Post every break-glass action not yet announced; those a transport took are stamped. Returns how
-    many were announced now (0 when no transport could post: the next call tries again)."""
+    """Post every break-glass action not yet announced, whichever service it was taken on (each names its
+    checklist); those a transport took are stamped. Returns how many were announced now (0 when no
+    transport could post: the next call tries again)."""
     rows = await asyncio.to_thread(store.db.fetchall,
                                    "SELECT * FROM break_glass WHERE announced_at IS NULL ORDER BY at")
     done = 0

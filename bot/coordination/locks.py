@@ -4,6 +4,10 @@ With `GOLIVE_REDIS_URL` the locks live in Redis (SET NX PX with a token, release
 by the token's owner), so several bot replicas agree; without it they live in this process.
 While Redis is unreachable, `ResilientLocks` falls back to in-process locks and goes back to Redis
 (re-registering what was taken meanwhile) when it returns.
+
+One bot serves many services: `for_service` gives a service its view of the bot's locks, every key named
+for the service (bot.store.servicekeys), so the same selector locked in two services never collides. The
+default service keeps today's names: a running single-service install sees no change.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from bot.diagnostics.degradations import Degradations, degradations
+from bot.store.servicekeys import DEFAULT_SERVICE, service_key
 from checks.masking import mask
 
 log = logging.getLogger("golive.degrade")
@@ -126,6 +131,77 @@ class RedisLocks:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.client.aclose()
+
+
+class ServiceRedisLocks(RedisLocks):
+    """One service's keys in Redis itself (`golive:lock:svc:<key>:...`): for what must be shared or not be
+    (leader leases, alert dedup), on the client of the bot's `RedisLocks`."""
+
+    def __init__(self, client: Any, prefix: str, service: str) -> None:
+        super().__init__(client, prefix)
+        self.service = service
+
+    def _key(self, kind: str, key: str) -> str:
+        return super()._key(kind, service_key(self.service, key))
+
+    async def close(self) -> None:
+        """The client is the bot's: it closes it once, not each service."""
+
+
+class ServiceLocks:
+    """One service's view of the bot's locks: the same backend (Redis, its in-process fallback, or this
+    process), every key named for the service. Closing it leaves the shared locks to their owner."""
+
+    def __init__(self, inner: Locks, service: str) -> None:
+        self.inner = inner
+        self.service = service
+
+    def _key(self, key: str) -> str:
+        return service_key(self.service, key)
+
+    async def acquire(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        return await self.inner.acquire(self._key(key), token, ttl)
+
+    async def release(self, key: str, token: str) -> bool:
+        return await self.inner.release(self._key(key), token)
+
+    async def refresh(self, key: str, token: str, ttl: float = LOCK_TTL) -> bool:
+        return await self.inner.refresh(self._key(key), token, ttl)
+
+    async def holder(self, key: str) -> str | None:
+        return await self.inner.holder(self._key(key))
+
+    async def claim_once(self, key: str, ttl: float = 600.0) -> bool:
+        return await self.inner.claim_once(self._key(key), ttl)
+
+    async def close(self) -> None:
+        """Nothing: the bot closes its locks once, whatever the number of services using them."""
+
+    @property
+    def state(self) -> str:
+        return str(getattr(self.inner, "state", "in-process"))
+
+    @property
+    def redis(self) -> RedisLocks | None:
+        """Redis itself for this service's keys (see `shared_redis`), None without Redis."""
+        inner = shared_redis(self.inner)
+        return None if inner is None else ServiceRedisLocks(inner.client, inner.prefix, self.service)
+
+
+def for_service(locks: Locks, service: str) -> Locks:
+    """Service `service`'s view of `locks`: `locks` itself for the default service (today's names), else a
+    `ServiceLocks` (another service's view is re-keyed for this one, never stacked)."""
+    root = locks.inner if isinstance(locks, ServiceLocks) else locks
+    return root if service == DEFAULT_SERVICE else ServiceLocks(root, service)
+
+
+def shared_redis(locks: Locks) -> RedisLocks | None:
+    """Redis itself behind `locks`, never an in-process fallback: leadership and alert dedup must be shared
+    or not be. None when the locks are in-process only."""
+    if isinstance(locks, RedisLocks):
+        return locks
+    inner = getattr(locks, "redis", None)  # ResilientLocks, ServiceLocks
+    return inner if isinstance(inner, RedisLocks) else None
 
 
 def redis_client(url: str) -> Any:

@@ -2,6 +2,10 @@
 ones (`golive freeze --until ... --reason ...`). During a freeze the promotion gate refuses, naming the
 window, unless someone holding a role the checklist names (`freeze.override_roles`) signed an override
 for that occurrence of the window. Declaring, lifting and overriding are recorded and audited.
+
+Freezes are kept per service (the service of the store, bot.store.Store.for_service), beside *global* ones
+(service `*`, `FreezeService(..., global_scope=True)`) that hold every service's promotions. A service's
+override signs off its own promotions past a freeze in force, global or not; a global override, all of them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from bot.store import Store
 from bot.store.store import now_iso, parse_time
 from checks.masking import masker
 from checks.spec import Checklist, FreezeWindow
+
+GLOBAL = "*"
+"""The service key of a freeze that holds every service."""
 
 
 class FreezeError(ValueError):
@@ -71,10 +78,14 @@ def window_occurrence(window: FreezeWindow, now: datetime) -> tuple[datetime, da
 
 
 class FreezeService:
-    """Synchronous store access for one checklist's freezes (async callers use asyncio.to_thread)."""
+    """Synchronous store access for one checklist's freezes (async callers use asyncio.to_thread): those of
+    the store's service plus the global ones. With `global_scope`, the global freezes themselves: declared,
+    lifted and overridden for every service (the checklist then only names who may override)."""
 
-    def __init__(self, store: Store, checklist: Checklist) -> None:
-        self.store = store
+    def __init__(self, store: Store, checklist: Checklist, *, global_scope: bool = False) -> None:
+        self.global_scope = global_scope
+        self.store = store.for_service(GLOBAL) if global_scope else store
+        self.scope = self.store.service
         self.checklist = checklist
         for window in checklist.freeze.windows:  # a bad cron or duration fails here, named
             try:
@@ -89,7 +100,7 @@ class FreezeService:
     def active(self, now: datetime | None = None) -> list[ActiveFreeze]:
         now = now or datetime.now(UTC)
         found = []
-        for window in self.checklist.freeze.windows:
+        for window in () if self.global_scope else self.checklist.freeze.windows:
             occurrence = window_occurrence(window, now)
             if occurrence:
                 found.append(ActiveFreeze(f"window:{window.id}:{occurrence[0].isoformat()}", window.id,
@@ -98,8 +109,8 @@ class FreezeService:
             starts, until = parse_time(row["starts_at"]), parse_time(row["until_at"])
             assert starts is not None and until is not None
             if starts <= now < until:
-                found.append(ActiveFreeze(f"adhoc:{row['id']}", f"declared by {row['created_by']}", starts, until,
-                                          row["reason"]))
+                found.append(ActiveFreeze(f"adhoc:{row['id']}", _declared(row["created_by"], row["service"]),
+                                          starts, until, row["reason"]))
         return found
 
     def overridden(self, freeze: ActiveFreeze) -> dict[str, str] | None:
@@ -121,9 +132,9 @@ class FreezeService:
         now = now or datetime.now(UTC)
         row_id = uuid.uuid4().hex[:12]
         self._insert(row_id, "adhoc", "", now, until, reason, by)
-        self.store.audit(actor=by, action="freeze.declared", subject=self.checklist.name,
+        self.store.audit(actor=by, action="freeze.declared", subject=self._subject,
                          detail={"id": row_id, "until": until.isoformat(), "reason": reason, "transport": transport})
-        return ActiveFreeze(f"adhoc:{row_id}", f"declared by {masker.mask(by)}", now, until, reason)
+        return ActiveFreeze(f"adhoc:{row_id}", _declared(masker.mask(by), self.scope), now, until, reason)
 
     async def lift(self, actor: Actor, *, directory: Directory | None = None, now: datetime | None = None,
                    break_glass: str | None = None) -> list[str]:
@@ -131,10 +142,13 @@ class FreezeService:
         when they hold a `freeze.override_roles` role (or act by the break-glass record `break_glass`).
         Someone else's freeze is refused, and audited."""
         now = now or datetime.now(UTC)
-        live = [row for row in self._rows("adhoc")
-                if (parse_time(row["starts_at"]) or now) <= now < (parse_time(row["until_at"]) or now)]
+        live = [row for row in self._rows("adhoc") if row["service"] == self.scope  # a global one is lifted globally
+                and (parse_time(row["starts_at"]) or now) <= now < (parse_time(row["until_at"]) or now)]
         if not live:
-            raise FreezeRefused("no declared freeze is in force (checklist windows are lifted by an override)")
+            held = not self.global_scope and any(row["service"] == GLOBAL for row in self._rows("adhoc"))
+            also = "; the freeze in force holds every service: lift it as a global freeze" if held else ""
+            raise FreezeRefused("no declared freeze is in force (checklist windows are lifted by an override)"
+                                + also)
         role = f"break-glass {break_glass}" if break_glass else \
             await self.override_role(actor, directory or StaticDirectory())
         mine = masker.mask(actor.user_id)
@@ -142,7 +156,7 @@ class FreezeService:
         if not allowed:
             others = ", ".join(sorted({row["created_by"] for row in live}))
             roles = ", ".join(self.checklist.freeze.override_roles) or "none named (freeze.override_roles)"
-            self.store.audit(actor=actor.user_id, action="freeze.lift_refused", subject=self.checklist.name,
+            self.store.audit(actor=actor.user_id, action="freeze.lift_refused", subject=self._subject,
                              detail={"reason": "not the declarer nor an override role", "declared_by": others,
                                      "transport": actor.transport})
             raise FreezeRefused(f"the freeze was declared by {others}: only they, or a member of the override "
@@ -151,7 +165,7 @@ class FreezeService:
             self.store.db.execute("UPDATE freezes SET lifted_at = :at, lifted_by = :by WHERE id = :id",
                                   {"at": now_iso(), "by": mine, "id": row["id"]})
         keys = [f"adhoc:{row['id']}" for row in allowed]
-        self.store.audit(actor=actor.user_id, action="freeze.lifted", subject=self.checklist.name,
+        self.store.audit(actor=actor.user_id, action="freeze.lifted", subject=self._subject,
                          detail={"freezes": keys, "as": role or "declarer", "transport": actor.transport})
         return keys
 
@@ -159,7 +173,7 @@ class FreezeService:
                        now: datetime | None = None) -> list[ActiveFreeze]:
         """Sign an override of every freeze in force; only members of `freeze.override_roles` may."""
         now = now or datetime.now(UTC)
-        subject = self.checklist.name
+        subject = self._subject
         role = await self.override_role(actor, directory or StaticDirectory())
         if role is None:
             roles = ", ".join(self.checklist.freeze.override_roles) or "none: add freeze.override_roles"
@@ -188,22 +202,34 @@ class FreezeService:
         return None
 
     # -- rows ------------------------------------------------------------------------------------
+    @property
+    def _subject(self) -> str:
+        """What the audit names: the checklist, or for a global freeze every service (`*/freeze`)."""
+        return "freeze" if self.global_scope else self.checklist.name
+
     def _insert(self, row_id: str, kind: str, window: str, starts: datetime, until: datetime, reason: str,
                 by: str) -> None:
         self.store.db.execute(
             "INSERT INTO freezes (id, checklist, kind, window_id, starts_at, until_at, reason, created_by, "
-            "created_at) VALUES (:id, :c, :kind, :w, :s, :u, :r, :by, :at)",
-            {"id": row_id, "c": self.checklist.name, "kind": kind, "w": window, "s": starts.isoformat(),
+            "created_at, service) VALUES (:id, :c, :kind, :w, :s, :u, :r, :by, :at, :service)",
+            {"id": row_id, "c": GLOBAL if self.global_scope else self.checklist.name, "service": self.scope,
+             "kind": kind, "w": window, "s": starts.isoformat(),
              "u": until.isoformat(), "r": masker.mask(reason.strip()), "by": masker.mask(by), "at": now_iso()})
 
     def _rows(self, kind: str) -> list[dict[str, str]]:
+        """This service's rows of `kind` not lifted, and the global ones (only those, in global scope)."""
+        mine = "" if self.global_scope else "(service = :service AND checklist = :c) OR "
         return self.store.db.fetchall(
-            "SELECT * FROM freezes WHERE checklist = :c AND kind = :k AND lifted_at IS NULL ORDER BY created_at",
-            {"c": self.checklist.name, "k": kind})
+            f"SELECT * FROM freezes WHERE ({mine}service = :all) AND kind = :k AND lifted_at IS NULL "
+            "ORDER BY created_at", {"c": self.checklist.name, "k": kind, "service": self.scope, "all": GLOBAL})
+
+
+def _declared(by: str, service: str) -> str:
+    return f"declared by {by}" + (" for every service" if service == GLOBAL else "")
 
 
 def freeze_reasons(store: Store, checklist: Checklist, now: datetime | None = None) -> list[str]:
     return FreezeService(store, checklist).blocking(now)
 
 
-__all__ = ["ActiveFreeze", "FreezeError", "FreezeRefused", "FreezeService", "freeze_reasons", "parse_until"]
+__all__ = ["GLOBAL", "ActiveFreeze", "FreezeError", "FreezeRefused", "FreezeService", "freeze_reasons", "parse_until"]

@@ -45,7 +45,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 class WaiverService:
-    """Synchronous store access for one checklist's waivers (async callers use asyncio.to_thread)."""
+    """Synchronous store access for one checklist's waivers (async callers use asyncio.to_thread), in the
+    service of `store` (Store.for_service): a waiver of one service is never seen by another."""
 
     def __init__(self, store: Store, checklist: Checklist) -> None:
         self.store = store
@@ -68,9 +69,10 @@ class WaiverService:
         waiver = Waiver(id=uuid.uuid4().hex[:12], check_id=check_id, by=masker.mask(by), until=now + span,
                         reason=masker.mask(reason.strip()))
         self.store.db.execute(
-            "INSERT INTO waivers (id, checklist, check_id, granted_by, reason, granted_at, until_at) "
-            "VALUES (:id, :checklist, :check_id, :by, :reason, :at, :until)",
-            {"id": waiver.id, "checklist": self.checklist.name, "check_id": check_id, "by": waiver.by,
+            "INSERT INTO waivers (id, checklist, check_id, granted_by, reason, granted_at, until_at, service) "
+            "VALUES (:id, :checklist, :check_id, :by, :reason, :at, :until, :service)",
+            {"id": waiver.id, "checklist": self.checklist.name, "service": self.store.service,
+             "check_id": check_id, "by": waiver.by,
              "reason": waiver.reason, "at": now_iso(), "until": waiver.until.isoformat()})
         self.store.audit(actor=by, action="waiver.granted", subject=f"{self.checklist.name}:{check_id}",
                          detail={"id": waiver.id, "until": waiver.until.isoformat(), "reason": waiver.reason,
@@ -83,8 +85,9 @@ class WaiverService:
         if not live:
             raise WaiverRefused(f"{check_id} has no live waiver to revoke (`golive status` lists the waivers)")
         for waiver in live:
-            self.store.db.execute("UPDATE waivers SET revoked_at = :at, revoked_by = :by WHERE id = :id",
-                                  {"at": now_iso(), "by": masker.mask(by), "id": waiver.id})
+            self.store.db.execute("UPDATE waivers SET revoked_at = :at, revoked_by = :by WHERE id = :id AND "
+                                  "service = :service", {"at": now_iso(), "by": masker.mask(by), "id": waiver.id,
+                                                         "service": self.store.service})
         self.store.audit(actor=by, action="waiver.revoked", subject=f"{self.checklist.name}:{check_id}",
                          detail={"ids": [w.id for w in live], "transport": transport})
         return live
@@ -96,8 +99,8 @@ class WaiverService:
     def all(self) -> list[Waiver]:
         """Every waiver not revoked, expired ones included (the deployment record keeps them)."""
         rows = self.store.db.fetchall(
-            "SELECT * FROM waivers WHERE checklist = :c AND revoked_at IS NULL ORDER BY granted_at",
-            {"c": self.checklist.name})
+            "SELECT * FROM waivers WHERE service = :s AND checklist = :c AND revoked_at IS NULL ORDER BY granted_at",
+            {"c": self.checklist.name, "s": self.store.service})
         return [Waiver(id=r["id"], check_id=r["check_id"], by=r["granted_by"], reason=r["reason"],
                        until=parse_time(r["until_at"])) for r in rows]
 

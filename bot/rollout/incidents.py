@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot.announcements.events import AlertEvent, AlertLevel, AlertState
 from bot.rollout.models import LEVELS, WatchConfig
 from bot.rollout.rules import Reading
+from bot.store.servicekeys import DEFAULT_SERVICE, service_key
 
 
 @dataclass
@@ -61,11 +62,13 @@ return 0
 
 
 class RedisIncidentStore:
-    """Open incidents shared by every replica (keys under the bot's Redis prefix)."""
+    """Open incidents shared by every replica (keys under the bot's Redis prefix, named for the service:
+    `golive:incident:svc:<key>:<checklist>:P0` for another service than the default)."""
 
-    def __init__(self, client: Any, prefix: str, checklist: str, ttl: float = 7 * 86400.0) -> None:
+    def __init__(self, client: Any, prefix: str, checklist: str, ttl: float = 7 * 86400.0, *,
+                 service: str = DEFAULT_SERVICE) -> None:
         self.client = client
-        self.base = f"{prefix}incident:{checklist}"
+        self.base = f"{prefix}incident:{service_key(service, checklist)}"
         self.ttl = int(ttl)
 
     def key(self, level: str) -> str:

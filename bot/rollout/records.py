@@ -20,11 +20,13 @@ TIMELINE = 40
 
 
 class RolloutRecords:
-    """Synchronous store access for one checklist's rollout (callers use asyncio.to_thread)."""
+    """Synchronous store access for one checklist's rollout (callers use asyncio.to_thread), in the service
+    of `store` (Store.for_service): its rows, its kv keys, never another service's."""
 
     def __init__(self, store: Store, checklist: str) -> None:
         self.store = store
         self.checklist = checklist
+        self.service = store.service
 
     # -- current phase and pause ---------------------------------------------------------------
     def phase(self) -> str | None:
@@ -72,17 +74,19 @@ class RolloutRecords:
     def add_event(self, action: str, *, phase: str | None, from_phase: str | None, actor: str, ok: bool,
                   flags: dict[str, Any] | None = None, reasons: list[str] | None = None) -> None:
         self.store.db.execute(
-            "INSERT INTO rollout_events (checklist, action, phase, from_phase, actor, ok, flags, reasons, at) "
-            "VALUES (:checklist, :action, :phase, :from_phase, :actor, :ok, :flags, :reasons, :at)",
-            {"checklist": self.checklist, "action": action, "phase": phase, "from_phase": from_phase,
+            "INSERT INTO rollout_events (checklist, action, phase, from_phase, actor, ok, flags, reasons, at, service) "
+            "VALUES (:checklist, :action, :phase, :from_phase, :actor, :ok, :flags, :reasons, :at, :service)",
+            {"checklist": self.checklist, "service": self.service,
+             "action": action, "phase": phase, "from_phase": from_phase,
              "actor": actor, "ok": int(ok), "flags": json.dumps(flags or {}), "reasons": json.dumps(reasons or []),
              "at": now_iso()})
         self.publish_deployment()
 
     def events(self, action: str | None = None) -> list[dict[str, Any]]:
         where = "AND action = :action" if action else ""
-        rows = self.store.db.fetchall(f"SELECT * FROM rollout_events WHERE checklist = :checklist {where} "
-                                      "ORDER BY seq", {"checklist": self.checklist, "action": action})
+        rows = self.store.db.fetchall(f"SELECT * FROM rollout_events WHERE service = :service AND checklist = "
+                                      f":checklist {where} ORDER BY seq",
+                                      {"checklist": self.checklist, "action": action, "service": self.service})
         for row in rows:
             row["flags"], row["reasons"], row["ok"] = json.loads(row["flags"]), json.loads(row["reasons"]), \
                 bool(row["ok"])
@@ -91,30 +95,33 @@ class RolloutRecords:
     def incident_opened(self, *, id: str, level: str, phase: str, rules: list[str], message: str,
                         opened_at: datetime) -> None:
         self.store.db.execute(
-            "INSERT INTO rollout_incidents (id, checklist, level, phase, rules, message, opened_at) "
-            "VALUES (:id, :checklist, :level, :phase, :rules, :message, :at) ON CONFLICT (id) DO NOTHING",
-            {"id": id, "checklist": self.checklist, "level": level, "phase": phase, "rules": ",".join(rules),
+            "INSERT INTO rollout_incidents (id, checklist, level, phase, rules, message, opened_at, service) "
+            "VALUES (:id, :checklist, :level, :phase, :rules, :message, :at, :service) ON CONFLICT (id) DO NOTHING",
+            {"id": id, "checklist": self.checklist, "service": self.service,
+             "level": level, "phase": phase, "rules": ",".join(rules),
              "message": message, "at": opened_at.isoformat()})
 
     def incident_escalated(self, incident_id: str) -> None:
-        self.store.db.execute("UPDATE rollout_incidents SET escalated_at = :at WHERE id = :id",
-                              {"id": incident_id, "at": now_iso()})
+        self.store.db.execute("UPDATE rollout_incidents SET escalated_at = :at WHERE id = :id AND service = :service",
+                              {"id": incident_id, "at": now_iso(), "service": self.service})
 
     def incident_resolved(self, incident_id: str) -> None:
-        self.store.db.execute("UPDATE rollout_incidents SET resolved_at = :at WHERE id = :id",
-                              {"id": incident_id, "at": now_iso()})
+        self.store.db.execute("UPDATE rollout_incidents SET resolved_at = :at WHERE id = :id AND service = :service",
+                              {"id": incident_id, "at": now_iso(), "service": self.service})
         self.publish_deployment()
 
     def open_incidents(self, *, phase: str | None = None, level: str | None = None) -> list[dict[str, Any]]:
         """Incidents not yet resolved, optionally of one phase or one level (index rollout_incidents_open)."""
-        rows = self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist AND "
-                                      "resolved_at IS NULL ORDER BY opened_at", {"checklist": self.checklist})
+        rows = self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE service = :service AND checklist = "
+                                      ":checklist AND resolved_at IS NULL ORDER BY opened_at",
+                                      {"checklist": self.checklist, "service": self.service})
         return [row for row in rows if (phase is None or row["phase"] == phase)
                 and (level is None or row["level"] == level)]
 
     def incidents(self) -> list[dict[str, Any]]:
-        return self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
-                                      "ORDER BY opened_at", {"checklist": self.checklist})
+        return self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE service = :service AND checklist = "
+                                      ":checklist ORDER BY opened_at",
+                                      {"checklist": self.checklist, "service": self.service})
 
     # -- the deployment record -----------------------------------------------------------------
     def deployment(self) -> dict[str, Any]:
@@ -123,10 +130,11 @@ class RolloutRecords:
         Computed from indexed queries (counts by action, the first promotion, the last event, the recent
         moments), never by reading every event, plus what retention folded in before pruning old rows
         (bot.store.retention.PRUNED_EVENTS_KEY), so the figures survive the rows they came from."""
-        db, params = self.store.db, {"checklist": self.checklist}
+        db, params = self.store.db, {"checklist": self.checklist, "service": self.service}
         pruned = dict(self.store.get(PRUNED_EVENTS_KEY.format(checklist=self.checklist)) or {})
         counts = {(r["action"], bool(r["ok"])): int(r["n"]) for r in db.fetchall(
-            "SELECT action, ok, count(*) AS n FROM rollout_events WHERE checklist = :checklist GROUP BY action, ok",
+            "SELECT action, ok, count(*) AS n FROM rollout_events WHERE service = :service AND checklist = :checklist "
+            "GROUP BY action, ok",
             params)}
         promotions = counts.get(("promote", True), 0) + counts.get(("promote", False), 0) \
             + int(pruned.get("promotions", 0))
@@ -134,19 +142,19 @@ class RolloutRecords:
         rollbacks = counts.get(("rollback", True), 0) + int(pruned.get("rollback_count", 0))
         refusals = counts.get(("refused", True), 0) + counts.get(("refused", False), 0) + int(pruned.get("refusals", 0))
         now = datetime.now(UTC)
-        started = first_promotion(db, self.checklist, pruned)
+        started = first_promotion(db, self.service, self.checklist, pruned)
         downtime = float(pruned.get("downtime_seconds", 0.0))
         where = " AND opened_at >= :started" if started else ""
-        for incident in db.fetchall(f"SELECT opened_at, resolved_at FROM rollout_incidents WHERE checklist = "
-                                    f":checklist AND level = 'P0'{where}",
+        for incident in db.fetchall(f"SELECT opened_at, resolved_at FROM rollout_incidents WHERE service = "
+                                    f":service AND checklist = :checklist AND level = 'P0'{where}",
                                     {**params, "started": started.isoformat() if started else None}):
             opened = parse_time(incident["opened_at"])
             if opened is None or (started and opened < started):
                 continue
             downtime += ((parse_time(incident["resolved_at"]) or now) - opened).total_seconds()
         good = max(0, succeeded - rollbacks)
-        last_row = db.fetchone("SELECT * FROM rollout_events WHERE checklist = :checklist ORDER BY seq DESC LIMIT 1",
-                               params)
+        last_row = db.fetchone("SELECT * FROM rollout_events WHERE service = :service AND checklist = :checklist "
+                               "ORDER BY seq DESC LIMIT 1", params)
         last = pruned.get("last_event")
         if last_row:
             last = {k: (bool(last_row[k]) if k == "ok" else last_row[k])
@@ -174,8 +182,9 @@ class RolloutRecords:
         the last `limit` moments, read newest-first by index (or from `events` when given)."""
         if events is None:
             events = self.store.db.fetchall(
-                "SELECT * FROM rollout_events WHERE checklist = :checklist AND ok = 1 AND action IN ('promote', "
-                "'rollback') ORDER BY seq DESC LIMIT :limit", {"checklist": self.checklist, "limit": limit})
+                "SELECT * FROM rollout_events WHERE service = :service AND checklist = :checklist AND ok = 1 AND "
+                "action IN ('promote', 'rollback') ORDER BY seq DESC LIMIT :limit",
+                {"checklist": self.checklist, "limit": limit, "service": self.service})
             for row in events:
                 row["ok"] = bool(row["ok"])
         moments = []
@@ -186,14 +195,14 @@ class RolloutRecords:
                 moments.append({"at": e["at"], "kind": "rollback",
                                 "text": f"rolled back {e['from_phase'] or ''} to {e['phase'] or 'no phase'} "
                                         f"by {e['actor']}".replace("  ", " ")})
-        params = {"checklist": self.checklist, "limit": limit}
-        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist "
-                                               "ORDER BY opened_at DESC LIMIT :limit", params):
+        params = {"checklist": self.checklist, "limit": limit, "service": self.service}
+        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE service = :service AND "
+                                               "checklist = :checklist ORDER BY opened_at DESC LIMIT :limit", params):
             moments.append({"at": incident["opened_at"], "kind": "incident",
                             "text": f"{incident['level']} {incident['rules']} on {incident['phase']}"})
-        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE checklist = :checklist AND "
-                                               "resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT :limit",
-                                               params):
+        for incident in self.store.db.fetchall("SELECT * FROM rollout_incidents WHERE service = :service AND "
+                                               "checklist = :checklist AND resolved_at IS NOT NULL "
+                                               "ORDER BY resolved_at DESC LIMIT :limit", params):
             moments.append({"at": incident["resolved_at"], "kind": "resolved",
                             "text": f"{incident['level']} {incident['rules']} resolved"})
         return sorted(moments, key=lambda m: m["at"])[-limit:]

@@ -1,6 +1,10 @@
 """Wiring a checklist's rollout from settings: the flag provider, the service, the watch and the
 replica-safe supervisor (leader lease + watch + scheduled runs). The CLI, the worker and an
-in-process bot (Slack/Teams server) all build it the same way."""
+in-process bot (Slack/Teams server) all build it the same way.
+
+Each service's rollout is keyed by the service of its store (bot.store.Store.for_service): its locks, its
+leader lease and its open incidents in Redis are named for it, so one service's watch, pause or rollback
+never touches another's."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.announcements.events import Notifier
-from bot.coordination.locks import Locks, RedisLocks, build_locks
+from bot.coordination.locks import Locks, RedisLocks, build_locks, for_service, shared_redis
 from bot.rollout.incidents import IncidentStore, MemoryIncidentStore, RedisIncidentStore
 from bot.rollout.lease import LeaderLease
 from bot.rollout.models import WatchConfig, watch_config
@@ -46,6 +50,7 @@ class RolloutRuntime:
     target_url: str
     env: dict[str, str]
     _incidents: IncidentStore | None = None
+    _own_locks: Locks | None = None  # built here (no `locks` given): closed with the runtime
 
     def __post_init__(self) -> None:
         self.service.incidents = self.incidents()
@@ -65,19 +70,21 @@ class RolloutRuntime:
             raise ValueError(f"target.base_url: {exc}") from None
         config = watch_config(checklist, **watch_overrides)
         provider = build_provider(checklist.rollout.provider, workdir=workdir, env=env, rollout=checklist.rollout)
-        locks = locks or build_locks(redis_url, prefix)
+        own: Locks | None = None
+        if locks is None:
+            locks = own = build_locks(redis_url, prefix)
+        locks = for_service(locks, store.service)  # this service's names, whoever built the locks
         service = RolloutService(store, checklist, provider, notifier=notifier, locks=locks, env=env,
                                  target_url=target_url)
         return cls(checklist=checklist, store=store, notifier=notifier, locks=locks, prefix=prefix,
-                   provider=provider, service=service, config=config, target_url=target_url, env=env)
+                   provider=provider, service=service, config=config, target_url=target_url, env=env,
+                   _own_locks=own)
 
     @property
     def shared(self) -> RedisLocks | None:
-        """Redis itself, never an in-process fallback: leadership and alert dedup must be shared or not be."""
-        if isinstance(self.locks, RedisLocks):
-            return self.locks
-        inner = getattr(self.locks, "redis", None)  # e.g. bot.coordination.locks.ResilientLocks
-        return inner if isinstance(inner, RedisLocks) else None
+        """Redis itself (for this service's keys), never an in-process fallback: leadership and alert dedup
+        must be shared or not be."""
+        return shared_redis(self.locks)
 
     def incidents(self) -> IncidentStore:
         """One store of open incidents per runtime, shared by its watch and its service (a rollback closes
@@ -85,7 +92,7 @@ class RolloutRuntime:
         if self._incidents is None:
             if self.shared is not None:
                 self._incidents = RedisIncidentStore(self.shared.client, self.prefix, self.checklist.name,
-                                                     self.config.incident_ttl_seconds)
+                                                     self.config.incident_ttl_seconds, service=self.store.service)
             else:
                 self._incidents = MemoryIncidentStore()
         return self._incidents
@@ -112,7 +119,10 @@ class RolloutRuntime:
         with contextlib.suppress(Exception):
             await self.provider.close()
         with contextlib.suppress(Exception):
-            await self.locks.close()
+            await self.locks.close()  # a service's view of the bot's locks: closing it leaves them open
+        if self._own_locks is not None and self._own_locks is not self.locks:
+            with contextlib.suppress(Exception):
+                await self._own_locks.close()
 
 
 class RolloutSupervisor:

@@ -59,6 +59,9 @@ class SignoffRequest:
 
 
 class SignoffService:
+    """Sign-offs of one checklist in the service of `store` (Store.for_service): a request, and so every
+    decision on it, belongs to one service; another service neither finds nor counts it."""
+
     def __init__(self, store: Store, checklist: Checklist) -> None:
         self.store = store
         self.checklist = checklist
@@ -73,9 +76,10 @@ class SignoffService:
         self.stage(stage)
         request_id = uuid.uuid4().hex[:16]
         self.store.db.execute(
-            "INSERT INTO signoff_requests (id, stage, checklist, run_id, requested_by, created_at) "
-            "VALUES (:id, :stage, :checklist, :run_id, :by, :at)",
-            {"id": request_id, "stage": stage, "checklist": self.checklist.name, "run_id": run_id,
+            "INSERT INTO signoff_requests (id, stage, checklist, run_id, requested_by, created_at, service) "
+            "VALUES (:id, :stage, :checklist, :run_id, :by, :at, :service)",
+            {"id": request_id, "stage": stage, "checklist": self.checklist.name, "service": self.store.service,
+             "run_id": run_id,
              "by": requested_by, "at": now_iso()})
         self.store.audit(actor=requested_by, action="signoff.requested", subject=request_id, detail={"stage": stage})
         request = self.get(request_id)
@@ -95,7 +99,8 @@ class SignoffService:
         return existing, True
 
     def get(self, request_id: str) -> SignoffRequest | None:
-        row = self.store.db.fetchone("SELECT * FROM signoff_requests WHERE id = :id", {"id": request_id})
+        row = self.store.db.fetchone("SELECT * FROM signoff_requests WHERE id = :id AND service = :service",
+                                     {"id": request_id, "service": self.store.service})
         if row is None:
             return None
         request = SignoffRequest(id=row["id"], stage=row["stage"], checklist=row["checklist"], run_id=row["run_id"],
@@ -107,17 +112,22 @@ class SignoffService:
 
     def latest(self, stage: str) -> SignoffRequest | None:
         row = self.store.db.fetchone(
-            "SELECT id FROM signoff_requests WHERE stage = :stage AND checklist = :checklist "
-            "ORDER BY created_at DESC LIMIT 1", {"stage": stage, "checklist": self.checklist.name})
+            "SELECT id FROM signoff_requests WHERE service = :service AND checklist = :checklist AND stage = :stage "
+            "ORDER BY created_at DESC LIMIT 1",
+            {"stage": stage, "checklist": self.checklist.name, "service": self.store.service})
         return self.get(row["id"]) if row else None
 
     def record(self, request_id: str, role: str, decision: Decision, *, user_id: str, reason: str = "") -> bool:
         """Record a decision; False when this role was already decided on this request (a double click).
-        Raises OneRolePerPerson when `user_id` already decided another role of this request: checked and
+        Raises LookupError when the request is not this service's (another service's card never counts here),
+        and OneRolePerPerson when `user_id` already decided another role of this request: checked and
         written under a lock on the request, so two simultaneous clicks for two roles cannot both land."""
         with self.store.db.transaction() as tx:
-            if tx.dialect == "postgres":  # SQLite's BEGIN IMMEDIATE already serialises writers
-                tx.fetchone("SELECT id FROM signoff_requests WHERE id = :id FOR UPDATE", {"id": request_id})
+            # the lock (SQLite's BEGIN IMMEDIATE already serialises writers) and the request's service in one read
+            lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
+            if tx.fetchone(f"SELECT id FROM signoff_requests WHERE id = :id AND service = :service{lock}",
+                           {"id": request_id, "service": self.store.service}) is None:
+                raise LookupError(f"no sign-off request {request_id} in this service: ask for a new sign-off card")
             other = tx.fetchone("SELECT role FROM signoffs WHERE request_id = :rid AND user_id = :user AND "
                                 "role <> :role", {"rid": request_id, "user": user_id, "role": role})
             if other is not None:
@@ -136,8 +146,10 @@ class SignoffService:
         """Take back your own decision; the audit log keeps the history. Someone else's decision is never
         removed (False), whatever the click says."""
         with self.store.db.transaction() as tx:
-            removed = tx.execute("DELETE FROM signoffs WHERE request_id = :rid AND role = :role AND user_id = :user",
-                                 {"rid": request_id, "role": role, "user": user_id}) > 0
+            removed = tx.execute("DELETE FROM signoffs WHERE request_id = :rid AND role = :role AND user_id = :user "
+                                 "AND request_id IN (SELECT id FROM signoff_requests WHERE service = :service)",
+                                 {"rid": request_id, "role": role, "user": user_id,
+                                  "service": self.store.service}) > 0
             if removed:
                 self.store.audit(actor=user_id, action="signoff.withdrawn", subject=request_id, detail={"role": role})
         return removed

@@ -7,8 +7,9 @@ run. What the verdict, the gate or the deployment record still need is never del
 - runs still `running`,
 - the audit log (append-only; the database refuses it anyway) and the key/value state (the deployment
   record, the current phase).
-Rollout events are folded into a per-checklist tally before they go (PRUNED_EVENTS_KEY), so the
-deployment record's counts, start and downtime are the same after pruning as before.
+Rollout events are folded into a per-checklist tally before they go (PRUNED_EVENTS_KEY, in the kv of the
+events' service), so the deployment record's counts, start and downtime are the same after pruning as before.
+One prune covers every service.
 
 Every transaction deletes at most `batch_size` rows, so no writer waits on a long-held lock; the report
 lists each batch's size. A prune that deletes anything appends one audit row (`store.pruned`).
@@ -38,22 +39,31 @@ PRUNED_EVENTS_KEY = "rollout:{checklist}:pruned"
 _AGE = re.compile(r"^\s*(\d+)\s*([dhw]?)\s*$")
 _UNIT = {"d": "days", "": "days", "h": "hours", "w": "weeks"}
 
-# the run holding each check's newest result, for every checklist: O(checklists + checks) seeks
-_LATEST_RUNS = """WITH RECURSIVE lists(checklist) AS (
-    SELECT (SELECT min(checklist) FROM results)
+# the run holding each check's newest result, for every service's every checklist, walking the index
+# results_latest (service, checklist, check_id, ...): O(services + checklists + checks) seeks
+_LATEST_RUNS = """WITH RECURSIVE svcs(service) AS (
+    SELECT (SELECT min(service) FROM results)
     UNION ALL
-    SELECT (SELECT min(checklist) FROM results WHERE checklist > lists.checklist) FROM lists
-    WHERE lists.checklist IS NOT NULL
-), ids(checklist, check_id) AS (
-    SELECT lists.checklist, (SELECT min(f.check_id) FROM results f WHERE f.checklist = lists.checklist)
+    SELECT (SELECT min(service) FROM results WHERE service > svcs.service) FROM svcs
+    WHERE svcs.service IS NOT NULL
+), lists(service, checklist) AS (
+    SELECT svcs.service, (SELECT min(c.checklist) FROM results c WHERE c.service = svcs.service)
+    FROM svcs WHERE svcs.service IS NOT NULL
+    UNION ALL
+    SELECT lists.service, (SELECT min(m.checklist) FROM results m WHERE m.service = lists.service
+                           AND m.checklist > lists.checklist)
+    FROM lists WHERE lists.checklist IS NOT NULL
+), ids(service, checklist, check_id) AS (
+    SELECT lists.service, lists.checklist, (SELECT min(f.check_id) FROM results f WHERE f.service = lists.service
+                                            AND f.checklist = lists.checklist)
     FROM lists WHERE lists.checklist IS NOT NULL
     UNION ALL
-    SELECT ids.checklist, (SELECT min(n.check_id) FROM results n WHERE n.checklist = ids.checklist
-                           AND n.check_id > ids.check_id)
+    SELECT ids.service, ids.checklist, (SELECT min(n.check_id) FROM results n WHERE n.service = ids.service
+                                        AND n.checklist = ids.checklist AND n.check_id > ids.check_id)
     FROM ids WHERE ids.check_id IS NOT NULL
 )
-SELECT (SELECT l.run_id FROM results l WHERE l.checklist = ids.checklist AND l.check_id = ids.check_id
-        ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1) AS run_id
+SELECT (SELECT l.run_id FROM results l WHERE l.service = ids.service AND l.checklist = ids.checklist
+        AND l.check_id = ids.check_id ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1) AS run_id
 FROM ids WHERE ids.check_id IS NOT NULL"""
 
 
@@ -153,7 +163,7 @@ def prune(store: Store, older_than: timedelta, *, dry_run: bool = True, batch_si
         if on_batch is not None:
             on_batch(size)
 
-    while (size := _prune_runs_batch(db, where, params, batch_size, report)) > 0:
+    while (size := _prune_runs_batch(store, where, params, batch_size, report)) > 0:
         done(size)
     while (size := _prune_events_batch(store, params["cutoff"], batch_size, report)) > 0:
         done(size)
@@ -165,16 +175,17 @@ def prune(store: Store, older_than: timedelta, *, dry_run: bool = True, batch_si
     return report
 
 
-def _prune_runs_batch(db: Database, where: str, params: dict[str, Any], batch_size: int,
+def _prune_runs_batch(store: Store, where: str, params: dict[str, Any], batch_size: int,
                       report: PruneReport) -> int:
     """One transaction: the oldest prunable runs, their results, messages and notes; at most batch_size rows.
     A run with more results than the batch loses them over several batches, and goes in the last one."""
     budget = batch_size
-    with db.transaction() as tx:
-        rows = tx.fetchall(f"SELECT id FROM runs WHERE {where} ORDER BY started_at, id LIMIT :limit",
+    with store.db.transaction() as tx:
+        rows = tx.fetchall(f"SELECT id, service FROM runs WHERE {where} ORDER BY started_at, id LIMIT :limit",
                            {**params, "limit": batch_size})
         for row in rows:
-            run = {"id": row["id"], "note": f"delivery-failures:{row['id']}"}
+            note = store.for_service(row["service"]).kv_key(f"delivery-failures:{row['id']}")
+            run = {"id": row["id"], "note": note}
             extra = _count(tx, "SELECT count(*) AS n FROM messages WHERE subject = :id", run)
             extra += _count(tx, "SELECT count(*) AS n FROM kv WHERE key = :note", run)
             room = budget - extra - 1  # what is left for results once the run and its extras are counted
@@ -197,8 +208,17 @@ def _prune_runs_batch(db: Database, where: str, params: dict[str, Any], batch_si
     return batch_size - budget
 
 
-def _tally(store: Store, checklist: str) -> dict[str, Any]:
-    return dict(store.get(PRUNED_EVENTS_KEY.format(checklist=checklist)) or {})
+Tallies = dict[tuple[str, str], dict[str, Any]]
+"""(service, checklist) -> what its pruned rows contributed."""
+
+
+def _tally(store: Store, service: str, checklist: str) -> dict[str, Any]:
+    return dict(store.for_service(service).get(PRUNED_EVENTS_KEY.format(checklist=checklist)) or {})
+
+
+def _save(store: Store, tallies: Tallies) -> None:
+    for (service, checklist), t in tallies.items():
+        store.for_service(service).put(PRUNED_EVENTS_KEY.format(checklist=checklist), t)
 
 
 def _prune_events_batch(store: Store, cutoff: str, batch_size: int, report: PruneReport) -> int:
@@ -206,9 +226,10 @@ def _prune_events_batch(store: Store, cutoff: str, batch_size: int, report: Prun
     with store.db.transaction() as tx:
         rows = tx.fetchall("SELECT * FROM rollout_events WHERE at < :cutoff ORDER BY at, seq LIMIT :limit",
                            {"cutoff": cutoff, "limit": batch_size})
-        tallies: dict[str, dict[str, Any]] = {}
+        tallies: Tallies = {}
         for row in rows:
-            t = tallies.setdefault(row["checklist"], _tally(store, row["checklist"]))
+            key = (row["service"], row["checklist"])
+            t = tallies[key] if key in tallies else tallies.setdefault(key, _tally(store, *key))
             action, ok = row["action"], bool(row["ok"])
             t["promotions"] = t.get("promotions", 0) + (action == "promote")
             t["promotions_succeeded"] = t.get("promotions_succeeded", 0) + (action == "promote" and ok)
@@ -219,8 +240,7 @@ def _prune_events_batch(store: Store, cutoff: str, batch_size: int, report: Prun
             t["last_event"] = {"action": action, "phase": row["phase"], "from_phase": row["from_phase"],
                                "actor": row["actor"], "ok": ok, "at": row["at"]}
             tx.execute("DELETE FROM rollout_events WHERE seq = :seq", {"seq": row["seq"]})
-        for checklist, t in tallies.items():
-            store.put(PRUNED_EVENTS_KEY.format(checklist=checklist), t)
+        _save(store, tallies)
         report.events += len(rows)
     return len(rows)
 
@@ -231,24 +251,24 @@ def _prune_incidents_batch(store: Store, cutoff: str, batch_size: int, report: P
     with store.db.transaction() as tx:
         rows = tx.fetchall("SELECT * FROM rollout_incidents WHERE resolved_at IS NOT NULL AND resolved_at < :cutoff "
                            "ORDER BY resolved_at, id LIMIT :limit", {"cutoff": cutoff, "limit": batch_size})
-        tallies: dict[str, dict[str, Any]] = {}
+        tallies: Tallies = {}
         for row in rows:
-            t = tallies.setdefault(row["checklist"], _tally(store, row["checklist"]))
+            key = (row["service"], row["checklist"])
+            t = tallies[key] if key in tallies else tallies.setdefault(key, _tally(store, *key))
             opened, resolved = parse_time(row["opened_at"]), parse_time(row["resolved_at"])
-            started = first_promotion(tx, row["checklist"], t)
+            started = first_promotion(tx, row["service"], row["checklist"], t)
             if row["level"] == "P0" and opened and resolved and (started is None or opened >= started):
                 t["downtime_seconds"] = round(t.get("downtime_seconds", 0.0) + (resolved - opened).total_seconds(), 3)
             tx.execute("DELETE FROM rollout_incidents WHERE id = :id", {"id": row["id"]})
-        for checklist, t in tallies.items():
-            store.put(PRUNED_EVENTS_KEY.format(checklist=checklist), t)
+        _save(store, tallies)
         report.incidents += len(rows)
     return len(rows)
 
 
-def first_promotion(db: Database, checklist: str, tally: dict[str, Any]) -> datetime | None:
-    """When the deployment started: its first successful promotion, pruned (in the tally) or stored."""
-    row = db.fetchone("SELECT min(at) AS at FROM rollout_events WHERE checklist = :c AND action = 'promote' "
-                      "AND ok = 1", {"c": checklist})
+def first_promotion(db: Database, service: str, checklist: str, tally: dict[str, Any]) -> datetime | None:
+    """When a service's deployment started: its first successful promotion, pruned (in the tally) or stored."""
+    row = db.fetchone("SELECT min(at) AS at FROM rollout_events WHERE service = :s AND checklist = :c AND "
+                      "action = 'promote' AND ok = 1", {"s": service, "c": checklist})
     candidates = [v for v in (tally.get("started_at"), row["at"] if row else None) if v]
     return parse_time(min(candidates)) if candidates else None
 

@@ -14,6 +14,7 @@ from bot.store.audit import GENESIS, ROTATION, UNKEYED, ChainBreak, ChainReport,
 from bot.store.auditkey import AuditKeys, keys_from_settings
 from bot.store.db import Database, open_database
 from bot.store.migrate import migrate
+from bot.store.servicekeys import DEFAULT_SERVICE, service_key
 from checks.masking import masker
 from checks.result import CheckResult
 from checks.spec import CheckSpec
@@ -71,19 +72,20 @@ class MessageRef:
 # index scan: the recursive part jumps from one check_id to the next in results_latest (one seek each),
 # and each check's newest row is one backward seek in the same index. Cost: O(checks x log(rows)).
 _NEXT_CHECK = """WITH RECURSIVE ids(check_id) AS (
-    SELECT (SELECT min(f.check_id) FROM results f WHERE f.checklist = :checklist)
+    SELECT (SELECT min(f.check_id) FROM results f WHERE f.service = :service AND f.checklist = :checklist)
     UNION ALL
-    SELECT (SELECT min(n.check_id) FROM results n WHERE n.checklist = :checklist AND n.check_id > ids.check_id)
+    SELECT (SELECT min(n.check_id) FROM results n WHERE n.service = :service AND n.checklist = :checklist
+            AND n.check_id > ids.check_id)
     FROM ids WHERE ids.check_id IS NOT NULL
 )"""
 LATEST_SQL = {
     "postgres": _NEXT_CHECK + """
 SELECT r.* FROM ids CROSS JOIN LATERAL (
-    SELECT * FROM results l WHERE l.checklist = :checklist AND l.check_id = ids.check_id
+    SELECT * FROM results l WHERE l.service = :service AND l.checklist = :checklist AND l.check_id = ids.check_id
     ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1) r""",
     "sqlite": _NEXT_CHECK + """
 SELECT r.* FROM ids JOIN results r ON r.rowid = (
-    SELECT l.rowid FROM results l WHERE l.checklist = :checklist AND l.check_id = ids.check_id
+    SELECT l.rowid FROM results l WHERE l.service = :service AND l.checklist = :checklist AND l.check_id = ids.check_id
     ORDER BY l.finished_at DESC, l.run_id DESC LIMIT 1)""",
 }
 AUDIT_PAGE = 2000
@@ -91,13 +93,43 @@ AUDIT_PAGE = 2000
 
 
 class Store:
-    def __init__(self, db: Database, *, audit_keys: AuditKeys | None = None) -> None:
+    """The store, as one service sees it. The store a bot opens is the default service's (the rows written
+    before services existed); `for_service` gives another service's view of the same database."""
+
+    def __init__(self, db: Database, *, audit_keys: AuditKeys | None = None, service: str = DEFAULT_SERVICE,
+                 root: Store | None = None) -> None:
+        if not service or not service.strip():
+            raise ValueError("a service's store key cannot be empty: name the service")
         self.db = db
         self._audit_keys = audit_keys
+        self.service = service
+        self._root = root
+
+    def for_service(self, key: str) -> Store:
+        """The view of service `key`: the same database (connection or pool) and audit chain, every
+        per-service read filtered and every write tagged by `key`. `DEFAULT_SERVICE` gives the root's view."""
+        root = self._root or self
+        if key == root.service:
+            return root
+        return Store(self.db, service=key, root=root)
+
+    @property
+    def is_default(self) -> bool:
+        return self.service == DEFAULT_SERVICE
+
+    def kv_key(self, key: str) -> str:
+        """The kv key this service stores `key` under: unchanged for the default service."""
+        return service_key(self.service, key)
+
+    def subject(self, subject: str) -> str:
+        """An audit subject as this service records it: another service's names it (`hunter/<subject>`)."""
+        return subject if self.is_default else f"{self.service}/{subject}"
 
     @property
     def audit_keys(self) -> AuditKeys:
         """The audit key(s), held outside the database (bot.store.auditkey); resolved on first use."""
+        if self._root is not None:  # one chain, one key set, whichever service writes
+            return self._root.audit_keys
         if self._audit_keys is None:
             self._audit_keys = keys_from_settings()
         return self._audit_keys
@@ -114,7 +146,9 @@ class Store:
         self.put("golive:probe:writable", now_iso())
 
     def close(self) -> None:
-        self.db.close()
+        """Close the database; a service's view leaves it open for the bot and the other services."""
+        if self._root is None:
+            self.db.close()
 
     # -- runs and results ----------------------------------------------------------------------
     def create_run(self, *, checklist: str, selector: str, requested_by: str = "", source: str = "cli",
@@ -123,9 +157,10 @@ class Store:
         at = now_iso()
         self.db.execute(
             "INSERT INTO runs (id, checklist, selector, requested_by, source, status, started_at, expected, owner,"
-            " heartbeat_at) VALUES (:id, :checklist, :selector, :requested_by, :source, 'running', :started_at,"
-            " :expected, :owner, :started_at)",
-            {"id": run_id, "checklist": checklist, "selector": selector, "requested_by": masker.mask(requested_by),
+            " heartbeat_at, service) VALUES (:id, :checklist, :selector, :requested_by, :source, 'running',"
+            " :started_at, :expected, :owner, :started_at, :service)",
+            {"id": run_id, "checklist": checklist, "service": self.service,
+             "selector": selector, "requested_by": masker.mask(requested_by),
              "source": source, "started_at": at, "expected": json.dumps([c.id for c in expected]), "owner": owner},
         )
         run = self.get_run(run_id)
@@ -143,13 +178,15 @@ class Store:
         }
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM results WHERE run_id = :run_id AND check_id = :check_id", params)
-            # the run's checklist is copied onto the result: the latest-result index is keyed by it
+            # the run's service and checklist are copied onto the result: the latest-result index is keyed by them
             tx.execute(
                 "INSERT INTO results (run_id, check_id, phase, kind, title, criticality, status, summary, evidence,"
-                " duration_ms, started_at, finished_at, needs_confirmation, checklist) VALUES (:run_id, :check_id,"
-                " :phase, :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms, :started_at,"
-                " :finished_at, :needs_confirmation, COALESCE((SELECT checklist FROM runs WHERE id = :run_id), ''))",
-                params)
+                " duration_ms, started_at, finished_at, needs_confirmation, checklist, service) VALUES (:run_id,"
+                " :check_id, :phase, :kind, :title, :criticality, :status, :summary, :evidence, :duration_ms,"
+                " :started_at, :finished_at, :needs_confirmation,"
+                " COALESCE((SELECT checklist FROM runs WHERE id = :run_id), ''),"
+                " COALESCE((SELECT service FROM runs WHERE id = :run_id), :service))",
+                {**params, "service": self.service})
 
     def confirm_result(self, run_id: str, check_id: str, *, summary: str, evidence: dict[str, Any]) -> bool:
         """Turn a result awaiting a person's confirmation into a pass; False when it no longer awaits one
@@ -183,8 +220,8 @@ class Store:
         whatever started it (chat, scheduler, CLI). A live run's owner keeps beating, so a replica that
         cannot see a lock (or Redis) never interrupts it. Concurrent reapers report each run once."""
         cutoff = (datetime.now(UTC) - timedelta(seconds=ttl)).isoformat(timespec="microseconds")
-        where = "status = 'running' AND COALESCE(heartbeat_at, started_at) < :cutoff"
-        params: dict[str, Any] = {"cutoff": cutoff, "at": now_iso()}
+        where = "service = :service AND status = 'running' AND COALESCE(heartbeat_at, started_at) < :cutoff"
+        params: dict[str, Any] = {"cutoff": cutoff, "at": now_iso(), "service": self.service}
         if checklist:
             where += " AND checklist = :checklist"
             params["checklist"] = checklist
@@ -214,14 +251,16 @@ class Store:
         return RunRecord.from_row(row) if row else None
 
     def runs(self, *, status: str | None = None, checklist: str | None = None, limit: int = 20) -> list[RunRecord]:
-        clauses, params = [], {"limit": limit}
+        """This service's runs, newest first."""
+        clauses: list[str] = ["service = :service"]
+        params: dict[str, Any] = {"limit": limit, "service": self.service}
         if status:
             clauses.append("status = :status")
-            params["status"] = status  # type: ignore[assignment]  # params mixes int and str
+            params["status"] = status
         if checklist:
             clauses.append("checklist = :checklist")
-            params["checklist"] = checklist  # type: ignore[assignment]  # params mixes int and str
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            params["checklist"] = checklist
+        where = f"WHERE {' AND '.join(clauses)}"
         rows = self.db.fetchall(f"SELECT * FROM runs {where} ORDER BY started_at DESC LIMIT :limit", params)
         return [RunRecord.from_row(r) for r in rows]
 
@@ -232,7 +271,7 @@ class Store:
     def latest_results(self, checklist: str) -> dict[str, CheckResult]:
         """The most recent result of every check ever run for this checklist: one indexed query whose cost
         grows with the number of checks, not with the history (see LATEST_SQL)."""
-        rows = self.db.fetchall(LATEST_SQL[self.db.dialect], {"checklist": checklist})
+        rows = self.db.fetchall(LATEST_SQL[self.db.dialect], {"checklist": checklist, "service": self.service})
         return {row["check_id"]: _result_from_row(row) for row in rows}
 
     # -- posted messages -----------------------------------------------------------------------
@@ -260,9 +299,11 @@ class Store:
     # -- audit log (append-only) ---------------------------------------------------------------
     def audit(self, *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
         """Append one row to the keyed chain: the previous row's hash and an HMAC under the current audit
-        key. A new current key first appends a rotation row naming the old and new key ids."""
+        key. A new current key first appends a rotation row naming the old and new key ids. One chain for every
+        service; another service's subject is prefixed with its key (`Store.subject`)."""
         keys = self.audit_keys
-        row = {"at": now_iso(), "actor": masker.mask(actor), "action": action, "subject": masker.mask(subject),
+        row = {"at": now_iso(), "actor": masker.mask(actor), "action": action,
+               "subject": masker.mask(self.subject(subject)),
                "detail": json.dumps(masker.mask_data(detail or {}), default=str)}
         with self.db.transaction() as tx:
             if tx.dialect == "postgres":  # one writer at the tail at a time (SQLite's write lock already is)
@@ -314,7 +355,7 @@ class Store:
         clauses, params = [], {"limit": limit}
         if subject:
             clauses.append("subject = :subject")
-            params["subject"] = subject  # type: ignore[assignment]  # params mixes int and str
+            params["subject"] = self.subject(subject)  # type: ignore[assignment]  # params mixes int and str
         if action:
             clauses.append("action = :action")
             params["action"] = action  # type: ignore[assignment]  # params mixes int and str
@@ -326,13 +367,13 @@ class Store:
 
     # -- key/value state (current rollout phase, leases' bookkeeping, ...) ---------------------
     def put(self, key: str, value: Any) -> None:
-        params = {"key": key, "value": json.dumps(masker.mask_data(value), default=str), "at": now_iso()}
+        params = {"key": self.kv_key(key), "value": json.dumps(masker.mask_data(value), default=str), "at": now_iso()}
         # one statement (an upsert, in both SQLite and PostgreSQL): two writers of one key never collide
         self.db.execute("INSERT INTO kv (key, value, updated_at) VALUES (:key, :value, :at) ON CONFLICT (key) "
                         "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at", params)
 
     def get(self, key: str, default: Any = None) -> Any:
-        row = self.db.fetchone("SELECT value FROM kv WHERE key = :key", {"key": key})
+        row = self.db.fetchone("SELECT value FROM kv WHERE key = :key", {"key": self.kv_key(key)})
         return json.loads(row["value"]) if row else default
 
 

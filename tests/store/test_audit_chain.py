@@ -134,7 +134,8 @@ def roles() -> Iterator[tuple[str, str]]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {owner} LOGIN")  # type: ignore[arg-type]
         conn.execute(f"CREATE ROLE {bot} LOGIN")  # type: ignore[arg-type]
-        conn.execute(f"GRANT CREATE ON DATABASE test TO {owner}")  # type: ignore[arg-type]
+        database = PG_URL.rsplit("/", 1)[1].split("?", 1)[0]  # the tests' database, whatever GOLIVE_TEST_PG_URL names
+        conn.execute(f'GRANT CREATE ON DATABASE "{database}" TO {owner}')  # type: ignore[arg-type]
     yield owner, bot
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         for role in (bot, owner):

@@ -230,7 +230,8 @@ def owner_schema() -> Iterator[tuple[str, str]]:
     owner, schema = f"golive_own_{tag}", f"golive_k_{tag}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {owner} LOGIN")  # type: ignore[arg-type]
-        conn.execute(f"GRANT CREATE ON DATABASE test TO {owner}")  # type: ignore[arg-type]
+        database = PG_URL.rsplit("/", 1)[1].split("?", 1)[0]  # the tests' database, whatever GOLIVE_TEST_PG_URL names
+        conn.execute(f'GRANT CREATE ON DATABASE "{database}" TO {owner}')  # type: ignore[arg-type]
     yield owner, schema
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]

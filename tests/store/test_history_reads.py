@@ -65,7 +65,7 @@ def postgres_rows_read(store: Store, sql: str, params: dict[str, Any]) -> tuple[
 
 
 def work(store: Store, sql: str) -> int:
-    params = {"checklist": "history"}
+    params = {"checklist": "history", "service": store.service}
     if store.db.dialect == "sqlite":
         return sqlite_steps(store, sql, params)
     return postgres_rows_read(store, sql, params)[0]
@@ -82,7 +82,7 @@ def test_latest_results_do_the_same_work_with_ten_times_the_history(store: Store
     assert big_new <= 1.3 * small_new + 20, (small_new, big_new)  # ...and the query does not read it
     if store.db.dialect == "postgres":
         # each check: one seek to the next check id, one to its newest row; nothing else is read
-        rows, scans = postgres_rows_read(store, LATEST_SQL["postgres"], {"checklist": "history"})
+        rows, scans = postgres_rows_read(store, LATEST_SQL["postgres"], {"checklist": "history", "service": "default"})
         assert rows <= 2 * CHECKS + 2 and "Seq Scan" not in scans and scans, (rows, scans)
     latest = store.latest_results("history")
     assert len(latest) == CHECKS and all(r.finished_at > end - timedelta(minutes=5) for r in latest.values())
@@ -92,7 +92,7 @@ def test_the_query_plan_only_seeks_the_index_on_sqlite(tmp_path: Path) -> None:
     store = open_store(None, sqlite_path=tmp_path / "golive.db")
     try:
         plan = [r["detail"] for r in store.db.fetchall("EXPLAIN QUERY PLAN " + LATEST_SQL["sqlite"],
-                                                       {"checklist": "history"})]
+                                                       {"checklist": "history", "service": "default"})]
     finally:
         store.close()
     on_results = [d for d in plan if " f " in f" {d} " or any(f" {a} " in f" {d} " for a in ("n", "l", "r"))]

@@ -137,3 +137,31 @@ def test_ages_and_the_retention_setting_are_read_or_refused_clearly() -> None:
     assert retention_days({}) == 180 and retention_days({"GOLIVE_RETENTION_DAYS": "30"}) == 30
     with pytest.raises(ValueError, match="whole number of days"):
         retention_days({"GOLIVE_RETENTION_DAYS": "half a year"})
+
+
+def test_a_prune_keeps_each_services_latest_results_and_folds_each_services_events_into_its_own_record(
+        store: Store) -> None:
+    """Two services with one checklist name: the newest result of a check in one service does not stand for
+    the other's, and each service's pruned events are counted in its own deployment record only."""
+    hunter = store.for_service("hunter")
+    mine = old_run(store, 300, check_id="smoke")  # the default service's only result of smoke: kept
+    theirs_old, theirs_new = old_run(hunter, 300, check_id="smoke"), old_run(hunter, 200, check_id="smoke")
+    for s in (store, hunter):
+        records = RolloutRecords(s, CHECKLIST.name)
+        records.add_event("promote", phase="phase-1", from_phase=None, actor="U1", ok=True)
+        if s is hunter:
+            records.add_event("rollback", phase=None, from_phase="phase-1", actor="U1", ok=True)
+    store.db.execute("UPDATE rollout_events SET at = :at", {"at": (NOW - timedelta(days=400)).isoformat()})
+    hunter.put(f"delivery-failures:{theirs_old}", ["slack"])
+    before = {s.service: RolloutRecords(s, CHECKLIST.name).deployment() for s in (store, hunter)}
+    report = prune(store, timedelta(days=180), dry_run=False, now=NOW)
+    assert report.runs == 1 and store.get_run(theirs_old) is None  # hunter's older smoke run went
+    assert store.get_run(mine) is not None and store.get_run(theirs_new) is not None
+    assert hunter.get(f"delivery-failures:{theirs_old}") is None  # its note, under hunter's kv key, with it
+    assert report.events == 3
+    for s in (store, hunter):
+        after = RolloutRecords(s, CHECKLIST.name).deployment()
+        assert (after["promotions"], after["rollback_count"]) == (before[s.service]["promotions"],
+                                                                   before[s.service]["rollback_count"])
+    assert store.get(PRUNED_EVENTS_KEY.format(checklist=CHECKLIST.name))["rollback_count"] == 0
+    assert hunter.get(PRUNED_EVENTS_KEY.format(checklist=CHECKLIST.name))["rollback_count"] == 1
