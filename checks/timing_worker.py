@@ -222,9 +222,10 @@ def _elapsed_ms(sock: object, started: float, wall: float) -> tuple[float, str]:
 
 
 def _quickack(sock: socket.socket | None) -> None:
-    """ACK the answer's first segment at once. A client's delayed ACK (up to 40 ms on Linux) would otherwise
-    hold back a server that writes headers and body separately, on every request after the first on a
-    kept-alive connection: time golive's client adds, not the service."""
+    """Leave delayed-ACK mode before the answer comes. A client's delayed ACK (up to 40 ms on Linux) would
+    otherwise hold back a server that writes headers and body separately, on every request after the first
+    on a kept-alive (TLS) connection: time golive's client adds, not the service. It only narrows that: the
+    ACK still waits until this process reads, which is why plain HTTP takes a new connection per sample."""
     quickack = getattr(socket, "TCP_QUICKACK", None)
     if sock is not None and quickack is not None:
         with contextlib.suppress(OSError):
@@ -235,7 +236,13 @@ TIMING_USER_AGENT = "golive-timing"
 
 
 def time_http(req: dict[str, Any]) -> dict[str, Any]:
-    """Connect (timed apart), then `count` requests on that connection: each from sending to the last byte."""
+    """`count` requests, each from sending to the last byte; connecting is timed apart. Over plain HTTP each
+    request has a connection of its own (curl's way): on a reused connection the kernel delays its ACK of the
+    answer's first segment until this process reads it (or a 40 ms timer fires), and a server that writes its
+    headers and body apart (Nagle) holds the body back for that ACK, so this process's own wait for a CPU
+    would be in even a kernel-stamped sample (20-60 ms on a loaded machine). A new connection's first
+    segments are ACKed by the kernel at once. Over TLS (timed by this process's clock anyway) the connection
+    is reused: a handshake per sample would cost the target more than it tells."""
     method, url, count = req.get("method", "GET"), req["url"], int(req.get("count", 1))
     # named, so the target's logs (and tests) tell these timed copies from the check's own request
     headers = {"User-Agent": TIMING_USER_AGENT, **dict(req.get("headers") or {})}
@@ -262,7 +269,7 @@ def time_http(req: dict[str, Any]) -> dict[str, Any]:
             samples.append(sample)
             clocks.add(clock)
             statuses.append(response.status)
-            if len(body) >= BODY_LIMIT or response.will_close:
+            if len(body) >= BODY_LIMIT or response.will_close or isinstance(sock, StampedSocket):
                 conn.close()
     except (OSError, http.client.HTTPException) as exc:
         return {"error": _error(exc), "samples_ms": samples, "statuses": statuses, "connect_ms": connects,

@@ -194,3 +194,45 @@ async def test_the_timing_process_waiting_for_a_cpu_is_not_in_the_latency() -> N
     assert timing.error == "" and timing.clock == "kernel", timing
     assert timing.evidence()["latency_clock"] == CLOCKS["kernel"]
     assert handled <= timing.median_ms < handled + BURN_S * 1000 / 2, (timing.samples_ms, handled)
+
+
+PORTS_SERVER = """
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'  # keeps a connection open for the next request, as most services do
+    def log_message(self, *a): pass
+    def do_GET(self):
+        print('from', self.client_address[1], flush=True)
+        body = b'ok'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()  # headers and body leave apart (Nagle on): the body waits for the client's ACK
+        self.wfile.write(body)
+server = ThreadingHTTPServer(('127.0.0.1', 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+async def test_each_timed_http_sample_has_a_connection_of_its_own() -> None:
+    """On a kept-alive connection the kernel holds its ACK of an answer's first segment until the timing
+    process reads it; a server that writes headers and body apart (this one, like Python's http.server) then
+    holds the body for that ACK, so the timing process's own wait for a CPU would be in a kernel-stamped
+    sample (bench.latency_under_load saw 20-60 ms of it under load). A new connection's first segments are
+    ACKed at once by the kernel, so every sample of a plain-HTTP timing gets one: three samples, three
+    client ports at the target, three connects timed apart, all stamped by the kernel."""
+    from checks.timing import Timer
+
+    server = subprocess.Popen([sys.executable, "-c", PORTS_SERVER], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    timer = Timer()
+    try:
+        timing = await timer.http("GET", f"http://127.0.0.1:{port}/live", {}, count=3, timeout=10)
+    finally:
+        await timer.close()
+        server.terminate()
+    ports = [line.split()[1] for line in server.communicate(timeout=10)[0].splitlines() if line.startswith("from")]
+    assert timing.error == "" and len(timing.samples_ms) == 3 and timing.clock == "kernel", timing
+    assert len(ports) == 3 and len(set(ports)) == 3, ports
+    assert len(timing.connect_ms) == 3
