@@ -32,6 +32,7 @@ class HelpReply:
     usage: list[tuple[str, str]]
     unknown: str | None = None
     problem: str | None = None
+    services: list[str] = field(default_factory=list)  # the services, when the bot serves several
 
 
 @dataclass

@@ -275,6 +275,9 @@ def help_card(reply: HelpReply, names: Names = same) -> ck.Card:
     if reply.problem:
         body.append(ck.text(reply.problem, color="warning"))
     body.append(ck.facts((f"golive {verb}", what) for verb, what in reply.usage))
+    if reply.services:
+        body.append(ck.text(f"Services: {', '.join(reply.services)}. In a service's release channel the service may "
+                            f"be left out; elsewhere name it, e.g. `golive status {reply.services[0]}`.", subtle=True))
     body.append(ck.text("In a channel, @mention the bot first: `@golive status`.", subtle=True))
     return ck.card(body, fallback="golive commands: " + ", ".join(v for v, _ in reply.usage))
 
