@@ -186,9 +186,12 @@ def build_desk(ctx: Context, services: Registry, store: Any, locks: Any) -> Desk
             return ctx.checklist
         try:
             loaded = load_checklist(service.checklist_path)
-            apply_roles(loaded, service.roles if service.roles is not None else ctx.settings.roles)
-        except (ChecklistError, RoleConfigError) as exc:
+        except ChecklistError as exc:
             raise UsageError(f"service {service.name!r}: checklist: {exc}") from None
+        try:
+            apply_roles(loaded, service.roles if service.roles is not None else ctx.settings.roles)
+        except RoleConfigError as exc:
+            raise UsageError(f"service {service.name!r}: roles: {exc}") from None
         return loaded
 
     def make(service_store: Any, service_checklist: Checklist, service_locks: Any) -> ChatOps:
