@@ -119,6 +119,14 @@ class Notice:
     message: str
 
 
+@dataclass
+class ServicesOverview(Notice):
+    """`status` where no service is chosen, in a bot serving several: one line per service (verdict, rollout
+    phase, open incidents, missing sign-offs); `message` is the whole of it as plain lines."""
+
+    lines: list[str] = field(default_factory=list)
+
+
 Reply = (HelpReply | HistoryReply | SignoffOpened | SignoffDecided | RunBusy | Denied | Failed | Notice
          | CheckConfirmed | RunOutcome | StatusOverview)
 

@@ -32,10 +32,10 @@ from bot.chatops.commands import (
     usage,
 )
 from bot.chatops.commands import action_of as declared_action
-from bot.chatops.replies import Denied, Failed, HelpReply, Reply
+from bot.chatops.replies import Denied, Failed, HelpReply, Reply, ServicesOverview
 from bot.chatops.service import ChatOps, RolloutHook, RunHooks
 from bot.conversation.dedupe import first_delivery
-from bot.conversation.routing import Overview, Routed, ServicesOverview, route_click, route_text, service_line
+from bot.conversation.routing import Overview, Routed, route_click, route_text, service_line
 from bot.conversation.tasks import TaskTracker
 from bot.services.desk import Desk
 from bot.signoff.service import SignoffRequest
@@ -236,8 +236,8 @@ class InboundPipeline:
             lines.append(await service_line(service, ops))
         if not lines:
             return Denied(str(Action.STATUS), "you may not see the status of any service here")
-        text = "\n".join([f"{len(lines)} services — `/golive status <service>` for one in full:", *lines])
-        return ServicesOverview(text, lines=lines)
+        head = f"{len(lines)} services — `/golive status <service>` for one in full:"
+        return ServicesOverview("\n".join([head, *lines]), lines=lines)
 
     async def admit(self, actor: Actor, command: Any, ops: ChatOps | None = None) -> Denied | None:
         """The access step: refused (and audited) before anything runs, for what the command alone decides."""

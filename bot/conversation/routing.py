@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.commands import VERBS, parse_command
-from bot.chatops.replies import Failed, Notice
+from bot.chatops.replies import Failed
 from bot.services.desk import Desk
 from bot.services.registry import Service
 from bot.store import StoreUnavailable
@@ -40,13 +40,6 @@ class Routed:
 @dataclass(frozen=True)
 class Overview:
     """`status` with several services and none chosen: one line per service (built by the pipeline)."""
-
-
-@dataclass
-class ServicesOverview(Notice):
-    """One line per service: verdict, rollout phase, open incidents, missing sign-offs."""
-
-    lines: list[str] | None = None
 
 
 def own_ids(checklist: Checklist) -> set[str]:

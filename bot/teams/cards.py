@@ -16,6 +16,7 @@ from bot.chatops.replies import (
     HistoryReply,
     Notice,
     RunBusy,
+    ServicesOverview,
     SignoffDecided,
     SignoffOpened,
 )
@@ -291,6 +292,13 @@ def denied_card(reply: Denied, names: Names = same) -> ck.Card:
 @render.register
 def failed_card(reply: Failed, names: Names = same) -> ck.Card:
     return ck.card([ck.text(reply.message, color="attention")], fallback=reply.message)
+
+
+@render.register
+def services_overview_card(reply: ServicesOverview, names: Names = same) -> ck.Card:
+    head = reply.message.split("\n", 1)[0]
+    body = [ck.text(head, weight="Bolder"), *ck.bullets([line.lstrip("• ") for line in reply.lines], limit=60)]
+    return ck.card(body, fallback=reply.message)
 
 
 @render.register

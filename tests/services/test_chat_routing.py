@@ -163,3 +163,21 @@ async def test_a_bot_of_one_answers_as_before(tmp_path: Path, store: Store) -> N
     assert any(t.startswith("status conversation-test:") for t in public(bot))
     [help_text] = told(bot, "tech")
     assert "[service]" not in help_text and "status —" in help_text
+
+
+def test_the_overview_of_fifty_services_is_shown_whole_in_slack_and_teams() -> None:
+    from bot.chatops.replies import ServicesOverview
+    from bot.slack.render import render as slack_render
+    from bot.teams.cards import render as teams_render
+    from tests.teams.support import card_text
+
+    lines = [f"• `service-{i:02d}`: NO-GO · rollout phase-2 · 1 open incident (P0) · missing sign-offs: Tech Lead (pre)"
+             for i in range(50)]
+    overview = ServicesOverview("\n".join(["50 services — `/golive status <service>` for one in full:", *lines]),
+                                lines=lines)
+    blocks = slack_render(overview).blocks
+    shown = " ".join(b.text.text for b in blocks)  # type: ignore[attr-defined]  # every block is a section
+    assert all(f"service-{i:02d}" in shown for i in range(50)) and "…" not in shown
+    assert all(len(b.text.text) <= 3000 for b in blocks)  # type: ignore[attr-defined]
+    card = card_text(teams_render(overview))
+    assert all(f"service-{i:02d}" in card for i in range(50)) and "more" not in card
