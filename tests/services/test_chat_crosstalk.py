@@ -28,13 +28,13 @@ from bot.demo import DemoServer, serve_target
 from bot.rollout import RolloutRuntime
 from bot.rollout.chat import install
 from bot.rollout.records import RolloutRecords
-from bot.services.desk import SERVICE_MARK, Desk
+from bot.services.desk import SERVICE_MARK, Desk, serving, tag_value
 from bot.services.registry import Channels, Registry, Service
 from bot.serving.server import Health, build_web_app, start_web_app
 from bot.settings import Settings
 from bot.signoff.service import SignoffService
 from bot.slack.http import slack_routes
-from bot.slack.ids import ACTION_SIGNOFF_APPROVE
+from bot.slack.ids import ACTION_ROLLOUT_ROLLBACK, ACTION_SIGNOFF_APPROVE
 from bot.slack.runtime import build_slack_bot
 from bot.store import Store, open_store
 from bot.teams.app import build_teams, teams_routes
@@ -252,6 +252,14 @@ async def test_two_services_go_live_at_once_without_cross_talk(one_bot: OneBot, 
     await bot.slack_command("rollback alpha the error budget is burning")
     assert phase(alpha) == "phase-1" and flag(alpha_flags, "APP_PC_ENABLED") == "false"
     assert beta_flags.read_bytes() == beta_before and phase(beta) == "phase-1"
+
+    # beta's alert button, pressed where no service is mapped, rolls back beta alone
+    with serving("beta"):  # what beta's notifier draws its alerts under (bot.commands.serve.ServiceNotifier)
+        roll_back = tag_value("phase-1")
+    alpha_before = alpha_flags.read_bytes()
+    await bot.slack_click(ACTION_ROLLOUT_ROLLBACK, roll_back, user="U0TECH")
+    assert phase(beta) != "phase-1"
+    assert phase(alpha) == "phase-1" and alpha_flags.read_bytes() == alpha_before
 
     # and the overview, asked where no service is chosen, tells them apart
     await bot.slack_command("status")
