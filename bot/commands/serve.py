@@ -279,11 +279,18 @@ def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
     if store.audit_keys.generated:
         log.warning("the audit key is %s, beside the store: move it out and set GOLIVE_AUDIT_KEY_FILE",
                     store.audit_keys.source)
-    notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
-                                                                           pacers=pacers)
-    for service, ops in desk.each():  # chat waivers witness the audit head in the service's release channel(s)
-        runtime = desk.rollouts.get(service.name)
-        ops.notifier = runtime.notifier if runtime is not None and desk.several else notifier
+    if not desk.several:  # today's bot: one notifier for the witness and the chat waivers
+        notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
+                                                                               pacers=pacers)
+        desk.default.notifier = notifier
+    else:  # the audit head is the bot's (its channels); each service's waivers are witnessed in its own
+        notifier = build_notifier(settings, store, terminal=False, pacers=pacers)
+        for service, ops in desk.each():
+            runtime = desk.rollouts.get(service.name)
+            own = service_settings(settings, service)
+            channels = notifier if own is settings else build_notifier(own, store, terminal=False, pacers=pacers)
+            ops.notifier = runtime.notifier if runtime is not None else ServiceNotifier(channels.notifiers,
+                                                                                        service.name)
     return asyncio.create_task(keep_watch(store, notifier, every=timedelta(hours=settings.witness_hours),
                                           sweep=settings.sweep_seconds, stop=stop))
 
