@@ -34,7 +34,14 @@ from bot.serving.server import Health, build_web_app, start_web_app
 from bot.settings import Settings
 from bot.signoff.service import SignoffService
 from bot.slack.http import slack_routes
-from bot.slack.ids import ACTION_ROLLOUT_ROLLBACK, ACTION_SIGNOFF_APPROVE
+from bot.slack.ids import (
+    ACTION_ROLLOUT_ROLLBACK,
+    ACTION_SIGNOFF_APPROVE,
+    ACTION_SIGNOFF_REJECT,
+    REJECT_REASON_BLOCK,
+    REJECT_REASON_INPUT,
+    VIEW_SIGNOFF_REJECT,
+)
 from bot.slack.runtime import build_slack_bot
 from bot.store import Store, open_store
 from bot.teams.app import build_teams, teams_routes
@@ -43,7 +50,7 @@ from checks.loader import load_checklist
 from checks.spec import Checklist
 from tests.conftest import PG_URL, REDIS_URL
 from tests.rollout.conftest import ENV_FILE, checklist_data
-from tests.slack.support import SlackStub, block_action, bot_settings, post_signed, slash_command
+from tests.slack.support import SlackStub, block_action, bot_settings, post_signed, slash_command, view_submission
 from tests.teams import support as teams
 
 ELSEWHERE = "C0ELSEWHERE"  # a Slack channel mapped to no service
@@ -265,3 +272,30 @@ async def test_two_services_go_live_at_once_without_cross_talk(one_bot: OneBot, 
     await bot.slack_command("status")
     overview = " ".join(c.text for c in bot.stub.of("response_url") if "services" in c.text)
     assert "`alpha`: " in overview and "`beta`: " in overview and "rollout phase-1" in overview
+
+
+@pytest.mark.filterwarnings("ignore::aiohttp.web.NotAppKeyWarning")
+async def test_a_reject_given_in_slacks_form_reaches_the_service_of_its_card(one_bot: OneBot) -> None:
+    """Reject opens a form, and the reason comes back in a separate submission: the form carries the service."""
+    bot, desk = one_bot, one_bot.desk
+    await bot.slack_command("signoff alpha pre")
+    await bot.slack_command("signoff beta pre")  # the same stage in both services; the latest card is beta's
+    [value] = [v for v in bot.slack_buttons(ACTION_SIGNOFF_REJECT) if v.endswith(f"{SERVICE_MARK}beta")
+               and ":tech_lead" in v]
+    await bot.slack_click(ACTION_SIGNOFF_REJECT, value, user="U0TECH")
+    opened = await bot.stub.wait_for(lambda: bot.stub.of("views.open"), what="the reason form")
+    view = opened[0].payload["view"]
+    assert json.loads(view["private_metadata"])["service"] == "beta"
+    reason = {REJECT_REASON_BLOCK: {REJECT_REASON_INPUT: {"type": "plain_text_input", "value": "smoke is red"}}}
+    answer = await post_signed(f"{bot.url}/slack/events", view_submission(
+        VIEW_SIGNOFF_REJECT, user="U0TECH", private_metadata=view["private_metadata"], values=reason))
+    assert answer.status == 200
+    await bot.slack_settled()
+
+    def rejected(service: str) -> list[str]:
+        ops = desk.chatops[service]
+        latest = SignoffService(ops.store, ops.checklist).latest("pre")
+        return [r for r, d in (latest.decisions.items() if latest else []) if d.decision == "reject"]
+
+    await until(lambda: rejected("beta") == ["tech_lead"], "beta's reject recorded")
+    assert rejected("alpha") == []
