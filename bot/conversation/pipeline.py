@@ -38,6 +38,7 @@ from bot.conversation.dedupe import first_delivery
 from bot.conversation.routing import Overview, Routed, route_click, route_text, service_line
 from bot.conversation.tasks import TaskTracker
 from bot.services.desk import Desk
+from bot.services.registry import Service
 from bot.signoff.service import SignoffRequest
 from checks.masking import mask
 
@@ -93,6 +94,9 @@ class RejectFormAllowed:
     role_title: str
     stage_title: str
 
+
+OVERVIEW_CONCURRENCY = 8
+"""Services whose status lines are read at once for the overview (each is a few store queries in a thread)."""
 
 CLICKS = (SignoffClick, RejectFormClick, RolloutClick, ConfirmClick, BrokenClick)
 
@@ -228,12 +232,16 @@ class InboundPipeline:
 
     async def overview(self, actor: Actor) -> Reply:
         """`status` where no service is chosen: one line per service the asker may see."""
-        lines = []
-        for service, ops in self.desk.each():
-            decision = await ops.allowed(actor, Action.STATUS, Target())
-            if not decision.allowed:
-                continue
-            lines.append(await service_line(service, ops))
+        limit = asyncio.Semaphore(OVERVIEW_CONCURRENCY)
+
+        async def line(service: Service, ops: ChatOps) -> str | None:
+            async with limit:
+                if not (await ops.allowed(actor, Action.STATUS, Target())).allowed:
+                    return None
+                return await service_line(service, ops)
+
+        found = await asyncio.gather(*(line(service, ops) for service, ops in self.desk.each()))
+        lines = [each for each in found if each is not None]
         if not lines:
             return Denied(str(Action.STATUS), "you may not see the status of any service here")
         head = f"{len(lines)} services — `/golive status <service>` for one in full:"
