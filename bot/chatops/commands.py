@@ -141,6 +141,13 @@ class Verb:
     def usage(self) -> str:
         return f"{self.name} {self.args}".strip()
 
+    @property
+    def service_usage(self) -> str:
+        """The usage when the bot serves several services: the service comes first (`run [service] <phase>`)."""
+        if self.name == "help":
+            return self.usage
+        return f"{self.name} [service] {self.args}".strip()
+
     def action_for(self, command: Command) -> str:
         return self.action(command) if callable(self.action) else self.action
 
@@ -380,11 +387,12 @@ def parse_command(text: str) -> Command:
     return verb.parse(words[1:])
 
 
-def usage() -> list[tuple[str, str]]:
-    """(`verb args`, what it does) for every distinct verb, for help replies."""
-    return [(v.usage, v.help) for v in declared()]
+def usage(*, services: bool = False) -> list[tuple[str, str]]:
+    """(`verb args`, what it does) for every distinct verb, for help replies; `services`: with the service
+    argument, for a bot serving several."""
+    return [(v.service_usage if services else v.usage, v.help) for v in declared()]
 
 
-def menu() -> list[tuple[str, str]]:
+def menu(*, services: bool = False) -> list[tuple[str, str]]:
     """`usage()` of the verbs in Teams' command menu (it shows at most ten)."""
-    return [(v.usage, v.help) for v in declared() if v.menu]
+    return [(v.service_usage if services else v.usage, v.help) for v in declared() if v.menu]

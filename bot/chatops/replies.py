@@ -32,6 +32,7 @@ class HelpReply:
     usage: list[tuple[str, str]]
     unknown: str | None = None
     problem: str | None = None
+    services: list[str] = field(default_factory=list)  # the services, when the bot serves several
 
 
 @dataclass
@@ -116,6 +117,14 @@ class Notice:
     """A one-line answer (e.g. from the rollout hook)."""
 
     message: str
+
+
+@dataclass
+class ServicesOverview(Notice):
+    """`status` where no service is chosen, in a bot serving several: one line per service (verdict, rollout
+    phase, open incidents, missing sign-offs); `message` is the whole of it as plain lines."""
+
+    lines: list[str] = field(default_factory=list)
 
 
 Reply = (HelpReply | HistoryReply | SignoffOpened | SignoffDecided | RunBusy | Denied | Failed | Notice

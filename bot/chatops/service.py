@@ -238,6 +238,9 @@ class ChatOps:
         request = await asyncio.to_thread(service.get, request_id)
         if request is None:
             return Failed("this sign-off request no longer exists")
+        if request.checklist != self.checklist.name:  # a card of another service never counts here
+            return Failed(f"this sign-off card is for {request.checklist}, not {self.checklist.name}; "
+                          "decide it on its own card")
         stage = service.stage(request.stage)
         if all(r.id != role for r in stage.roles):
             return Failed(f"{role} is not a role of the {request.stage} sign-off")

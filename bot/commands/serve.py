@@ -13,6 +13,7 @@ import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
+from bot.announcements.events import Event, FanoutNotifier
 from bot.chatops.service import ChatOps
 from bot.commands.common import (
     Context,
@@ -28,9 +29,14 @@ from bot.coordination.locks import build_locks, redis_client
 from bot.diagnostics.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
+from bot.services.desk import Desk, serving
+from bot.services.registry import Registry, Service, single
 from bot.serving.server import Health, build_web_app, start_web_app
 from bot.serving.startup import defer_again, reached, reached_async, stop_requested
+from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import StoreUnavailable
+from checks.loader import ChecklistError, load_checklist
+from checks.spec import Checklist
 
 if TYPE_CHECKING:
     from bot.slack.socket_mode import SocketTiming
@@ -106,20 +112,23 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             return
         settings = ctx.settings
         locks, health = await open_locks_and_health(settings, store, stack)
-        chatops = ChatOps(store, ctx.checklist, locks=locks, concurrency=settings.concurrency,
-                          runner_factory=lambda: make_runner(ctx.checklist, store, concurrency=settings.concurrency))
+        desk = build_desk(ctx, service_registry(ctx), store, locks)
         pacers = transport_pacers(settings)  # one per transport: runs, answers and announcements pace together
-        rollout = await start_rollout(ctx, store, chatops, pacers)
-        if rollout is not None:
-            stack.push_async_callback(rollout.close)
-        served = build_transports(ctx, chatops, health, pacers, rollout, stack, http=http,
+        for service, ops in desk.each():  # one rollout runtime per service with a rollout plan
+            runtime = await start_rollout(ctx, ops.store, ops, pacers,
+                                          service=service if desk.several else None)
+            if runtime is not None:
+                desk.rollouts[service.name] = runtime
+                stack.push_async_callback(runtime.close)
+        rollout = desk.rollouts.get(desk.registry.default.name)
+        served = build_transports(ctx, desk, health, pacers, rollout, stack, http=http,
                                   options={"socket_timing": socket_timing})
         bound = await listen(stack, health, served, settings, store, ctx, host, port)
         if await reached_async("listening", stop):  # stopped while starting
             return
         await start_transports(served)
-        if rollout is not None:  # the watch and scheduled runs, on whichever replica holds the lease
-            supervisor = rollout.supervisor(on_run=run_reporter(rollout.notifier))
+        for runtime in desk.rollouts.values():  # each service's watch and scheduled runs, on the lease holder
+            supervisor = runtime.supervisor(on_run=run_reporter(runtime.notifier))
             stack.push_async_callback(supervisor.stop)
             await supervisor.start()
         for each in served:
@@ -128,7 +137,7 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
             health.started = True
         stack.callback(setattr, health, "started", False)
         keeper_stop = asyncio.Event()
-        stack.push_async_callback(stop_keeper, start_keeper(ctx, store, rollout, pacers, keeper_stop, chatops),
+        stack.push_async_callback(stop_keeper, start_keeper(ctx, store, rollout, pacers, keeper_stop, desk),
                                   keeper_stop)
         running.set()
         await _until_stopped(stop, served)
@@ -162,14 +171,46 @@ async def _close_quietly(client: Any) -> None:
         await client.aclose()
 
 
-def build_transports(ctx: Context, chatops: ChatOps, health: Health, pacers: dict[str, Any], rollout: Any,
+def service_registry(ctx: Context) -> Registry:
+    """The services this bot serves: the registry loaded at start (GOLIVE_SERVICES), else a registry of one
+    (GOLIVE_CHECKLIST, or the bundled demo), which is today's bot unchanged."""
+    return getattr(ctx, "registry", None) or single(ctx.settings.checklist_path())
+
+
+def build_desk(ctx: Context, services: Registry, store: Any, locks: Any) -> Desk:
+    """One ChatOps per service over its scoped store and locks, running checks with the bot's runner."""
+    concurrency = ctx.settings.concurrency
+
+    def checklist(service: Service) -> Checklist:
+        if len(services) == 1:  # today's bot: the checklist `golive serve` already loaded (and the demo set up)
+            return ctx.checklist
+        try:
+            loaded = load_checklist(service.checklist_path)
+        except ChecklistError as exc:
+            raise UsageError(f"service {service.name!r}: checklist: {exc}") from None
+        try:
+            apply_roles(loaded, service.roles if service.roles is not None else ctx.settings.roles)
+        except RoleConfigError as exc:
+            raise UsageError(f"service {service.name!r}: roles: {exc}") from None
+        return loaded
+
+    def make(service_store: Any, service_checklist: Checklist, service_locks: Any) -> ChatOps:
+        return ChatOps(service_store, service_checklist, locks=service_locks, concurrency=concurrency,
+                       runner_factory=lambda: make_runner(service_checklist, service_store, concurrency=concurrency))
+
+    return Desk.build(services, store, locks, checklist=checklist, make=make)
+
+
+def build_transports(ctx: Context, desk: Desk, health: Health, pacers: dict[str, Any], rollout: Any,
                      stack: contextlib.AsyncExitStack, *, http: bool, options: dict[str, Any]) -> list[Serving]:
-    """Every enabled transport over the one ChatOps (one engine, one store), each stopped on the way out."""
+    """Every enabled transport over the desk (one engine per service, one store), each stopped on the way out;
+    `rollout` is the default service's runtime (the others answer through their own ChatOps)."""
     served: list[Serving] = []
+    chatops = desk.default
     for transport in registry.enabled(ctx.settings):
         env = ServeEnv(settings=ctx.settings, store=chatops.store, chatops=chatops, health=health,
                        pacer=pacers.get(transport.name), rollout_hook=rollout.service.action_hook if rollout else None,
-                       http=http, options=options)
+                       http=http, options=options, desk=desk)
         try:
             each = transport.build(env)
         except TransportConfigError as exc:
@@ -227,7 +268,7 @@ def listen_problem(host: str, port: int, exc: OSError) -> str:
 
 
 def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any], stop: asyncio.Event,
-                 chatops: ChatOps) -> asyncio.Task[None]:
+                 desk: Desk) -> asyncio.Task[None]:
     """Pending break-glass announcements (at once, then every sweep) and the daily audit witness."""
     from datetime import timedelta
 
@@ -238,9 +279,18 @@ def start_keeper(ctx: Context, store: Any, rollout: Any, pacers: dict[str, Any],
     if store.audit_keys.generated:
         log.warning("the audit key is %s, beside the store: move it out and set GOLIVE_AUDIT_KEY_FILE",
                     store.audit_keys.source)
-    notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
-                                                                           pacers=pacers)
-    chatops.notifier = notifier  # chat waivers witness the audit head in the release channel(s) too
+    if not desk.several:  # today's bot: one notifier for the witness and the chat waivers
+        notifier = rollout.notifier if rollout is not None else build_notifier(settings, store, terminal=False,
+                                                                               pacers=pacers)
+        desk.default.notifier = notifier
+    else:  # the audit head is the bot's (its channels); each service's waivers are witnessed in its own
+        notifier = build_notifier(settings, store, terminal=False, pacers=pacers)
+        for service, ops in desk.each():
+            runtime = desk.rollouts.get(service.name)
+            own = service_settings(settings, service)
+            channels = notifier if own is settings else build_notifier(own, store, terminal=False, pacers=pacers)
+            ops.notifier = runtime.notifier if runtime is not None else ServiceNotifier(channels.notifiers,
+                                                                                        service.name)
     return asyncio.create_task(keep_watch(store, notifier, every=timedelta(hours=settings.witness_hours),
                                           sweep=settings.sweep_seconds, stop=stop))
 
@@ -267,22 +317,28 @@ def transport_pacers(settings: Any) -> dict[str, Any]:
     return registry.pacers(settings)
 
 
-async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict[str, Any] | None = None) -> Any:
-    """The rollout runtime when the checklist has a plan: `/golive promote|rollback` and alert buttons
-    act through it, announcements and alerts go to every configured channel (Slack, Teams)."""
+async def start_rollout(ctx: Context, store: Any, chatops: ChatOps, pacers: dict[str, Any] | None = None, *,
+                        service: Service | None = None) -> Any:
+    """The rollout runtime when the service's checklist has a plan: `/golive promote|rollback` and alert buttons
+    act through it, announcements and alerts go to every configured channel (Slack, Teams). `service`: one of
+    several services (its own release channels when it declares them, and its name on every button drawn)."""
     from bot.announcements.notifiers import build_notifier
     from bot.rollout import RolloutRuntime
     from bot.rollout.chat import install
 
-    if ctx.checklist.rollout is None or not ctx.checklist.rollout.phases:
+    checklist = chatops.checklist
+    if checklist.rollout is None or not checklist.rollout.phases:
         return None  # ChatOps answers promote/rollback with how to add a rollout plan
-    settings = ctx.settings
+    settings = ctx.settings if service is None else service_settings(ctx.settings, service)
     notifier = build_notifier(settings, store, terminal=False, pacers=pacers)
+    if service is not None:
+        notifier = ServiceNotifier(notifier.notifiers, service.name)
     try:
-        runtime = await RolloutRuntime.create(ctx.checklist, store, notifier, redis_url=settings.secret("redis_url"),
+        runtime = await RolloutRuntime.create(checklist, store, notifier, redis_url=settings.secret("redis_url"),
                                               prefix=settings.redis_prefix)
     except (LookupError, ValueError) as exc:
-        raise UsageError(f"rollout: {exc}") from None
+        where = f"service {service.name!r}: " if service is not None else ""
+        raise UsageError(f"{where}rollout: {exc}") from None
     install(chatops, runtime.service)
     return runtime
 
@@ -308,3 +364,26 @@ def main(args: argparse.Namespace) -> int:
         if not stop_requested():
             asyncio.run(serve(ctx, http=args.http, host=host, port=port))
     return 0
+
+
+def service_settings(settings: Any, service: Service) -> Any:
+    """The settings a service's announcements use: its own release channels when it declares them."""
+    update = {}
+    if service.channels.slack:
+        update["slack_channel"] = service.channels.slack[0]
+    if service.channels.teams:
+        update["teams_channel"] = service.channels.teams[0]
+    return settings.model_copy(update=update) if update else settings
+
+
+class ServiceNotifier(FanoutNotifier):
+    """A service's announcements and alerts, drawn with its name on their buttons (bot.services.desk), so a
+    Roll back pressed on service A's alert rolls back A, whichever channel it is pressed in."""
+
+    def __init__(self, notifiers: Any, service: str) -> None:
+        super().__init__(notifiers)
+        self.service = service
+
+    async def publish(self, event: Event) -> None:
+        with serving(self.service):
+            await super().publish(event)

@@ -250,11 +250,16 @@ class MemoryBot:
         self.tasks = TaskTracker()
         self.pipeline = InboundPipeline(chatops, tasks=self.tasks)
 
-    async def receive(self, text: str, *, user: str, key: str) -> None:
-        await self.pipeline.handle(Inbound(TRANSPORT, user, parse_command(text), key, MemorySink(self, user)))
+    async def receive(self, text: str, *, user: str, key: str, channel: str | None = None) -> None:
+        """`channel`: where it was typed, when not the bot's own channel (a release channel of a service)."""
+        await self.pipeline.handle(Inbound(TRANSPORT, user, parse_command(text), key, MemorySink(self, user),
+                                           channel=channel or self.channel, text=text))
 
-    async def click(self, command: Any, *, user: str, key: str, on: str | None = None) -> None:
-        """A button press (bot.conversation.pipeline's clicks) on message `on`, as a transport reads it."""
+    async def click(self, command: Any, *, user: str, key: str, on: str | None = None,
+                    service: str | None = None) -> None:
+        """A button press (bot.conversation.pipeline's clicks) on message `on`, as a transport reads it;
+        `service`: the one the button names."""
         said = next((s for s in self.conversation.said if s.id == on), None)
         clicked = MessageRef("", TRANSPORT, "card", said.channel, said.id, None) if said else None
-        await self.pipeline.handle(Inbound(TRANSPORT, user, command, key, MemorySink(self, user, clicked)))
+        await self.pipeline.handle(Inbound(TRANSPORT, user, command, key, MemorySink(self, user, clicked),
+                                           channel=said.channel if said else self.channel, service=service))

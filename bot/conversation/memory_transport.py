@@ -29,7 +29,7 @@ class MemoryServing:
     fatal: str | None = None
 
     def __init__(self, env: ServeEnv) -> None:
-        self.bot = MemoryBot(env.chatops, MemoryConversation(env.store, pacer=env.pacer), CHANNEL)
+        self.bot = MemoryBot(env.desk or env.chatops, MemoryConversation(env.store, pacer=env.pacer), CHANNEL)
         self.routes: list[RouteAdder] = [self.add_routes]
 
     def add_routes(self, app: web.Application) -> None:

@@ -11,6 +11,7 @@ from bot.chatops.service import ChatOps
 from bot.conversation.base import Conversation
 from bot.conversation.follower import is_final, show_final
 from bot.conversation.views import RunInterrupted
+from bot.services.desk import Desk
 from bot.store import RunRecord
 
 log = logging.getLogger("golive.conversation")
@@ -40,4 +41,13 @@ async def recover_interrupted_runs(chatops: ChatOps, conversation: Conversation,
             repainted.append(run)
     if repainted:
         log.info("%s: marked %d interrupted run(s)", conversation.transport, len(repainted))
+    return repainted
+
+
+async def recover_every_service(desk: Desk, conversation: Conversation, *, limit: int = 50) -> list[RunRecord]:
+    """The sweep for each service the bot serves, with the service named so a Re-run button goes back to it."""
+    repainted: list[RunRecord] = []
+    for service, ops in desk.each():
+        with desk.serving(service):
+            repainted += await recover_interrupted_runs(ops, conversation, limit=limit)
     return repainted

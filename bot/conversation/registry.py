@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.announcements.events import Notifier
     from bot.chatops.service import ChatOps, RolloutHook
     from bot.conversation.pacing import Pacer
+    from bot.services.desk import Desk
     from bot.serving.server import Health, RouteAdder
     from bot.settings import Settings
     from bot.store import Store
@@ -43,12 +44,13 @@ class ServeEnv:
 
     settings: Settings
     store: Store
-    chatops: ChatOps
+    chatops: ChatOps  # the default service's (the only one for a bot of one)
     health: Health
     pacer: Pacer | None = None
     rollout_hook: RolloutHook | None = None
     http: bool = False  # receive over HTTP rather than a socket the transport opens itself
     options: dict[str, Any] = field(default_factory=dict)  # transport-specific (e.g. Socket Mode timing)
+    desk: Desk | None = None  # every service the bot serves, each with its ChatOps (None: `chatops` alone)
 
 
 class Serving(Protocol):

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.conversation.pipeline import InboundPipeline
 from bot.conversation.tasks import TaskTracker
+from bot.services.desk import Desk
 from bot.slack.conversation import SlackConversation
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
@@ -27,10 +28,12 @@ class SlackDeps:
     progress_interval: float = 1.2
     on_rollout_action: RolloutHook | None = None
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    desk: Desk | None = None  # the services this bot serves (None: `chatops` alone, a bot of one)
     pipeline: InboundPipeline = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pipeline = InboundPipeline(self.chatops, rollout_hook=lambda: self.on_rollout_action, tasks=self.tasks)
+        self.pipeline = InboundPipeline(self.desk or self.chatops, rollout_hook=lambda: self.on_rollout_action,
+                                        tasks=self.tasks)
 
     @property
     def store(self) -> Store:

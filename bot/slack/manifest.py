@@ -13,8 +13,9 @@ from bot.slack.ids import COMMAND
 from bot.slack.scopes import bot_scopes
 
 PLACEHOLDER_URL = "https://golive.example.com"
-USAGE_HINT = " | ".join(verb for verb, _ in usage())
-"""Every declared chat verb (bot.chatops.commands), as Slack shows it under the slash command."""
+USAGE_HINT = " | ".join(verb for verb, _ in usage(services=True))
+"""Every declared chat verb (bot.chatops.commands), as Slack shows it under the slash command; with `[service]`,
+which a bot serving several services takes (one app, one `/golive`, for every service)."""
 
 
 def events_url(url: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.chatops.actor import Actor
+from bot.services.desk import untag_value
 from bot.slack.ids import TRANSPORT
 
 if TYPE_CHECKING:
@@ -48,4 +49,6 @@ def inbound_click(deps: SlackDeps, body: dict[str, Any], respond: Respond | None
     click = read_click(body)
     sink = SlackSink(deps, channel=click.channel, user=click.actor.user_id, respond=respond,
                      clicked_ts=click.message_ts, trigger_id=body.get("trigger_id"))
-    return Inbound(TRANSPORT, click.actor.user_id, command(click.value), click.delivery_key, sink)
+    value, service = untag_value(click.value)  # the service the button was drawn for, if the bot serves several
+    return Inbound(TRANSPORT, click.actor.user_id, command(value), click.delivery_key, sink, channel=click.channel,
+                   service=service)

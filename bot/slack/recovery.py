@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.conversation.recovery import recover_interrupted_runs as sweep
+from bot.conversation.recovery import recover_every_service
 from bot.slack.deps import SlackDeps
 from bot.store import RunRecord
 
 
 async def recover_interrupted_runs(deps: SlackDeps, *, limit: int = 50) -> list[RunRecord]:
-    return await sweep(deps.chatops, deps.poster, limit=limit)
+    return await recover_every_service(deps.pipeline.desk, deps.poster, limit=limit)

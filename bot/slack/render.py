@@ -14,6 +14,7 @@ from bot.chatops.replies import (
     HistoryReply,
     Notice,
     RunBusy,
+    ServicesOverview,
     SignoffDecided,
     SignoffOpened,
 )
@@ -169,6 +170,18 @@ def _(view: HistoryReply) -> SlackMessage:
 @render.register
 def _(view: RolloutResult) -> SlackMessage:
     return rollout_result_message(view)
+
+
+@render.register
+def _(view: ServicesOverview) -> SlackMessage:
+    """One line per service, in as many sections as Slack's per-section limit needs (50 services fit)."""
+    head, *_ = view.message.split("\n", 1)
+    chunks: list[list[str]] = [[]]
+    for line in view.lines:
+        if sum(len(x) + 1 for x in chunks[-1]) + len(line) > 2900:
+            chunks.append([])
+        chunks[-1].append(esc(line))
+    return SlackMessage(text=esc(view.message), blocks=[section(esc(head)), *(section("\n".join(c)) for c in chunks)])
 
 
 @render.register(Denied)

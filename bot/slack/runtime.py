@@ -17,6 +17,7 @@ from bot.chatops.sweeper import every
 from bot.conversation.pacing import Pacer
 from bot.coordination.locks import LOCK_TTL
 from bot.diagnostics.netreason import network_reason
+from bot.services.desk import Desk
 from bot.settings import Settings
 from bot.slack.app import build_slack_app, install, new_slack_app
 from bot.slack.conversation import SlackConversation, slack_pacer
@@ -67,8 +68,10 @@ class SlackBot:
 
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
-                    on_rollout_action: RolloutHook | None = None, pacer: Pacer | None = None) -> SlackBot:
-    """`pacer`: shared with the notifier of the same process (bot.announcements.notifiers), so they pace together."""
+                    on_rollout_action: RolloutHook | None = None, pacer: Pacer | None = None,
+                    desk: Desk | None = None) -> SlackBot:
+    """`pacer`: shared with the notifier of the same process (bot.announcements.notifiers), so they pace together.
+    `desk`: every service the bot serves (`chatops` is then its default service's)."""
     pacer = pacer or slack_pacer(settings)
     app = None
     if client is None:  # Bolt builds the Web API client from the token; the bot uses that one
@@ -76,11 +79,12 @@ def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebCli
                             signing_secret=settings.secret("slack_signing_secret"), base_url=settings.slack_api_url)
         client = app.client
     directory = SlackDirectory(client)
-    chatops.directories[TRANSPORT] = directory
+    for ops in desk.all_ops() if desk is not None else [chatops]:
+        ops.directories[TRANSPORT] = directory
     poster = SlackConversation(client, chatops.store, pacer=pacer)
     deps = SlackDeps(chatops=chatops, client=client, poster=poster, directory=directory,
                      channel=settings.slack_channel, progress_interval=settings.progress_interval,
-                     on_rollout_action=on_rollout_action)
+                     on_rollout_action=on_rollout_action, desk=desk)
     app = install(app, deps) if app is not None else build_slack_app(
         deps, signing_secret=settings.secret("slack_signing_secret"))
     return SlackBot(deps=deps, app=app)

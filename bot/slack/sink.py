@@ -12,6 +12,7 @@ from bot.chatops.replies import CheckConfirmed, Notice, SignoffDecided
 from bot.chatops.service import RunHooks
 from bot.conversation.pipeline import RejectFormAllowed, ReplySink
 from bot.runs.service import RunOutcome
+from bot.services.desk import service_tag
 from bot.slack.answer import Respond, answer, refresh_card, tell
 from bot.slack.deps import SlackDeps
 from bot.slack.poster import not_posted_note, slack_error
@@ -102,8 +103,10 @@ class SlackSink(ReplySink):
             await poster.update(parent, run_verdict(reply.run, reply.results, reply.verdict, reply.run.wall_ms))
 
     async def open_reject_form(self, allowed: RejectFormAllowed) -> None:
-        metadata = json.dumps({"request": allowed.request.id, "role": allowed.role, "channel": self.channel,
-                               "ts": self.clicked_ts})
+        meta = {"request": allowed.request.id, "role": allowed.role, "channel": self.channel, "ts": self.clicked_ts}
+        if (service := service_tag()) is not None:  # the reject goes to the service the card is for
+            meta["service"] = service
+        metadata = json.dumps(meta)
         view = reject_modal(role_title=allowed.role_title, stage_title=allowed.stage_title,
                             private_metadata=metadata)
         try:

@@ -85,7 +85,8 @@ class Slack:
                                                pacer=pacer or slack_pacer(settings)), settings.slack_channel)
 
     def build(self, env: ServeEnv) -> SlackServing:
-        bot = build_slack_bot(env.settings, env.chatops, on_rollout_action=env.rollout_hook, pacer=env.pacer)
+        bot = build_slack_bot(env.settings, env.chatops, on_rollout_action=env.rollout_hook, pacer=env.pacer,
+                              desk=env.desk)
         return SlackServing(bot, env)
 
 

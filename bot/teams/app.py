@@ -29,6 +29,7 @@ from microsoft_agents.hosting.core import (
 
 from bot.chatops.service import ChatOps, RolloutHook
 from bot.conversation.pacing import Pacer
+from bot.services.desk import Desk
 from bot.serving.server import RouteAdder
 from bot.settings import Settings
 from bot.store import Store
@@ -110,8 +111,10 @@ def adapter_for(settings: Settings, manager: Connections) -> CloudAdapter:
 
 
 def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHook | None = None,
-                provider_factory: ProviderFactory | None = None, pacer: Pacer | None = None) -> TeamsTransport:
-    """The Teams transport over an existing ChatOps (shared with Slack: one engine, one store)."""
+                provider_factory: ProviderFactory | None = None, pacer: Pacer | None = None,
+                desk: Desk | None = None) -> TeamsTransport:
+    """The Teams transport over an existing ChatOps (shared with Slack: one engine, one store); `desk`: every
+    service the bot serves (`chatops` is then its default service's)."""
     config = auth_configuration(settings)
     manager = connections(config, provider_factory)
     adapter = adapter_for(settings, manager)
@@ -121,7 +124,7 @@ def build_teams(settings: Settings, chatops: ChatOps, *, rollout_hook: RolloutHo
                                      service_url=settings.teams_service_url,
                                      tenant_id=settings.teams_tenant_id)
     bot = TeamsBot(chatops, references, proactive, rollout_hook=rollout_hook,
-                   progress_interval=settings.progress_interval, conversation=conversation)
+                   progress_interval=settings.progress_interval, conversation=conversation, desk=desk)
     agent = AgentApplication[TurnState](
         ApplicationOptions(storage=MemoryStorage(), bot_app_id=settings.teams_app_id or "",
                            start_typing_timer=False, remove_recipient_mention=True),

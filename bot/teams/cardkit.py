@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ContentTypes
 
+from bot.services.desk import service_tag
 from bot.teams.ids import CARD_SCHEMA, CARD_VERSION, VERB_PREFIX
 from checks.masking import masker
 
@@ -168,6 +169,8 @@ def execute(title: str, verb: str, data: Mapping[str, Any], *,
     """An Action.Execute (Universal Actions: an invoke the bot answers with the updated card), falling back
     to an Action.Submit with the verb in its data for hosts older than 1.4."""
     assert verb.startswith(VERB_PREFIX)
+    if (service := service_tag()) is not None:  # drawn for one of several services: its click goes there
+        data = {**data, "service": service}
     action: Action = {"type": "Action.Execute", "title": title, "verb": verb, "data": dict(data),
                       "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
     if style:

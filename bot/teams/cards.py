@@ -16,6 +16,7 @@ from bot.chatops.replies import (
     HistoryReply,
     Notice,
     RunBusy,
+    ServicesOverview,
     SignoffDecided,
     SignoffOpened,
 )
@@ -275,6 +276,9 @@ def help_card(reply: HelpReply, names: Names = same) -> ck.Card:
     if reply.problem:
         body.append(ck.text(reply.problem, color="warning"))
     body.append(ck.facts((f"golive {verb}", what) for verb, what in reply.usage))
+    if reply.services:
+        body.append(ck.text(f"Services: {', '.join(reply.services)}. In a service's release channel the service may "
+                            f"be left out; elsewhere name it, e.g. `golive status {reply.services[0]}`.", subtle=True))
     body.append(ck.text("In a channel, @mention the bot first: `@golive status`.", subtle=True))
     return ck.card(body, fallback="golive commands: " + ", ".join(v for v, _ in reply.usage))
 
@@ -288,6 +292,13 @@ def denied_card(reply: Denied, names: Names = same) -> ck.Card:
 @render.register
 def failed_card(reply: Failed, names: Names = same) -> ck.Card:
     return ck.card([ck.text(reply.message, color="attention")], fallback=reply.message)
+
+
+@render.register
+def services_overview_card(reply: ServicesOverview, names: Names = same) -> ck.Card:
+    head = reply.message.split("\n", 1)[0]
+    body = [ck.text(head, weight="Bolder"), *ck.bullets([line.lstrip("• ") for line in reply.lines], limit=60)]
+    return ck.card(body, fallback=reply.message)
 
 
 @render.register

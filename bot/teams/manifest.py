@@ -44,7 +44,8 @@ def build_manifest(app_id: str = PLACEHOLDER_APP_ID, url: str | None = None, *, 
     host = urlsplit(base).hostname
     if urlsplit(base).scheme != "https" or not host:
         raise ManifestError(f"the app's website must be an https:// URL, got {base!r}")
-    commands = [command_entry(verb, what) for verb, what in menu()]  # the declared menu: Teams shows at most 10
+    # the declared menu (Teams shows at most 10), with the `[service]` a bot serving several services takes
+    commands = [command_entry(verb, what) for verb, what in menu(services=True)]
     return {
         "$schema": SCHEMA,
         "manifestVersion": MANIFEST_VERSION,

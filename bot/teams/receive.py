@@ -35,10 +35,12 @@ from bot.conversation.pipeline import (
     failure_line,
 )
 from bot.conversation.replies import is_private
+from bot.conversation.routing import Routed
 from bot.conversation.tasks import TaskTracker
 from bot.conversation.views import Line
 from bot.coordination.locks import LOCK_TTL
 from bot.runs.service import RunOutcome
+from bot.services.desk import Desk
 from bot.teams import cards
 from bot.teams.cardkit import Card, card_message
 from bot.teams.conversation import TeamsConversation
@@ -64,6 +66,12 @@ def command_text(text: str | None) -> str:
     if words and words[0].lower().lstrip("/") == "golive":
         words = words[1:]
     return " ".join(words)
+
+
+def channel_of(activity: Activity) -> str | None:
+    """The conversation a release channel is mapped by: a channel thread's id without its `;messageid=…`."""
+    conversation = activity.conversation.id if activity.conversation is not None else None
+    return conversation.split(";messageid=", 1)[0] if conversation else None
 
 
 def actor_of(account: ChannelAccount | None) -> Actor:
@@ -211,7 +219,7 @@ class SubmitSink(ReplySink):
 class TeamsBot:
     def __init__(self, chatops: ChatOps, references: References, proactive: Proactive, *,
                  rollout_hook: RolloutHook | None = None, progress_interval: float = 1.2,
-                 conversation: TeamsConversation | None = None) -> None:
+                 conversation: TeamsConversation | None = None, desk: Desk | None = None) -> None:
         self.chatops = chatops
         self.references = references
         self.proactive = proactive
@@ -219,7 +227,7 @@ class TeamsBot:
         self.progress_interval = progress_interval
         self.tasks = TaskTracker()
         self.conversation = conversation or TeamsConversation(proactive, references)
-        self.pipeline = InboundPipeline(chatops, rollout_hook=lambda: self.rollout_hook, tasks=self.tasks)
+        self.pipeline = InboundPipeline(desk or chatops, rollout_hook=lambda: self.rollout_hook, tasks=self.tasks)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- every turn ---------------------------------------------------------------------------------------
@@ -231,23 +239,28 @@ class TeamsBot:
             log.warning("could not remember the Teams conversation: %s", mask(str(exc)))
         return True
 
-    def inbound(self, activity: Activity, command: Any, sink: ReplySink) -> Inbound:
-        """An activity as the inbound pipeline takes it; a redelivery repeats its conversation and id."""
+    def inbound(self, activity: Activity, command: Any, sink: ReplySink, *, text: str | None = None,
+                service: Any = None) -> Inbound:
+        """An activity as the inbound pipeline takes it; a redelivery repeats its conversation and id. `text`:
+        the command as typed; `service`: the one a card's button names."""
         key = f"activity:{activity.conversation.id}:{activity.id}" if activity.id and activity.conversation else ""
-        return Inbound(TRANSPORT, user_id_of(activity.from_property), command, key, sink)
+        return Inbound(TRANSPORT, user_id_of(activity.from_property), command, key, sink,
+                       channel=channel_of(activity), text=text, service=service if isinstance(service, str) else None)
 
     # -- messages: `golive <command>` ----------------------------------------------------------------------
     async def on_message(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
         if activity.value is not None and not (activity.text or "").strip():
             return  # a card submit that is not ours (no golive verb): nothing to say
-        command = parse_command(command_text(activity.text))
-        if isinstance(command, RunCommand) and not expects_replies(activity):
+        text = command_text(activity.text)
+        command = parse_command(text)
+        routed = self.pipeline.route(self.inbound(activity, command, TurnSink(self, context), text=text))
+        if isinstance(routed, Routed) and isinstance(routed.command, RunCommand) and not expects_replies(activity):
             # a phase can take longer than Teams waits for an HTTP answer: the shared follower posts the
             # run's card in this thread once the run exists; a refusal goes to the asker alone
-            self.tasks.spawn(self.pipeline.handle(self.inbound(activity, command, RunSink(self, context))))
+            self.tasks.spawn(self.pipeline.handle(self.inbound(activity, command, RunSink(self, context), text=text)))
             return
-        await self.pipeline.handle(self.inbound(activity, command, TurnSink(self, context)))
+        await self.pipeline.handle(self.inbound(activity, command, TurnSink(self, context), text=text))
 
     async def drain(self) -> None:
         """Wait for background runs (tests)."""
@@ -276,16 +289,16 @@ class TeamsBot:
         message for the clicker only, and the card stays as it is."""
         values = data if isinstance(data, Mapping) else {}
         sink = InvokeSink(self, context)
-        await self.pipeline.handle(self.inbound(context.activity,
-                                                card_command(invoke_verb(context.activity), values), sink))
+        await self.pipeline.handle(self.inbound(context.activity, card_command(invoke_verb(context.activity), values),
+                                                sink, service=values.get("service")))
         return sink.response if sink.response is not None else factory.message("Already handled.")
 
     async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
         """Action.Submit (older hosts): a message activity whose value is the button data. The card it came
         from is updated in place when Teams says which one it was."""
         values = data if isinstance(data, Mapping) else {}
-        await self.pipeline.handle(self.inbound(context.activity, card_command(str(values.get("verb") or ""),
-                                                                               values), SubmitSink(self, context)))
+        await self.pipeline.handle(self.inbound(context.activity, card_command(str(values.get("verb") or ""), values),
+                                                SubmitSink(self, context), service=values.get("service")))
 
     async def show_decision(self, context: TurnContext, reply: SignoffDecided) -> tuple[Card, str | None]:
         """Repaint the sign-off card for everyone as Slack does: the current card (the one remembered for

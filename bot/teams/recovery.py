@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.conversation.recovery import recover_interrupted_runs as sweep
+from bot.conversation.recovery import recover_every_service
 from bot.store import RunRecord
 
 if TYPE_CHECKING:
@@ -12,4 +12,4 @@ if TYPE_CHECKING:
 
 
 async def recover_interrupted_runs(bot: TeamsBot, *, limit: int = 50) -> list[RunRecord]:
-    return await sweep(bot.chatops, bot.conversation, limit=limit)
+    return await recover_every_service(bot.pipeline.desk, bot.conversation, limit=limit)

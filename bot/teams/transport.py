@@ -52,7 +52,8 @@ class Teams:
 
     def build(self, env: ServeEnv) -> TeamsServing:
         try:
-            teams = build_teams(env.settings, env.chatops, rollout_hook=env.rollout_hook, pacer=env.pacer)
+            teams = build_teams(env.settings, env.chatops, rollout_hook=env.rollout_hook, pacer=env.pacer,
+                                desk=env.desk)
         except TeamsConfigError as exc:
             raise TransportConfigError(str(exc)) from None
         return TeamsServing(teams, env)

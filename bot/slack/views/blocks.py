@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.services.desk import tag_value
 from checks.masking import scrub
 
 MAX_BLOCKS = 50
@@ -110,8 +111,9 @@ def divider() -> DividerBlock:
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None, *, confirm: Any = None) -> ButtonElement:
+    """`value` carries the service it was drawn for when the bot serves several (bot.services.desk)."""
     return ButtonElement(text=PlainTextObject(text=clip(text, MAX_BUTTON_TEXT), emoji=True), action_id=action_id,
-                         value=value, style=style, confirm=confirm)
+                         value=tag_value(value), style=style, confirm=confirm)
 
 
 def actions(*elements: ButtonElement, block_id: str | None = None) -> ActionsBlock:

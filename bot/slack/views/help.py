@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import Block
+
 from bot.chatops.replies import HelpReply, HistoryReply
 from bot.runs.status import age
 from bot.slack.ids import COMMAND
@@ -15,8 +17,16 @@ def help_message(reply: HelpReply) -> SlackMessage:
         intro = f"{esc(reply.problem)}\n\n"
     elif reply.unknown:
         intro = f"I don't know `{esc(reply.unknown)}`.\n\n"
+    blocks: list[Block] = [section(intro + "*golive commands*\n" + "\n".join(lines))]
+    if reply.services:  # several services: which ones, and that a mapped channel needs no name
+        blocks.append(context(services_note(reply.services)))
     return SlackMessage(text=intro + esc(f"Usage: {COMMAND} " + " | ".join(c for c, _ in reply.usage)),
-                        blocks=[section(intro + "*golive commands*\n" + "\n".join(lines))])
+                        blocks=blocks)
+
+
+def services_note(services: list[str]) -> str:
+    return (f"Services: {', '.join(f'`{esc(s)}`' for s in services)}. In a service's release channel the service "
+            f"may be left out; elsewhere name it, e.g. `{COMMAND} status {esc(services[0])}`.")
 
 
 def history_message(reply: HistoryReply) -> SlackMessage:

@@ -28,5 +28,6 @@ async def handle_command(deps: SlackDeps, body: dict[str, Any], respond: AsyncRe
     trigger = body.get("trigger_id")
     user, channel = body["user_id"], body["channel_id"]
     sink = SlackSink(deps, channel=channel, user=user, respond=respond, trigger_id=trigger)
-    await deps.pipeline.handle(Inbound(TRANSPORT, user, parse_command(body.get("text", "")),
-                                       f"command:{trigger}" if trigger else "", sink))
+    text = body.get("text", "")
+    await deps.pipeline.handle(Inbound(TRANSPORT, user, parse_command(text), f"command:{trigger}" if trigger else "",
+                                       sink, channel=channel, text=text))

@@ -34,6 +34,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         user = body["user"]["id"]
         sink = SlackSink(deps, channel=meta.get("channel"), user=user, respond=None, clicked_ts=meta.get("ts"))
         click = SignoffClick(meta.get("request", ""), meta.get("role", ""), "reject", reason=reason)
-        await deps.pipeline.handle(Inbound(TRANSPORT, user, click, f"view:{view.get('id')}:{view.get('hash')}", sink))
+        await deps.pipeline.handle(Inbound(TRANSPORT, user, click, f"view:{view.get('id')}:{view.get('hash')}", sink,
+                                           channel=meta.get("channel"), service=meta.get("service")))
 
     app.view(VIEW_SIGNOFF_REJECT)(ack=ack_reason, lazy=[record_reject])
