@@ -184,6 +184,8 @@ def build_desk(ctx: Context, services: Registry, store: Any, locks: Any) -> Desk
     def checklist(service: Service) -> Checklist:
         if len(services) == 1:  # today's bot: the checklist `golive serve` already loaded (and the demo set up)
             return ctx.checklist
+        if service.checklist is not None:  # loaded and validated with the registry at start (roles applied)
+            return service.checklist
         try:
             loaded = load_checklist(service.checklist_path)
         except ChecklistError as exc:
