@@ -236,8 +236,9 @@ class ChatOps:
         this before asking for the reason). Refusals are audited like any other."""
         service = self.signoffs()
         request = await asyncio.to_thread(service.get, request_id)
-        if request is None:
-            return Failed("this sign-off request no longer exists")
+        if request is None:  # each service's store holds only its own requests (bot.store.Store.for_service)
+            return Failed(f"this sign-off request no longer exists in {self.checklist.name} (or the card belongs "
+                          "to another service); decide on the latest card in its own channel")
         if request.checklist != self.checklist.name:  # a card of another service never counts here
             return Failed(f"this sign-off card is for {request.checklist}, not {self.checklist.name}; "
                           "decide it on its own card")
