@@ -107,6 +107,20 @@ def _open_incidents(ops: ChatOps) -> list[dict[str, Any]]:
     return RolloutRecords(ops.store, ops.checklist.name).open_incidents()
 
 
+def missing_summary(missing: list[str], names_up_to: int = 3) -> str:
+    """The missing sign-offs of one overview line: named when few, else counted per stage, so fifty
+    services still fit one message (`/golive status <service>` names them all)."""
+    if not missing:
+        return "sign-offs complete"
+    if len(missing) <= names_up_to:
+        return f"missing sign-offs: {', '.join(missing)}"
+    stages: dict[str, int] = {}
+    for entry in missing:  # "Tech Lead (pre)"
+        stage = entry.rsplit("(", 1)[-1].rstrip(")") if entry.endswith(")") else "other"
+        stages[stage] = stages.get(stage, 0) + 1
+    return f"{len(missing)} sign-offs missing ({', '.join(f'{stage}: {n}' for stage, n in stages.items())})"
+
+
 async def service_line(service: Service, ops: ChatOps) -> str:
     """`hunter`: verdict · rollout phase · open incidents · missing sign-offs (or why it cannot be read now)."""
     from bot.runs.status import build_status
@@ -122,6 +136,5 @@ async def service_line(service: Service, ops: ChatOps) -> str:
     parts = [status.verdict.decision.label,
              f"rollout {status.rollout_phase}" if status.rollout_phase else "no rollout phase",
              f"{len(incidents)} open incident{'s' if len(incidents) != 1 else ''}" + (f" ({levels})" if levels else ""),
-             f"missing sign-offs: {', '.join(status.missing_signoffs)}" if status.missing_signoffs
-             else "sign-offs complete"]
+             missing_summary(status.missing_signoffs)]
     return f"• `{service.name}`: " + " · ".join(parts)

@@ -182,3 +182,13 @@ def test_the_overview_of_fifty_services_is_shown_whole_in_slack_and_teams() -> N
     assert all(len(b.text.text) <= 3000 for b in blocks)  # type: ignore[attr-defined]
     card = card_text(teams_render(overview))
     assert all(f"service-{i:02d}" in card for i in range(50)) and "more" not in card
+
+
+def test_an_overview_line_counts_many_missing_signoffs_per_stage_so_fifty_services_fit_one_message() -> None:
+    from bot.conversation.routing import missing_summary
+
+    few = ["Tech Lead (pre)", "QA Lead (post)"]
+    many = ["Tech Lead (pre)", "DevOps Lead (pre)", "Product Owner (pre)", "QA Lead (post)", "Tech Lead (post)"]
+    assert missing_summary([]) == "sign-offs complete"
+    assert missing_summary(few) == "missing sign-offs: Tech Lead (pre), QA Lead (post)"
+    assert missing_summary(many) == "5 sign-offs missing (pre: 3, post: 2)"
