@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench.web_render", "web view render time and page weight"),
     ("bench.hostile_target", "a hostile target: 1 GiB body, 100 MB output, /dev/zero settings"),
     ("bench.audit_verify", "golive audit verify over a long audit log: peak memory"),
+    ("bench.many_services", "one bot, 50 services x 40 checks: ready, the overview, RSS, ack p99"),
 ]
 
 

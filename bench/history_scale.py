@@ -34,6 +34,7 @@ from aiohttp import ClientSession, ClientTimeout
 from bench.cli_startup import measure
 from bench.harness import BotProcess, RssSampler, SlackStub, post_signed, slash_command
 from bench.history import fill_history, history_checklist, history_checklist_yaml
+from bot.services.registry import DEFAULT_KEY
 from bot.store import Store, open_store
 from bot.store.retention import prune
 from bot.store.store import LATEST_SQL
@@ -112,7 +113,7 @@ def status_figures(backend: Backend, checklist: Path, trials: int) -> tuple[floa
 
 def query_figures(backend: Backend) -> dict[str, float]:
     store = backend.open()
-    params = {"checklist": "history"}
+    params = {"checklist": "history", "service": DEFAULT_KEY}  # the history is the default service's
     try:
         out = {}
         for label, sql in (("indexed", LATEST_SQL[store.db.dialect]), ("one_pass", ONE_PASS[store.db.dialect][1])):

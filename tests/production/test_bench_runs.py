@@ -30,6 +30,7 @@ EXPECTED = {
     "web_render": ["run page, 40 checks", "CPU median", "page+css", "imported by the CLI and the chat renderers"],
     "hostile_target": ["command writing 100 MB", "peak RSS", "error names the cap: yes"],
     "audit_verify": ["rows", "verify exit 0", "peak RSS", "audit log intact"],
+    "many_services": ["services x 40 checks in one bot", "ready_s", "overview_s", "rss_mb", "ack_p99_ms"],
 }
 
 
