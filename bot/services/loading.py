@@ -228,6 +228,7 @@ def _registry(services: list[Service], default: Any) -> Registry:
             raise RegistryError(service.name, "name", f"declared twice ({seen[service.name].checklist_path} and "
                                 f"{service.checklist_path}): give each service its own name")
         seen[service.name] = service
+        _one_service_per_checklist_name(service, services)
         for transport, ids in (("slack", service.channels.slack), ("teams", service.channels.teams)):
             for channel in ids:
                 if channel in owner:
@@ -243,6 +244,20 @@ def _registry(services: list[Service], default: Any) -> Registry:
     else:
         chosen = default
     return Registry(tuple(_with_default(s, s.name == chosen) for s in services))
+
+
+def _one_service_per_checklist_name(service: Service, services: list[Service]) -> None:
+    """Chat threads and announcements are named by the checklist's `name` (`rollout:<name>:<phase>`), so two
+    services sharing one would post into each other's threads: refuse it at start."""
+    if service.checklist is None:
+        return
+    for other in services:
+        if other is service:
+            return
+        if other.checklist is not None and other.checklist.name == service.checklist.name:
+            raise RegistryError(service.name, "checklist", f"{service.checklist_path} has the same `name:` "
+                                f"({service.checklist.name!r}) as the checklist of {other.name!r}: give each "
+                                "service's checklist its own name (threads and announcements are named by it)")
 
 
 def _with_default(service: Service, default: bool) -> Service:

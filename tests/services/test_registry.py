@@ -149,6 +149,15 @@ def test_two_checklists_of_a_folder_with_one_name_are_refused(isolated_env: None
     assert "a.yml and " in str(caught.value) and "b.yml" in str(caught.value)
 
 
+def test_two_services_whose_checklists_share_a_name_are_refused(isolated_env: None, tmp_path: Path) -> None:
+    """Threads and announcements are named by the checklist's name: two services must not share one."""
+    write_checklist(tmp_path, "shop", file="a.yml")
+    write_checklist(tmp_path, "shop", file="b.yml")
+    error = _error(tmp_path, {"alpha": {"checklist": "a.yml"}, "beta": {"checklist": "b.yml"}})
+    assert (error.service, error.field) == ("beta", "checklist")
+    assert "same `name:` ('shop') as the checklist of 'alpha'" in str(error)
+
+
 def test_a_folder_checklist_whose_name_is_no_service_name_is_refused(isolated_env: None, tmp_path: Path) -> None:
     write_checklist(tmp_path, "Hunter Shop", file="hunter.yml")
     with pytest.raises(RegistryError) as caught:
