@@ -123,7 +123,8 @@ async def _serve(ctx: Context, *, http: bool, host: str, port: int, stop: asynci
         rollout = desk.rollouts.get(desk.registry.default.name)
         served = build_transports(ctx, desk, health, pacers, rollout, stack, http=http,
                                   options={"socket_timing": socket_timing})
-        bound = await listen(stack, health, served, settings, store, ctx, host, port)
+        bound = await listen(stack, health, served, settings, store, ctx, host, port,
+                             pick=desk.view_of if desk.several else None)
         if await reached_async("listening", stop):  # stopped while starting
             return
         await start_transports(served)
@@ -223,12 +224,13 @@ def build_transports(ctx: Context, desk: Desk, health: Health, pacers: dict[str,
 
 
 async def listen(stack: contextlib.AsyncExitStack, health: Health, served: list[Serving], settings: Any, store: Any,
-                 ctx: Context, host: str, port: int) -> int:
-    """The one web server: health, every transport's routes and the read-only web view at /view."""
+                 ctx: Context, host: str, port: int, pick: Any = None) -> int:
+    """The one web server: health, every transport's routes and the read-only web view at /view (each page
+    read from its own service's store when there are several: `pick`)."""
     from bot.web.routes import serve_view
 
     routes = [route for each in served for route in each.routes]
-    routes.append(serve_view(settings, store, ctx.checklist))
+    routes.append(serve_view(settings, store, ctx.checklist, pick))
     try:
         runner, bound = await start_web_app(build_web_app(health, *routes), host, port)
     except OSError as exc:  # includes socket.gaierror: a --host that does not resolve

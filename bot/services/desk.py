@@ -113,3 +113,21 @@ class Desk:
 
     def all_ops(self) -> list[ChatOps]:
         return list(self.chatops.values())
+
+    def view_of(self, kind: str, object_id: str) -> tuple[Store, Checklist]:
+        """Whose store and checklist a web view page is read from: a run's or a sign-off request's own service,
+        the service a checklist name names (status, rollout, record, audit); the default service otherwise."""
+        from bot.signoff.service import SignoffService
+
+        by_checklist = {ops.checklist.name: ops for ops in self.all_ops()}
+        found: ChatOps | None = None
+        if kind == "run":  # run ids are unique across services; the run names its checklist
+            run = self.default.store.get_run(object_id)
+            found = by_checklist.get(run.checklist) if run is not None else None
+        elif kind == "signoff":  # each service's store holds only its own requests
+            found = next((ops for ops in self.all_ops() if SignoffService(ops.store, ops.checklist).get(object_id)),
+                         None)
+        else:
+            found = by_checklist.get(object_id)
+        ops = found or self.default
+        return ops.store, ops.checklist

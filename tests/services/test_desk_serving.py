@@ -113,3 +113,23 @@ async def test_a_services_notifier_draws_its_events_for_it_in_its_own_channels()
     own = service_settings(settings, Service("billing", Path("b.yml"), Channels(slack=("C0BILLING",))))
     assert (own.slack_channel, own.teams_channel) == ("C0BILLING", "19:all")
     assert service_settings(settings, Service("hunter", Path("h.yml"))) is settings
+
+
+def test_a_web_view_page_is_read_from_its_own_services_store(tmp_path: Path, store: Store) -> None:
+    """A link to billing's run, sign-off card or status opens billing's page, never hunter's (the default)."""
+    from bot.signoff.service import SignoffService
+
+    hunter, billing = checklist_file(tmp_path, "hunter"), checklist_file(tmp_path, "billing")
+    registry = Registry((Service("hunter", hunter, default=True), Service("billing", billing)))
+    ctx = context(tmp_path, registry)
+    desk = build_desk(ctx, service_registry(ctx), store, LocalLocks())
+    ops = desk.chatops["billing"]
+    run = ops.store.create_run(checklist="billing", selector="verify")
+    request, _ = SignoffService(ops.store, ops.checklist).request_card("pre", requested_by="U0REQ")
+
+    for kind, object_id in (("run", run.id), ("signoff", request.id), ("status", "billing"), ("audit", "billing")):
+        page_store, page_checklist = desk.view_of(kind, object_id)
+        assert (page_store, page_checklist.name) == (ops.store, "billing"), kind
+    # hunter's store does not hold billing's sign-off request: read from the default, it would be "not found"
+    assert SignoffService(desk.default.store, desk.default.checklist).get(request.id) is None
+    assert desk.view_of("status", "nothing")[1].name == "hunter"  # unknown: the default service (its page says so)
