@@ -1,7 +1,7 @@
 # golive: the ChatOps go-live bot. Build: docker build -t golive .
 # Run (Socket Mode): docker run --env-file golive.env golive
 # Run (HTTP events): docker run -p 3000:3000 --env-file golive.env golive serve --http
-FROM python:3.11-slim
+FROM python:3.11-slim-trixie
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,20 +11,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GOLIVE_HTTP_PORT=3000 \
     GOLIVE_STATE_DIR=/var/lib/golive
 
-# pg_dump / pg_restore / psql for the backup checks, from PostgreSQL's own apt repository (PGDG): pg_dump
-# refuses to dump a server of a newer major version, and Debian's own client (15 on bookworm) is older than the
-# newest server golive supports (README, "Running the bot in a container"). curl for the HEALTHCHECK.
+# pg_dump / pg_restore / psql for the backup checks. pg_dump refuses to dump a server of a newer major version,
+# so the client must be at least as new as the newest server golive supports (README, "Running the bot in a
+# container"): Debian 13 (trixie) ships postgresql-client-17 in its own main archive, so no third-party
+# repository is needed (bookworm's was 15). curl for the HEALTHCHECK.
 ARG PG_CLIENT_MAJOR=17
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends curl ca-certificates \
-    && install -d /usr/share/postgresql-common/pgdg \
-    && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
-        https://www.postgresql.org/media/keys/ACCC4CF8.asc \
-    && . /etc/os-release \
-    && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
-        > /etc/apt/sources.list.d/pgdg.list \
-    && apt-get update \
-    && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
+    && apt-get install -y --no-install-recommends curl ca-certificates "postgresql-client-${PG_CLIENT_MAJOR}" \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
