@@ -17,7 +17,7 @@ from checks.spec import Checklist, CheckSpec
 MAX_CHECKLIST_BYTES = 1_000_000
 """A checklist is a config file: anything bigger is refused before it is parsed."""
 MAX_DEPTH = 50
-"""Nesting deeper than this is refused while composing (PyYAML's composer recurses)."""
+"""Nesting deeper than this is refused before or while composing (PyYAML's composers recurse)."""
 MAX_ALIAS_EXPANSION = 10_000
 """Values that YAML aliases may add once expanded (a billion-laughs file adds 10^9)."""
 
@@ -104,12 +104,50 @@ def _distinct_size(node: yaml.Node, seen: set[int]) -> int:
     return 1
 
 
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+"""libyaml's safe loader, when PyYAML was built with it: composing in C takes a tenth of the pure-Python
+composer's time (the bundled checklists load on every `golive` start)."""
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _refuse_deep_nesting(text: str, name: str) -> None:
+    """Before libyaml composes (recursively, in C): walk the parser's events, which come one at a time, and
+    refuse a node nested deeper than MAX_DEPTH exactly where _BoundedLoader.compose_node would."""
+    parser = _CLoader(text)
+    depth = 0  # collections open around the next event
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, _NODE_EVENTS) and depth + 1 > MAX_DEPTH:
+                mark = event.start_mark
+                raise ChecklistError(name, f"line {mark.line + 1}" if mark else "",
+                                     f"nested deeper than {MAX_DEPTH} levels; a checklist never needs that much "
+                                     f"nesting, so flatten it")
+            if isinstance(event, _OPEN_EVENTS):
+                depth += 1
+            elif isinstance(event, _CLOSE_EVENTS):
+                depth -= 1
+    finally:
+        parser.dispose()
+
+
 def _safe_yaml(text: str, name: str) -> Any:
     """yaml.safe_load within bounds: size, nesting depth and alias expansion."""
     if len(text) > MAX_CHECKLIST_BYTES or len(text.encode("utf-8")) > MAX_CHECKLIST_BYTES:
         raise ChecklistError(name, "", f"the file is larger than {MAX_CHECKLIST_BYTES // 1_000_000} MB; a checklist "
                                        f"is a config file, split it or remove generated content")
-    loader = _BoundedLoader(text, name)
+    if _CLoader is not None:
+        try:
+            _refuse_deep_nesting(text, name)
+            return _compose(_CLoader(text), name)
+        except yaml.YAMLError:
+            pass  # invalid YAML: the pure-Python loader below says what is wrong in PyYAML's fuller words
+    return _compose(_BoundedLoader(text, name), name)
+
+
+def _compose(loader: Any, name: str) -> Any:
     try:
         node = loader.get_single_node()
         if node is None:
