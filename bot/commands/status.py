@@ -190,13 +190,14 @@ def checks(args: argparse.Namespace) -> int:
 
 def watch_preflight_lines(checklist: Checklist) -> list[str]:
     """The rollout watch's rules evaluated once against the target: which ones are blind."""
-    from bot.rollout.models import watch_config
 
     async def blind() -> tuple[str, list[BlindRule]]:
         workdir = Path(checklist.source_path).resolve().parent if checklist.source_path else Path.cwd()
         env = await read_target_env(checklist, workdir)
         url = str(interpolate(checklist.target.base_url, env))
-        from bot.rollout.preflight import preflight  # its HTTP client only once there is a target to ask
+        # the watch's models and HTTP client only once there is a target to ask (start-up time of `golive checks`)
+        from bot.rollout.models import watch_config
+        from bot.rollout.preflight import preflight
 
         return url, await preflight(watch_config(checklist), url, env=env)
 

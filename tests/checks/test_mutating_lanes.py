@@ -19,6 +19,7 @@ from checks.lanes import Lanes
 from checks.loader import parse_checklist
 from checks.result import Status
 from checks.runner import Runner, lane_of
+from checks.timing import Timer
 
 
 class Rows:
@@ -63,7 +64,15 @@ async def rows() -> AsyncIterator[tuple[Rows, str]]:
     app.router.add_get("/api/v1/leads", service.v1)
     app.router.add_post("/api/v1/scan", service.scan)
     runner, port = await start_web_app(app)
-    yield service, f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # One timing process for all the runs of a test, as concurrent runs share one: held open by a Timer of
+    # our own, so each run does not start (and wait for) a fresh process. The lanes under test are the
+    # runner's, not the timing process's.
+    held = Timer()
+    assert not (await held.http("GET", f"{url}/api/v1/leads", {}, count=1, timeout=5.0)).error
+    service.overlaps.clear()
+    yield service, url
+    await held.close()
     await runner.cleanup()
 
 

@@ -85,7 +85,8 @@ def test_cli_masks_psycopg_pool_warnings_about_a_malformed_store_url(tmp_path: P
     string; the CLI's logging must mask them like the bot's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOLIVE_", "SLACK_"))}
     env.update(GOLIVE_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(Path(__file__).parents[2]),
-               GOLIVE_DATABASE_URL="postgresql://app:Store-P@ss-31337@127.0.0.1:1/db")
+               GOLIVE_DATABASE_URL="postgresql://app:Store-P@ss-31337@127.0.0.1:1/db",
+               GOLIVE_STORE_TIMEOUT="1")  # the pool warns on its first refused attempt: no need to wait 5 s
     proc = subprocess.run([sys.executable, "-m", "bot.cli", "status"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     output = proc.stdout + proc.stderr

@@ -71,3 +71,38 @@ def test_the_cli_exits_2_with_the_reason(text: str, tmp_path: Path, isolated_env
     err = capsys.readouterr().err
     assert "hostile.yml" in err and ("aliases" in err or "nested" in err or "1 MB" in err)
     assert "Traceback" not in err
+
+
+def _nested(depth: int, leaf: str) -> str:
+    return "name: n\nphases: []\nx: " + "[" * depth + leaf + "]" * depth + "\n"
+
+
+LOADER_CASES = {
+    **{f"flow-{d}{'-scalar' if leaf else ''}": _nested(d, leaf) for d in (48, 49, 50) for leaf in ("", "1")},
+    "block-48": "name: n\nphases: []\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(48)) + "  " * 48 + "v: 1\n",
+    "block-49": "name: n\nphases: []\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(49)) + "  " * 49 + "v: 1\n",
+    "flow-unclosed": "name: x\nphases:\n  - id: p\n    checks: [\n",
+    "tab-indent": "name: x\nphases:\n\t- id: p\n",
+    "two-documents": "name: x\nphases: []\n---\nname: y\n",
+    "python-tag": "name: !!python/object:os.system x\nphases: []\n",
+}
+
+
+@pytest.mark.parametrize("text", LOADER_CASES.values(), ids=LOADER_CASES.keys())
+def test_the_libyaml_path_accepts_refuses_and_words_errors_exactly_as_the_python_composer(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checklists compose with libyaml (fast, but recursive in C) after an event walk that refuses deep
+    nesting; the pure-Python composer is the reference: the same depth is the limit, and invalid YAML is
+    reported in its words (a tab is named as '\\t', not "character that cannot start any token")."""
+    import checks.loader
+
+    def outcome() -> str:
+        try:
+            return repr(parse_checklist(text, "f.yml").model_dump())
+        except (ChecklistError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    assert checks.loader._LIBYAML, "PyYAML without libyaml: this compares nothing"
+    fast = outcome()
+    monkeypatch.setattr(checks.loader, "_LIBYAML", False)
+    assert fast == outcome()
