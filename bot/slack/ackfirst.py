@@ -27,6 +27,8 @@ from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from checks.runner import StartGate
+
 log = logging.getLogger("golive.slack.ackfirst")
 
 QUIET = 0.015
@@ -69,6 +71,7 @@ class AckFirst:
         self.max_wait = max_wait
         self.last_arrival = 0.0
         self.pending: set[asyncio.Task[None]] = set()
+        self.gate = StartGate()  # one deferred dispatch per loop turn: a burst's work never queues an ack
 
     async def try_ack(self, request: web.Request) -> web.Response | None:
         """An immediate 200 (work scheduled) for a signed command or click; None to go through Bolt."""
@@ -98,6 +101,7 @@ class AckFirst:
         started = loop.time()
         while loop.time() - self.last_arrival < self.quiet and loop.time() - started < self.max_wait:
             await asyncio.sleep(self.quiet / 3)
+        await self.gate.turn()
         try:
             response = await self.bolt_app.async_dispatch(bolt_request)
         except Exception:
