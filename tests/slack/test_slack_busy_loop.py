@@ -33,7 +33,7 @@ async def test_a_stand_in_client_is_left_as_it_is() -> None:
     assert share_session(StandIn()) is None  # type: ignore[arg-type]
 
 
-async def test_deferred_dispatches_each_take_a_loop_turn_of_their_own() -> None:
+async def test_a_burst_is_dispatched_by_one_worker_one_request_per_loop_turn() -> None:
     loop = asyncio.get_running_loop()
     turn = {"n": 0}
     seen: list[int] = []
@@ -50,8 +50,12 @@ async def test_deferred_dispatches_each_take_a_loop_turn_of_their_own() -> None:
 
     ack_first = AckFirst(Bolt(), signing_secret="s", quiet=0.0, max_wait=0.0)
     try:
-        await asyncio.gather(*(ack_first._dispatch_later(object()) for _ in range(8)))  # type: ignore[arg-type]
+        for _ in range(8):
+            ack_first.defer(object())  # type: ignore[arg-type]
+        workers = set(ack_first.pending)
+        await ack_first.drain()
     finally:
         ticker[0].cancel()
-    assert len(seen) == 8
+    assert len(workers) == 1  # one task for the whole burst, not one polling task per request
+    assert ack_first.dispatched == 8 and len(seen) == 8
     assert len(set(seen)) == 8, f"dispatches shared a loop turn: {seen}"
