@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 import weakref
 from collections import deque
@@ -113,25 +114,34 @@ def shared() -> _Shared:
     return found
 
 
+_HTTP_LOCK = threading.Lock()
+
+
 def _load_http_stack() -> None:
     """What the first HTTP check would do on the event loop: import httpx with its transport and anyio's
     asyncio backend, and build the verifying TLS context (tens of ms each, the first time)."""
-    import anyio._backends._asyncio  # noqa: F401  # httpcore's locks load it lazily, at the first request
-    import httpx
+    global _HTTP_LOADED
+    with _HTTP_LOCK:  # a run that starts while the bot is still loading it waits for that load, not a second one
+        if _HTTP_LOADED:
+            return
+        import anyio._backends._asyncio  # noqa: F401  # httpcore's locks load it lazily, at the first request
+        import httpx
 
-    from checks.kinds.http import _default_ssl_context
+        from checks.kinds.http import _default_ssl_context
 
-    httpx.AsyncHTTPTransport(verify=_default_ssl_context())
+        httpx.AsyncHTTPTransport(verify=_default_ssl_context())
+        _HTTP_LOADED = True
+
+
+def uses_http(checks: Sequence[CheckSpec]) -> bool:
+    return any(c.kind == k or (k.endswith(".") and c.kind.startswith(k)) for c in checks for k in HTTP_KINDS)
 
 
 async def load_http_stack(checks: Sequence[CheckSpec]) -> bool:
     """Loads the HTTP stack in a thread before the first HTTP check of the process; True when it did."""
-    global _HTTP_LOADED
-    if _HTTP_LOADED or not any(c.kind == k or (k.endswith(".") and c.kind.startswith(k)) for c in checks
-                               for k in HTTP_KINDS):
+    if _HTTP_LOADED or not uses_http(checks):
         return False
     await asyncio.to_thread(_load_http_stack)
-    _HTTP_LOADED = True
     return True
 
 

@@ -46,13 +46,16 @@ class SlackBot:
     sweep_interval: float = LOCK_TTL
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _loading: asyncio.Task[bool] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         """Check the token (auth.test), repaint runs a dead process left behind, start the sweeper."""
         self._session = share_session(self.deps.client)
-        # the first HTTP check's imports and TLS context, here rather than on the loop while runs and acks share it
+        # the first HTTP check's imports and TLS context, in a thread from the start, rather than on the loop
+        # once runs and acks share it (a run that starts earlier waits for this load)
         served = self.deps.desk.all_ops() if self.deps.desk is not None else [self.deps.chatops]
-        await load_http_stack([check for ops in served for check in ops.checklist.all_checks()])
+        self._loading = asyncio.create_task(load_http_stack([check for ops in served
+                                                             for check in ops.checklist.all_checks()]))
         try:
             auth = await self.deps.client.auth_test()
         except Exception as exc:
@@ -75,6 +78,9 @@ class SlackBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.deps.tasks.cancel_all()
+        if self._loading is not None:
+            with contextlib.suppress(Exception):
+                await self._loading
         if self._session is not None:
             await self._session.close()
 
