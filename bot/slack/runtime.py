@@ -51,8 +51,8 @@ class SlackBot:
     async def start(self) -> None:
         """Check the token (auth.test), repaint runs a dead process left behind, start the sweeper."""
         self._session = share_session(self.deps.client)
-        # the first HTTP check's imports and TLS context, in a thread from the start, rather than on the loop
-        # once runs and acks share it (a run that starts earlier waits for this load)
+        # the first HTTP check's imports and TLS context: in a thread while the start-up waits on Slack, and
+        # done before the bot says it is ready, rather than on the loop (or beside it) once runs and acks share it
         served = self.deps.desk.all_ops() if self.deps.desk is not None else [self.deps.chatops]
         self._loading = asyncio.create_task(load_http_stack([check for ops in served
                                                              for check in ops.checklist.all_checks()]))
@@ -68,6 +68,7 @@ class SlackBot:
             if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
                 middleware.auth_test_result = auth
         await recover_interrupted_runs(self.deps)
+        await self._loading
         self._sweeper = asyncio.create_task(every(self.sweep_interval, lambda: recover_interrupted_runs(self.deps),
                                                   name="Slack recovery sweep", log=log))
 
