@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
+import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,111 @@ from checks.verdict import Verdict, decide
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
 log = logging.getLogger("golive.runner")
+
+PROCESS_SLOTS = 32
+"""Checks in flight at once across every run of one process (GOLIVE_CHECK_SLOTS), on top of each run's own
+`concurrency`: five services running a 40-check phase in one bot otherwise have 80 checks whose network
+callbacks share one event loop turn with the bot's acks."""
+HTTP_KINDS = ("http", "api.", "openapi", "smoke.")
+"""Kinds whose first request imports the HTTP stack (httpx, httpcore, anyio) and builds the TLS context."""
+
+
+def process_slots() -> int:
+    try:
+        return max(1, int(os.environ.get("GOLIVE_CHECK_SLOTS", "") or PROCESS_SLOTS))
+    except ValueError:
+        return PROCESS_SLOTS
+
+
+class StartGate:
+    """Lets one check start per turn of the event loop.
+
+    A check runs synchronously from the moment it gets its slot until its first real wait (params validated,
+    its client built, the request sent): a few milliseconds. Forty checks given slots in the same turn did
+    all of that back to back, and a request arriving meanwhile (a Slack ack) waited for the whole batch.
+    Through the gate, each start is its own turn, and the loop polls its sockets in between.
+    """
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self.turns = 0
+
+    async def turn(self) -> None:
+        """Returns in a loop turn of its own; the next waiter's turn is the loop's next one."""
+        loop = asyncio.get_running_loop()
+        if self._busy:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # granted, then cancelled: pass the turn on
+                    loop.call_soon(self._pass)
+                elif waiter in self._waiting:  # else `_pass` already dropped it
+                    self._waiting.remove(waiter)
+                raise
+        self._busy = True
+        self.turns += 1
+        loop.call_soon(self._pass)
+
+    def _pass(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._busy = False
+
+
+@dataclass
+class _Shared:
+    slots: asyncio.Semaphore
+    gate: StartGate
+
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = weakref.WeakKeyDictionary()
+_HTTP_LOADED = False
+
+
+def shared() -> _Shared:
+    """The slots and the start gate every run on the running loop shares (asyncio primitives are per loop)."""
+    loop = asyncio.get_running_loop()
+    found = _SHARED.get(loop)
+    if found is None:
+        found = _SHARED[loop] = _Shared(asyncio.Semaphore(process_slots()), StartGate())
+    return found
+
+
+_HTTP_LOCK = threading.Lock()
+
+
+def _load_http_stack() -> None:
+    """What the first HTTP check would do on the event loop: import httpx with its transport and anyio's
+    asyncio backend, and build the verifying TLS context (tens of ms each, the first time)."""
+    global _HTTP_LOADED
+    with _HTTP_LOCK:  # a run that starts while the bot is still loading it waits for that load, not a second one
+        if _HTTP_LOADED:
+            return
+        import anyio._backends._asyncio  # noqa: F401  # httpcore's locks load it lazily, at the first request
+        import httpx
+
+        from checks.kinds.http import _default_ssl_context
+
+        httpx.AsyncHTTPTransport(verify=_default_ssl_context())
+        _HTTP_LOADED = True
+
+
+def uses_http(checks: Sequence[CheckSpec]) -> bool:
+    return any(c.kind == k or (k.endswith(".") and c.kind.startswith(k)) for c in checks for k in HTTP_KINDS)
+
+
+async def load_http_stack(checks: Sequence[CheckSpec]) -> bool:
+    """Loads the HTTP stack in a thread before the first HTTP check of the process; True when it did."""
+    if _HTTP_LOADED or not uses_http(checks):
+        return False
+    await asyncio.to_thread(_load_http_stack)
+    return True
 
 
 @dataclass
@@ -92,6 +201,8 @@ class Runner:
             c.id: asyncio.get_running_loop().create_future() for c in checks
         }
         semaphore = asyncio.Semaphore(self.concurrency)
+        common = shared()
+        await load_http_stack(checks)
         lanes = Lanes()
         results: list[CheckResult] = []
         # the timing process starts only if a check asks for a timing
@@ -114,7 +225,8 @@ class Runner:
             elif blocking:
                 result = _result(spec, Outcome.skipped(f"skipped: needs {', '.join(blocking)}"), 0.0)
             else:
-                async with lanes.enter(lane_of(spec)), semaphore:
+                async with lanes.enter(lane_of(spec)), semaphore, common.slots:
+                    await common.gate.turn()
                     ctx = CheckContext(checklist=self.checklist, env=env, check=spec, workdir=self.workdir,
                                        outputs=outputs, rollout_phase=self.rollout_phase,
                                        flag_reader=self.flag_reader, target_url=target_url, run_id=run_id,

@@ -6,7 +6,7 @@ injection and a deep copy of the request for each lazy listener), and the work t
 runs on the same event loop. A burst of 50 commands therefore queues the 50th ack behind ~150 ms of
 other requests' work. For the two request kinds whose ack is always an empty 200 (`/golive` slash
 commands and block_actions clicks) this endpoint verifies the signature itself, answers 200 at once,
-and hands the request to Bolt in a background task once the burst has passed (no Slack request for
+and queues the request for Bolt, dispatched once the burst has passed (no Slack request for
 `quiet` seconds, never later than `max_wait`). Everything else that is signed (view submissions, which
 may answer with validation errors; url_verification) goes through Bolt unchanged.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -69,6 +70,9 @@ class AckFirst:
         self.max_wait = max_wait
         self.last_arrival = 0.0
         self.pending: set[asyncio.Task[None]] = set()
+        self.queue: deque[tuple[AsyncBoltRequest, float]] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self.dispatched = 0
 
     async def try_ack(self, request: web.Request) -> web.Response | None:
         """An immediate 200 (work scheduled) for a signed command or click; None to go through Bolt."""
@@ -87,17 +91,35 @@ class AckFirst:
             return refuse_unsigned(len(body), timestamp)
         if not acks_empty(body):
             return None
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers))
-        task = loop.create_task(self._dispatch_later(bolt_request))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        self.defer(AsyncBoltRequest(body=body, query=request.query_string, headers=dict(headers)))
         return web.Response(status=200)
 
-    async def _dispatch_later(self, bolt_request: AsyncBoltRequest) -> None:
+    def defer(self, bolt_request: AsyncBoltRequest) -> None:
+        """Queue a request for Bolt. One worker waits for the quiet moment (one timer for the whole burst:
+        a task per request, each polling for quiet, cost more loop time than the acks themselves) and then
+        starts the dispatches one per loop turn, so the burst's work never fills a turn ahead of an ack."""
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        while loop.time() - self.last_arrival < self.quiet and loop.time() - started < self.max_wait:
-            await asyncio.sleep(self.quiet / 3)
+        self.queue.append((bolt_request, loop.time()))
+        if self._worker is None or self._worker.done():
+            self._worker = self._track(loop.create_task(self._work()))
+
+    def _track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        return task
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.queue:
+            arrived = self.queue[0][1]
+            while (wait := min(self.last_arrival + self.quiet, arrived + self.max_wait) - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            bolt_request, _ = self.queue.popleft()
+            self._track(loop.create_task(self._dispatch(bolt_request)))
+            self.dispatched += 1
+            await asyncio.sleep(0)  # the next dispatch starts in the loop's next turn, after its I/O
+
+    async def _dispatch(self, bolt_request: AsyncBoltRequest) -> None:
         try:
             response = await self.bolt_app.async_dispatch(bolt_request)
         except Exception:
@@ -107,6 +129,7 @@ class AckFirst:
             log.warning("a Slack request acknowledged early was refused by Bolt (HTTP %s)", response.status)
 
     async def drain(self, timeout: float = 5.0) -> None:
-        """Let scheduled dispatches start (shutdown); what they spawn is the listeners' to track."""
-        if self.pending:
-            await asyncio.wait(list(self.pending), timeout=timeout)
+        """Let queued dispatches start (shutdown); what they spawn is the listeners' to track."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pending and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(list(self.pending), timeout=left)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copyreg
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,8 +28,11 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.ids import TRANSPORT
 from bot.slack.poster import slack_error
 from bot.slack.recovery import recover_interrupted_runs
+from checks.runner import load_http_stack
 
 log = logging.getLogger("golive.slack")
+SESSION_CONNECTIONS = 32
+"""Keep-alive connections to the Web API the shared session holds at most (aiohttp's default is 100)."""
 
 
 class SlackStartupError(RuntimeError):
@@ -40,9 +45,17 @@ class SlackBot:
     app: AsyncApp
     sweep_interval: float = LOCK_TTL
     _sweeper: asyncio.Task[None] | None = field(default=None, repr=False)
+    _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _loading: asyncio.Task[bool] | None = field(default=None, repr=False)
 
     async def start(self) -> None:
         """Check the token (auth.test), repaint runs a dead process left behind, start the sweeper."""
+        self._session = share_session(self.deps.client)
+        # the first HTTP check's imports and TLS context: in a thread while the start-up waits on Slack, and
+        # done before the bot says it is ready, rather than on the loop (or beside it) once runs and acks share it
+        served = self.deps.desk.all_ops() if self.deps.desk is not None else [self.deps.chatops]
+        self._loading = asyncio.create_task(load_http_stack([check for ops in served
+                                                             for check in ops.checklist.all_checks()]))
         try:
             auth = await self.deps.client.auth_test()
         except Exception as exc:
@@ -55,6 +68,7 @@ class SlackBot:
             if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
                 middleware.auth_test_result = auth
         await recover_interrupted_runs(self.deps)
+        await self._loading
         self._sweeper = asyncio.create_task(every(self.sweep_interval, lambda: recover_interrupted_runs(self.deps),
                                                   name="Slack recovery sweep", log=log))
 
@@ -65,6 +79,34 @@ class SlackBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.deps.tasks.cancel_all()
+        if self._loading is not None:
+            with contextlib.suppress(Exception):
+                await self._loading
+        if self._session is not None:
+            await self._session.close()
+
+
+def _same_session(session: aiohttp.ClientSession) -> str:
+    """Bolt deep-copies each request (with its context's client) for the lazy listeners; a session holds the
+    loop and its connections and cannot be copied. A copy shares it: `deepcopy` keeps the object itself when
+    its reducer answers a name."""
+    return "aiohttp.ClientSession"
+
+
+def share_session(client: AsyncWebClient) -> aiohttp.ClientSession | None:
+    """One pooled aiohttp session for every Web API call of the bot, kept open until `stop`. Without one,
+    slack_sdk opens a new session, TCP (and TLS) connection per call and closes it after: with five runs
+    repainting progress and a burst of commands answering, that connecting and closing ran on the event
+    loop between acks. Bolt's per-request clients copy `session` from this client, so they share it too.
+    None when the client already has a session (or is a stand-in without one)."""
+    if not isinstance(client, AsyncWebClient) or client.session is not None:
+        return None
+    copyreg.pickle(aiohttp.ClientSession, _same_session)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout),
+                                    trust_env=client.trust_env_in_session,
+                                    connector=aiohttp.TCPConnector(limit=SESSION_CONNECTIONS))
+    client.session = session
+    return session
 
 
 def build_slack_bot(settings: Settings, chatops: ChatOps, *, client: AsyncWebClient | None = None,
