@@ -15,10 +15,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from checks.bounded import DEFAULT_MAX_OUTPUT_BYTES, READ_CHUNK, CapExceeded
 from checks.jail import jail_argv, unshare_path
@@ -266,6 +266,28 @@ def prepare_spawn(argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: st
     return Spawn(argv=list(argv), kwargs=kwargs, scratch=home)
 
 
+T = TypeVar("T")
+
+
+async def finish_if_cancelled(step: Awaitable[T], undo: Callable[[T], Awaitable[Any]]) -> T:
+    """Await a step that cannot be interrupted halfway (a thread making the scratch folder, a process being
+    started). A check's timeout cancels the run at any moment: then the step still finishes and `undo` removes
+    what it made (the folder, the process group), so a timeout never leaves a folder or a program behind."""
+    pending = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):  # the cancellation below is what the caller must see
+            await undo(await pending)
+        raise
+
+
+async def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
+
+
 async def run_process(
     command: str | Sequence[str],
     *,
@@ -289,15 +311,16 @@ async def run_process(
     loop = asyncio.get_running_loop()
     started = loop.time()
     argv = ["/bin/sh", "-c", command] if shell and isinstance(command, str) else to_argv(command)
-    spawn = await asyncio.to_thread(prepare_spawn, argv, env=env, cwd=cwd, sandbox=sandbox)
+    spawn = await finish_if_cancelled(asyncio.to_thread(prepare_spawn, argv, env=env, cwd=cwd, sandbox=sandbox),
+                                      lambda late: asyncio.to_thread(late.cleanup))
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await finish_if_cancelled(asyncio.create_subprocess_exec(
             *spawn.argv,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             **spawn.kwargs,
-        )
+        ), _kill_and_reap)
         name = "the shell command" if shell else f"{Path(argv[0]).name}"
         try:
             out, err = await _collect(proc, stdin, max_output_bytes, cap_setting, name)

@@ -158,3 +158,37 @@ async def test_a_sandboxed_script_writes_to_private_temporary_directories(tmp_pa
     assert result.status is Status.PASS, result.summary
     assert [p for p in shared if p.exists()] == []
     assert (tmp_path / "in-cwd.txt").read_text() == "kept\n"
+
+
+def _running(marker: str) -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if marker.encode() in cmdline.read_bytes():
+                return True
+    return False
+
+
+async def test_a_timeout_at_any_moment_of_a_commands_start_leaves_no_folder_and_no_program(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's timeout cancels its run wherever it is: while the scratch HOME is being made (in a thread),
+    while the process is being started, or while it runs. Each time the folder is removed and the program's
+    process group killed (a cancel mid-start once left both behind). Cancelled after 0, 1, 2 … loop turns."""
+    import tempfile
+    import uuid
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's scratch folders only
+    done = await run_process([sys.executable, "-c", "import os; print(os.environ['HOME'])"])
+    home = Path(done.stdout.strip())
+    assert home.parent.parent == tmp_path and home.parent.name.startswith("golive-check-")
+    assert list(tmp_path.glob("golive-check-*")) == []  # removed after a normal end too
+
+    for turns in (*range(12), 16, 24, 40, 80, 160):
+        marker = f"golive-test-{uuid.uuid4().hex}"
+        task = asyncio.create_task(run_process([sys.executable, "-c", f"import time; time.sleep(60)  # {marker}"]))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert list(tmp_path.glob("golive-check-*")) == [], f"a scratch folder left after {turns} turns"
+        assert not _running(marker), f"the program outlived its check's cancellation after {turns} turns"
