@@ -241,23 +241,38 @@ async def holding_all(locks: Locks, keys: list[str], token: str, *, ttl: float =
                 await asyncio.shield(locks.release(key, token))
         raise
 
+    # The refresher ends on `stopped`, not on cancel() alone: Python 3.11's asyncio.wait_for (redis-py wraps
+    # every command's write in it) returns the result and drops a cancel that lands as the write completes,
+    # and a refresher stopped only by cancel() then refreshed forever while the block's exit waited for it.
+    stopped = asyncio.Event()
+
     async def keep_alive() -> None:
-        while True:
+        while not stopped.is_set():
             await asyncio.sleep(ttl / 3)
             for key in acquired:
-                with contextlib.suppress(LockUnavailable):
-                    await locks.refresh(key, token, ttl)
+                if stopped.is_set():
+                    return
+                with contextlib.suppress(LockUnavailable, TimeoutError):
+                    async with asyncio.timeout(ttl / 3):  # a store that stops answering does not hold it
+                        await locks.refresh(key, token, ttl)
 
-    refresher = asyncio.create_task(keep_alive())
+    what = f"{acquired[0]} (+{len(acquired) - 1} more keys)" if len(acquired) > 1 else "".join(acquired)
+    refresher = asyncio.create_task(keep_alive(), name=f"refresh lock {what}")
     try:
         yield
     finally:
+        stopped.set()
         refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
-        for key in acquired:
-            with contextlib.suppress(LockUnavailable):
-                await asyncio.shield(locks.release(key, token))
+        try:  # bounded: its refresh is, and it checks `stopped` as soon as that returns
+            _, late = await asyncio.wait([refresher], timeout=ttl / 3)
+            if late:
+                log.warning("the refresher of lock %s did not stop within %gs; it ends at its next step", what, ttl / 3)
+            elif not refresher.cancelled() and (exc := refresher.exception()) is not None:
+                log.warning("refreshing lock %s failed: %s", what, mask(f"{type(exc).__name__}: {exc}"))
+        finally:  # released even when this task is cancelled meanwhile, which then still propagates
+            for key in acquired:
+                with contextlib.suppress(LockUnavailable):
+                    await asyncio.shield(locks.release(key, token))
 
 
 REDIS_DEGRADED = ("Redis is unreachable: locks and dedup are in-process (this replica only) until it returns")
