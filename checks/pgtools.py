@@ -226,17 +226,26 @@ async def shielded(coro: Coroutine[Any, Any, Any]) -> None:
         await asyncio.shield(task)
 
 
-async def terminate_sessions(target: PgTarget, application_name: str) -> None:
-    """End the server sessions a killed client left behind (best effort, own sessions only)."""
+async def terminate_sessions(target: PgTarget, application_name: str, *, rounds: int = 10, quiet: int = 3,
+                             pause: float = 0.2) -> None:
+    """End the server sessions a killed client left behind (best effort, own sessions only). A client killed
+    while connecting leaves a backend that names itself only once its start-up is done, so the sessions are
+    looked for again (at most `rounds` times) until `quiet` looks in a row find none."""
     with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
         async with asyncio.timeout(15):
             conn = await target.connect()
             async with conn:
-                await conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                    (application_name,),
-                )
+                none_found = 0
+                for _ in range(rounds):
+                    cursor = await conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                        (application_name,),
+                    )
+                    none_found = 0 if await cursor.fetchall() else none_found + 1
+                    if none_found >= quiet:
+                        return
+                    await asyncio.sleep(pause)
 
 
 async def restore_dump(path: Path, fmt: str, target: PgTarget) -> ProcessResult:
