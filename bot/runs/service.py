@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.coordination.stopping import stop_task
 from bot.policy.waivers import active_waivers
 from bot.runs.durable import OWNER, Durability, ResultWriter, RunIncomplete, heartbeat, patiently, reap
 from bot.store import RunRecord, Store, StoreUnavailable
@@ -56,9 +57,7 @@ async def execute_run(
     try:
         return await _run(store, run, checks, selector, runner, policy, on_created, on_result, checklist)
     finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
+        await stop_task(beat)  # repeated cancels: a lost one must not keep the run from ending
 
 
 async def _run(store: Store, run: RunRecord, checks: list[CheckSpec], selector: str, runner: Runner,

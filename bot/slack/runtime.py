@@ -18,6 +18,7 @@ from bot.chatops.service import ChatOps, RolloutHook
 from bot.chatops.sweeper import every
 from bot.conversation.pacing import Pacer
 from bot.coordination.locks import LOCK_TTL
+from bot.coordination.stopping import stop_task
 from bot.diagnostics.netreason import network_reason
 from bot.services.desk import Desk
 from bot.settings import Settings
@@ -74,10 +75,7 @@ class SlackBot:
 
     async def stop(self) -> None:
         """Interrupt runs in flight (their messages say so) and stop the sweeper."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await stop_task(self._sweeper)  # repeated cancels: a lost one must not hang the shutdown
         await self.deps.tasks.cancel_all()
         if self._loading is not None:
             with contextlib.suppress(Exception):

@@ -39,6 +39,7 @@ from bot.conversation.routing import Routed
 from bot.conversation.tasks import TaskTracker
 from bot.conversation.views import Line
 from bot.coordination.locks import LOCK_TTL
+from bot.coordination.stopping import stop_task
 from bot.runs.service import RunOutcome
 from bot.services.desk import Desk
 from bot.teams import cards
@@ -274,10 +275,7 @@ class TeamsBot:
 
     async def stop(self) -> None:
         """Shutdown: interrupt background runs (the store marks them interrupted) rather than wait."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await stop_task(self._sweeper)  # repeated cancels: a lost one must not hang the shutdown
         await self.tasks.cancel_all()
         await self.drain()
 
