@@ -14,10 +14,17 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from bot.conversation.pacing import NO_PACING, Pacer
-from bot.store import MessageRef, Store
+from bot.store import MessageRef, Store, StoreUnavailable
 from checks.masking import mask
 
 log = logging.getLogger("golive.conversation")
+
+REMEMBER_BUDGET = 600.0
+"""Seconds a message's record is retried while the store is down (bot.conversation.base.Conversation.remember)."""
+REMEMBER_FIRST_PAUSE = 0.5
+"""Seconds before the first retry; each later one waits twice as long, up to 5 s."""
+REMEMBERING: set[asyncio.Task[None]] = set()
+"""Records being retried (held here so they are not garbage-collected mid-retry)."""
 
 
 class DeliveryError(RuntimeError):
@@ -108,8 +115,35 @@ class Conversation(ABC):
         return await asyncio.to_thread(self.store.message, subject, self.transport, purpose)
 
     async def remember(self, ref: MessageRef, *, subject: str, purpose: str) -> None:
+        """Record where a message is. When the store is down the message is already in the channel: the record
+        is retried in the background until the store answers (within REMEMBER_BUDGET), since a sweep after
+        the outage finds a run's message only through it (an unrecorded one would say 'running' forever)."""
+        try:
+            await self._record(ref, subject=subject, purpose=purpose)
+        except StoreUnavailable as exc:
+            log.warning("%s: %s of %s not recorded yet (%s); retrying until the store answers", self.transport,
+                        purpose, subject, mask(str(exc)))
+            task = asyncio.create_task(self._record_later(ref, subject=subject, purpose=purpose))
+            REMEMBERING.add(task)
+            task.add_done_callback(REMEMBERING.discard)
+
+    async def _record(self, ref: MessageRef, *, subject: str, purpose: str) -> None:
         await asyncio.to_thread(self.store.remember_message, subject=subject, transport=self.transport,
                                 purpose=purpose, channel=ref.channel, ts=ref.ts, thread_ts=ref.thread_ts)
+
+    async def _record_later(self, ref: MessageRef, *, subject: str, purpose: str) -> None:
+        loop = asyncio.get_running_loop()
+        pause = REMEMBER_FIRST_PAUSE
+        deadline = loop.time() + REMEMBER_BUDGET
+        while loop.time() < deadline:
+            await asyncio.sleep(pause)
+            try:
+                await self._record(ref, subject=subject, purpose=purpose)
+                return
+            except StoreUnavailable:
+                pause = min(pause * 2, 5.0)
+        log.error("%s: %s of %s could not be recorded within %.0f s; a restarted bot will not find it",
+                  self.transport, purpose, subject, REMEMBER_BUDGET)
 
     async def messages(self, subject: str) -> list[MessageRef]:
         refs = await asyncio.to_thread(self.store.messages, subject)

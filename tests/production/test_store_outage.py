@@ -123,8 +123,11 @@ async def test_store_dies_during_a_run(pg_server: PostgresServer) -> None:
                 # orphaned run once the store answers and its heartbeat has expired
                 await wait_for(lambda: store.get_run(run_id).status == "interrupted",  # type: ignore[union-attr]
                                what="run marked interrupted")
-                await wait_for(lambda: any(": interrupted" in flatten(a) for a in stub.methods("chat.update")),
-                               what="run message repainted")
+                try:
+                    await wait_for(lambda: any(": interrupted" in flatten(a) for a in stub.methods("chat.update")),
+                                   what="run message repainted")
+                except AssertionError as exc:  # what the bot said about it, to tell why
+                    raise AssertionError(f"{exc}\n--- bot log ---\n{bot.log()}") from None
                 await user.command("run slow")
                 await wait_for(lambda: store.runs(limit=1)[0].status == "finished",
                                what="re-run finished")
