@@ -169,6 +169,16 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.fixture
+async def redis_locks(redis_prefix: str):  # type: ignore[no-untyped-def]  # an async generator fixture
+    """Locks in the shared Redis under this test's own prefix (bot.coordination.locks.RedisLocks)."""
+    from bot.coordination.locks import RedisLocks, redis_client
+
+    client = redis_client(REDIS_URL)
+    yield RedisLocks(client, redis_prefix)
+    await client.aclose()
+
+
+@pytest.fixture
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     """Settings from a clean slate: no GOLIVE_/SLACK_ variables leak in from the developer's shell."""
     for name in list(os.environ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from bot.coordination.locks import RedisLocks, redis_client
-from bot.demo import DemoServer, serve_target
-from bot.store import Store, open_store
+from bot.coordination.locks import RedisLocks
 from checks.loader import load_checklist
 from checks.spec import Checklist
-from tests.conftest import PG_URL, REDIS_URL
+from tests.rollout.fixtures import store, target  # noqa: F401  (fixtures)
 
 ENV_FILE = (
     "# Shop production settings\n"
@@ -79,27 +77,8 @@ def write_checklist(tmp_path: Path) -> Callable[..., Checklist]:
 
 
 @pytest.fixture
-def store(pg_schema: str) -> Iterator[Store]:
-    from bot.rollout import records  # noqa: F401  (registers the rollout tables before migrate)
-
-    opened = open_store(PG_URL, schema=pg_schema)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-async def locks(redis_prefix: str) -> AsyncIterator[RedisLocks]:
-    client = redis_client(REDIS_URL)
-    yield RedisLocks(client, redis_prefix)
-    await client.aclose()
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[DemoServer]:
-    """The demo target with its rate limiter off (the watch and the traffic below are one client)."""
-    server = serve_target(rate_limit=0)
-    yield server
-    await server.astop()
+async def locks(redis_locks: RedisLocks) -> RedisLocks:
+    return redis_locks
 
 
 class Traffic:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ import yaml
 
 from bot.announcements.events import RecordingNotifier
 from bot.chatops.service import ChatOps
-from bot.coordination.locks import RedisLocks, redis_client
-from bot.demo import DemoServer, serve_target
+from bot.coordination.locks import RedisLocks
+from bot.demo import DemoServer
 from bot.rollout import RolloutRuntime
 from bot.rollout.chat import install
 from bot.rollout.records import RolloutRecords
@@ -43,12 +43,11 @@ from bot.slack.ids import (
     VIEW_SIGNOFF_REJECT,
 )
 from bot.slack.runtime import build_slack_bot
-from bot.store import Store, open_store
+from bot.store import Store
 from bot.teams.app import build_teams, teams_routes
 from bot.teams.ids import VERB_SIGNOFF
 from checks.loader import load_checklist
 from checks.spec import Checklist
-from tests.conftest import PG_URL, REDIS_URL
 from tests.rollout.conftest import ENV_FILE, checklist_data
 from tests.slack.support import SlackStub, block_action, bot_settings, post_signed, slash_command, view_submission
 from tests.teams import support as teams
@@ -82,29 +81,6 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = 20.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"never happened: {what}")
         await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def store(pg_schema: str) -> Iterator[Store]:
-    from bot.rollout import records  # noqa: F401  (registers the rollout tables before migrate)
-
-    opened = open_store(PG_URL, schema=pg_schema)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-async def locks(redis_prefix: str) -> AsyncIterator[RedisLocks]:
-    client = redis_client(REDIS_URL)
-    yield RedisLocks(client, redis_prefix)
-    await client.aclose()
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[DemoServer]:
-    server = serve_target(rate_limit=0)
-    yield server
-    await server.astop()
 
 
 class OneBot:
@@ -161,17 +137,18 @@ class OneBot:
 
 
 @pytest.fixture
-async def one_bot(tmp_path: Path, store: Store, locks: RedisLocks, target: DemoServer) -> AsyncIterator[OneBot]:
+async def one_bot(tmp_path: Path, store: Store, redis_locks: RedisLocks,
+                  target: DemoServer) -> AsyncIterator[OneBot]:
     checklists = {name: write_service(tmp_path, name, target.base_url) for name in ("alpha", "beta")}
     registry = Registry((
         Service("alpha", tmp_path / "alpha" / "alpha.yml", Channels(slack=("C0ALPHA",)), default=True),
         Service("beta", tmp_path / "beta" / "beta.yml", Channels(teams=(teams.CHANNEL,))),
     ))
-    desk = Desk.build(registry, store, locks, checklist=lambda s: checklists[s.name],
+    desk = Desk.build(registry, store, redis_locks, checklist=lambda s: checklists[s.name],
                       make=lambda st, c, lk: ChatOps(st, c, locks=lk))
     for service, ops in desk.each():
         runtime = await RolloutRuntime.create(ops.checklist, ops.store, RecordingNotifier(), locks=ops.locks,
-                                              prefix=locks.prefix, env={})
+                                              prefix=redis_locks.prefix, env={})
         install(ops, runtime.service)
         desk.rollouts[service.name] = runtime
     hook = desk.rollouts["alpha"].service.action_hook  # the default service's, as `golive serve` hands it over

@@ -8,7 +8,7 @@ seen by the other; a global freeze is seen by both; the default service keeps to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ import yaml
 
 from bot.announcements.events import RecordingNotifier
 from bot.chatops.actor import Actor
-from bot.coordination.locks import LocalLocks, Locks, RedisLocks, redis_client
+from bot.coordination.locks import LocalLocks, Locks, RedisLocks
 from bot.policy.freeze import GLOBAL, FreezeRefused, FreezeService
 from bot.policy.waivers import WaiverService
 from bot.rollout import RolloutRuntime
@@ -33,7 +33,7 @@ from bot.store import Store, open_store
 from checks.loader import load_checklist
 from checks.result import CheckResult, Criticality, Status
 from checks.spec import Checklist
-from tests.conftest import PG_URL, REDIS_URL
+from tests.conftest import PG_URL
 
 ENV = 'APP_SEARCH="false"\nAPP_EXPORT=false\nKEEP=1\n'
 
@@ -84,13 +84,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         opened = open_store(PG_URL, schema=request.getfixturevalue("pg_schema"))
     yield opened
     opened.close()
-
-
-@pytest.fixture
-async def redis_locks(redis_prefix: str) -> AsyncIterator[RedisLocks]:
-    client = redis_client(REDIS_URL)
-    yield RedisLocks(client, redis_prefix)
-    await client.aclose()
 
 
 @pytest.fixture
