@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from bot.conversation.pacing import NO_PACING, Pacer
+from bot.runs.durable import Durability, patiently
 from bot.store import MessageRef, Store, StoreUnavailable
 from checks.masking import mask
 
@@ -22,7 +23,7 @@ log = logging.getLogger("golive.conversation")
 REMEMBER_BUDGET = 600.0
 """Seconds a message's record is retried while the store is down (bot.conversation.base.Conversation.remember)."""
 REMEMBER_FIRST_PAUSE = 0.5
-"""Seconds before the first retry; each later one waits twice as long, up to 5 s."""
+"""Seconds before the second retry; each later one waits twice as long, up to 2 s (bot.runs.durable.patiently)."""
 REMEMBERING: set[asyncio.Task[None]] = set()
 """Records being retried (held here so they are not garbage-collected mid-retry)."""
 
@@ -132,18 +133,15 @@ class Conversation(ABC):
                                 purpose=purpose, channel=ref.channel, ts=ref.ts, thread_ts=ref.thread_ts)
 
     async def _record_later(self, ref: MessageRef, *, subject: str, purpose: str) -> None:
-        loop = asyncio.get_running_loop()
-        pause = REMEMBER_FIRST_PAUSE
-        deadline = loop.time() + REMEMBER_BUDGET
-        while loop.time() < deadline:
-            await asyncio.sleep(pause)
-            try:
-                await self._record(ref, subject=subject, purpose=purpose)
-                return
-            except StoreUnavailable:
-                pause = min(pause * 2, 5.0)
-        log.error("%s: %s of %s could not be recorded within %.0f s; a restarted bot will not find it",
-                  self.transport, purpose, subject, REMEMBER_BUDGET)
+        """The record retried with the backoff every held store write uses (bot.runs.durable.patiently)."""
+        policy = Durability(backoff=REMEMBER_FIRST_PAUSE, hold_seconds=REMEMBER_BUDGET)
+        try:
+            await patiently(lambda: self.store.remember_message(
+                subject=subject, transport=self.transport, purpose=purpose, channel=ref.channel, ts=ref.ts,
+                thread_ts=ref.thread_ts), policy)
+        except StoreUnavailable:
+            log.error("%s: %s of %s could not be recorded within %.0f s; a restarted bot will not find it",
+                      self.transport, purpose, subject, REMEMBER_BUDGET)
 
     async def messages(self, subject: str) -> list[MessageRef]:
         refs = await asyncio.to_thread(self.store.messages, subject)
