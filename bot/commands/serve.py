@@ -30,12 +30,11 @@ from bot.diagnostics.observability import setup_observability
 from bot.rollout.notify import run_reporter
 from bot.runs.runner import make_runner
 from bot.services.desk import Desk, serving
-from bot.services.registry import Registry, Service, single
+from bot.services.loading import service_checklist
+from bot.services.registry import Registry, RegistryError, Service, single
 from bot.serving.server import Health, build_web_app, start_web_app
 from bot.serving.startup import defer_again, reached, reached_async, stop_requested
-from bot.signoff.roles import RoleConfigError, apply_roles
 from bot.store import StoreUnavailable
-from checks.loader import ChecklistError, load_checklist
 from checks.spec import Checklist
 
 if TYPE_CHECKING:
@@ -187,15 +186,11 @@ def build_desk(ctx: Context, services: Registry, store: Any, locks: Any) -> Desk
             return ctx.checklist
         if service.checklist is not None:  # loaded and validated with the registry at start (roles applied)
             return service.checklist
-        try:
-            loaded = load_checklist(service.checklist_path)
-        except ChecklistError as exc:
-            raise UsageError(f"service {service.name!r}: checklist: {exc}") from None
-        try:
-            apply_roles(loaded, service.roles if service.roles is not None else ctx.settings.roles)
-        except RoleConfigError as exc:
-            raise UsageError(f"service {service.name!r}: roles: {exc}") from None
-        return loaded
+        try:  # a registry built in code, not by load_registry: checked the same way now
+            return service_checklist(service.name, service.checklist_path,
+                                     service.roles if service.roles is not None else ctx.settings.roles)
+        except RegistryError as exc:
+            raise UsageError(str(exc)) from None
 
     def make(service_store: Any, service_checklist: Checklist, service_locks: Any) -> ChatOps:
         return ChatOps(service_store, service_checklist, locks=service_locks, concurrency=concurrency,

@@ -155,13 +155,14 @@ def _service(name: str, entry: Any, base: Path, global_roles: str | None) -> Ser
     path = Path(raw_path).expanduser()
     path = path if path.is_absolute() else base / path
     own_roles = _roles(name, entry.get("roles")) if "roles" in entry else None
-    checklist = _checklist(name, path, own_roles if own_roles is not None else global_roles,
-                           "roles" if own_roles is not None else "roles (GOLIVE_ROLES)")
+    checklist = service_checklist(name, path, own_roles if own_roles is not None else global_roles,
+                                  "roles" if own_roles is not None else "roles (GOLIVE_ROLES)")
     return Service(name=name, checklist_path=path, channels=_channels(name, entry.get("channels")),
                    roles=own_roles, checklist=checklist)
 
 
-def _checklist(name: str, path: Path, roles: str | None, roles_field: str) -> Checklist:
+def service_checklist(name: str, path: Path, roles: str | None, roles_field: str = "roles") -> Checklist:
+    """A service's checklist with its roles applied; a problem is a RegistryError naming the service and field."""
     try:
         checklist = load_checklist(path)
     except ChecklistError as exc:
@@ -273,7 +274,7 @@ def _folder(folder: Path, roles: str | None) -> Registry:
                             "service, or point GOLIVE_SERVICES at a services file")
     services = []
     for path in files:
-        checklist = _checklist(path.stem, path, roles, "roles (GOLIVE_ROLES)")
+        checklist = service_checklist(path.stem, path, roles, "roles (GOLIVE_ROLES)")
         name = _name(checklist.name, where=f"{path.name}: the checklist's `name` names the service; ")
         services.append(Service(name=name, checklist_path=path, checklist=checklist))
     return _registry(services, None)
